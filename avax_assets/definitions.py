@@ -1,0 +1,74 @@
+"""The Dagster code location. Configuration comes from the environment (see README)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
+from avax_assets.partitions import chain_daily_partitions
+from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource, ParquetLakeIOManager
+
+HOME = os.environ.get("AVAX_HOME", ".avax-assets")
+
+
+def _setting(name: str, default):
+    """A non-secret setting: the environment wins, else the local default."""
+    value = os.environ.get(name)
+    return default if value in (None, "") else type(default)(value) if default is not None else value
+
+
+def _secret(name: str):
+    """A secret: resolved by Dagster from the environment at run time, never stored in config."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict:
+    s3_endpoint = _setting("AVAX_S3_ENDPOINT_URL", None)
+    return {
+        "rpc": ChainRpcResource(
+            url=_secret("AVAX_RPC_URL") or "http://127.0.0.1:8545",
+            batch_size=_setting("AVAX_RPC_BATCH_SIZE", 40),
+            concurrency=_setting("AVAX_RPC_CONCURRENCY", 4),
+            logs_block_range=_setting("AVAX_RPC_LOGS_BLOCK_RANGE", 2048),
+            chunk_blocks=_setting("AVAX_RPC_CHUNK_BLOCKS", 200),
+            receipts=_setting("AVAX_RPC_RECEIPTS", "auto"),
+            max_attempts=_setting("AVAX_RPC_MAX_ATTEMPTS", 5),
+        ),
+        "kafka": KafkaResource(
+            bootstrap_servers=_setting("AVAX_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            security_protocol=_setting("AVAX_KAFKA_SECURITY_PROTOCOL", None),
+            sasl_mechanism=_setting("AVAX_KAFKA_SASL_MECHANISM", None),
+            sasl_username=_secret("AVAX_KAFKA_SASL_USERNAME"),
+            sasl_password=_secret("AVAX_KAFKA_SASL_PASSWORD"),
+            topic_partitions=_setting("AVAX_KAFKA_TOPIC_PARTITIONS", 1),
+            replication_factor=_setting("AVAX_KAFKA_REPLICATION_FACTOR", 1),
+        ),
+        "lake_io_manager": ParquetLakeIOManager(
+            root=_setting("AVAX_LAKE_ROOT", "s3://avax-assets" if s3_endpoint else f"{HOME}/lake"),
+            s3_endpoint_url=s3_endpoint,
+            s3_access_key_id=_secret("AVAX_S3_ACCESS_KEY_ID"),
+            s3_secret_access_key=_secret("AVAX_S3_SECRET_ACCESS_KEY"),
+            s3_region=_setting("AVAX_S3_REGION", "us-east-1"),
+        ),
+        "clickhouse": ClickHouseResource(
+            host=_setting("AVAX_CLICKHOUSE_HOST", None),
+            port=_setting("AVAX_CLICKHOUSE_PORT", 8123),
+            username=_setting("AVAX_CLICKHOUSE_USER", "default"),
+            password=_secret("AVAX_CLICKHOUSE_PASSWORD"),
+            secure=_setting("AVAX_CLICKHOUSE_SECURE", "false").lower() == "true",
+            database=_setting("AVAX_CLICKHOUSE_DATABASE", "avax"),
+            chdb_path=_setting("AVAX_CLICKHOUSE_CHDB_PATH", f"{HOME}/chdb"),
+        ),
+    }
+
+
+chain_assets = [*chain_extract_assets, *chain_load_assets]
+
+chain_daily_job = dg.define_asset_job(
+    "chain_daily", selection=dg.AssetSelection.assets(*chain_assets), partitions_def=chain_daily_partitions,
+    description="C-Chain blocks, transactions and logs for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
+)
+
+defs = dg.Definitions(assets=chain_assets, jobs=[chain_daily_job], resources=build_resources())

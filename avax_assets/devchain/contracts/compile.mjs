@@ -1,0 +1,38 @@
+// Compile DevChain.sol with solc-js and write artifacts.json (ABI + creation bytecode per contract).
+// Run from the repo root: node avax_assets/devchain/contracts/compile.mjs
+// (solc and @openzeppelin/contracts come from deployments/local/node: `npm ci` there first).
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const nodeTools = path.resolve(here, "../../../deployments/local/node");
+const require = createRequire(path.join(nodeTools, "package.json"));
+const solc = require("solc");
+
+const source = fs.readFileSync(path.join(here, "DevChain.sol"), "utf8");
+const input = {
+  language: "Solidity",
+  sources: { "DevChain.sol": { content: source } },
+  settings: {
+    optimizer: { enabled: true, runs: 200 },
+    evmVersion: "cancun",
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+  },
+};
+const findImports = (p) => {
+  try { return { contents: fs.readFileSync(require.resolve(p), "utf8") }; }
+  catch (e) { return { error: `not found: ${p}` }; }
+};
+const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
+const errors = (output.errors || []).filter((e) => e.severity === "error");
+if (errors.length) { console.error(errors.map((e) => e.formattedMessage).join("\n")); process.exit(1); }
+const wanted = ["DevToken", "DevCollectible", "DevMultiToken", "Forwarder", "Child"];
+const artifacts = { compiler: solc.version(), contracts: {} };
+for (const name of wanted) {
+  const c = output.contracts["DevChain.sol"][name];
+  artifacts.contracts[name] = { abi: c.abi, bytecode: "0x" + c.evm.bytecode.object };
+}
+fs.writeFileSync(path.join(here, "artifacts.json"), JSON.stringify(artifacts, null, 1) + "\n");
+console.log(`wrote artifacts for ${wanted.join(", ")} with solc ${solc.version()}`);

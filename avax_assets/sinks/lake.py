@@ -1,0 +1,98 @@
+"""The Parquet lake: one object per dataset partition at a predictable Hive-style path.
+
+    <root>/<dataset>/date=YYYY-MM-DD/<dataset>.parquet
+
+The root is a local directory or an s3:// URI (MinIO, SeaweedFS, AWS). Writes are atomic: on S3 an
+object only becomes visible once its (multipart) upload completes; on a local disk the file is
+written under a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+READ_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str = "us-east-1"
+
+
+class Lake:
+    def __init__(self, root: str, s3: S3Settings | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.is_s3 = self.root.startswith("s3://")
+        if self.is_s3:
+            import s3fs
+
+            s3 = s3 or S3Settings()
+            self.fs = s3fs.S3FileSystem(
+                key=s3.access_key_id,
+                secret=s3.secret_access_key,
+                endpoint_url=s3.endpoint_url,
+                client_kwargs={"region_name": s3.region} if not s3.endpoint_url else {},
+                skip_instance_cache=True,
+            )
+        else:
+            self.root = str(Path(self.root).resolve())
+            self.fs = fsspec.filesystem("file")
+
+    def partition_path(self, dataset: str, partition: str) -> str:
+        return f"{self.root}/{dataset}/date={partition}/{dataset}.parquet"
+
+    def put_atomic(self, local_file: Path, dataset: str, partition: str) -> str:
+        target = self.partition_path(dataset, partition)
+        if self.is_s3:
+            self._ensure_bucket()
+            self.fs.put_file(str(local_file), target)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            temporary = f"{target}.{uuid.uuid4().hex}.tmp"
+            self.fs.put_file(str(local_file), temporary)
+            os.replace(temporary, target)
+        return target
+
+    def exists(self, dataset: str, partition: str) -> bool:
+        return self.fs.exists(self.partition_path(dataset, partition))
+
+    def open_partition(self, dataset: str, partition: str) -> LakePartition:
+        return LakePartition(self, self.partition_path(dataset, partition))
+
+    def _ensure_bucket(self) -> None:
+        bucket = self.root.removeprefix("s3://").split("/", 1)[0]
+        if not self.fs.exists(bucket):
+            self.fs.mkdir(bucket)
+
+
+@dataclass(frozen=True)
+class LakePartition:
+    """A handle on one stored partition; reading streams row groups instead of loading the file."""
+
+    lake: Lake
+    path: str
+
+    def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        with self.lake.fs.open(self.path, "rb") as handle:
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows)
+
+    @property
+    def num_rows(self) -> int:
+        with self.lake.fs.open(self.path, "rb") as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+
+    def read(self) -> pa.Table:
+        """Whole partition in memory: for tests and small partitions only."""
+        with self.lake.fs.open(self.path, "rb") as handle:
+            return pq.read_table(handle)

@@ -1,0 +1,61 @@
+"""A partition spooled to a local Parquet file while it is extracted.
+
+Extraction streams chunk by chunk into the spool (bounded memory); only a complete spool is published
+to Kafka and handed to the lake, so a failed extraction leaves nothing behind anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from avax_assets.datasets import Dataset
+
+READ_BATCH_ROWS = 65_536
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
+
+
+@dataclass
+class SpooledPartition:
+    dataset: Dataset
+    partition: str
+    path: Path
+    rows: int = 0
+    blocks: tuple[int, int] | None = None  # inclusive block range, None when the partition is empty
+    metadata: dict = field(default_factory=dict)
+
+    def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class PartitionSpool:
+    """Context manager writing batches of one dataset partition to a temporary local Parquet file."""
+
+    def __init__(self, dataset: Dataset, partition: str, directory: str | None = None) -> None:
+        self.dataset = dataset
+        fd, name = tempfile.mkstemp(prefix=f"{dataset.name}-{partition}-", suffix=".parquet", dir=directory)
+        os.close(fd)
+        self.result = SpooledPartition(dataset, partition, Path(name))
+        self._writer = pq.ParquetWriter(name, dataset.arrow_schema, **PARQUET_OPTIONS)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self._writer.write_batch(batch, row_group_size=READ_BATCH_ROWS)
+            self.result.rows += batch.num_rows
+
+    def __enter__(self) -> PartitionSpool:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._writer.close()
+        if exc_type is not None:
+            self.result.discard()
