@@ -7,7 +7,6 @@ import os
 import dagster as dg
 
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
-from avax_assets.partitions import chain_daily_partitions
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource, ParquetLakeIOManager
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
@@ -67,7 +66,7 @@ def build_resources() -> dict:
 chain_assets = [*chain_extract_assets, *chain_load_assets]
 
 chain_daily_job = dg.define_asset_job(
-    "chain_daily", selection=dg.AssetSelection.assets(*chain_assets), partitions_def=chain_daily_partitions,
+    "chain_daily", selection=dg.AssetSelection.assets(*chain_assets),
     description="C-Chain blocks, transactions and logs for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
 )
 

@@ -9,6 +9,7 @@ from typing import Optional
 
 import dagster as dg
 
+from avax_assets.datasets import ALL_DATASETS
 from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client
 from avax_assets.sinks.kafka import KafkaPublisher
 from avax_assets.sinks.lake import Lake, S3Settings
@@ -108,5 +109,5 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"parquet_path": dg.MetadataValue.path(path), "parquet_rows": obj.rows})
 
     def load_input(self, context: dg.InputContext):
-        dataset = context.upstream_output.asset_key.path[-1]
+        dataset = ALL_DATASETS[context.upstream_output.asset_key.path[-1]]
         return self.lake().open_partition(dataset, context.partition_key)

@@ -76,7 +76,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
             spooled = spool_chain_partition(reader, dataset, partition, blocks, extract, rpc.chunk_blocks, context.log)
         extracted_s = time.monotonic() - started
         try:
-            delivered = kafka.publisher().publish(dataset, partition, spooled.iter_batches())
+            delivered = kafka.publisher().publish(dataset, partition, spooled.iter_batches(), context.run_id)
         except Exception:
             spooled.discard()
             raise

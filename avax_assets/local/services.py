@@ -113,7 +113,8 @@ class Kafka(Service):
 
 
 class S3(Service):
-    """SeaweedFS `weed mini`; its ports are port..port+4 (S3, master, volume, filer, admin)."""
+    """SeaweedFS `weed mini`; its ports are port..port+4 (S3, master, volume, filer, admin), and each
+    of those + 10000 for gRPC: keep two stacks' S3 ports apart by more than that."""
 
     @property
     def data_dir(self) -> Path:

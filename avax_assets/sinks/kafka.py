@@ -1,7 +1,7 @@
 """Publish every record of a dataset partition to its Kafka topic.
 
 Messages are JSON objects with the dataset's columns (uint256 as decimal strings, timestamps as
-Unix seconds), keyed by the natural key, with headers naming dataset and partition. The producer is
+Unix seconds), keyed by the natural key, with headers naming dataset, partition and the Dagster run. The producer is
 idempotent (acks=all); publishing fails if any delivery fails or stays unconfirmed after the flush.
 """
 
@@ -63,11 +63,11 @@ class KafkaPublisher:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
 
-    def publish(self, dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch]) -> int:
+    def publish(self, dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], run_id: str = "") -> int:
         """Publish all batches; returns the number of delivered messages or raises KafkaDeliveryError."""
         self.ensure_topic(dataset.topic)
         producer = Producer({**PRODUCER_DEFAULTS, **self.config})
-        headers = [("dataset", dataset.name.encode()), ("partition", partition.encode())]
+        headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
         failures: list[str] = []
         delivered = 0
 

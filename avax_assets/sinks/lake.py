@@ -19,6 +19,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from avax_assets.datasets import Dataset
+from avax_assets.sinks.spool import read_conformed
+
 READ_BATCH_ROWS = 65_536
 
 
@@ -67,8 +70,8 @@ class Lake:
     def exists(self, dataset: str, partition: str) -> bool:
         return self.fs.exists(self.partition_path(dataset, partition))
 
-    def open_partition(self, dataset: str, partition: str) -> LakePartition:
-        return LakePartition(self, self.partition_path(dataset, partition))
+    def open_partition(self, dataset: Dataset, partition: str) -> LakePartition:
+        return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)
 
     def _ensure_bucket(self) -> None:
         bucket = self.root.removeprefix("s3://").split("/", 1)[0]
@@ -82,10 +85,11 @@ class LakePartition:
 
     lake: Lake
     path: str
+    schema: pa.Schema
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         with self.lake.fs.open(self.path, "rb") as handle:
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows)
+            yield from read_conformed(pq.ParquetFile(handle), self.schema, batch_rows)
 
     @property
     def num_rows(self) -> int:
@@ -94,5 +98,4 @@ class LakePartition:
 
     def read(self) -> pa.Table:
         """Whole partition in memory: for tests and small partitions only."""
-        with self.lake.fs.open(self.path, "rb") as handle:
-            return pq.read_table(handle)
+        return pa.Table.from_batches(list(self.iter_batches()), schema=self.schema)

@@ -21,6 +21,13 @@ READ_BATCH_ROWS = 65_536
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
 
 
+def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Batches with exactly the declared types: Parquet has no seconds unit and returns
+    timestamp[s] as timestamp[ms]; the (safe) cast restores the declaration."""
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        yield batch.cast(schema)
+
+
 @dataclass
 class SpooledPartition:
     dataset: Dataset
@@ -31,7 +38,7 @@ class SpooledPartition:
     metadata: dict = field(default_factory=dict)
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows)
+        yield from read_conformed(pq.ParquetFile(self.path), self.dataset.arrow_schema, batch_rows)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -1,0 +1,75 @@
+"""Session fixtures: the real local services (started, or reused when already running), a
+deterministic devchain on its own anvil, and the environment that points the code at them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from avax_assets.devchain.generator import DevchainSpec, ensure_devchain
+from avax_assets.local.services import LocalStack
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_HOME = Path(os.environ.get("AVAX_TEST_HOME", REPO / ".avax-assets" / "test"))
+DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """Kafka, S3 and anvil on test ports; services this session started are stopped at its end."""
+    stack = LocalStack(TEST_HOME, kafka_port=19092, s3_port=28333, anvil_port=18545)
+    started = [s for s in stack.services if not (s.pid() and s.is_ready())]
+    stack.up()
+    yield stack
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def devchain(stack):
+    record = TEST_HOME / "devchain.json"
+    try:
+        return ensure_devchain(stack.anvil.url, DEVCHAIN, record)
+    except RuntimeError:  # anvil holds another chain: start it afresh
+        stack.anvil.stop()
+        stack.anvil.start()
+        return ensure_devchain(stack.anvil.url, DEVCHAIN, record)
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(stack, devchain, tmp_path_factory):
+    """Environment for avax_assets.definitions: real services, a fresh bucket and chDB per session."""
+    env = {
+        **stack.environment(bucket=f"avax-test-{uuid.uuid4().hex[:8]}"),
+        "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("chdb")),
+        "AVAX_RPC_CHUNK_BLOCKS": "7",  # several chunks per day, so chunking is exercised
+        "AVAX_RPC_BATCH_SIZE": "5",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def resources(pipeline_env):
+    from avax_assets.definitions import build_resources
+
+    return build_resources()
+
+
+@pytest.fixture(scope="session")
+def lake(pipeline_env):
+    """The session's lake, opened directly (resources hold secrets as EnvVar, resolved only in runs)."""
+    from avax_assets.sinks.lake import Lake, S3Settings
+
+    return Lake(pipeline_env["AVAX_LAKE_ROOT"], S3Settings(pipeline_env["AVAX_S3_ENDPOINT_URL"],
+                                                           pipeline_env["AVAX_S3_ACCESS_KEY_ID"],
+                                                           pipeline_env["AVAX_S3_SECRET_ACCESS_KEY"]))

@@ -1,0 +1,85 @@
+"""Helpers for tests: a direct JSON-RPC reader (independent of the code under test), Kafka reading,
+and a proxy in front of the node that injects faults a real node will not produce on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+
+
+def rpc(url: str, method: str, params: list):
+    response = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
+    return response.json()["result"]
+
+
+def kafka_messages_of_run(bootstrap: str, topic: str, run_id: str) -> list:
+    """Messages of one Dagster run, read from the whole topic until it stays quiet. (Tansu's
+    reported high watermark lags behind the log, so it cannot bound the read.)"""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "avax-tests", "enable.auto.commit": False,
+                         "session.timeout.ms": 6000})
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        messages = []
+        while batch := consumer.consume(num_messages=10_000, timeout=2):
+            messages += [m for m in batch if m.error() is None and dict(m.headers() or []).get("run_id") == run_id.encode()]
+        return messages
+    finally:
+        consumer.close()
+
+
+class FaultyNodeProxy:
+    """FAKE, on purpose: forwards JSON-RPC to the real node but can corrupt payloads or fail every
+    request — what a real node cannot be made to do on demand. Modes: 'pass', 'corrupt', 'fail'."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "pass"
+        self.requests = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                proxy.requests += 1
+                if proxy.mode == "fail":
+                    self._reply(503, b"upstream unavailable")
+                    return
+                answer = httpx.post(proxy.upstream, content=body, headers={"content-type": "application/json"},
+                                    timeout=30).json()
+                if proxy.mode == "corrupt":
+                    answer = _corrupt(answer)
+                self._reply(200, json.dumps(answer).encode())
+
+            def _reply(self, status: int, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _corrupt(answer):
+    """Break the `value` of the first transaction in any full block (a non-hex quantity)."""
+    items = answer if isinstance(answer, list) else [answer]
+    for item in items:
+        result = item.get("result") if isinstance(item, dict) else None
+        if isinstance(result, dict) and result.get("transactions") and isinstance(result["transactions"][0], dict):
+            result["transactions"][0]["value"] = "12 AVAX"
+            break
+    return answer

@@ -1,0 +1,171 @@
+"""One devchain day end to end on the real services: JSON-RPC (anvil) → Kafka (Tansu) → Parquet on
+S3 (SeaweedFS) → ClickHouse (chDB), checked against what the node itself reports."""
+
+import hashlib
+import json
+
+import dagster as dg
+import pytest
+
+from avax_assets.datasets import BLOCKS, CHAIN_DATASETS, LOGS, TRANSACTIONS
+from avax_assets.datasets.schema import TIMESTAMP, U256
+from avax_assets.definitions import chain_assets
+from avax_assets.resources import ChainRpcResource
+from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, rpc
+
+DAY = "2024-06-02"
+
+
+@pytest.fixture(scope="module")
+def node_day(stack, devchain):
+    """The day as the node reports it, read directly (not through the code under test)."""
+    first, last = devchain.blocks_by_day[DAY]
+    url = stack.anvil.url
+    blocks = [rpc(url, "eth_getBlockByNumber", [hex(n), True]) for n in range(first, last + 1)]
+    receipts = {r["transactionHash"]: r for n in range(first, last + 1) for r in rpc(url, "eth_getBlockReceipts", [hex(n)])}
+    logs = rpc(url, "eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last)}])
+    return {"blocks": blocks, "receipts": receipts, "logs": logs}
+
+
+@pytest.fixture(scope="module")
+def first_run(resources, pipeline_env, devchain):
+    result = dg.materialize(chain_assets, partition_key=DAY, resources=resources)
+    assert result.success
+    return result
+
+
+@pytest.fixture(scope="module")
+def client(resources, first_run):
+    return resources["clickhouse"].warehouse().client
+
+
+def ch_rows(client, dataset, columns=None):
+    """Partition rows as plain Python values: uint256 as decimal strings, timestamps as Unix seconds."""
+    selected = []
+    for column in [dataset.column(name) for name in columns] if columns else dataset.columns:
+        if column.type is U256:
+            selected.append(f"toString({column.name})" if not column.nullable else
+                            f"if(isNull({column.name}), NULL, toString({column.name}))")
+        elif column.type is TIMESTAMP:
+            selected.append(f"toUnixTimestamp({column.name})")
+        else:
+            selected.append(column.name)
+    order = ", ".join(dataset.key)
+    sql = (f"SELECT {', '.join(selected)} FROM avax.{dataset.table} "
+           f"WHERE toDate(block_timestamp) = {{day:Date}} ORDER BY {order}")
+    return [tuple(r) for r in client.query(sql, parameters={"day": DAY}).result_rows]
+
+
+def parquet_rows(lake, dataset):
+    table = lake.open_partition(dataset, DAY).read()
+    timestamps = [c.name for c in dataset.columns if c.type is TIMESTAMP]
+    rows = table.to_pylist()
+    for row in rows:
+        for name in timestamps:
+            row[name] = int(row[name].timestamp())
+    rows.sort(key=lambda r: tuple(r[k] for k in dataset.key))
+    return [tuple(r.values()) for r in rows]
+
+
+def test_clickhouse_blocks_equal_the_node(client, node_day):
+    expected = [(int(b["number"], 16), b["hash"], len(b["transactions"]), int(b["gasUsed"], 16)) for b in node_day["blocks"]]
+    assert ch_rows(client, BLOCKS, ["block_number", "block_hash", "transaction_count", "gas_used"]) == expected
+
+
+def test_clickhouse_transactions_equal_the_node_with_exact_uint256(client, node_day):
+    expected = []
+    for block in node_day["blocks"]:
+        for tx in block["transactions"]:
+            receipt = node_day["receipts"][tx["hash"]]
+            fee = int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
+            expected.append((tx["hash"], str(int(tx["value"], 16)), int(receipt["status"], 16), str(fee)))
+    got = ch_rows(client, TRANSACTIONS, ["transaction_hash", "value", "status", "transaction_fee"])
+    assert got == sorted(expected)
+    assert any(int(value) > 2**64 for _, value, _, _ in got), "the devchain day should hold values above 2^64"
+    assert {status for *_, status, _ in got} == {0, 1}, "the day should hold reverted and successful transactions"
+
+
+def test_clickhouse_logs_equal_the_node(client, node_day):
+    expected = sorted((int(l["blockNumber"], 16), int(l["logIndex"], 16), l["address"], l["topics"][0], l["data"])
+                      for l in node_day["logs"])
+    assert len(expected) > 0
+    assert ch_rows(client, LOGS, ["block_number", "log_index", "address", "topic0", "data"]) == expected
+
+
+def test_kafka_holds_one_message_per_record_with_natural_keys(first_run, client, pipeline_env):
+    bootstrap = pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]
+    for dataset in CHAIN_DATASETS:
+        messages = kafka_messages_of_run(bootstrap, dataset.topic, first_run.run_id)
+        keys = [m.key().decode() for m in messages]
+        expected_keys = [":".join(str(v) for v in row) for row in ch_rows(client, dataset, dataset.key)]
+        assert sorted(keys) == sorted(expected_keys), dataset.name
+        assert len(set(keys)) == len(keys)
+        assert all(dict(m.headers()) == {"dataset": dataset.name.encode(), "partition": DAY.encode(),
+                                         "run_id": first_run.run_id.encode()} for m in messages)
+        record = json.loads(messages[0].value())
+        assert set(record) == set(dataset.column_names)
+    big = [json.loads(m.value()) for m in kafka_messages_of_run(bootstrap, TRANSACTIONS.topic, first_run.run_id)]
+    assert any(isinstance(r["value"], str) and int(r["value"]) > 2**64 for r in big)
+
+
+def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, client, pipeline_env):
+    bucket = pipeline_env["AVAX_LAKE_ROOT"]
+    for dataset in CHAIN_DATASETS:
+        path = f"{bucket}/{dataset.name}/date={DAY}/{dataset.name}.parquet"
+        assert first_run.asset_materializations_for_node(dataset.name)[0].metadata["parquet_path"].value == path
+        assert lake.fs.exists(path)
+        assert parquet_rows(lake, dataset) == ch_rows(client, dataset), dataset.name
+
+
+def snapshot(lake, client):
+    state = {}
+    for dataset in CHAIN_DATASETS:
+        rows = client.query(f"SELECT count(), sum(cityHash64(*)), count() - uniqExact({', '.join(dataset.key)}) "
+                            f"FROM avax.{dataset.table} WHERE toDate(block_timestamp) = {{day:Date}}",
+                            parameters={"day": DAY}).result_rows[0]
+        parquet = hashlib.sha256(lake.fs.cat(lake.partition_path(dataset.name, DAY))).hexdigest()
+        state[dataset.name] = (tuple(rows), parquet)
+    return state
+
+
+def test_materializing_again_changes_nothing(first_run, resources, lake, client):
+    before = snapshot(lake, client)
+    assert all(dups == 0 for (count, _, dups), _ in before.values())
+    assert dg.materialize(chain_assets, partition_key=DAY, resources=resources).success
+    assert snapshot(lake, client) == before
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    return "\n".join(e.step_failure_data.error.to_string() for e in failures)
+
+
+@pytest.fixture
+def proxy(stack):
+    proxy = FaultyNodeProxy(stack.anvil.url)
+    yield proxy
+    proxy.close()
+
+
+def test_malformed_rpc_payload_fails_clearly_and_keeps_stored_data(first_run, resources, lake, client, proxy):
+    before = snapshot(lake, client)
+    proxy.mode = "corrupt"
+    faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url, chunk_blocks=7)}
+    result = dg.materialize(chain_assets, partition_key=DAY, resources=faulty, raise_on_error=False)
+    assert not result.success
+    assert "dataset 'transactions' partition 2024-06-02: field 'value' is not a hex quantity: '12 AVAX'" in failure_text(result)
+    assert snapshot(lake, client) == before
+
+
+def test_an_rpc_that_keeps_failing_ends_in_a_clear_error_and_keeps_stored_data(first_run, resources, lake, client,
+                                                                             proxy):
+    before = snapshot(lake, client)
+    proxy.mode = "fail"
+    faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url, max_attempts=3, backoff_base_s=0.01)}
+    selection = [a for a in chain_assets if a.key.path[-1] in ("blocks", "clickhouse_blocks")]
+    result = dg.materialize(selection, partition_key=DAY, resources=faulty, raise_on_error=False)
+    assert not result.success
+    assert "eth_blockNumber at http://127.0.0.1" in failure_text(result)
+    assert "gave up after 3 attempts (last: HTTP 503)" in failure_text(result)
+    assert proxy.requests == 3
+    assert snapshot(lake, client) == before

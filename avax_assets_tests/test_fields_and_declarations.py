@@ -1,0 +1,62 @@
+import pyarrow as pa
+import pytest
+
+from avax_assets.datasets import ALL_DATASETS, BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.datasets.schema import U256, Column, Dataset, checked_identifier
+from avax_assets.errors import BadField
+from avax_assets.sinks.clickhouse import create_table_sql
+from avax_assets.sources import fields
+
+
+def test_uint256_is_exact_to_the_maximum():
+    top = "0x" + "f" * 64
+    assert fields.uint256(top, "value") == str(2**256 - 1)
+    assert fields.uint256("0x10000000000000001", "value") == str(2**64 + 1)
+
+
+@pytest.mark.parametrize("value", ["12", "0x", "0xg1", None, 5, "0x" + "1" * 65])
+def test_bad_quantities_name_the_field(value):
+    with pytest.raises(BadField, match="'gasUsed'"):
+        fields.quantity(value, "gasUsed")
+
+
+def test_hashes_and_addresses_are_lower_cased_and_length_checked():
+    assert fields.address("0xABCDEF0000000000000000000000000000000001", "to") == "0xabcdef0000000000000000000000000000000001"
+    with pytest.raises(BadField, match="20-byte address"):
+        fields.address("0xabcd", "to")
+    with pytest.raises(BadField, match="32-byte hash"):
+        fields.hash32("0x" + "a" * 40, "hash")
+
+
+def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types():
+    for dataset in ALL_DATASETS.values():
+        assert dataset.column("block_number").type.clickhouse == "UInt64"
+        assert dataset.column("block_timestamp").type.clickhouse == "DateTime('UTC')"
+        for column in dataset.columns:
+            if column.type is U256:
+                assert column.arrow_field.type == pa.string() and column.type.clickhouse == "UInt256"
+
+
+def test_kafka_topics_are_the_fixed_names():
+    assert [BLOCKS.topic, TRANSACTIONS.topic, LOGS.topic] == [
+        "avalanche.blocks.43114", "avalanche.transactions.43114", "avalanche.logs.43114"]
+
+
+def test_clickhouse_ddl_follows_the_declaration():
+    sql = create_table_sql(TRANSACTIONS, "avax")
+    assert "CREATE TABLE IF NOT EXISTS avax.transactions" in sql
+    assert "value UInt256" in sql and "to_address Nullable(String)" in sql
+    assert "ORDER BY (transaction_hash)" in sql and "PARTITION BY toDate(block_timestamp)" in sql
+
+
+@pytest.mark.parametrize("name", ["blocks; DROP TABLE x", "Blocks", "a-b", "", "x" * 80, "1abc"])
+def test_identifiers_that_could_inject_sql_are_refused(name):
+    with pytest.raises(ValueError):
+        checked_identifier(name)
+
+
+def test_a_declaration_must_declare_its_key_columns():
+    with pytest.raises(ValueError, match="not declared"):
+        Dataset(name="broken", topic="t", description="", key=("missing",), columns=BLOCKS.columns)
+    with pytest.raises(ValueError):
+        Column("bad name", U256)

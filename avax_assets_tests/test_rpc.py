@@ -1,0 +1,138 @@
+"""JSON-RPC client behaviour under faults. The transport is scripted (httpx.MockTransport): a real
+node cannot be made to answer 503 forever, send a 429 storm or return garbage on demand."""
+
+import json
+import time
+
+import httpx
+import pytest
+
+from avax_assets.sources.rpc import (Call, JsonRpcClient, RpcError, RpcMalformedResponse, RpcNullResult,
+                                     RpcSettings, RpcUnavailable, redact_url)
+
+
+def client(handler, **settings) -> JsonRpcClient:
+    options = {"url": "http://node.test/ext/bc/C/rpc?key=SECRET", "backoff_base_s": 0.001, **settings}
+    return JsonRpcClient(RpcSettings(**options), transport=httpx.MockTransport(handler))
+
+
+def echo_results(request: httpx.Request) -> httpx.Response:
+    payload = json.loads(request.content)
+    return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": c["id"], "result": c["params"][0]} for c in payload])
+
+
+def test_batches_are_split_and_results_keep_call_order():
+    sizes = []
+
+    def handler(request):
+        sizes.append(len(json.loads(request.content)))
+        return echo_results(request)
+
+    with client(handler, batch_size=4, concurrency=3) as rpc:
+        results = rpc.batch([Call("echo", [i]) for i in range(10)])
+    assert results == list(range(10))
+    assert sorted(sizes) == [2, 4, 4]
+
+
+def test_out_of_order_batch_responses_are_matched_by_id():
+    def handler(request):
+        response = echo_results(request)
+        return httpx.Response(200, json=list(reversed(response.json())))
+
+    with client(handler) as rpc:
+        assert rpc.batch([Call("echo", [i]) for i in range(5)]) == [0, 1, 2, 3, 4]
+
+
+def test_5xx_is_retried_then_succeeds():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        return httpx.Response(502) if len(attempts) < 3 else echo_results(request)
+
+    with client(handler, max_attempts=5) as rpc:
+        assert rpc.call("echo", ["ok"]) == "ok"
+    assert len(attempts) == 3
+
+
+def test_retries_are_capped_and_the_error_hides_the_url_secret():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        raise httpx.ConnectError("connection refused")
+
+    with client(handler, max_attempts=4) as rpc, pytest.raises(RpcUnavailable) as error:
+        rpc.call("eth_blockNumber", [])
+    assert len(attempts) == 4
+    assert "gave up after 4 attempts" in str(error.value)
+    assert "SECRET" not in str(error.value)
+
+
+def test_429_honours_retry_after():
+    stamps = []
+
+    def handler(request):
+        stamps.append(time.monotonic())
+        if len(stamps) == 1:
+            return httpx.Response(429, headers={"retry-after": "0.3"})
+        return echo_results(request)
+
+    with client(handler) as rpc:
+        assert rpc.call("echo", [1]) == 1
+    assert stamps[1] - stamps[0] >= 0.3
+
+
+def test_json_rpc_error_object_names_method_and_code():
+    def handler(request):
+        call = json.loads(request.content)[0]
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"],
+                                          "error": {"code": -32000, "message": "header not found"}}])
+
+    with client(handler) as rpc, pytest.raises(RpcError, match=r"eth_getBlockByNumber.*-32000.*header not found"):
+        rpc.call("eth_getBlockByNumber", ["0x1", False])
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b"<html>bad gateway</html>", "not JSON"),
+    (b'{"jsonrpc": "2.0", "result": 1}', "expected a batch array"),
+    (b'[{"jsonrpc": "2.0", "result": 1}]', "without id"),
+    (b'[{"jsonrpc": "2.0", "id": 7, "result": 1}]', "no response in batch"),
+])
+def test_malformed_payloads_fail_clearly_without_retrying(body, expected):
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        return httpx.Response(200, content=body)
+
+    with client(handler) as rpc, pytest.raises(RpcMalformedResponse, match=expected):
+        rpc.call("eth_blockNumber", [])
+    assert len(attempts) == 1
+
+
+def test_null_result_is_an_error_unless_allowed():
+    def handler(request):
+        call = json.loads(request.content)[0]
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"], "result": None}])
+
+    with client(handler) as rpc:
+        with pytest.raises(RpcNullResult, match="eth_getBlockByNumber"):
+            rpc.call("eth_getBlockByNumber", ["0x99999999", False])
+        assert rpc.call("evm_mine", [], allow_null=True) is None
+
+
+def test_4xx_is_not_retried():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        return httpx.Response(401, text="unauthorized")
+
+    with client(handler) as rpc, pytest.raises(RpcError, match="HTTP 401"):
+        rpc.call("eth_blockNumber", [])
+    assert len(attempts) == 1
+
+
+def test_redact_url_keeps_only_scheme_host_port():
+    assert redact_url("https://user:pw@rpc.example.com:8443/v1/KEY?token=x") == "https://rpc.example.com:8443"
