@@ -5,7 +5,6 @@ and a ClickHouse load asset, with the same code for every dataset."""
 import time
 
 import dagster as dg
-import polars as pl
 
 from avax_assets.datasets import Dataset
 from avax_assets.partitions import chain_daily_partitions, partition_day
@@ -52,7 +51,10 @@ def _preview(spooled: SpooledPartition) -> dg.MetadataValue:
     batch = next(spooled.iter_batches(PREVIEW_ROWS), None)
     if batch is None:
         return dg.MetadataValue.md("_empty partition_")
-    return dg.MetadataValue.md(pl.from_arrow(batch).head(PREVIEW_ROWS).to_pandas().to_markdown(index=False))
+    rows = batch.slice(0, PREVIEW_ROWS).to_pylist()
+    header = "| " + " | ".join(batch.schema.names) + " |\n|" + "---|" * len(batch.schema.names)
+    lines = ["| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join([header, *lines]))
 
 
 def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefinition:
@@ -76,7 +78,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
             spooled = spool_chain_partition(reader, dataset, partition, blocks, extract, rpc.chunk_blocks, context.log)
         extracted_s = time.monotonic() - started
         try:
-            delivered = kafka.publisher().publish(dataset, partition, spooled.iter_batches(), context.run_id)
+            delivered = kafka.publisher().publish(dataset, partition, spooled.iter_batches(), context.run.run_id)
         except Exception:
             spooled.discard()
             raise

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything the project needs on a fresh machine (idempotent): uv, the locked Python
+# environment, and the node tools (anvil, solc) from the npm registry. Sourced by demo.sh and test.sh.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet uv
+fi
+uv sync --frozen --quiet
+if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
+  (cd deployments/local/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
