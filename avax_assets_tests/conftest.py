@@ -22,10 +22,12 @@ def stack():
     """Kafka, S3 and anvil on test ports; services this session started are stopped at its end."""
     stack = LocalStack(TEST_HOME, kafka_port=19092, s3_port=28333, anvil_port=18545)
     started = [s for s in stack.services if not (s.pid() and s.is_ready())]
-    stack.up()
-    yield stack
-    for service in started:
-        service.stop()
+    try:
+        stack.up()
+        yield stack
+    finally:
+        for service in started:
+            service.stop()
 
 
 @pytest.fixture(scope="session")
