@@ -192,7 +192,7 @@ def ensure_node_tools() -> None:
     npm = shutil.which("npm")
     if not npm:
         raise ServiceError("npm is needed to install anvil (@foundry-rs/anvil)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_TOOLS, check=True)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_TOOLS, check=True)
 
 
 @dataclass

@@ -9,5 +9,5 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen --quiet
 if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
-  (cd deployments/local/node && npm ci --no-audit --no-fund --loglevel=error)
+  (cd deployments/local/node && npm install --no-audit --no-fund --loglevel=error)
 fi
