@@ -6,6 +6,7 @@ import time
 
 import dagster as dg
 
+from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
 from avax_assets.partitions import chain_daily_partitions, partition_day
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource
@@ -97,6 +98,9 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
 
 
 def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    audits = audits_for(dataset)
+    asset_key = dg.AssetKey(f"clickhouse_{dataset.name}")
+
     @dg.asset(
         name=f"clickhouse_{dataset.name}",
         description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
@@ -106,20 +110,23 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         pool="clickhouse",
         kinds={"clickhouse"},
         metadata={"clickhouse_table": dataset.table, "dagster/column_schema": column_schema(dataset)},
+        check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True) for name in audits],
     )
     def _load(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource,
               stored: LakePartition) -> dg.MaterializeResult:
         day = partition_day(context.partition_key)
         warehouse = clickhouse.warehouse()
         rows = warehouse.replace_partition(dataset, day, stored.iter_batches())
-        expected = stored.num_rows
-        if rows != expected:
-            raise RuntimeError(f"dataset '{dataset.name}' partition {day}: ClickHouse holds {rows} rows, "
-                               f"Parquet {expected}")
+        loaded = Loaded(warehouse, dataset, day, parquet_rows=stored.num_rows)
+        checks = []
+        for name, audit in audits.items():
+            outcome = audit(loaded)
+            checks.append(dg.AssetCheckResult(check_name=name, passed=outcome.passed, metadata=outcome.metadata,
+                                              severity=dg.AssetCheckSeverity.ERROR))
         return dg.MaterializeResult(metadata={
             "rows": rows,
             "table": f"{warehouse.database}.{dataset.table}",
             "source": dg.MetadataValue.path(stored.path),
-        })
+        }, check_results=checks)
 
     return _load

@@ -1,0 +1,176 @@
+"""Benchmark the chain pipeline stage by stage against raw baselines, on a larger devchain.
+
+Each stage runs our code and a raw baseline doing the same work on the same data, side by side in
+one run, so the ratio (ours / baseline) is meaningful on any machine:
+
+  extract     ours: batched JSON-RPC + strict decoding + Parquet spool   baseline: the same RPC calls, raw
+  kafka       ours: KafkaPublisher (JSON encode + idempotent produce)    baseline: plain producer, pre-encoded values
+  parquet     ours: spool → atomic put to S3                             baseline: pq.write_table straight to S3
+  clickhouse  ours: staging table + REPLACE PARTITION, streamed batches  baseline: INSERT … SELECT FROM s3()
+
+    uv run python benchmarks/chain_pipeline.py [--blocks-per-day 1000 --max-txs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+from confluent_kafka import Producer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from avax_assets.datasets import CHAIN_DATASETS  # noqa: E402
+from avax_assets.assets.factory import spool_chain_partition  # noqa: E402
+from avax_assets.devchain.generator import DevchainSpec, ensure_devchain  # noqa: E402
+from avax_assets.local.services import LocalStack  # noqa: E402
+from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
+from avax_assets.sinks.kafka import KafkaPublisher, encode_batch  # noqa: E402
+from avax_assets.sinks.lake import Lake, S3Settings  # noqa: E402
+from avax_assets.sources.chain import EXTRACTORS, ChainReader, day_block_range  # noqa: E402
+from avax_assets.sources.rpc import JsonRpcClient, RpcSettings  # noqa: E402
+
+HOME = REPO / ".avax-assets" / "bench"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def raw_rpc(url: str, dataset: str, first: int, last: int, batch: int, concurrency: int, chunk: int) -> int:
+    """The RPC traffic of one extraction, with no decoding: what the node and the wire cost."""
+    def post(calls):
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        return http.post(url, json=body).json()
+
+    def calls_for(blocks: range) -> list:
+        if dataset == "blocks":
+            return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks]
+        if dataset == "transactions":
+            return [("eth_getBlockByNumber", [hex(n), True]) for n in blocks] + \
+                   [("eth_getBlockReceipts", [hex(n)]) for n in blocks]
+        return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks] + \
+               [("eth_getLogs", [{"fromBlock": hex(blocks.start), "toBlock": hex(blocks.stop - 1)}])]
+
+    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(concurrency) as pool:
+        requests = []
+        for start in range(first, last + 1, chunk):
+            calls = calls_for(range(start, min(start + chunk, last + 1)))
+            requests += [calls[i:i + batch] for i in range(0, len(calls), batch)]
+        return sum(len(r) for r in pool.map(post, requests))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--blocks-per-day", type=int, default=1000)
+    parser.add_argument("--max-txs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--chunk-blocks", type=int, default=200)
+    args = parser.parse_args()
+
+    stack = LocalStack(HOME, kafka_port=29092, s3_port=38333, anvil_port=28545)
+    stack.up()
+    spec = DevchainSpec(seed=3, days=1, blocks_per_day=args.blocks_per_day, max_txs_per_block=args.max_txs)
+    (summary, generate_s) = timed(lambda: ensure_devchain(stack.anvil.url, spec, HOME / f"devchain-{args.blocks_per_day}-{args.max_txs}.json"))
+    day = spec.start.isoformat()
+    print(f"devchain: {summary.latest_block + 1} blocks, {summary.transactions} txs (ready in {generate_s:.1f}s)")
+
+    creds = stack.s3.credentials()
+    s3 = S3Settings(stack.s3.endpoint, creds["access_key_id"], creds["secret_access_key"])
+    lake = Lake("s3://avax-bench", s3)
+    kafka = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"})
+    warehouse = ClickHouseWarehouse(chdb_client(str(HOME / "chdb")), "bench")
+    settings = RpcSettings(stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency)
+    results = []
+
+    with JsonRpcClient(settings) as client:
+        reader = ChainReader(client)
+        blocks = day_block_range(reader, spec.start)
+        for dataset in CHAIN_DATASETS:
+            spooled, extract_s = timed(lambda: spool_chain_partition(
+                reader, dataset, day, blocks, EXTRACTORS[dataset.name], args.chunk_blocks))
+            rows = spooled.rows
+            _, raw_extract_s = timed(lambda: raw_rpc(stack.anvil.url, dataset.name, blocks.first, blocks.last,
+                                                     args.batch_size, args.concurrency, args.chunk_blocks))
+            mem_extract = peak_rss_mb()
+
+            _, kafka_s = timed(lambda: kafka.publish(dataset, day, spooled.iter_batches(), "bench"))
+            encoded = [encode_batch(dataset, b) for b in spooled.iter_batches()]
+            _, raw_kafka_s = timed(lambda: plain_produce(stack.kafka.port, dataset.topic + ".raw", encoded))
+
+            table = pa.Table.from_batches(list(spooled.iter_batches()), schema=dataset.arrow_schema)
+            _, parquet_s = timed(lambda: lake.put_atomic(spooled.path, dataset.name, day))
+            raw_path = f"avax-bench/raw/{dataset.name}.parquet"
+            _, raw_parquet_s = timed(lambda: pq.write_table(table, raw_path, filesystem=lake.fs, compression="zstd"))
+            size_mb = spooled.path.stat().st_size / 1e6
+            spooled.discard()
+
+            stored = lake.open_partition(dataset, day)
+            _, ch_s = timed(lambda: warehouse.replace_partition(dataset, spec.start, stored.iter_batches()))
+            _, raw_ch_s = timed(lambda: raw_clickhouse(warehouse, dataset, stack.s3.endpoint, raw_path, creds))
+            results.append({
+                "dataset": dataset.name, "blocks": blocks.count, "rows": rows, "parquet_mb": round(size_mb, 2),
+                "stages": {
+                    "extract": (extract_s, raw_extract_s), "kafka": (kafka_s, raw_kafka_s),
+                    "parquet": (parquet_s, raw_parquet_s), "clickhouse": (ch_s, raw_ch_s),
+                },
+                "peak_rss_mb_after_extract": round(mem_extract, 1),
+            })
+    report(results, peak_rss_mb())
+
+
+def plain_produce(port: int, topic: str, encoded: list) -> None:
+    producer = Producer({"bootstrap.servers": f"127.0.0.1:{port}", "linger.ms": 20, "compression.type": "lz4"})
+    for keys, values in encoded:
+        for key, value in zip(keys, values):
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key)
+                    break
+                except BufferError:
+                    producer.poll(0.2)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def raw_clickhouse(warehouse: ClickHouseWarehouse, dataset, endpoint: str, path: str, creds: dict) -> None:
+    raw = f"{dataset.table}_raw"
+    warehouse.client.command(f"DROP TABLE IF EXISTS {warehouse.database}.{raw}")
+    warehouse.client.command(create_table_sql(dataset, warehouse.database, raw))
+    warehouse.client.command(
+        f"INSERT INTO {warehouse.database}.{raw} SELECT * FROM s3({{url:String}}, {{key:String}}, {{secret:String}}, 'Parquet')",
+        parameters={"url": f"{endpoint}/{path}", "key": creds["access_key_id"], "secret": creds["secret_access_key"]})
+
+
+def report(results: list[dict], peak_mb: float) -> None:
+    print(f"\n{'dataset':13}{'stage':11}{'ours s':>8}{'base s':>8}{'ratio':>7}{'blocks/s':>10}{'rows/s':>10}{'base rows/s':>12}")
+    for r in results:
+        for stage, (ours, base) in r["stages"].items():
+            print(f"{r['dataset']:13}{stage:11}{ours:8.2f}{base:8.2f}{ours / base:7.2f}"
+                  f"{r['blocks'] / ours:10.0f}{r['rows'] / ours:10.0f}{r['rows'] / base:12.0f}")
+    print(f"\npeak RSS of the whole run: {peak_mb:.0f} MB")
+    out = REPO / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (out / f"chain_pipeline-{stamp}.json").write_text(json.dumps({"results": results, "peak_rss_mb": peak_mb}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
