@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from avax_assets.devchain.generator import DevchainSpec, ensure_devchain
+from avax_assets.devchain.generator import DevchainSpec
 from avax_assets.local.services import LocalStack
 from avax_assets.sources.rpc import Call, JsonRpcClient, RpcSettings
 
@@ -36,7 +36,7 @@ def main() -> None:
     print(f"starting local services under {home} …")
     stack.up()
     spec = DevchainSpec(days=args.days, blocks_per_day=args.blocks_per_day)
-    devchain = ensure_devchain(stack.anvil.url, spec, home / "devchain.json")
+    devchain = stack.devchain(spec)
     print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
           f"({devchain.reverted} reverted)")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from avax_assets.devchain.generator import DevchainSpec, ensure_devchain
+from avax_assets.devchain.generator import DevchainSpec
 from avax_assets.local.services import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,13 +32,7 @@ def stack():
 
 @pytest.fixture(scope="session")
 def devchain(stack):
-    record = TEST_HOME / "devchain.json"
-    try:
-        return ensure_devchain(stack.anvil.url, DEVCHAIN, record)
-    except RuntimeError:  # anvil holds another chain: start it afresh
-        stack.anvil.stop()
-        stack.anvil.start()
-        return ensure_devchain(stack.anvil.url, DEVCHAIN, record)
+    return stack.devchain(DEVCHAIN)
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,10 @@ class DevchainSummary:
     blocks_by_day: dict[str, list[int]] = field(default_factory=dict)
 
 
+class ChainNotFresh(RuntimeError):
+    """The node already holds blocks: the generator needs a fresh anvil."""
+
+
 class _Chain:
     """Sends transactions with explicit nonces and mines blocks at chosen timestamps."""
 
@@ -258,7 +262,7 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSumma
     rng = random.Random(spec.seed)
     with JsonRpcClient(RpcSettings(rpc_url, batch_size=100, concurrency=1)) as rpc:
         if int(rpc.call("eth_blockNumber", []), 16) != 0:
-            raise RuntimeError("the devchain generator needs a fresh anvil (block 0); restart it")
+            raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
         chain = _Chain(rpc, rng)
         first_day = _day_start(spec.start)
         deploy_hashes = _deploy(chain)

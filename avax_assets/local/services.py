@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from avax_assets.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
+
 REPO = Path(__file__).resolve().parents[2]
 NODE_TOOLS = REPO / "deployments" / "local" / "node"
 ANVIL_BIN = NODE_TOOLS / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -219,6 +221,17 @@ class LocalStack:
     def down(self) -> None:
         for service in self.services:
             service.stop()
+
+    def devchain(self, spec: DevchainSpec, record: Path | None = None) -> DevchainSummary:
+        """The devchain of `spec` on this stack's anvil: reused when anvil already holds it, else
+        generated on a freshly restarted anvil."""
+        record = record or self.home / "devchain.json"
+        try:
+            return ensure_devchain(self.anvil.url, spec, record)
+        except ChainNotFresh:
+            self.anvil.stop()
+            self.anvil.start()
+            return ensure_devchain(self.anvil.url, spec, record)
 
     def environment(self, bucket: str = "avax-assets") -> dict[str, str]:
         """Settings that point avax_assets.definitions at this stack."""
