@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
+from avax_assets.assets.tokens import token_decode_assets, token_load_assets
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource, ParquetLakeIOManager
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
@@ -63,11 +64,11 @@ def build_resources() -> dict:
     }
 
 
-chain_assets = [*chain_extract_assets, *chain_load_assets]
+chain_assets = [*chain_extract_assets, *chain_load_assets, *token_decode_assets, *token_load_assets]
 
 chain_daily_job = dg.define_asset_job(
     "chain_daily", selection=dg.AssetSelection.assets(*chain_assets),
-    description="C-Chain blocks, transactions and logs for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
+    description="Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
 )
 
 defs = dg.Definitions(assets=chain_assets, jobs=[chain_daily_job], resources=build_resources())

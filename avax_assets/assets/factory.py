@@ -3,8 +3,10 @@ and a ClickHouse load asset, with the same code for every dataset."""
 
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 import dagster as dg
+import pyarrow as pa
 
 from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
@@ -13,8 +15,11 @@ from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaRes
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import PartitionSpool, SpooledPartition
 from avax_assets.sources.chain import BlockRange, ChainReader, Extractor, Scope, day_block_range
+from avax_assets.sources.tokens import MalformedLog, TransferDecoder
 
 PREVIEW_ROWS = 5
+PROGRESS_EVERY = 10
+MALFORMED_SAMPLES = 20
 
 
 def column_schema(dataset: Dataset) -> dg.TableSchema:
@@ -32,20 +37,44 @@ def declaration_metadata(dataset: Dataset) -> dict:
     }
 
 
-def spool_chain_partition(reader: ChainReader, dataset: Dataset, partition: str, blocks: BlockRange,
-                          extract: Extractor, chunk_blocks: int, log=None) -> SpooledPartition:
-    """Extract a block range chunk by chunk into a local Parquet spool (memory bounded by one chunk)."""
-    scope = Scope(dataset, partition)
+def spool_batches(dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], log=None,
+                  progress: Callable[[], str] | None = None) -> SpooledPartition:
+    """Stream batches into a local Parquet spool; memory holds one batch at a time."""
     started = time.monotonic()
     with PartitionSpool(dataset, partition) as spool:
-        for done, chunk in enumerate(blocks.chunks(chunk_blocks), start=1):
-            spool.write(extract(reader, chunk, scope))
-            if log and done % 10 == 0:
-                log.info(f"{dataset.name} {partition}: blocks {blocks.first}..{chunk.stop - 1} of "
-                         f"{blocks.last}, {spool.result.rows} rows, {time.monotonic() - started:.1f}s")
-    result = spool.result
+        for done, batch in enumerate(batches, start=1):
+            spool.write(batch)
+            if log and done % PROGRESS_EVERY == 0:
+                log.info(f"{dataset.name} {partition}: {spool.result.rows} rows after {done} chunks, "
+                         f"{time.monotonic() - started:.1f}s{f', {progress()}' if progress else ''}")
+    return spool.result
+
+
+def spool_chain_partition(reader: ChainReader, dataset: Dataset, partition: str, blocks: BlockRange,
+                          extract: Extractor, chunk_blocks: int, log=None) -> SpooledPartition:
+    """Extract a block range chunk by chunk over JSON-RPC into a local Parquet spool."""
+    scope = Scope(dataset, partition)
+    position = {"block": blocks.first}
+
+    def chunks() -> Iterator[pa.RecordBatch]:
+        for chunk in blocks.chunks(chunk_blocks):
+            position["block"] = chunk.stop - 1
+            yield extract(reader, chunk, scope)
+
+    result = spool_batches(dataset, partition, chunks(), log,
+                           progress=lambda: f"block {position['block']} of {blocks.first}..{blocks.last}")
     result.blocks = (blocks.first, blocks.last) if blocks.count else None
     return result
+
+
+def publish_or_discard(context: dg.AssetExecutionContext, kafka: KafkaResource, spooled: SpooledPartition) -> int:
+    """Publish a complete spool to the dataset's topic; on failure the spool is discarded."""
+    try:
+        return kafka.publisher().publish(spooled.dataset, spooled.partition, spooled.iter_batches(),
+                                         context.run.run_id)
+    except Exception:
+        spooled.discard()
+        raise
 
 
 def _preview(spooled: SpooledPartition) -> dg.MetadataValue:
@@ -78,11 +107,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
             context.log.info(f"{dataset.name} {partition}: blocks {blocks.first}..{blocks.last} ({blocks.count})")
             spooled = spool_chain_partition(reader, dataset, partition, blocks, extract, rpc.chunk_blocks, context.log)
         extracted_s = time.monotonic() - started
-        try:
-            delivered = kafka.publisher().publish(dataset, partition, spooled.iter_batches(), context.run.run_id)
-        except Exception:
-            spooled.discard()
-            raise
+        delivered = publish_or_discard(context, kafka, spooled)
         context.add_output_metadata({
             "rows": spooled.rows,
             "first_block": blocks.first,
@@ -95,6 +120,59 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
         return spooled
 
     return _extract
+
+
+def decoded_asset(dataset: Dataset, source: Dataset, decode: TransferDecoder) -> dg.AssetsDefinition:
+    """A dataset decoded from another dataset's stored partition (e.g. transfers from logs)."""
+
+    @dg.asset(
+        name=dataset.name,
+        description=f"{dataset.description} Decoded from `{source.name}`, published to Kafka `{dataset.topic}`, "
+                    "stored as Parquet.",
+        ins={"source": dg.AssetIn(source.name)},
+        partitions_def=chain_daily_partitions,
+        io_manager_key="lake_io_manager",
+        group_name="tokens",
+        kinds={"python", "kafka", "parquet"},
+        metadata=declaration_metadata(dataset),
+        check_specs=[dg.AssetCheckSpec("no_malformed_logs", asset=dataset.name,
+                                       description="Logs with this dataset's signature that fit no standard shape")],
+    )
+    def _decode(context: dg.AssetExecutionContext, kafka: KafkaResource, source: LakePartition):
+        malformed: list[MalformedLog] = []
+        malformed_count = 0
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            nonlocal malformed_count
+            for logs in source.iter_batches():
+                decoded = decode(logs)
+                malformed_count += len(decoded.malformed)
+                malformed.extend(decoded.malformed[: MALFORMED_SAMPLES - len(malformed)])
+                yield decoded.batch
+
+        spooled = spool_batches(dataset, context.partition_key, batches(), context.log)
+        delivered = publish_or_discard(context, kafka, spooled)
+        if malformed_count:
+            context.log.warning(f"{dataset.name} {context.partition_key}: {malformed_count} malformed logs, "
+                                f"e.g. {malformed[0]}")
+        yield dg.Output(spooled, metadata={
+            "rows": spooled.rows,
+            "kafka_messages": delivered,
+            "malformed_logs": malformed_count,
+            "preview": _preview(spooled),
+        })
+        yield dg.AssetCheckResult(
+            check_name="no_malformed_logs", passed=malformed_count == 0, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"malformed_logs": malformed_count, "samples": dg.MetadataValue.md(_malformed_table(malformed))},
+        )
+
+    return _decode
+
+
+def _malformed_table(samples: list[MalformedLog]) -> str:
+    lines = ["| block | log index | transaction | reason |", "|---|---|---|---|"]
+    lines += [f"| {m.block_number} | {m.log_index} | {m.transaction_hash} | {m.reason} |" for m in samples]
+    return "\n".join(lines)
 
 
 def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:

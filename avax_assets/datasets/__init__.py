@@ -1,9 +1,12 @@
 """Dataset declarations: the single source of truth for schema, key, topic and table."""
 
 from avax_assets.datasets.chain import BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.datasets.schema import Column, ColumnType, Dataset
+from avax_assets.datasets.schema import Column, ColumnType, Dataset, ParentLink
+from avax_assets.datasets.tokens import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS
 
 CHAIN_DATASETS = (BLOCKS, TRANSACTIONS, LOGS)
-ALL_DATASETS = {ds.name: ds for ds in CHAIN_DATASETS}
+TOKEN_DATASETS = (ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS)
+ALL_DATASETS = {ds.name: ds for ds in (*CHAIN_DATASETS, *TOKEN_DATASETS)}
 
-__all__ = ["ALL_DATASETS", "BLOCKS", "CHAIN_DATASETS", "LOGS", "TRANSACTIONS", "Column", "ColumnType", "Dataset"]
+__all__ = ["ALL_DATASETS", "BLOCKS", "CHAIN_DATASETS", "ERC20_TRANSFERS", "ERC721_TRANSFERS", "ERC1155_TRANSFERS",
+           "LOGS", "TOKEN_DATASETS", "TRANSACTIONS", "Column", "ColumnType", "Dataset", "ParentLink"]

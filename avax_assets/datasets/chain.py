@@ -1,6 +1,6 @@
 """C-Chain datasets extracted over JSON-RPC: blocks, transactions (with receipts), logs."""
 
-from avax_assets.datasets.schema import HEX, TIMESTAMP, U8, U32, U64, U256, Column, Dataset
+from avax_assets.datasets.schema import HEX, TIMESTAMP, U8, U32, U64, U256, Column, Dataset, ParentLink
 
 CHAIN_ID = 43114
 
@@ -40,6 +40,7 @@ TRANSACTIONS = Dataset(
     topic=f"avalanche.transactions.{CHAIN_ID}",
     description="C-Chain transactions joined with their receipts, one row per transaction.",
     key=("transaction_hash",),
+    parent=ParentLink("blocks", on=("block_number",), count_column="transaction_count"),
     columns=(
         *BLOCK_POSITION,
         Column("transaction_index", U32),
@@ -70,6 +71,7 @@ LOGS = Dataset(
     topic=f"avalanche.logs.{CHAIN_ID}",
     description="C-Chain event logs, one row per log.",
     key=("block_number", "log_index"),
+    parent=ParentLink("transactions", on=("transaction_hash",), count_column="logs_count"),
     columns=(
         *BLOCK_POSITION,
         Column("transaction_hash", HEX),

@@ -58,6 +58,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ParentLink:
+    """Every row of a dataset joins a row of `dataset` on `on`; when `count_column` is set, that parent
+    column counts the child rows (e.g. blocks.transaction_count counts transactions)."""
+
+    dataset: str
+    on: tuple[str, ...]
+    count_column: str | None = None
+
+
+@dataclass(frozen=True)
 class Dataset:
     """Everything the pipeline needs to know about one dataset, declared once.
 
@@ -65,6 +75,7 @@ class Dataset:
     topic     Kafka topic every record is published to
     key       natural key: Kafka message key, ClickHouse ORDER BY, uniqueness checks
     partition_column  timestamp column whose UTC date is the daily partition
+    parent    the dataset every row must join (referential and count checks)
     """
 
     name: str
@@ -74,6 +85,7 @@ class Dataset:
     key: tuple[str, ...]
     partition_column: str = "block_timestamp"
     block_column: str = "block_number"
+    parent: ParentLink | None = None
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
