@@ -29,6 +29,8 @@ def build_resources() -> dict:
     return {
         "rpc": ChainRpcResource(
             url=_secret("AVAX_RPC_URL") or "http://127.0.0.1:8545",
+            trace_url=_secret("AVAX_TRACE_RPC_URL"),
+            trace_method=_setting("AVAX_RPC_TRACE_METHOD", "auto"),
             batch_size=_setting("AVAX_RPC_BATCH_SIZE", 40),
             concurrency=_setting("AVAX_RPC_CONCURRENCY", 4),
             logs_block_range=_setting("AVAX_RPC_LOGS_BLOCK_RANGE", 2048),

@@ -4,7 +4,8 @@ for the embedded defaults (local files, chDB) and for production servers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Optional
 
 import dagster as dg
@@ -19,9 +20,13 @@ from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
 
 
 class ChainRpcResource(dg.ConfigurableResource):
-    """C-Chain JSON-RPC. The public node allows batches of 40 and eth_getLogs over 2048 blocks."""
+    """C-Chain JSON-RPC. The public node allows batches of 40 and eth_getLogs over 2048 blocks, and
+    serves no traces: internal transactions need `trace_url` (or `url`) on a node with the debug or
+    trace API; `trace_method` picks debug_traceBlockByNumber, trace_block, or auto (debug, then trace)."""
 
     url: str = "http://127.0.0.1:8545"
+    trace_url: Optional[str] = None
+    trace_method: str = "auto"
     batch_size: int = 40
     concurrency: int = 4
     logs_block_range: int = 2048
@@ -36,8 +41,11 @@ class ChainRpcResource(dg.ConfigurableResource):
         settings = RpcSettings(url=self.url, batch_size=self.batch_size, concurrency=self.concurrency,
                                timeout_s=self.timeout_s, max_attempts=self.max_attempts,
                                backoff_base_s=self.backoff_base_s)
-        with JsonRpcClient(settings) as client:
-            yield ChainReader(client, logs_block_range=self.logs_block_range, receipts=self.receipts)
+        with ExitStack() as stack:
+            client = stack.enter_context(JsonRpcClient(settings))
+            tracer = stack.enter_context(JsonRpcClient(replace(settings, url=self.trace_url))) if self.trace_url else None
+            yield ChainReader(client, logs_block_range=self.logs_block_range, receipts=self.receipts,
+                              trace_client=tracer, trace_method=self.trace_method)
 
 
 class KafkaResource(dg.ConfigurableResource):

@@ -32,8 +32,9 @@ def kafka_messages_of_run(bootstrap: str, topic: str, run_id: str) -> list:
 
 
 class FaultyNodeProxy:
-    """FAKE, on purpose: forwards JSON-RPC to the real node but can corrupt payloads or fail every
-    request — what a real node cannot be made to do on demand. Modes: 'pass', 'corrupt', 'fail'."""
+    """FAKE, on purpose: forwards JSON-RPC to the real node but can corrupt payloads, fail every request
+    or refuse tracing like a public endpoint — what a real node cannot be made to do on demand.
+    Modes: 'pass', 'corrupt', 'fail', 'no-tracing'."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -47,6 +48,11 @@ class FaultyNodeProxy:
                 proxy.requests += 1
                 if proxy.mode == "fail":
                     self._reply(503, b"upstream unavailable")
+                    return
+                if proxy.mode == "no-tracing" and (b'"debug_' in body or b'"trace_' in body):
+                    calls = json.loads(body)
+                    error = {"code": -32601, "message": "the method does not exist/is not available"}
+                    self._reply(200, json.dumps([{"jsonrpc": "2.0", "id": c["id"], "error": error} for c in calls]).encode())
                     return
                 answer = httpx.post(proxy.upstream, content=body, headers={"content-type": "application/json"},
                                     timeout=30).json()

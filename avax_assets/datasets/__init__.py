@@ -3,10 +3,12 @@
 from avax_assets.datasets.chain import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.datasets.schema import Column, ColumnType, Dataset, ParentLink
 from avax_assets.datasets.tokens import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS
+from avax_assets.datasets.traces import INTERNAL_TRANSACTIONS
 
-CHAIN_DATASETS = (BLOCKS, TRANSACTIONS, LOGS)
-TOKEN_DATASETS = (ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS)
-ALL_DATASETS = {ds.name: ds for ds in (*CHAIN_DATASETS, *TOKEN_DATASETS)}
+CHAIN_DATASETS = (BLOCKS, TRANSACTIONS, LOGS)  # extracted over plain JSON-RPC
+TRACE_DATASETS = (INTERNAL_TRANSACTIONS,)  # extracted from call traces (needs a tracing node)
+TOKEN_DATASETS = (ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS)  # decoded from logs
+ALL_DATASETS = {ds.name: ds for ds in (*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS)}
 
 __all__ = ["ALL_DATASETS", "BLOCKS", "CHAIN_DATASETS", "ERC20_TRANSFERS", "ERC721_TRANSFERS", "ERC1155_TRANSFERS",
-           "LOGS", "TOKEN_DATASETS", "TRANSACTIONS", "Column", "ColumnType", "Dataset", "ParentLink"]
+           "INTERNAL_TRANSACTIONS", "LOGS", "TRACE_DATASETS", "TOKEN_DATASETS", "TRANSACTIONS", "Column", "ColumnType", "Dataset", "ParentLink"]

@@ -36,6 +36,7 @@ U256 = ColumnType(pa.string(), "UInt256")
 # Hashes, addresses and calldata: lower-case 0x-prefixed hex.
 HEX = ColumnType(pa.string(), "String")
 TIMESTAMP = ColumnType(pa.timestamp("s", tz="UTC"), "DateTime('UTC')")
+TEXT = ColumnType(pa.string(), "String")
 
 
 @dataclass(frozen=True)

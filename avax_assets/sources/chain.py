@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from avax_assets.datasets import BLOCKS, LOGS, TRANSACTIONS, Dataset
+from avax_assets.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS, Dataset
 from avax_assets.errors import BadField, PartitionNotReady, SourceDataError
 from avax_assets.sources import fields as f
 from avax_assets.sources.rpc import METHOD_NOT_FOUND, Call, JsonRpcClient, RpcError
@@ -47,10 +47,15 @@ class Scope:
 class ChainReader:
     """Typed reads over a JsonRpcClient; knows the node's quirks (receipts API, getLogs range limit)."""
 
-    def __init__(self, client: JsonRpcClient, logs_block_range: int = 2048, receipts: str = "auto") -> None:
+    def __init__(self, client: JsonRpcClient, logs_block_range: int = 2048, receipts: str = "auto",
+                 trace_client: JsonRpcClient | None = None, trace_method: str = "auto") -> None:
         if receipts not in ("auto", "block", "transaction"):
             raise ValueError("receipts must be auto, block or transaction")
+        if trace_method not in ("auto", "debug", "parity"):
+            raise ValueError("trace_method must be auto, debug or parity")
         self.client = client
+        self.trace_client = trace_client or client
+        self.trace_method = trace_method
         self.logs_block_range = logs_block_range
         self._receipts_by_block = receipts != "transaction"
         self._receipts_fixed = receipts != "auto"
@@ -77,7 +82,7 @@ class ChainReader:
                 if self._receipts_fixed or exc.code != METHOD_NOT_FOUND:
                     raise
                 self._receipts_by_block = False
-        tx_hashes = [tx["hash"] for b in with_txs for tx in b["transactions"]]
+        tx_hashes = [tx if isinstance(tx, str) else tx["hash"] for b in with_txs for tx in b["transactions"]]
         return self.client.batch([Call("eth_getTransactionReceipt", [h]) for h in tx_hashes])
 
     def logs(self, blocks: range) -> list[dict]:
@@ -281,8 +286,15 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordB
     return _batch(scope, rows)
 
 
+def _extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
+    from avax_assets.sources.traces import extract_internal_transactions
+
+    return extract_internal_transactions(reader, blocks, scope)
+
+
 EXTRACTORS: dict[str, Extractor] = {
     BLOCKS.name: extract_blocks,
     TRANSACTIONS.name: extract_transactions,
     LOGS.name: extract_logs,
+    INTERNAL_TRANSACTIONS.name: _extract_internal_transactions,
 }
