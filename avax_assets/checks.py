@@ -28,11 +28,19 @@ class Loaded:
     parquet_rows: int
 
 
+def _partition(loaded: Loaded, dataset: Dataset | None = None) -> str:
+    """`table WHERE <its partition is the day>` for the loaded dataset or another one."""
+    dataset = dataset or loaded.dataset
+    column = checked_identifier(dataset.partition_column)
+    return f"{loaded.warehouse.qualified(dataset.table)} WHERE toDate({column}) = {{day:Date}}"
+
+
+def _query_one(loaded: Loaded, sql: str, day: dt.date | None = None) -> tuple:
+    return loaded.warehouse.client.query(sql, parameters={"day": day or loaded.day}).result_rows[0]
+
+
 def _one_row(loaded: Loaded, select: str) -> tuple:
-    table = loaded.warehouse.qualified(loaded.dataset.table)
-    column = checked_identifier(loaded.dataset.partition_column)
-    sql = f"SELECT {select} FROM {table} WHERE toDate({column}) = {{day:Date}}"
-    return loaded.warehouse.client.query(sql, parameters={"day": loaded.day}).result_rows[0]
+    return _query_one(loaded, f"SELECT {select} FROM {_partition(loaded)}")
 
 
 def unique_keys(loaded: Loaded) -> AuditResult:
@@ -55,11 +63,58 @@ def contiguous_blocks(loaded: Loaded) -> AuditResult:
     return AuditResult(gaps == 0, {"first_block": first, "last_block": last, "missing_blocks": gaps})
 
 
+def adjacent_days_contiguous(loaded: Loaded) -> AuditResult:
+    """The day's first block follows the previous day's last, and the next day's first follows its last
+    (each side only when that day is loaded)."""
+    block = checked_identifier(loaded.dataset.block_column)
+    sql = f"SELECT count(), min({block}), max({block}) FROM {_partition(loaded)}"
+    count, first, last = _query_one(loaded, sql)
+    before = _query_one(loaded, sql, loaded.day - dt.timedelta(days=1))
+    after = _query_one(loaded, sql, loaded.day + dt.timedelta(days=1))
+    metadata = {"previous_day_last_block": before[2] if before[0] else None,
+                "next_day_first_block": after[1] if after[0] else None}
+    if not count:
+        return AuditResult(True, metadata)
+    passed = (not before[0] or before[2] + 1 == first) and (not after[0] or last + 1 == after[1])
+    return AuditResult(passed, {**metadata, "first_block": first, "last_block": last})
+
+
+def _parent(loaded: Loaded) -> tuple[Dataset, str]:
+    from avax_assets.datasets import ALL_DATASETS
+
+    link = loaded.dataset.parent
+    return ALL_DATASETS[link.dataset], ", ".join(checked_identifier(c) for c in link.on)
+
+
+def joins_parent(loaded: Loaded) -> AuditResult:
+    parent, on = _parent(loaded)
+    orphans, = _query_one(loaded, f"SELECT count() FROM {_partition(loaded)} AND ({on}) NOT IN "
+                                  f"(SELECT {on} FROM {_partition(loaded, parent)})")
+    return AuditResult(orphans == 0, {"parent": parent.name, "rows_without_parent": orphans})
+
+
+def parent_counts_match(loaded: Loaded) -> AuditResult:
+    parent, on = _parent(loaded)
+    count_column = checked_identifier(loaded.dataset.parent.count_column)
+    mismatched, = _query_one(loaded, (
+        f"SELECT count() FROM (SELECT {on}, {count_column} AS expected FROM {_partition(loaded, parent)}) AS p "
+        f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on}) "
+        f"WHERE p.expected != c.actual"))
+    return AuditResult(mismatched == 0, {"parent": parent.name, "count_column": count_column,
+                                         "parents_with_wrong_count": mismatched})
+
+
 Audit = Callable[[Loaded], AuditResult]
 
 
 def audits_for(dataset: Dataset) -> dict[str, Audit]:
+    """The audits a dataset's declaration calls for."""
     audits: dict[str, Audit] = {"unique_keys": unique_keys, "rows_match_parquet": rows_match_parquet}
     if dataset.key == (dataset.block_column,):  # one row per block: the blocks must be contiguous
         audits["contiguous_blocks"] = contiguous_blocks
+        audits["adjacent_days_contiguous"] = adjacent_days_contiguous
+    if dataset.parent:
+        audits["joins_parent"] = joins_parent
+        if dataset.parent.count_column:
+            audits["parent_counts_match"] = parent_counts_match
     return audits

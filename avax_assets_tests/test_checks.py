@@ -27,7 +27,10 @@ def test_checks_pass_on_a_loaded_devchain_day(resources):
     evaluations = result.get_asset_check_evaluations()
     assert {(e.asset_key.path[-1], e.check_name) for e in evaluations} >= {
         ("clickhouse_blocks", "contiguous_blocks"), ("clickhouse_blocks", "unique_keys"),
-        ("clickhouse_transactions", "rows_match_parquet"), ("clickhouse_logs", "unique_keys")}
+        ("clickhouse_transactions", "rows_match_parquet"), ("clickhouse_logs", "unique_keys"),
+        ("clickhouse_blocks", "adjacent_days_contiguous"), ("clickhouse_transactions", "parent_counts_match"),
+        ("clickhouse_logs", "parent_counts_match"), ("clickhouse_erc20_transfers", "joins_parent"),
+        ("clickhouse_internal_transactions", "joins_parent"), ("erc1155_transfers", "no_malformed_logs")}
     assert all(e.passed for e in evaluations)
 
 
@@ -54,3 +57,55 @@ def test_unique_keys_fails_on_duplicates_across_parts(resources):
     loaded = Loaded(warehouse, BLOCKS, DAY, parquet_rows=4)
     assert unique_keys(loaded) == unique_keys(loaded).__class__(False, {"rows": 4, "duplicate_keys": 1})
     assert contiguous_blocks(loaded).passed
+
+
+def row_of(dataset, **values) -> dict:
+    """A valid row of any declared dataset: type defaults, overridden by `values`."""
+    defaults = {"UInt8": 0, "UInt32": 0, "UInt64": 0, "UInt256": "0", "String": "0x",
+                "DateTime('UTC')": int(dt.datetime(2024, 6, 3, 1, tzinfo=dt.timezone.utc).timestamp())}
+    row = {c.name: None if c.nullable else defaults[c.type.clickhouse] for c in dataset.columns}
+    return {**row, **values}
+
+
+def load(warehouse, dataset, rows, day=DAY):
+    warehouse.replace_partition(dataset, day, [pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)])
+
+
+def test_parent_audits_fail_on_orphans_and_wrong_counts(resources):
+    from avax_assets.checks import joins_parent, parent_counts_match
+    from avax_assets.datasets import LOGS, TRANSACTIONS
+
+    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_parent")
+    load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=1, transaction_count=2),
+                             row_of(BLOCKS, block_number=2, transaction_count=0)])
+    load(warehouse, TRANSACTIONS, [row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa1", logs_count=1),
+                                   row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa2", logs_count=0)])
+    loaded = Loaded(warehouse, TRANSACTIONS, DAY, parquet_rows=2)
+    assert joins_parent(loaded).passed and parent_counts_match(loaded).passed
+
+    # block 1 says 2 transactions; one goes missing and one appears in a block that does not exist
+    load(warehouse, TRANSACTIONS, [row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa1", logs_count=1),
+                                   row_of(TRANSACTIONS, block_number=9, transaction_hash="0xa9")])
+    assert joins_parent(loaded).metadata["rows_without_parent"] == 1
+    assert parent_counts_match(loaded).metadata["parents_with_wrong_count"] == 1
+
+    load(warehouse, LOGS, [row_of(LOGS, transaction_hash="0xa1", log_index=0),
+                           row_of(LOGS, transaction_hash="0xa1", log_index=1)])
+    logs = Loaded(warehouse, LOGS, DAY, parquet_rows=2)
+    assert joins_parent(logs).passed
+    assert not parent_counts_match(logs).passed  # 0xa1 declares 1 log, has 2
+
+
+def test_adjacent_days_must_be_contiguous(resources):
+    from avax_assets.checks import adjacent_days_contiguous
+
+    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_adjacent")
+    day_before = DAY - dt.timedelta(days=1)
+    stamp = int(dt.datetime.combine(day_before, dt.time(12), dt.timezone.utc).timestamp())
+    load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n) for n in (20, 21)])
+    loaded = Loaded(warehouse, BLOCKS, DAY, parquet_rows=2)
+    assert adjacent_days_contiguous(loaded).passed  # the day before is not loaded: nothing to compare
+    load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=18, block_timestamp=stamp)], day_before)
+    assert not adjacent_days_contiguous(loaded).passed  # block 19 is missing between the days
+    load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n, block_timestamp=stamp) for n in (18, 19)], day_before)
+    assert adjacent_days_contiguous(loaded).passed

@@ -183,6 +183,7 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         name=f"clickhouse_{dataset.name}",
         description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
         ins={"stored": dg.AssetIn(dataset.name)},
+        deps=[f"clickhouse_{dataset.parent.dataset}"] if dataset.parent else [],
         partitions_def=chain_daily_partitions,
         group_name="clickhouse",
         pool="clickhouse",
