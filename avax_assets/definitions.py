@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from avax_assets.assets.analytics import analytics_assets
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource, ParquetLakeIOManager
@@ -73,4 +74,10 @@ chain_daily_job = dg.define_asset_job(
     description="Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
 )
 
-defs = dg.Definitions(assets=chain_assets, jobs=[chain_daily_job], resources=build_resources())
+analytics_job = dg.define_asset_job(
+    "analytics", selection=dg.AssetSelection.assets(*analytics_assets),
+    description="(Re)create the ClickHouse analytics views over the loaded tables.",
+)
+
+defs = dg.Definitions(assets=[*chain_assets, *analytics_assets], jobs=[chain_daily_job, analytics_job],
+                      resources=build_resources())
