@@ -9,7 +9,13 @@ one run, so the ratio (ours / baseline) is meaningful on any machine:
   parquet     ours: spool → atomic put to S3                             baseline: pq.write_table straight to S3
   clickhouse  ours: staging table + REPLACE PARTITION, streamed batches  baseline: INSERT … SELECT FROM s3()
 
-    uv run python benchmarks/chain_pipeline.py [--blocks-per-day 1000 --max-txs 8]
+  decode      ours: token transfers decoded from the stored logs partition (no raw baseline)
+
+With --ethereum-etl BIN (an `ethereumetl` executable, e.g. in a Python 3.10 venv: ethereum-etl 2.4
+does not import on 3.11), ethereum-etl exports the same blocks in the same run: blocks+transactions,
+receipts+logs and geth traces, compared with our extraction of the same data.
+
+    uv run python benchmarks/chain_pipeline.py [--blocks-per-day 1000 --max-txs 8] [--ethereum-etl BIN]
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ from confluent_kafka import Producer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from avax_assets.datasets import CHAIN_DATASETS  # noqa: E402
-from avax_assets.assets.factory import spool_chain_partition  # noqa: E402
+from avax_assets.datasets import CHAIN_DATASETS, LOGS, TOKEN_DATASETS, TRACE_DATASETS  # noqa: E402
+from avax_assets.sources.tokens import DECODERS  # noqa: E402
+from avax_assets.assets.factory import spool_batches, spool_chain_partition  # noqa: E402
 from avax_assets.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets.local.services import LocalStack  # noqa: E402
 from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
@@ -66,6 +73,10 @@ def raw_rpc(url: str, dataset: str, first: int, last: int, batch: int, concurren
         if dataset == "transactions":
             return [("eth_getBlockByNumber", [hex(n), True]) for n in blocks] + \
                    [("eth_getBlockReceipts", [hex(n)]) for n in blocks]
+        if dataset == "internal_transactions":
+            return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks] + \
+                   [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in blocks] + \
+                   [("eth_getBlockReceipts", [hex(n)]) for n in blocks]
         return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks] + \
                [("eth_getLogs", [{"fromBlock": hex(blocks.start), "toBlock": hex(blocks.stop - 1)}])]
 
@@ -84,6 +95,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--chunk-blocks", type=int, default=200)
+    parser.add_argument("--ethereum-etl", help="path to an ethereumetl executable to compare extraction with")
     args = parser.parse_args()
 
     stack = LocalStack(HOME, kafka_port=29092, s3_port=38333, anvil_port=28545)
@@ -105,7 +117,7 @@ def main() -> None:
         reader = ChainReader(client)
         blocks = day_block_range(reader, spec.start)
         warm_up(reader, lake, kafka, warehouse, day, blocks)
-        for dataset in CHAIN_DATASETS:
+        for dataset in (*CHAIN_DATASETS, *TRACE_DATASETS):
             spooled, extract_s = timed(lambda: spool_chain_partition(
                 reader, dataset, day, blocks, EXTRACTORS[dataset.name], args.chunk_blocks))
             rows = spooled.rows
@@ -135,7 +147,51 @@ def main() -> None:
                 },
                 "peak_rss_mb_after_extract": round(mem_extract, 1),
             })
+        for dataset in TOKEN_DATASETS:
+            decode = DECODERS[dataset.name]
+            logs = lake.open_partition(LOGS, day)
+            spooled, decode_s = timed(lambda: spool_batches(dataset, day, (decode(b).batch for b in logs.iter_batches())))
+            _, kafka_s = timed(lambda: kafka.publish(dataset, day, spooled.iter_batches(), "bench"))
+            _, parquet_s = timed(lambda: lake.put_atomic(spooled.path, dataset.name, day))
+            _, ch_s = timed(lambda: warehouse.replace_partition(dataset, spec.start,
+                                                                lake.open_partition(dataset, day).iter_batches()))
+            results.append({"dataset": dataset.name, "blocks": blocks.count, "rows": spooled.rows,
+                            "stages": {"decode": (decode_s, None), "kafka": (kafka_s, None),
+                                       "parquet": (parquet_s, None), "clickhouse": (ch_s, None)}})
+            spooled.discard()
     report(results, peak_rss_mb())
+    if args.ethereum_etl:
+        compare_ethereum_etl(args, stack.anvil.url, blocks, results)
+
+
+def compare_ethereum_etl(args, url: str, blocks, results: list[dict]) -> None:
+    """ethereum-etl over the same blocks, same batch size and workers, next to our extract stage."""
+    import subprocess
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="etl-"))
+    common = ["--provider-uri", url, "--batch-size", str(args.batch_size), "--max-workers", str(args.concurrency)]
+    span = ["--start-block", str(blocks.first), "--end-block", str(blocks.last)]
+
+    def run(*argv: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([args.ethereum_etl, *argv], check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    blocks_txs = run("export_blocks_and_transactions", *span, *common,
+                     "--blocks-output", str(out / "blocks.csv"), "--transactions-output", str(out / "txs.csv"))
+    run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output", str(out / "hashes.txt"))
+    receipts_logs = run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
+                        "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
+    traces = run("export_geth_traces", *span, *common, "--output", str(out / "geth_traces.json"))
+    ours = {r["dataset"]: r["stages"]["extract"][0] for r in results if "extract" in r["stages"]}
+    print(f"\nethereum-etl vs ours over the same {blocks.count} blocks (blocks/s; ethereum-etl includes its ~1 s start-up)")
+    rows = [("blocks + transactions + receipts + logs", blocks_txs + receipts_logs,
+             ours["blocks"] + ours["transactions"] + ours["logs"]),
+            ("call traces", traces, ours["internal_transactions"])]
+    for label, etl_s, our_s in rows:
+        print(f"  {label:42}ethereum-etl {blocks.count / etl_s:8.0f}   ours {blocks.count / our_s:8.0f}   "
+              f"ours/etl time {our_s / etl_s:5.2f}")
 
 
 def warm_up(reader, lake, kafka, warehouse, day, blocks) -> None:
@@ -180,8 +236,9 @@ def report(results: list[dict], peak_mb: float) -> None:
     print(f"\n{'dataset':13}{'stage':11}{'ours s':>8}{'base s':>8}{'ratio':>7}{'blocks/s':>10}{'rows/s':>10}{'base rows/s':>12}")
     for r in results:
         for stage, (ours, base) in r["stages"].items():
-            print(f"{r['dataset']:13}{stage:11}{ours:8.2f}{base:8.2f}{ours / base:7.2f}"
-                  f"{r['blocks'] / ours:10.0f}{r['rows'] / ours:10.0f}{r['rows'] / base:12.0f}")
+            baseline = f"{base:8.2f}{ours / base:7.2f}" if base else f"{'-':>8}{'-':>7}"
+            print(f"{r['dataset'][:12]:13}{stage:11}{ours:8.2f}{baseline}"
+                  f"{r['blocks'] / ours:10.0f}{r['rows'] / ours:10.0f}{(r['rows'] / base) if base else 0:12.0f}")
     print(f"\npeak RSS of the whole run: {peak_mb:.0f} MB")
     out = REPO / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
