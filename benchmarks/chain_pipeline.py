@@ -45,7 +45,8 @@ from avax_assets.local.services import LocalStack  # noqa: E402
 from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
 from avax_assets.sinks.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.sinks.lake import Lake, S3Settings  # noqa: E402
-from avax_assets.sources.chain import EXTRACTORS, ChainReader, day_block_range  # noqa: E402
+from avax_assets.assets.chain import EXTRACTORS  # noqa: E402
+from avax_assets.sources.chain import ChainReader, day_block_range  # noqa: E402
 from avax_assets.sources.rpc import JsonRpcClient, RpcSettings  # noqa: E402
 
 HOME = REPO / ".avax-assets" / "bench"

@@ -1,9 +1,18 @@
-"""C-Chain assets extracted over JSON-RPC (blocks, transactions, logs, internal transactions), each
-extracted and loaded the same way."""
+"""C-Chain assets extracted over JSON-RPC, each extracted and loaded the same way; which source
+function extracts which dataset is decided here."""
 
 from avax_assets.assets.factory import chain_extract_asset, clickhouse_load_asset
-from avax_assets.datasets import CHAIN_DATASETS, TRACE_DATASETS
-from avax_assets.sources.chain import EXTRACTORS
+from avax_assets.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
+from avax_assets.sources.chain import Extractor, extract_blocks, extract_logs, extract_transactions
+from avax_assets.sources.traces import extract_internal_transactions
 
-chain_extract_assets = [chain_extract_asset(ds, EXTRACTORS[ds.name]) for ds in (*CHAIN_DATASETS, *TRACE_DATASETS)]
-chain_load_assets = [clickhouse_load_asset(ds) for ds in (*CHAIN_DATASETS, *TRACE_DATASETS)]
+EXTRACTORS: dict[str, Extractor] = {
+    BLOCKS.name: extract_blocks,
+    TRANSACTIONS.name: extract_transactions,
+    LOGS.name: extract_logs,
+    INTERNAL_TRANSACTIONS.name: extract_internal_transactions,
+}
+RPC_DATASETS = (BLOCKS, TRANSACTIONS, LOGS, INTERNAL_TRANSACTIONS)
+
+chain_extract_assets = [chain_extract_asset(ds, EXTRACTORS[ds.name]) for ds in RPC_DATASETS]
+chain_load_assets = [clickhouse_load_asset(ds) for ds in RPC_DATASETS]

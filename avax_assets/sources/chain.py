@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from avax_assets.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS, Dataset
+from avax_assets.datasets import Dataset
 from avax_assets.errors import BadField, PartitionNotReady, SourceDataError
 from avax_assets.sources import fields as f
 from avax_assets.sources.rpc import METHOD_NOT_FOUND, Call, JsonRpcClient, RpcError
@@ -228,14 +228,14 @@ def log_row(log: dict, block_timestamps: dict[str, int]) -> dict:
 Extractor = Callable[[ChainReader, range, Scope], pa.RecordBatch]
 
 
-def _batch(scope: Scope, rows: list[dict]) -> pa.RecordBatch:
+def to_batch(scope: Scope, rows: list[dict]) -> pa.RecordBatch:
     try:
         return pa.RecordBatch.from_pylist(rows, schema=scope.dataset.arrow_schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         raise SourceDataError(scope.dataset.name, scope.partition, "?", f"does not fit the schema: {exc}") from exc
 
 
-def _checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
+def checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
     for number, block in zip(blocks, raw):
         try:
             got = f.quantity(f.required(block, "number"), "number")
@@ -248,16 +248,16 @@ def _checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
 
 def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
     rows = []
-    for number, block in zip(blocks, _checked_blocks(reader.headers(blocks), blocks, scope)):
+    for number, block in zip(blocks, checked_blocks(reader.headers(blocks), blocks, scope)):
         try:
             rows.append(block_row(block))
         except BadField as bad:
             raise scope.error(bad, f"block {number}") from None
-    return _batch(scope, rows)
+    return to_batch(scope, rows)
 
 
 def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    full = _checked_blocks(reader.full_blocks(blocks), blocks, scope)
+    full = checked_blocks(reader.full_blocks(blocks), blocks, scope)
     receipts = {r.get("transactionHash", "").lower(): r for r in reader.receipts(full) if isinstance(r, dict)}
     rows = []
     for block in full:
@@ -270,11 +270,11 @@ def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa
                 rows.append(transaction_row(block, tx, receipt))
             except BadField as bad:
                 raise scope.error(bad, where) from None
-    return _batch(scope, rows)
+    return to_batch(scope, rows)
 
 
 def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    headers = _checked_blocks(reader.headers(blocks), blocks, scope)
+    headers = checked_blocks(reader.headers(blocks), blocks, scope)
     timestamps = {h["hash"].lower(): int(h["timestamp"], 16) for h in headers}
     rows = []
     for log in reader.logs(blocks):
@@ -283,18 +283,4 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordB
         except BadField as bad:
             raise scope.error(bad, f"block {log.get('blockNumber')} log {log.get('logIndex')}") from None
     rows.sort(key=lambda r: (r["block_number"], r["log_index"]))
-    return _batch(scope, rows)
-
-
-def _extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    from avax_assets.sources.traces import extract_internal_transactions
-
-    return extract_internal_transactions(reader, blocks, scope)
-
-
-EXTRACTORS: dict[str, Extractor] = {
-    BLOCKS.name: extract_blocks,
-    TRANSACTIONS.name: extract_transactions,
-    LOGS.name: extract_logs,
-    INTERNAL_TRANSACTIONS.name: _extract_internal_transactions,
-}
+    return to_batch(scope, rows)

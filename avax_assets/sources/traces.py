@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from avax_assets.errors import BadField, SourceDataError
+from avax_assets.errors import BadField
 from avax_assets.sources import fields as f
-from avax_assets.sources.chain import ChainReader, Scope, _batch, _checked_blocks
+from avax_assets.sources.chain import ChainReader, Scope, checked_blocks, to_batch
 from avax_assets.sources.rpc import METHOD_NOT_FOUND, Call, RpcError
 
 TRACE_METHODS = ("auto", "debug", "parity")
@@ -101,7 +101,7 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
 
 
 def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    headers = _checked_blocks(reader.headers(blocks), blocks, scope)
+    headers = checked_blocks(reader.headers(blocks), blocks, scope)
     style, traced = fetch_traces(reader, blocks, reader.trace_method)
     gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in reader.receipts(headers)}
     rows = []
@@ -121,7 +121,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
                 rows += frames
         except BadField as bad:
             raise scope.error(bad, f"block {number}") from None
-    return _batch(scope, rows)
+    return to_batch(scope, rows)
 
 
 def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
@@ -147,5 +147,3 @@ def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
         per_tx[tx_hash] = item["result"]
     return per_tx
 
-
-__all__ = ["SourceDataError", "TracingUnavailable", "extract_internal_transactions", "fetch_traces"]
