@@ -8,8 +8,10 @@ import dagster as dg
 
 from avax_assets.assets.analytics import analytics_assets
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
+from avax_assets.assets.network import network_load_assets, network_snapshot_assets
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
-from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource, ParquetLakeIOManager
+from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
+                                   ParquetLakeIOManager)
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
 
@@ -38,6 +40,13 @@ def build_resources() -> dict:
             chunk_blocks=_setting("AVAX_RPC_CHUNK_BLOCKS", 200),
             receipts=_setting("AVAX_RPC_RECEIPTS", "auto"),
             max_attempts=_setting("AVAX_RPC_MAX_ATTEMPTS", 5),
+        ),
+        "avacloud": AvaCloudResource(
+            data_url=_setting("AVAX_AVACLOUD_DATA_URL", "https://data-api.avax.network"),
+            metrics_url=_setting("AVAX_AVACLOUD_METRICS_URL", "https://metrics.avax.network"),
+            api_key=_secret("AVAX_AVACLOUD_API_KEY"),
+            cu_per_minute=_setting("AVAX_AVACLOUD_CU_PER_MINUTE", 6_000),
+            network=_setting("AVAX_AVACLOUD_NETWORK", "mainnet"),
         ),
         "kafka": KafkaResource(
             bootstrap_servers=_setting("AVAX_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -79,5 +88,12 @@ analytics_job = dg.define_asset_job(
     description="(Re)create the ClickHouse analytics views over the loaded tables.",
 )
 
-defs = dg.Definitions(assets=[*chain_assets, *analytics_assets], jobs=[chain_daily_job, analytics_job],
-                      resources=build_resources())
+network_assets = [*network_snapshot_assets, *network_load_assets]
+
+network_daily_job = dg.define_asset_job(
+    "network_daily", selection=dg.AssetSelection.assets(*network_assets),
+    description="Snapshots of the Avalanche network from the AvaCloud Data API → Kafka → Parquet → ClickHouse.",
+)
+
+defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets],
+                      jobs=[chain_daily_job, analytics_job, network_daily_job], resources=build_resources())

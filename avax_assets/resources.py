@@ -15,6 +15,7 @@ from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client
 from avax_assets.sinks.kafka import KafkaPublisher
 from avax_assets.sinks.lake import Lake, S3Settings
 from avax_assets.sinks.spool import SpooledPartition
+from avax_assets.sources.avacloud import AvaCloudClient, AvaCloudSettings
 from avax_assets.sources.chain import ChainReader
 from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
 
@@ -46,6 +47,27 @@ class ChainRpcResource(dg.ConfigurableResource):
             tracer = stack.enter_context(JsonRpcClient(replace(settings, url=self.trace_url))) if self.trace_url else None
             yield ChainReader(client, logs_block_range=self.logs_block_range, receipts=self.receipts,
                               trace_client=tracer, trace_method=self.trace_method)
+
+
+class AvaCloudResource(dg.ConfigurableResource):
+    """AvaCloud Data and Metrics APIs. The key raises rate limits; `cu_per_minute` is the plan's
+    compute-unit budget (6,000 unauthenticated; 8,000 / 10,000 / 14,000 / 20,000 on paid tiers)."""
+
+    data_url: str = "https://data-api.avax.network"
+    metrics_url: str = "https://metrics.avax.network"
+    api_key: Optional[str] = None
+    cu_per_minute: int = 6_000
+    network: str = "mainnet"
+    page_size: int = 100
+    max_pages: int = 1_000
+
+    @contextmanager
+    def client(self) -> Iterator[AvaCloudClient]:
+        settings = AvaCloudSettings(data_url=self.data_url, metrics_url=self.metrics_url, api_key=self.api_key,
+                                    cu_per_minute=self.cu_per_minute, page_size=self.page_size,
+                                    max_pages=self.max_pages)
+        with AvaCloudClient(settings) as client:
+            yield client
 
 
 class KafkaResource(dg.ConfigurableResource):

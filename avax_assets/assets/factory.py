@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
-from avax_assets.partitions import chain_daily_partitions, partition_day
+from avax_assets.partitions import PARTITIONS, chain_daily_partitions, partition_day
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import PartitionSpool, SpooledPartition
@@ -77,7 +77,7 @@ def publish_or_discard(context: dg.AssetExecutionContext, kafka: KafkaResource, 
         raise
 
 
-def _preview(spooled: SpooledPartition) -> dg.MetadataValue:
+def preview_metadata(spooled: SpooledPartition) -> dg.MetadataValue:
     batch = next(spooled.iter_batches(PREVIEW_ROWS), None)
     if batch is None:
         return dg.MetadataValue.md("_empty partition_")
@@ -115,7 +115,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
             "block_count": blocks.count,
             "kafka_messages": delivered,
             "extract_seconds": round(extracted_s, 2),
-            "preview": _preview(spooled),
+            "preview": preview_metadata(spooled),
         })
         return spooled
 
@@ -159,7 +159,7 @@ def decoded_asset(dataset: Dataset, source: Dataset, decode: TransferDecoder) ->
             "rows": spooled.rows,
             "kafka_messages": delivered,
             "malformed_logs": malformed_count,
-            "preview": _preview(spooled),
+            "preview": preview_metadata(spooled),
         })
         yield dg.AssetCheckResult(
             check_name="no_malformed_logs", passed=malformed_count == 0, severity=dg.AssetCheckSeverity.WARN,
@@ -184,7 +184,7 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
         ins={"stored": dg.AssetIn(dataset.name)},
         deps=[f"clickhouse_{dataset.parent.dataset}"] if dataset.parent else [],
-        partitions_def=chain_daily_partitions,
+        partitions_def=PARTITIONS[dataset.partitioning],
         group_name="clickhouse",
         pool="clickhouse",
         kinds={"clickhouse"},

@@ -1,6 +1,7 @@
 """Dataset declarations: the single source of truth for schema, key, topic and table."""
 
 from avax_assets.datasets.chain import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.datasets.network import BLOCKCHAINS, CHAINS, SUBNETS
 from avax_assets.datasets.schema import Column, ColumnType, Dataset, ParentLink
 from avax_assets.datasets.tokens import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS
 from avax_assets.datasets.traces import INTERNAL_TRANSACTIONS
@@ -8,7 +9,8 @@ from avax_assets.datasets.traces import INTERNAL_TRANSACTIONS
 CHAIN_DATASETS = (BLOCKS, TRANSACTIONS, LOGS)  # extracted over plain JSON-RPC
 TRACE_DATASETS = (INTERNAL_TRANSACTIONS,)  # extracted from call traces (needs a tracing node)
 TOKEN_DATASETS = (ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS)  # decoded from logs
-ALL_DATASETS = {ds.name: ds for ds in (*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS)}
+NETWORK_DATASETS = (CHAINS, SUBNETS, BLOCKCHAINS)  # AvaCloud Data API, daily snapshots
+ALL_DATASETS = {ds.name: ds for ds in (*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS, *NETWORK_DATASETS)}
 
-__all__ = ["ALL_DATASETS", "BLOCKS", "CHAIN_DATASETS", "ERC20_TRANSFERS", "ERC721_TRANSFERS", "ERC1155_TRANSFERS",
+__all__ = ["ALL_DATASETS", "BLOCKCHAINS", "BLOCKS", "CHAINS", "NETWORK_DATASETS", "SUBNETS", "CHAIN_DATASETS", "ERC20_TRANSFERS", "ERC721_TRANSFERS", "ERC1155_TRANSFERS",
            "INTERNAL_TRANSACTIONS", "LOGS", "TRACE_DATASETS", "TOKEN_DATASETS", "TRANSACTIONS", "Column", "ColumnType", "Dataset", "ParentLink"]

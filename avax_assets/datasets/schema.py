@@ -36,7 +36,9 @@ U256 = ColumnType(pa.string(), "UInt256")
 # Hashes, addresses and calldata: lower-case 0x-prefixed hex.
 HEX = ColumnType(pa.string(), "String")
 TIMESTAMP = ColumnType(pa.timestamp("s", tz="UTC"), "DateTime('UTC')")
-TEXT = ColumnType(pa.string(), "String")
+TEXT = ColumnType(pa.string(), "String")  # plain text; nested API objects as canonical JSON
+BOOL = ColumnType(pa.bool_(), "Bool")
+DATE = ColumnType(pa.date32(), "Date")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Column:
     type: ColumnType
     nullable: bool = False
     description: str = ""
+    source: str | None = None  # dotted path of the value in an API item (AvaCloud datasets)
 
     def __post_init__(self) -> None:
         checked_identifier(self.name)
@@ -85,15 +88,16 @@ class Dataset:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     partition_column: str = "block_timestamp"
-    block_column: str = "block_number"
+    block_column: str | None = "block_number"
     parent: ParentLink | None = None
+    partitioning: str = "chain_daily"  # a key of avax_assets.partitions.PARTITIONS
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         checked_identifier(self.name)
         names = tuple(c.name for c in self.columns)
         object.__setattr__(self, "column_names", names)
-        missing = {*self.key, self.partition_column, self.block_column} - set(names)
+        missing = {*self.key, self.partition_column, *([self.block_column] if self.block_column else [])} - set(names)
         if missing:
             raise ValueError(f"dataset {self.name}: key/partition columns not declared: {sorted(missing)}")
         if len(set(names)) != len(names):

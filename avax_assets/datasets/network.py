@@ -1,0 +1,61 @@
+"""Avalanche network datasets from the AvaCloud Data API, as daily snapshots.
+
+The API serves current state only: a partition holds what the network looked like when it ran
+(`fetched_at`), filed under its `snapshot_date`.
+"""
+
+from avax_assets.datasets.schema import BOOL, DATE, TEXT, TIMESTAMP, U8, U32, U64, Column, Dataset
+
+SNAPSHOT = (
+    Column("snapshot_date", DATE, description="the daily partition"),
+    Column("fetched_at", TIMESTAMP, description="when the API was read: the state is as of this time"),
+)
+
+
+def snapshot(name: str, topic: str, description: str, key: str, *columns: Column) -> Dataset:
+    return Dataset(name=name, topic=topic, description=description, key=("snapshot_date", key),
+                   partition_column="snapshot_date", block_column=None, partitioning="snapshot_daily",
+                   columns=(*SNAPSHOT, *columns))
+
+
+CHAINS = snapshot(
+    "chains", "avalanche.chains", "EVM chains known to AvaCloud (C-Chain and L1s).", "chain_id",
+    Column("chain_id", TEXT, source="chainId"),
+    Column("chain_name", TEXT, source="chainName"),
+    Column("status", TEXT, source="status"),
+    Column("vm_name", TEXT, source="vmName"),
+    Column("is_testnet", BOOL, source="isTestnet"),
+    Column("platform_chain_id", TEXT, nullable=True, source="platformChainId"),
+    Column("subnet_id", TEXT, nullable=True, source="subnetId"),
+    Column("vm_id", TEXT, nullable=True, source="vmId"),
+    Column("rpc_url", TEXT, source="rpcUrl"),
+    Column("explorer_url", TEXT, nullable=True, source="explorerUrl"),
+    Column("network_token_symbol", TEXT, source="networkToken.symbol"),
+    Column("network_token_decimals", U8, source="networkToken.decimals"),
+    Column("enabled_features", TEXT, nullable=True, source="enabledFeatures"),
+)
+
+SUBNETS = snapshot(
+    "subnets", "avalanche.subnets", "Subnets and L1s of the network.", "subnet_id",
+    Column("subnet_id", TEXT, source="subnetId"),
+    Column("is_l1", BOOL, source="isL1"),
+    Column("create_block_timestamp", TIMESTAMP, source="createBlockTimestamp"),
+    Column("create_block_index", U64, source="createBlockIndex"),
+    Column("threshold", U32, source="threshold"),
+    Column("locktime", U64, source="locktime"),
+    Column("owner_addresses", TEXT, source="ownerAddresses"),
+    Column("l1_conversion_transaction_hash", TEXT, nullable=True, source="l1ConversionTransactionHash"),
+    Column("blockchains", TEXT, source="blockchains"),
+)
+
+BLOCKCHAINS = snapshot(
+    "blockchains", "avalanche.blockchains", "Blockchains of the network and the subnet each runs on.",
+    "blockchain_id",
+    Column("blockchain_id", TEXT, source="blockchainId"),
+    Column("blockchain_name", TEXT, source="blockchainName"),
+    Column("subnet_id", TEXT, source="subnetId"),
+    Column("vm_id", TEXT, source="vmId"),
+    Column("evm_chain_id", U64, nullable=True, source="evmChainId"),
+    Column("create_block_timestamp", TIMESTAMP, source="createBlockTimestamp"),
+    Column("create_block_number", U64, source="createBlockNumber"),
+)

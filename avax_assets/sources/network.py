@@ -1,0 +1,106 @@
+"""AvaCloud list endpoints → rows of a snapshot dataset, driven by each column's `source` path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from avax_assets.datasets import BLOCKCHAINS, CHAINS, SUBNETS, Dataset
+from avax_assets.datasets.schema import BOOL, HEX, TEXT, TIMESTAMP, U8, U32, U64, U256, Column
+from avax_assets.errors import BadField, SourceDataError
+from avax_assets.sources.avacloud import AvaCloudClient
+
+_MISSING = object()
+_UINT_BITS = {id(U8): 8, id(U32): 32, id(U64): 64, id(U256): 256}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    items_key: str
+    path_params: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    paged: bool = True
+
+
+def _lookup(item: dict, path: str) -> Any:
+    value: Any = item
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def convert(column: Column, value: Any) -> Any:
+    """An API value as the column's declared type, or BadField."""
+    name = column.source or column.name
+    if value is _MISSING or value is None:
+        if column.nullable:
+            return None
+        raise BadField(name, "is missing" if value is _MISSING else "is null")
+    kind = column.type
+    if kind is BOOL:
+        if not isinstance(value, bool):
+            raise BadField(name, f"is not a boolean: {value!r}")
+        return value
+    if id(kind) in _UINT_BITS or kind is TIMESTAMP:
+        number = _integer(name, value)
+        bits = 64 if kind is TIMESTAMP else _UINT_BITS[id(kind)]
+        if not 0 <= number < 2**bits:
+            raise BadField(name, f"{number} does not fit uint{bits}")
+        return str(number) if kind is U256 else number
+    if kind in (TEXT, HEX):
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return text.lower() if kind is HEX else text
+    raise BadField(name, f"has no converter for {kind.clickhouse}")
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise BadField(name, f"is not an integer: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)  # the API sends big numbers as decimal strings
+    raise BadField(name, f"is not an integer: {value!r}")
+
+
+def snapshot_rows(dataset: Dataset, partition: str, items: list[dict], fetched_at: int) -> list[dict]:
+    day = dt.date.fromisoformat(partition)
+    rows = []
+    for position, item in enumerate(items):
+        row = {"snapshot_date": day, "fetched_at": fetched_at}
+        for column in dataset.columns:
+            if column.source is None:
+                continue
+            try:
+                row[column.name] = convert(column, _lookup(item, column.source))
+            except BadField as bad:
+                raise SourceDataError(dataset.name, partition, bad.field, bad.detail, f"item {position}") from None
+        rows.append(row)
+    return rows
+
+
+def extract_snapshot(client: AvaCloudClient, dataset: Dataset, endpoint: Endpoint, partition: str,
+                     fetched_at: int) -> Iterator[pa.RecordBatch]:
+    pages = client.pages(endpoint.path, endpoint.items_key, endpoint.path_params, endpoint.query) if endpoint.paged \
+        else iter([client.get(endpoint.path, endpoint.path_params, endpoint.query).get(endpoint.items_key, [])])
+    for items in pages:
+        yield pa.RecordBatch.from_pylist(snapshot_rows(dataset, partition, items, fetched_at),
+                                         schema=dataset.arrow_schema)
+
+
+def endpoints(network: str) -> dict[str, Endpoint]:
+    return {
+        CHAINS.name: Endpoint("/v1/chains", "chains", query={"network": network}, paged=False),
+        SUBNETS.name: Endpoint("/v1/networks/{network}/subnets", "subnets", {"network": network}),
+        BLOCKCHAINS.name: Endpoint("/v1/networks/{network}/blockchains", "blockchains", {"network": network}),
+    }
