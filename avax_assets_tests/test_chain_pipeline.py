@@ -120,7 +120,7 @@ def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, clie
 def snapshot(lake, client):
     state = {}
     for dataset in CHAIN_DATASETS:
-        rows = client.query(f"SELECT count(), sum(cityHash64(*)), count() - uniqExact({', '.join(dataset.key)}) "
+        rows = client.query(f"SELECT count(), sum(cityHash64(tuple(*))), count() - uniqExact({', '.join(dataset.key)}) "
                             f"FROM avax.{dataset.table} WHERE toDate(block_timestamp) = {{day:Date}}",
                             parameters={"day": DAY}).result_rows[0]
         parquet = hashlib.sha256(lake.fs.cat(lake.partition_path(dataset.name, DAY))).hexdigest()

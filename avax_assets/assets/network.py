@@ -46,7 +46,7 @@ def snapshot_asset(dataset: Dataset) -> dg.AssetsDefinition:
         context.add_output_metadata({
             "rows": spooled.rows,
             "kafka_messages": delivered,
-            "fetched_at": dg.MetadataValue.timestamp(fetched_at),
+            "fetched_at": dg.MetadataValue.timestamp(float(fetched_at)),
             "state_as_of": note,
             "compute_units": spent,
             "preview": preview_metadata(spooled),

@@ -1,0 +1,111 @@
+"""Network snapshot datasets from the AvaCloud Data API: fixtures hold to the official spec, and a
+snapshot day goes fixture server → Kafka → Parquet on S3 → ClickHouse like every other dataset."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from openapi_core import Config, OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+
+from avax_assets.datasets import NETWORK_DATASETS
+from avax_assets.definitions import network_assets
+from avax_assets.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
+from avax_assets.resources import AvaCloudResource
+from avax_assets_tests.support import kafka_messages_of_run
+
+SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
+DAY = "2024-06-01"
+EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3}
+
+
+@pytest.fixture(scope="module")
+def openapi():
+    return OpenAPI.from_file_path(str(SPEC), config=Config(spec_validator_cls=None))
+
+
+def validate(openapi, path: str, page: dict) -> None:
+    request = MockRequest("https://data-api.avax.network", "get", path)
+    openapi.validate_response(request, MockResponse(data=json.dumps(page).encode(), status_code=200,
+                                                    content_type="application/json"))
+
+
+def test_every_fixture_page_validates_against_the_spec(openapi):
+    fixtures = json.loads(FIXTURES.read_text())
+    assert set(fixtures) == {"/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains"}
+    for path, pages in fixtures.items():
+        for page in pages:
+            validate(openapi, path, page)
+
+
+def test_the_spec_check_would_catch_a_broken_fixture(openapi):
+    page = json.loads(FIXTURES.read_text())["/v1/networks/mainnet/subnets"][0]
+    del page["subnets"][0]["isL1"]
+    with pytest.raises(Exception, match="InvalidData|required"):
+        validate(openapi, "/v1/networks/mainnet/subnets", page)
+
+
+@pytest.fixture(scope="module")
+def fixture_server():
+    with AvaCloudFixtureServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def snapshot_run(resources, fixture_server):
+    faked = {**resources, "avacloud": AvaCloudResource(data_url=fixture_server.url, page_size=2)}
+    result = dg.materialize(network_assets, partition_key=DAY, resources=faked)
+    assert result.success
+    return result, faked
+
+
+def rows(warehouse, table):
+    return warehouse.client.query(f"SELECT count(), uniqExact(cityHash64(tuple(*))) FROM avax.{table} WHERE snapshot_date = {{d:Date}}",
+                                  parameters={"d": DAY}).result_rows[0]
+
+
+def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, lake, fixture_server):
+    result, _ = snapshot_run
+    warehouse = resources["clickhouse"].warehouse()
+    for dataset in NETWORK_DATASETS:
+        assert rows(warehouse, dataset.table)[0] == EXPECTED_ROWS[dataset.name]
+        assert lake.open_partition(dataset, DAY).num_rows == EXPECTED_ROWS[dataset.name]
+        messages = kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], dataset.topic, result.run_id)
+        assert len(messages) == EXPECTED_ROWS[dataset.name]
+        metadata = result.asset_materializations_for_node(dataset.name)[0].metadata
+        assert "current state only" in metadata["state_as_of"].value  # 2024-06-01 is not today
+        assert metadata["compute_units"].value > 0
+    assert any("pageToken=page-2" in r for r in fixture_server.requests), "the pager should follow the token"
+    subnets = warehouse.client.query("SELECT subnet_id, is_l1, threshold, create_block_index FROM avax.subnets "
+                                     "ORDER BY create_block_index").result_rows
+    assert subnets[-1] == ("2XDnKyAEr1RhhWpTpMXqrjeejN23vETmDykVzkb4PrU1fQjewh", True, 2, 19000000)
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+
+
+def test_a_snapshot_again_replaces_the_day(snapshot_run, resources):
+    _, faked = snapshot_run
+    assert dg.materialize(network_assets, partition_key=DAY, resources=faked).success
+    warehouse = resources["clickhouse"].warehouse()
+    for dataset in NETWORK_DATASETS:
+        assert rows(warehouse, dataset.table) == (EXPECTED_ROWS[dataset.name],) * 2
+
+
+def test_a_missing_required_field_names_dataset_partition_and_field(snapshot_run, resources, tmp_path, lake):
+    _, faked = snapshot_run
+    fixtures = json.loads(FIXTURES.read_text())
+    del fixtures["/v1/networks/mainnet/subnets"][1]["subnets"][0]["isL1"]
+    broken = tmp_path / "avacloud.json"
+    broken.write_text(json.dumps(fixtures))
+    stored = lake.fs.cat(lake.partition_path("subnets", DAY))
+    with AvaCloudFixtureServer(fixtures=broken) as server:
+        result = dg.materialize(network_assets, selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
+                                resources={**faked, "avacloud": AvaCloudResource(data_url=server.url, page_size=2)},
+                                raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "dataset 'subnets' partition 2024-06-01: field 'isL1' is missing at item 0" in \
+        failure.step_failure_data.error.to_string()
+    assert lake.fs.cat(lake.partition_path("subnets", DAY)) == stored
+    assert rows(resources["clickhouse"].warehouse(), "subnets")[0] == EXPECTED_ROWS["subnets"]
