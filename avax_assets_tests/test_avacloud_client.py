@@ -139,3 +139,18 @@ def test_a_burst_never_spends_more_than_the_budget_per_minute():
 def test_a_request_larger_than_the_budget_is_refused_at_once():
     with pytest.raises(ValueError, match="can never fit"):
         ComputeBudget(10).spend(20)
+
+
+def test_endpoint_costs_are_the_specs_execution_weights():
+    """ENDPOINT_COSTS must hold to the specs (copies in specs/: interface data)."""
+    import json
+    from pathlib import Path
+
+    from avax_assets.sources.avacloud import ENDPOINT_COSTS
+
+    specs = [json.loads((Path(__file__).parent / "specs" / name).read_text())
+             for name in ("glacier-data-api.openapi.json", "popsicle-metrics-api.openapi.json")]
+    for path, cost in ENDPOINT_COSTS.items():
+        spec = next(s for s in specs if path in s["paths"])
+        weight = spec["paths"][path]["get"]["x-execution-weight"]
+        assert spec["x-execution-weight-values"][weight] == cost, path

@@ -38,7 +38,7 @@ ENDPOINT_COSTS: dict[str, int] = {
     "/v1/networks/{network}/l1Validators": 20,
     "/v1/networks/{network}/delegators": 20,
     "/v1/icm/messages": 20,
-    "/v2/chains/{chainId}/metrics/{metric}": 1,
+    "/v2/chains/{chainId}/metrics/{metric}": 10,
 }
 BUDGET_TIERS = {"unauthenticated": 6_000, "free": 8_000, "base": 10_000, "growth": 14_000, "pro": 20_000}
 
