@@ -58,6 +58,7 @@ class AvaCloudResource(dg.ConfigurableResource):
     api_key: Optional[str] = None
     cu_per_minute: int = 6_000
     network: str = "mainnet"
+    metric_chain_ids: list[str] = ["43114", "total"]
     page_size: int = 100
     max_pages: int = 1_000
 

@@ -29,9 +29,13 @@ def test_hashes_and_addresses_are_lower_cased_and_length_checked():
 
 
 def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types():
-    for dataset in ALL_DATASETS.values():
+    chain_datasets = [d for d in ALL_DATASETS.values() if d.block_column]
+    assert len(chain_datasets) == 7
+    for dataset in chain_datasets:
         assert dataset.column("block_number").type.clickhouse == "UInt64"
         assert dataset.column("block_timestamp").type.clickhouse == "DateTime('UTC')"
+    for dataset in ALL_DATASETS.values():
+        assert dataset.column(dataset.partition_column).type.clickhouse in ("DateTime('UTC')", "Date")
         for column in dataset.columns:
             if column.type is U256:
                 assert column.arrow_field.type == pa.string() and column.type.clickhouse == "UInt256"

@@ -1,60 +1,109 @@
-"""Network snapshot assets from the AvaCloud Data API: extracted, published and loaded like every
-other dataset; the pool `avacloud` limits concurrent use of the API across runs."""
+"""AvaCloud assets: network snapshots (Data API) and metrics (Metrics API). They are extracted,
+published and loaded like every other dataset; the pool `avacloud` limits concurrent use of the API
+across runs, the client's compute-unit budget within a process."""
 
 import datetime as dt
 import time
+from collections.abc import Callable, Iterator
 
 import dagster as dg
+import pyarrow as pa
 
-from avax_assets.assets.factory import (preview_metadata, clickhouse_load_asset, declaration_metadata, publish_or_discard,
-                                        spool_batches)
-from avax_assets.datasets import NETWORK_DATASETS, Dataset
+from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
+                                        publish_or_discard, spool_batches)
+from avax_assets.datasets import METRICS, METRICS_BY_GROUP, NETWORK_DATASETS, Dataset
+from avax_assets.datasets.metrics import METRIC_GROUPS
 from avax_assets.partitions import PARTITIONS
 from avax_assets.resources import AvaCloudResource, KafkaResource
+from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import SpooledPartition
+from avax_assets.sources.avacloud import AvaCloudClient
+from avax_assets.sources.metrics import extract_metrics
 from avax_assets.sources.network import endpoints, extract_snapshot
 
+# (client, resource, partition, fetched_at) → batches of the dataset
+Extraction = Callable[[AvaCloudClient, AvaCloudResource, str, int], Iterator[pa.RecordBatch]]
 
-def snapshot_asset(dataset: Dataset) -> dg.AssetsDefinition:
+
+def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: bool) -> dg.AssetsDefinition:
     @dg.asset(
         name=dataset.name,
-        description=f"{dataset.description} A daily snapshot of current state (AvaCloud Data API), published to "
-                    f"Kafka `{dataset.topic}`, stored as Parquet.",
+        description=f"{dataset.description} From AvaCloud, published to Kafka `{dataset.topic}`, stored as Parquet.",
         partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
-        group_name="network",
+        group_name=group,
         pool="avacloud",
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
     )
-    def _snapshot(context: dg.AssetExecutionContext, avacloud: AvaCloudResource,
-                  kafka: KafkaResource) -> SpooledPartition:
+    def _fetch(context: dg.AssetExecutionContext, avacloud: AvaCloudResource, kafka: KafkaResource) -> SpooledPartition:
         partition = context.partition_key
         fetched_at = int(time.time())
-        endpoint = endpoints(avacloud.network)[dataset.name]
         with avacloud.client() as client:
             spent_before = client.budget.spent
-            batches = extract_snapshot(client, dataset, endpoint, partition, fetched_at)
-            spooled = spool_batches(dataset, partition, batches, context.log)
+            spooled = spool_batches(dataset, partition, extract(client, avacloud, partition, fetched_at), context.log)
             spent = client.budget.spent - spent_before
         delivered = publish_or_discard(context, kafka, spooled)
-        fetched_day = dt.datetime.fromtimestamp(fetched_at, dt.timezone.utc).date().isoformat()
-        note = "state of the partition's day" if fetched_day == partition else \
-            f"the API serves current state only: this is the state of {fetched_day}, filed under {partition}"
-        if fetched_day != partition:
-            context.log.warning(f"{dataset.name} {partition}: {note}")
-        context.add_output_metadata({
-            "rows": spooled.rows,
-            "kafka_messages": delivered,
-            "fetched_at": dg.MetadataValue.timestamp(float(fetched_at)),
-            "state_as_of": note,
-            "compute_units": spent,
-            "preview": preview_metadata(spooled),
-        })
+        metadata = {"rows": spooled.rows, "kafka_messages": delivered, "compute_units": spent,
+                    "fetched_at": dg.MetadataValue.timestamp(float(fetched_at)), "preview": preview_metadata(spooled)}
+        if snapshot:
+            metadata["state_as_of"] = _snapshot_note(context, dataset, partition, fetched_at)
+        context.add_output_metadata(metadata)
         return spooled
 
-    return _snapshot
+    return _fetch
 
 
-network_snapshot_assets = [snapshot_asset(ds) for ds in NETWORK_DATASETS]
+def _snapshot_note(context: dg.AssetExecutionContext, dataset: Dataset, partition: str, fetched_at: int) -> str:
+    fetched_day = dt.datetime.fromtimestamp(fetched_at, dt.timezone.utc).date().isoformat()
+    if fetched_day == partition:
+        return "state of the partition's day"
+    note = f"the API serves current state only: this is the state of {fetched_day}, filed under {partition}"
+    context.log.warning(f"{dataset.name} {partition}: {note}")
+    return note
+
+
+def union_asset(dataset: Dataset, sources: list[Dataset], group: str) -> dg.AssetsDefinition:
+    """A dataset that is the union of other datasets' stored partitions (same schema): no API calls."""
+
+    @dg.asset(
+        name=dataset.name,
+        description=f"{dataset.description} The union of {', '.join(s.name for s in sources)}, published to Kafka "
+                    f"`{dataset.topic}`, stored as Parquet.",
+        ins={source.name: dg.AssetIn(source.name) for source in sources},
+        partitions_def=PARTITIONS[dataset.partitioning],
+        io_manager_key="lake_io_manager",
+        group_name=group,
+        kinds={"python", "kafka", "parquet"},
+        metadata=declaration_metadata(dataset),
+    )
+    def _union(context: dg.AssetExecutionContext, kafka: KafkaResource, **stored: LakePartition) -> SpooledPartition:
+        batches = (batch for part in stored.values() for batch in part.iter_batches())
+        spooled = spool_batches(dataset, context.partition_key, batches, context.log)
+        delivered = publish_or_discard(context, kafka, spooled)
+        context.add_output_metadata({"rows": spooled.rows, "kafka_messages": delivered})
+        return spooled
+
+    return _union
+
+
+def _snapshot_extraction(dataset: Dataset) -> Extraction:
+    return lambda client, avacloud, partition, fetched_at: extract_snapshot(
+        client, dataset, endpoints(avacloud.network)[dataset.name], partition, fetched_at)
+
+
+def _metrics_extraction(dataset: Dataset, metrics: tuple[str, ...]) -> Extraction:
+    return lambda client, avacloud, partition, fetched_at: extract_metrics(
+        client, dataset, metrics, tuple(avacloud.metric_chain_ids), partition, fetched_at)
+
+
+network_snapshot_assets = [avacloud_asset(ds, _snapshot_extraction(ds), "network", snapshot=True)
+                           for ds in NETWORK_DATASETS]
 network_load_assets = [clickhouse_load_asset(ds) for ds in NETWORK_DATASETS]
+
+metrics_fetch_assets = [
+    *[avacloud_asset(METRICS_BY_GROUP[group], _metrics_extraction(METRICS_BY_GROUP[group], names), "metrics",
+                     snapshot=False) for group, names in METRIC_GROUPS.items()],
+    union_asset(METRICS, list(METRICS_BY_GROUP.values()), "metrics"),
+]
+metrics_load_assets = [clickhouse_load_asset(ds) for ds in (*METRICS_BY_GROUP.values(), METRICS)]

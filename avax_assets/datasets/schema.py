@@ -39,6 +39,7 @@ TIMESTAMP = ColumnType(pa.timestamp("s", tz="UTC"), "DateTime('UTC')")
 TEXT = ColumnType(pa.string(), "String")  # plain text; nested API objects as canonical JSON
 BOOL = ColumnType(pa.bool_(), "Bool")
 DATE = ColumnType(pa.date32(), "Date")
+FLOAT = ColumnType(pa.float64(), "Float64")  # only beside an exact value, for convenience
 
 
 @dataclass(frozen=True)

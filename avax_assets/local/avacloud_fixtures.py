@@ -1,7 +1,8 @@
-"""A local server for the AvaCloud Data API paths the project reads, serving recorded-shape fixtures
-(fixtures/avacloud.json, validated against the official spec by the tests) with real cursor paging:
-page N+1 is served for the token the page N response carried. Used by the offline demo and tests;
-it is a fixture server, not the API: nothing else is implemented.
+"""A local server for the AvaCloud paths the project reads. Data API lists come from recorded-shape
+fixtures (fixtures/avacloud.json), with real cursor paging: page N+1 is served for the token page N
+carried. Metrics API series are generated deterministically for the requested window and interval,
+paged by pageSize. The tests validate what it serves against the official specs. Used by the offline
+demo and tests; it is a fixture server, not the API: nothing else is implemented.
 
     python -m avax_assets.local.avacloud_fixtures --port 8440
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +31,12 @@ class AvaCloudFixtureServer:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 server.requests.append(self.path)
-                token = parse_qs(url.query).get("pageToken", [None])[0]
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                metric = METRIC_PATH.match(url.path)
+                if metric:
+                    self._reply(200, metric_page(metric["chain"], metric["metric"], query))
+                    return
+                token = query.get("pageToken")
                 book = pages.get(url.path)
                 index = 0 if token is None else _page_index(book, token)
                 if book is None or index is None:
@@ -60,6 +68,33 @@ class AvaCloudFixtureServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+METRIC_PATH = re.compile(r"^/v2/chains/(?P<chain>[^/]+)/metrics/(?P<metric>[^/]+)$")
+STEPS = {"hour": 3_600, "day": 86_400}
+
+
+def metric_value(chain: str, metric: str, timestamp: int) -> str:
+    """A deterministic value with the shape of the metric: counts are integers (some above 2^53),
+    rates and prices carry decimals."""
+    seed = zlib.crc32(f"{chain}/{metric}/{timestamp}".encode())
+    if metric.startswith(("avg", "max")):
+        return f"{seed % 100_000}.{seed % 997:03d}"
+    if metric in ("gasUsed", "feesPaid") or metric.startswith("cumulative"):
+        return str(2**60 + seed)
+    return str(seed % 50_000)
+
+
+def metric_page(chain: str, metric: str, query: dict) -> dict:
+    step = STEPS[query.get("timeInterval", "day")]
+    start, end = int(query["startTimestamp"]), int(query["endTimestamp"])
+    stamps = list(range(start - start % step, end + 1, step))
+    offset, size = int(query.get("pageToken") or 0), int(query.get("pageSize") or 100)
+    page = {"results": [{"value": json.loads(metric_value(chain, metric, t)), "timestamp": t}
+                        for t in stamps[offset:offset + size]]}
+    if offset + size < len(stamps):
+        page["nextPageToken"] = str(offset + size)
+    return page
 
 
 def _page_index(book: list[dict] | None, token: str) -> int | None:

@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -185,8 +187,8 @@ class AvaCloudClient:
 
     @staticmethod
     def _decode(path: str, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
+        try:  # JSON numbers with a fraction become Decimal: exact, never float
+            body = json.loads(response.content, parse_float=Decimal)
         except ValueError:
             raise AvaCloudError(f"AvaCloud GET {path}: response is not JSON: {response.text[:120]!r}") from None
         if not isinstance(body, dict):

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -66,6 +67,8 @@ def _integer(name: str, value: Any) -> int:
         raise BadField(name, f"is not an integer: {value!r}")
     if isinstance(value, int):
         return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.isdigit():
