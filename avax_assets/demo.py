@@ -38,8 +38,9 @@ def main() -> None:
     import dagster as dg
 
     from avax_assets import reconcile
-    from avax_assets.datasets import ALL_DATASETS, CHAIN_DATASETS, NETWORK_DATASETS, TOKEN_DATASETS, TRACE_DATASETS
-    from avax_assets.definitions import analytics_assets, build_resources, chain_assets, network_assets
+    from avax_assets.datasets import (ALL_DATASETS, CHAIN_DATASETS, METRICS_DATASETS, NETWORK_DATASETS, TOKEN_DATASETS,
+                                      TRACE_DATASETS)
+    from avax_assets.definitions import analytics_assets, build_resources, chain_assets, metrics_assets, network_assets
     from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
     from avax_assets.resources import AvaCloudResource
 
@@ -54,16 +55,17 @@ def main() -> None:
         print(f"materialized {day} in {time.monotonic() - started:.1f}s")
 
     assert dg.materialize(analytics_assets, resources=resources).success
-    with AvaCloudFixtureServer() as avacloud:  # the Data API's paths, served locally from fixtures
-        network = {**resources, "avacloud": AvaCloudResource(data_url=avacloud.url)}
+    with AvaCloudFixtureServer() as avacloud:  # the AvaCloud paths, served locally from fixtures
+        served = {**resources, "avacloud": AvaCloudResource(data_url=avacloud.url, metrics_url=avacloud.url)}
         for day in days:
-            if not dg.materialize(network_assets, partition_key=day, resources=network,
-                                  run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
-                raise SystemExit(f"network snapshot {day} failed")
-    print("network snapshots (AvaCloud Data API fixtures) materialized")
+            for assets in (network_assets, metrics_assets):  # two partitionings: one run each
+                if not dg.materialize(assets, partition_key=day, resources=served,
+                                      run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
+                    raise SystemExit(f"AvaCloud datasets for {day} failed")
+    print("network snapshots and metrics (AvaCloud fixtures) materialized")
     warehouse = resources["clickhouse"].warehouse()
     print(f"\nrows per ClickHouse table ({warehouse.database}):")
-    for group in ((*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS), NETWORK_DATASETS):
+    for group in ((*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS), (*NETWORK_DATASETS, *METRICS_DATASETS)):
         print(f"{'day':12}" + "".join(f"{d.table[:14]:>15}" for d in group))
         for day in days:
             counts = [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for d in group]
