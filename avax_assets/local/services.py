@@ -30,6 +30,7 @@ from avax_assets.devchain.generator import ChainNotFresh, DevchainSpec, Devchain
 REPO = Path(__file__).resolve().parents[2]
 NODE_TOOLS = REPO / "deployments" / "local" / "node"
 ANVIL_BIN = NODE_TOOLS / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+PRISM_BIN = NODE_TOOLS / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
 DEVCHAIN_GENESIS = 1717200000  # 2024-06-01T00:00:00Z
 HOST = "127.0.0.1"
 
@@ -188,8 +189,34 @@ class Anvil(Service):
         return f"http://{HOST}:{self.port}"
 
 
+class Prism(Service):
+    """Prism serving an OpenAPI spec as a contract mock (validates requests; answers from the spec)."""
+
+    def __init__(self, name: str, port: int, home: Path, spec: Path) -> None:
+        super().__init__(name, port, home)
+        self.spec = spec
+
+    def prepare(self) -> None:
+        ensure_node_tools()
+
+    def command(self) -> list[str]:
+        node = shutil.which("node") or "node"
+        return [node, str(PRISM_BIN), "mock", str(self.spec), "-p", str(self.port), "-h", HOST]
+
+    def is_ready(self) -> bool:
+        try:
+            httpx.get(self.url, timeout=1)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
 def ensure_node_tools() -> None:
-    if ANVIL_BIN.exists():
+    if ANVIL_BIN.exists() and PRISM_BIN.exists():
         return
     npm = shutil.which("npm")
     if not npm:

@@ -8,6 +8,6 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
 uv sync --frozen --quiet
-if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
+if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -e deployments/local/node/node_modules/@stoplight/prism-cli/dist/index.js ]; then
   (cd deployments/local/node && npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -1,0 +1,93 @@
+"""The AvaCloud client against Prism serving the official specs (copies in specs/): every request the
+datasets make is valid by the spec, paging terminates although Prism always returns a token, and
+forced 429 / 503 answers drive the bounded retry paths."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from avax_assets.local.services import Prism
+from avax_assets.sources.avacloud import AvaCloudClient, AvaCloudSettings, AvaCloudUnavailable, ComputeBudget, PaginationError
+from avax_assets.sources.metrics import MAX_PAGE_SIZE, METRIC_PATH
+from avax_assets.sources.network import endpoints
+from avax_assets_tests.conftest import TEST_HOME
+
+SPECS = Path(__file__).parent / "specs"
+
+
+@pytest.fixture(scope="module")
+def prism():
+    servers = {"data": Prism("prism-data", 14010, TEST_HOME, SPECS / "glacier-data-api.openapi.json"),
+               "metrics": Prism("prism-metrics", 14011, TEST_HOME, SPECS / "popsicle-metrics-api.openapi.json")}
+    started = [s for s in servers.values() if not (s.pid() and s.is_ready())]
+    try:
+        for server in servers.values():
+            server.start()
+        yield servers
+    finally:
+        for server in started:
+            server.stop()
+
+
+class Recording(httpx.HTTPTransport):
+    """Records every exchange; optionally asks Prism for a given status (`Prefer: code=…`)."""
+
+    def __init__(self, prefer: str | None = None) -> None:
+        super().__init__()
+        self.prefer = prefer
+        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.prefer:
+            request.headers["Prefer"] = self.prefer
+        response = super().handle_request(request)
+        self.exchanges.append((request, response))
+        return response
+
+
+def client(prism, transport, **settings) -> AvaCloudClient:
+    options = {"data_url": prism["data"].url, "metrics_url": prism["metrics"].url, "max_pages": 3,
+               "backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
+    return AvaCloudClient(AvaCloudSettings(**options), transport=transport, budget=ComputeBudget(100_000),
+                          sleep=lambda s: None)
+
+
+def assert_valid(transport: Recording) -> None:
+    assert transport.exchanges
+    for request, response in transport.exchanges:
+        violations = response.headers.get("sl-violations")
+        assert response.status_code != 400 and not violations, f"{request.url}: {response.status_code} {violations}"
+
+
+@pytest.mark.parametrize("dataset", ["chains", "subnets", "blockchains"])
+def test_network_requests_are_valid_and_paging_terminates(prism, dataset):
+    transport = Recording()
+    endpoint = endpoints("mainnet")[dataset]
+    with client(prism, transport) as api:
+        if endpoint.paged:
+            with pytest.raises(PaginationError):  # Prism always returns a token: the guard ends the loop
+                list(api.pages(endpoint.path, endpoint.items_key, endpoint.path_params, endpoint.query))
+            assert len(transport.exchanges) <= 3
+        else:
+            assert endpoint.items_key in api.get(endpoint.path, endpoint.path_params, endpoint.query)
+    assert_valid(transport)
+
+
+def test_metrics_requests_are_valid(prism):
+    transport = Recording()
+    query = {"startTimestamp": 1717200000, "endTimestamp": 1717286399, "timeInterval": "hour"}
+    with client(prism, transport) as api, pytest.raises(PaginationError):
+        list(api.pages(METRIC_PATH, "results", {"chainId": "43114", "metric": "txCount"}, query,
+                       page_size=MAX_PAGE_SIZE))
+    assert_valid(transport)
+
+
+@pytest.mark.parametrize("code", ["429", "503"])
+def test_forced_errors_are_retried_a_bounded_number_of_times(prism, code):
+    transport = Recording(prefer=f"code={code}")
+    endpoint = endpoints("mainnet")["subnets"]
+    with client(prism, transport, max_attempts=3) as api, \
+            pytest.raises(AvaCloudUnavailable, match=f"gave up after 3 attempts \\(last: HTTP {code}\\)"):
+        api.get(endpoint.path, endpoint.path_params, {"pageSize": 10})
+    assert [r.status_code for _, r in transport.exchanges] == [int(code)] * 3
