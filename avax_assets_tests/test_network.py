@@ -17,7 +17,7 @@ from avax_assets_tests.support import kafka_messages_of_run
 
 SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
 DAY = "2024-06-01"
-EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3}
+EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3, "validators": 5, "delegators": 6}
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,12 @@ def validate(openapi, path: str, page: dict) -> None:
 
 def test_every_fixture_page_validates_against_the_spec(openapi):
     fixtures = json.loads(FIXTURES.read_text())
-    assert set(fixtures) == {"/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains"}
-    for path, pages in fixtures.items():
+    assert {key.split("?")[0] for key in fixtures} == {
+        "/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains",
+        "/v1/networks/mainnet/validators", "/v1/networks/mainnet/delegators"}
+    for key, pages in fixtures.items():
         for page in pages:
-            validate(openapi, path, page)
+            validate(openapi, key.split("?")[0], page)
 
 
 def test_the_spec_check_would_catch_a_broken_fixture(openapi):
@@ -82,6 +84,12 @@ def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, 
     assert subnets[-1] == ("2XDnKyAEr1RhhWpTpMXqrjeejN23vETmDykVzkb4PrU1fQjewh", True, 2, 19000000)
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
+    staked = warehouse.client.query("SELECT validation_status, toString(amount_staked), delegation_fee FROM "
+                                    "avax.validators ORDER BY amount_staked DESC LIMIT 2").result_rows
+    assert staked == [("completed", "340282366920938463463374607431768211457", "2.0000"),
+                      ("active", "18446744073709551617000", "5.5000")]  # uint256 exact, above 2^128 and 2^64
+    statuses = warehouse.client.query("SELECT delegation_status, count() FROM avax.delegators GROUP BY 1 ORDER BY 1")
+    assert statuses.result_rows == [("active", 3), ("completed", 2), ("pending", 1)]
 
 
 def test_a_snapshot_again_replaces_the_day(snapshot_run, resources):

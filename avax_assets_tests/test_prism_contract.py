@@ -60,10 +60,10 @@ def assert_valid(transport: Recording) -> None:
         assert response.status_code != 400 and not violations, f"{request.url}: {response.status_code} {violations}"
 
 
-@pytest.mark.parametrize("dataset", ["chains", "subnets", "blockchains"])
-def test_network_requests_are_valid_and_paging_terminates(prism, dataset):
+@pytest.mark.parametrize("dataset, index", [(d, i) for d, e in endpoints("mainnet").items() for i in range(len(e))])
+def test_network_requests_are_valid_and_paging_terminates(prism, dataset, index):
     transport = Recording()
-    endpoint = endpoints("mainnet")[dataset]
+    endpoint = endpoints("mainnet")[dataset][index]
     with client(prism, transport) as api:
         if endpoint.paged:
             with pytest.raises(PaginationError):  # Prism always returns a token: the guard ends the loop
@@ -86,7 +86,7 @@ def test_metrics_requests_are_valid(prism):
 @pytest.mark.parametrize("code", ["429", "503"])
 def test_forced_errors_are_retried_a_bounded_number_of_times(prism, code):
     transport = Recording(prefer=f"code={code}")
-    endpoint = endpoints("mainnet")["subnets"]
+    (endpoint,) = endpoints("mainnet")["subnets"]
     with client(prism, transport, max_attempts=3) as api, \
             pytest.raises(AvaCloudUnavailable, match=f"gave up after 3 attempts \\(last: HTTP {code}\\)"):
         api.get(endpoint.path, endpoint.path_params, {"pageSize": 10})

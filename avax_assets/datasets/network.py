@@ -4,7 +4,7 @@ The API serves current state only: a partition holds what the network looked lik
 (`fetched_at`), filed under its `snapshot_date`.
 """
 
-from avax_assets.datasets.schema import BOOL, DATE, TEXT, TIMESTAMP, U8, U32, U64, Column, Dataset
+from avax_assets.datasets.schema import BOOL, DATE, TEXT, TIMESTAMP, U8, U32, U64, U256, Column, Dataset
 
 SNAPSHOT = (
     Column("snapshot_date", DATE, description="the daily partition"),
@@ -58,4 +58,43 @@ BLOCKCHAINS = snapshot(
     Column("evm_chain_id", U64, nullable=True, source="evmChainId"),
     Column("create_block_timestamp", TIMESTAMP, source="createBlockTimestamp"),
     Column("create_block_number", U64, source="createBlockNumber"),
+)
+
+VALIDATORS = snapshot(
+    "validators", "avalanche.validators",
+    "Primary-network validators: active, pending and completed (one row per validation tx). Amounts in nAVAX.",
+    "tx_hash",
+    Column("tx_hash", TEXT, source="txHash"),
+    Column("node_id", TEXT, source="nodeId"),
+    Column("subnet_id", TEXT, source="subnetId"),
+    Column("validation_status", TEXT, source="validationStatus"),
+    Column("amount_staked", U256, source="amountStaked"),
+    Column("amount_delegated", U256, nullable=True, source="amountDelegated"),
+    Column("delegation_fee", TEXT, nullable=True, source="delegationFee", description="percent, exact decimal"),
+    Column("start_timestamp", TIMESTAMP, source="startTimestamp"),
+    Column("end_timestamp", TIMESTAMP, source="endTimestamp"),
+    Column("delegator_count", U32, nullable=True, source="delegatorCount"),
+    Column("stake_percentage", TEXT, nullable=True, source="stakePercentage", description="exact decimal"),
+    Column("uptime_performance", TEXT, nullable=True, source="uptimePerformance", description="exact decimal"),
+    Column("avalanchego_version", TEXT, nullable=True, source="avalancheGoVersion"),
+    Column("potential_rewards", TEXT, nullable=True, source="potentialRewards", description="JSON, amounts as strings"),
+    Column("rewards", TEXT, nullable=True, source="rewards", description="JSON, amounts as strings (completed)"),
+)
+
+DELEGATORS = snapshot(
+    "delegators", "avalanche.delegators",
+    "Primary-network delegations: active, pending and completed (one row per delegation tx). Amounts in nAVAX.",
+    "tx_hash",
+    Column("tx_hash", TEXT, source="txHash"),
+    Column("node_id", TEXT, source="nodeId"),
+    Column("delegation_status", TEXT, source="delegationStatus"),
+    Column("reward_addresses", TEXT, source="rewardAddresses"),
+    Column("amount_delegated", U256, source="amountDelegated"),
+    Column("delegation_fee", TEXT, source="delegationFee", description="percent, exact decimal"),
+    Column("start_timestamp", TIMESTAMP, source="startTimestamp"),
+    Column("end_timestamp", TIMESTAMP, source="endTimestamp"),
+    Column("estimated_gross_reward", U256, nullable=True, source="estimatedGrossReward"),
+    Column("estimated_net_reward", U256, nullable=True, source="estimatedNetReward"),
+    Column("gross_reward", U256, nullable=True, source="grossReward"),
+    Column("net_reward", U256, nullable=True, source="netReward"),
 )

@@ -37,7 +37,7 @@ class AvaCloudFixtureServer:
                     self._reply(200, metric_page(metric["chain"], metric["metric"], query))
                     return
                 token = query.get("pageToken")
-                book = pages.get(url.path)
+                book = pages.get(fixture_key(url.path, query))
                 index = 0 if token is None else _page_index(book, token)
                 if book is None or index is None:
                     self._reply(404 if book is None else 400,
@@ -68,6 +68,15 @@ class AvaCloudFixtureServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+DISCRIMINATORS = ("validationStatus", "delegationStatus")
+
+
+def fixture_key(path: str, query: dict) -> str:
+    """Fixtures of lists discriminated by a status are filed under `path?status=value`."""
+    chosen = [f"{k}={query[k]}" for k in DISCRIMINATORS if k in query]
+    return f"{path}?{'&'.join(chosen)}" if chosen else path
 
 
 METRIC_PATH = re.compile(r"^/v2/chains/(?P<chain>[^/]+)/metrics/(?P<metric>[^/]+)$")

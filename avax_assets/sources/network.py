@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from avax_assets.datasets import BLOCKCHAINS, CHAINS, SUBNETS, Dataset
+from avax_assets.datasets import BLOCKCHAINS, CHAINS, DELEGATORS, SUBNETS, VALIDATORS, Dataset
 from avax_assets.datasets.schema import BOOL, HEX, TEXT, TIMESTAMP, U8, U32, U64, U256, Column
 from avax_assets.errors import BadField, SourceDataError
 from avax_assets.sources.avacloud import AvaCloudClient
@@ -50,6 +50,8 @@ def convert(column: Column, value: Any) -> Any:
         if not isinstance(value, bool):
             raise BadField(name, f"is not a boolean: {value!r}")
         return value
+    if kind is U256 and isinstance(value, str) and not value.isdigit():
+        raise BadField(name, f"is not a base-10 amount: {value!r}")
     if id(kind) in _UINT_BITS or kind is TIMESTAMP:
         number = _integer(name, value)
         bits = 64 if kind is TIMESTAMP else _UINT_BITS[id(kind)]
@@ -57,7 +59,10 @@ def convert(column: Column, value: Any) -> Any:
             raise BadField(name, f"{number} does not fit uint{bits}")
         return str(number) if kind is U256 else number
     if kind in (TEXT, HEX):
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        if isinstance(value, Decimal):
+            return format(value, "f")  # an exact decimal, never through float
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                                                default=lambda d: format(d, "f"))
         return text.lower() if kind is HEX else text
     raise BadField(name, f"has no converter for {kind.clickhouse}")
 
@@ -92,18 +97,29 @@ def snapshot_rows(dataset: Dataset, partition: str, items: list[dict], fetched_a
     return rows
 
 
-def extract_snapshot(client: AvaCloudClient, dataset: Dataset, endpoint: Endpoint, partition: str,
+def extract_snapshot(client: AvaCloudClient, dataset: Dataset, sources: tuple[Endpoint, ...], partition: str,
                      fetched_at: int) -> Iterator[pa.RecordBatch]:
-    pages = client.pages(endpoint.path, endpoint.items_key, endpoint.path_params, endpoint.query) if endpoint.paged \
-        else iter([client.get(endpoint.path, endpoint.path_params, endpoint.query).get(endpoint.items_key, [])])
-    for items in pages:
-        yield pa.RecordBatch.from_pylist(snapshot_rows(dataset, partition, items, fetched_at),
-                                         schema=dataset.arrow_schema)
+    for endpoint in sources:
+        pages = client.pages(endpoint.path, endpoint.items_key, endpoint.path_params, endpoint.query) \
+            if endpoint.paged else iter([client.get(endpoint.path, endpoint.path_params, endpoint.query)
+                                         .get(endpoint.items_key, [])])
+        for items in pages:
+            yield pa.RecordBatch.from_pylist(snapshot_rows(dataset, partition, items, fetched_at),
+                                             schema=dataset.arrow_schema)
 
 
-def endpoints(network: str) -> dict[str, Endpoint]:
+STAKING_STATUSES = ("active", "pending", "completed")
+
+
+def endpoints(network: str) -> dict[str, tuple[Endpoint, ...]]:
+    """The requests that make up each snapshot dataset (lists discriminated by status: one per status)."""
+    on = {"network": network}
     return {
-        CHAINS.name: Endpoint("/v1/chains", "chains", query={"network": network}, paged=False),
-        SUBNETS.name: Endpoint("/v1/networks/{network}/subnets", "subnets", {"network": network}),
-        BLOCKCHAINS.name: Endpoint("/v1/networks/{network}/blockchains", "blockchains", {"network": network}),
+        CHAINS.name: (Endpoint("/v1/chains", "chains", query=on, paged=False),),
+        SUBNETS.name: (Endpoint("/v1/networks/{network}/subnets", "subnets", on),),
+        BLOCKCHAINS.name: (Endpoint("/v1/networks/{network}/blockchains", "blockchains", on),),
+        VALIDATORS.name: tuple(Endpoint("/v1/networks/{network}/validators", "validators", on,
+                                        {"validationStatus": status}) for status in STAKING_STATUSES),
+        DELEGATORS.name: tuple(Endpoint("/v1/networks/{network}/delegators", "delegators", on,
+                                        {"delegationStatus": status}) for status in STAKING_STATUSES),
     }
