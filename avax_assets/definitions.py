@@ -8,7 +8,7 @@ import dagster as dg
 
 from avax_assets.assets.analytics import analytics_assets
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
-from avax_assets.assets.network import (metrics_fetch_assets, metrics_load_assets, network_load_assets,
+from avax_assets.assets.network import (bridges_assets, metrics_fetch_assets, metrics_load_assets, network_load_assets,
                                         network_snapshot_assets)
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
 from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
@@ -90,7 +90,7 @@ analytics_job = dg.define_asset_job(
 )
 
 network_assets = [*network_snapshot_assets, *network_load_assets]
-metrics_assets = [*metrics_fetch_assets, *metrics_load_assets]
+metrics_assets = [*metrics_fetch_assets, *metrics_load_assets, *bridges_assets]  # AvaCloud, by chain day
 
 network_daily_job = dg.define_asset_job(
     "network_daily", selection=dg.AssetSelection.assets(*network_assets),
@@ -99,7 +99,7 @@ network_daily_job = dg.define_asset_job(
 
 metrics_daily_job = dg.define_asset_job(
     "metrics_daily", selection=dg.AssetSelection.assets(*metrics_assets),
-    description="Metrics API time series for one UTC day → Kafka → Parquet → ClickHouse.",
+    description="Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → ClickHouse.",
 )
 
 defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets],

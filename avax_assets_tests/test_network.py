@@ -35,7 +35,7 @@ def test_every_fixture_page_validates_against_the_spec(openapi):
     fixtures = json.loads(FIXTURES.read_text())
     assert {key.split("?")[0] for key in fixtures} == {
         "/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains",
-        "/v1/networks/mainnet/validators", "/v1/networks/mainnet/delegators"}
+        "/v1/networks/mainnet/validators", "/v1/networks/mainnet/delegators", "/v1/icm/messages"}
     for key, pages in fixtures.items():
         for page in pages:
             validate(openapi, key.split("?")[0], page)

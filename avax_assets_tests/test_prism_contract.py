@@ -91,3 +91,12 @@ def test_forced_errors_are_retried_a_bounded_number_of_times(prism, code):
             pytest.raises(AvaCloudUnavailable, match=f"gave up after 3 attempts \\(last: HTTP {code}\\)"):
         api.get(endpoint.path, endpoint.path_params, {"pageSize": 10})
     assert [r.status_code for _, r in transport.exchanges] == [int(code)] * 3
+
+
+def test_icm_message_requests_are_valid(prism):
+    from avax_assets.sources.bridges import ICM_PATH
+
+    transport = Recording()
+    with client(prism, transport) as api, pytest.raises(PaginationError):
+        list(api.pages(ICM_PATH, "messages", query={"network": "mainnet"}))
+    assert_valid(transport)

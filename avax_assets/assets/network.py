@@ -11,13 +11,14 @@ import pyarrow as pa
 
 from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
                                         publish_or_discard, spool_batches)
-from avax_assets.datasets import METRICS, METRICS_BY_GROUP, NETWORK_DATASETS, Dataset
+from avax_assets.datasets import BRIDGES, METRICS, METRICS_BY_GROUP, NETWORK_DATASETS, Dataset
 from avax_assets.datasets.metrics import METRIC_GROUPS
 from avax_assets.partitions import PARTITIONS
 from avax_assets.resources import AvaCloudResource, KafkaResource
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import SpooledPartition
 from avax_assets.sources.avacloud import AvaCloudClient
+from avax_assets.sources.bridges import extract_bridges
 from avax_assets.sources.metrics import extract_metrics
 from avax_assets.sources.network import endpoints, extract_snapshot
 
@@ -100,6 +101,12 @@ def _metrics_extraction(dataset: Dataset, metrics: tuple[str, ...]) -> Extractio
 network_snapshot_assets = [avacloud_asset(ds, _snapshot_extraction(ds), "network", snapshot=True)
                            for ds in NETWORK_DATASETS]
 network_load_assets = [clickhouse_load_asset(ds) for ds in NETWORK_DATASETS]
+
+bridges_assets = [
+    avacloud_asset(BRIDGES, lambda client, avacloud, partition, fetched_at: extract_bridges(
+        client, avacloud.network, partition, fetched_at), "network", snapshot=False),
+    clickhouse_load_asset(BRIDGES),
+]
 
 metrics_fetch_assets = [
     *[avacloud_asset(METRICS_BY_GROUP[group], _metrics_extraction(METRICS_BY_GROUP[group], names), "metrics",

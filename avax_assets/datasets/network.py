@@ -98,3 +98,37 @@ DELEGATORS = snapshot(
     Column("gross_reward", U256, nullable=True, source="grossReward"),
     Column("net_reward", U256, nullable=True, source="netReward"),
 )
+
+BRIDGES = Dataset(
+    name="bridges",
+    topic="avalanche.bridges",
+    description="ICM (Teleporter) messages by the UTC day of their source transaction (or of their delivery "
+                "when the source is not indexed).",
+    key=("message_id",),
+    partition_column="message_timestamp",
+    block_column=None,
+    columns=(
+        Column("message_timestamp", TIMESTAMP, description="source tx time, else destination tx time"),
+        Column("message_id", TEXT, source="messageId"),
+        Column("status", TEXT, source="status"),
+        Column("icm_contract_address", TEXT, source="icmContractAddress"),
+        Column("source_blockchain_id", TEXT, source="sourceBlockchainId"),
+        Column("destination_blockchain_id", TEXT, source="destinationBlockchainId"),
+        Column("source_evm_chain_id", TEXT, source="sourceEvmChainId"),
+        Column("destination_evm_chain_id", TEXT, source="destinationEvmChainId"),
+        Column("message_nonce", U256, source="messageNonce"),
+        Column("from_address", TEXT, source="from"),
+        Column("to_address", TEXT, source="to"),
+        Column("message_executed", BOOL, source="messageExecuted"),
+        Column("receipt_delivered", BOOL, source="receiptDelivered"),
+        Column("source_tx_hash", TEXT, nullable=True, source="sourceTransaction.txHash"),
+        Column("source_timestamp", TIMESTAMP, nullable=True, source="sourceTransaction.timestamp"),
+        Column("source_gas_spent", U256, nullable=True, source="sourceTransaction.gasSpent"),
+        Column("destination_tx_hash", TEXT, nullable=True, source="destinationTransaction.txHash"),
+        Column("destination_timestamp", TIMESTAMP, nullable=True, source="destinationTransaction.timestamp"),
+        Column("destination_gas_spent", U256, nullable=True, source="destinationTransaction.gasSpent"),
+        Column("reward_token_address", TEXT, source="rewardDetails.address"),
+        Column("reward_value", U256, source="rewardDetails.value"),
+        Column("fetched_at", TIMESTAMP),
+    ),
+)

@@ -81,20 +81,23 @@ def _integer(name: str, value: Any) -> int:
     raise BadField(name, f"is not an integer: {value!r}")
 
 
+def item_row(dataset: Dataset, partition: str, item: dict, where: str) -> dict:
+    """The dataset's sourced columns of one API item, converted; computed columns are the caller's."""
+    row = {}
+    for column in dataset.columns:
+        if column.source is None:
+            continue
+        try:
+            row[column.name] = convert(column, _lookup(item, column.source))
+        except BadField as bad:
+            raise SourceDataError(dataset.name, partition, bad.field, bad.detail, where) from None
+    return row
+
+
 def snapshot_rows(dataset: Dataset, partition: str, items: list[dict], fetched_at: int) -> list[dict]:
     day = dt.date.fromisoformat(partition)
-    rows = []
-    for position, item in enumerate(items):
-        row = {"snapshot_date": day, "fetched_at": fetched_at}
-        for column in dataset.columns:
-            if column.source is None:
-                continue
-            try:
-                row[column.name] = convert(column, _lookup(item, column.source))
-            except BadField as bad:
-                raise SourceDataError(dataset.name, partition, bad.field, bad.detail, f"item {position}") from None
-        rows.append(row)
-    return rows
+    return [{"snapshot_date": day, "fetched_at": fetched_at, **item_row(dataset, partition, item, f"item {position}")}
+            for position, item in enumerate(items)]
 
 
 def extract_snapshot(client: AvaCloudClient, dataset: Dataset, sources: tuple[Endpoint, ...], partition: str,
