@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Optional
 
 import dagster as dg
@@ -113,8 +114,6 @@ class ClickHouseResource(dg.ConfigurableResource):
             client = clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
                                                    password=self.password or "", secure=self.secure)
         else:
-            from pathlib import Path
-
             client = chdb_client(str(Path(self.chdb_path).resolve()))
         return ClickHouseWarehouse(client, self.database)
 

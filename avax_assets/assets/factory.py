@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
-from avax_assets.partitions import PARTITIONS, chain_daily_partitions, partition_day
+from avax_assets.partitions import PARTITIONS, partition_day
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import PartitionSpool, SpooledPartition
@@ -92,7 +92,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
         name=dataset.name,
         description=f"{dataset.description} Extracted over JSON-RPC, published to Kafka `{dataset.topic}`, "
                     "stored as Parquet.",
-        partitions_def=chain_daily_partitions,
+        partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name="chain",
         pool="rpc",
@@ -130,7 +130,7 @@ def decoded_asset(dataset: Dataset, source: Dataset, decode: TransferDecoder) ->
         description=f"{dataset.description} Decoded from `{source.name}`, published to Kafka `{dataset.topic}`, "
                     "stored as Parquet.",
         ins={"source": dg.AssetIn(source.name)},
-        partitions_def=chain_daily_partitions,
+        partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name="tokens",
         kinds={"python", "kafka", "parquet"},

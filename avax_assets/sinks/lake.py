@@ -20,9 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from avax_assets.datasets import Dataset
-from avax_assets.sinks.spool import read_conformed
+from avax_assets.sinks.spool import READ_BATCH_ROWS, read_conformed
 
-READ_BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
