@@ -90,7 +90,7 @@ analytics_job = dg.define_asset_job(
 )
 
 network_assets = [*network_snapshot_assets, *network_load_assets]
-metrics_assets = [*metrics_fetch_assets, *metrics_load_assets, *bridges_assets]  # AvaCloud, by chain day
+metrics_assets = [*metrics_fetch_assets, *metrics_load_assets]
 
 network_daily_job = dg.define_asset_job(
     "network_daily", selection=dg.AssetSelection.assets(*network_assets),
@@ -98,10 +98,10 @@ network_daily_job = dg.define_asset_job(
 )
 
 metrics_daily_job = dg.define_asset_job(
-    "metrics_daily", selection=dg.AssetSelection.assets(*metrics_assets),
+    "metrics_daily", selection=dg.AssetSelection.assets(*metrics_assets, *bridges_assets),
     description="Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → ClickHouse.",
 )
 
-defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets],
+defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets],
                       jobs=[chain_daily_job, analytics_job, network_daily_job, metrics_daily_job],
                       resources=build_resources())

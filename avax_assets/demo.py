@@ -38,9 +38,10 @@ def main() -> None:
     import dagster as dg
 
     from avax_assets import reconcile
-    from avax_assets.datasets import (ALL_DATASETS, CHAIN_DATASETS, METRICS_DATASETS, NETWORK_DATASETS, TOKEN_DATASETS,
-                                      TRACE_DATASETS)
-    from avax_assets.definitions import analytics_assets, build_resources, chain_assets, metrics_assets, network_assets
+    from avax_assets.datasets import (ALL_DATASETS, BRIDGE_DATASETS, CHAIN_DATASETS, METRICS_DATASETS, NETWORK_DATASETS,
+                                      TOKEN_DATASETS, TRACE_DATASETS)
+    from avax_assets.definitions import (analytics_assets, bridges_assets, build_resources, chain_assets, metrics_assets,
+                                         network_assets)
     from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
     from avax_assets.resources import AvaCloudResource
 
@@ -58,14 +59,15 @@ def main() -> None:
     with AvaCloudFixtureServer() as avacloud:  # the AvaCloud paths, served locally from fixtures
         served = {**resources, "avacloud": AvaCloudResource(data_url=avacloud.url, metrics_url=avacloud.url)}
         for day in days:
-            for assets in (network_assets, metrics_assets):  # two partitionings: one run each
+            for assets in (network_assets, [*metrics_assets, *bridges_assets]):  # two partitionings: a run each
                 if not dg.materialize(assets, partition_key=day, resources=served,
                                       run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
                     raise SystemExit(f"AvaCloud datasets for {day} failed")
     print("network snapshots and metrics (AvaCloud fixtures) materialized")
     warehouse = resources["clickhouse"].warehouse()
     print(f"\nrows per ClickHouse table ({warehouse.database}):")
-    for group in ((*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS), (*NETWORK_DATASETS, *METRICS_DATASETS)):
+    for group in ((*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS),
+                  (*NETWORK_DATASETS, *BRIDGE_DATASETS, *METRICS_DATASETS)):
         print(f"{'day':12}" + "".join(f"{d.table[:14]:>15}" for d in group))
         for day in days:
             counts = [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for d in group]

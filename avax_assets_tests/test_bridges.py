@@ -5,13 +5,10 @@ import dagster as dg
 import pytest
 
 from avax_assets.datasets import BRIDGES
-from avax_assets.definitions import metrics_assets
+from avax_assets.definitions import bridges_assets
 from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
 from avax_assets.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
-
-BRIDGE_ASSETS = ["bridges", "clickhouse_bridges"]
-
 
 @pytest.fixture(scope="module")
 def runs(resources):
@@ -20,7 +17,7 @@ def runs(resources):
         served = {**resources, "avacloud": AvaCloudResource(data_url=server.url)}
         for day in ("2024-06-01", "2024-06-02"):
             start = len(server.requests)
-            result = dg.materialize(metrics_assets, selection=BRIDGE_ASSETS, partition_key=day, resources=served)
+            result = dg.materialize(bridges_assets, partition_key=day, resources=served)
             assert result.success
             out[day] = (result, server.requests[start:])
     return out
