@@ -136,3 +136,19 @@ def test_4xx_is_not_retried():
 
 def test_redact_url_keeps_only_scheme_host_port():
     assert redact_url("https://user:pw@rpc.example.com:8443/v1/KEY?token=x") == "https://rpc.example.com:8443"
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"retry-after": "2.5"}, 2.5), ({"retry-after": "-5"}, 0.0), ({"retry-after": "soon"}, None),
+    ({"retry-after": "99999"}, 300.0), ({}, None)])
+def test_server_wait_is_parsed_and_clamped(headers, expected):
+    from avax_assets.sources.retry import server_wait
+
+    assert server_wait(httpx.Response(429, headers=headers)) == expected
+
+
+def test_a_later_header_is_used_when_the_first_is_missing_or_garbled():
+    from avax_assets.sources.retry import server_wait
+
+    response = httpx.Response(429, headers={"retry-after": "soon", "ratelimit-reset": "4"})
+    assert server_wait(response, ("retry-after", "ratelimit-reset")) == 4.0

@@ -61,10 +61,8 @@ def spool_chain_partition(reader: ChainReader, dataset: Dataset, partition: str,
             position["block"] = chunk.stop - 1
             yield extract(reader, chunk, scope)
 
-    result = spool_batches(dataset, partition, chunks(), log,
-                           progress=lambda: f"block {position['block']} of {blocks.first}..{blocks.last}")
-    result.blocks = (blocks.first, blocks.last) if blocks.count else None
-    return result
+    return spool_batches(dataset, partition, chunks(), log,
+                         progress=lambda: f"block {position['block']} of {blocks.first}..{blocks.last}")
 
 
 def publish_or_discard(context: dg.AssetExecutionContext, kafka: KafkaResource, spooled: SpooledPartition) -> int:

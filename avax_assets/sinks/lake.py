@@ -66,9 +66,6 @@ class Lake:
             os.replace(temporary, target)
         return target
 
-    def exists(self, dataset: str, partition: str) -> bool:
-        return self.fs.exists(self.partition_path(dataset, partition))
-
     def open_partition(self, dataset: Dataset, partition: str) -> LakePartition:
         return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,8 +34,6 @@ class SpooledPartition:
     partition: str
     path: Path
     rows: int = 0
-    blocks: tuple[int, int] | None = None  # inclusive block range, None when the partition is empty
-    metadata: dict = field(default_factory=dict)
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         yield from read_conformed(pq.ParquetFile(self.path), self.dataset.arrow_schema, batch_rows)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,9 +23,12 @@ from urllib.parse import quote
 
 import httpx
 
+from avax_assets.sources.retry import jittered_backoff, server_wait
+
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-glacier-api-key"
+RATE_LIMIT_HEADERS = ("retry-after", "ratelimit-reset")
 # Compute units per endpoint: the spec's x-execution-weight, valued by its x-execution-weight-values
 # (free 1, small 10, medium 20, large 50, xl 100). Only endpoints this project calls are listed.
 ENDPOINT_COSTS: dict[str, int] = {
@@ -152,7 +154,7 @@ class AvaCloudClient:
                 if response.status_code != 429 and response.status_code < 500:
                     raise AvaCloudError(f"AvaCloud GET {path}: HTTP {response.status_code}: {_envelope(response)}")
                 problem = f"HTTP {response.status_code}"
-                wait = _rate_limit_wait(response) if response.status_code == 429 else None
+                wait = server_wait(response, RATE_LIMIT_HEADERS) if response.status_code == 429 else None
                 wait = wait if wait is not None else self._backoff(attempt)
             if attempt == attempts:
                 raise AvaCloudUnavailable(f"AvaCloud GET {path}: gave up after {attempts} attempts (last: {problem})")
@@ -182,8 +184,7 @@ class AvaCloudClient:
                               "if that is expected")
 
     def _backoff(self, attempt: int) -> float:
-        base = self.settings.backoff_base_s * 2 ** (attempt - 1)
-        return min(self.settings.backoff_max_s, base) * (0.5 + random.random() / 2)
+        return jittered_backoff(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
 
     @staticmethod
     def _decode(path: str, response: httpx.Response) -> dict:
@@ -207,13 +208,3 @@ def _envelope(response: httpx.Response) -> str:
         message = "; ".join(map(str, message))
     return str(message or body)[:500]
 
-
-def _rate_limit_wait(response: httpx.Response) -> float | None:
-    for header in ("retry-after", "ratelimit-reset"):
-        value = response.headers.get(header)
-        if value is not None:
-            try:
-                return min(max(float(value), 0.0), 300.0)
-            except ValueError:
-                continue
-    return None

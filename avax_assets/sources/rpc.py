@@ -8,7 +8,6 @@ the method: JSON-RPC error objects, null results, and payloads that are not JSON
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from avax_assets.sources.retry import jittered_backoff, server_wait
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class JsonRpcClient:
                     raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
                                    response.text[:200])
                 problem = f"HTTP {response.status_code}"
-                wait = _retry_after(response) or self._backoff(attempt)
+                wait = server_wait(response) or self._backoff(attempt)
             if attempt == attempts:
                 raise RpcUnavailable(
                     f"JSON-RPC {method} at {self.endpoint}: gave up after {attempts} attempts (last: {problem})"
@@ -135,8 +136,7 @@ class JsonRpcClient:
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int) -> float:
-        base = self.settings.backoff_base_s * 2 ** (attempt - 1)
-        return min(self.settings.backoff_max_s, base) * (0.5 + random.random() / 2)
+        return jittered_backoff(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
 
     def _decode(self, response: httpx.Response, method: str) -> Any:
         try:
@@ -177,10 +177,3 @@ class JsonRpcClient:
 def _kind(value: Any) -> str:
     return type(value).__name__
 
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return min(float(value), 300.0) if value is not None else None
-    except ValueError:
-        return None
