@@ -9,15 +9,17 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from avax_assets.datasets import NETWORK_DATASETS
+from avax_assets.datasets import NETWORK_DATASETS, VALIDATORS
 from avax_assets.definitions import network_assets
+from avax_assets.errors import SourceDataError
 from avax_assets.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
 from avax_assets.resources import AvaCloudResource
+from avax_assets.sources.network import endpoints, snapshot_rows
 from avax_assets_tests.support import kafka_messages_of_run
 
 SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
 DAY = "2024-06-01"
-EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3, "validators": 5, "delegators": 6}
+EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3, "validators": 8, "delegators": 6}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,8 @@ def test_every_fixture_page_validates_against_the_spec(openapi):
     fixtures = json.loads(FIXTURES.read_text())
     assert {key.split("?")[0] for key in fixtures} == {
         "/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains",
-        "/v1/networks/mainnet/validators", "/v1/networks/mainnet/delegators", "/v1/icm/messages"}
+        "/v1/networks/mainnet/validators", "/v1/networks/mainnet/l1Validators", "/v1/networks/mainnet/delegators",
+        "/v1/icm/messages"}
     for key, pages in fixtures.items():
         for page in pages:
             validate(openapi, key.split("?")[0], page)
@@ -85,9 +88,16 @@ def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, 
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
     staked = warehouse.client.query("SELECT validation_status, toString(amount_staked), delegation_fee FROM "
-                                    "avax.validators ORDER BY amount_staked DESC LIMIT 2").result_rows
+                                    "avax.validators WHERE validator_kind = 'primary_network' "
+                                    "ORDER BY amount_staked DESC LIMIT 2").result_rows
     assert staked == [("completed", "340282366920938463463374607431768211457", "2.0000"),
                       ("active", "18446744073709551617000", "5.5000")]  # uint256 exact, above 2^128 and 2^64
+    l1 = warehouse.client.query("SELECT validation_status, weight, toString(remaining_balance), tx_hash, "
+                                "start_timestamp, validation_id_hex FROM avax.validators "
+                                "WHERE validator_kind = 'l1' ORDER BY validation_id").result_rows
+    assert [row[:4] for row in l1] == [("active", 100, "18446744073709551617", None), ("inactive", 20, "0", None),
+                                       ("removed", 0, "0", None)]
+    assert l1[0][4].timestamp() == 1732000001 and l1[0][5] == "0x" + "01" * 32
     statuses = warehouse.client.query("SELECT delegation_status, count() FROM avax.delegators GROUP BY 1 ORDER BY 1")
     assert statuses.result_rows == [("active", 3), ("completed", 2), ("pending", 1)]
 
@@ -117,3 +127,25 @@ def test_a_missing_required_field_names_dataset_partition_and_field(snapshot_run
         failure.step_failure_data.error.to_string()
     assert lake.fs.cat(lake.partition_path("subnets", DAY)) == stored
     assert rows(resources["clickhouse"].warehouse(), "subnets")[0] == EXPECTED_ROWS["subnets"]
+
+
+def _l1_item(**changes) -> dict:
+    item = json.loads(FIXTURES.read_text())["/v1/networks/mainnet/l1Validators"][0]["validators"][0]
+    return {**item, **changes}
+
+
+@pytest.mark.parametrize("weight, balance, status", [(100, 5, "active"), (100, 0, "inactive"), (0, 0, "removed"),
+                                                     (0, 7, "removed")])
+def test_an_l1_validation_status_follows_weight_and_balance(weight, balance, status):
+    (row,) = snapshot_rows(VALIDATORS, DAY, [_l1_item(weight=weight, remainingBalance=balance)], 0,
+                           endpoints("mainnet")["validators"][-1])
+    assert (row["validator_kind"], row["validation_status"], row["tx_hash"]) == ("l1", status, None)
+    assert row["validation_id"] == _l1_item()["validationId"]
+
+
+def test_an_l1_validation_without_its_balance_names_dataset_partition_and_field():
+    item = _l1_item()
+    del item["remainingBalance"]
+    with pytest.raises(SourceDataError, match=r"dataset 'validators' partition 2024-06-01: field 'remainingBalance' "
+                                              r"is missing at item 0 of /v1/networks/mainnet/l1Validators"):
+        snapshot_rows(VALIDATORS, DAY, [item], 0, endpoints("mainnet")["validators"][-1])

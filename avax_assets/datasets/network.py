@@ -4,7 +4,7 @@ The API serves current state only: a partition holds what the network looked lik
 (`fetched_at`), filed under its `snapshot_date`.
 """
 
-from avax_assets.datasets.schema import BOOL, DATE, TEXT, TIMESTAMP, U8, U32, U64, U256, Column, Dataset
+from avax_assets.datasets.schema import BOOL, DATE, HEX, TEXT, TIMESTAMP, U8, U32, U64, U256, Column, Dataset
 
 SNAPSHOT = (
     Column("snapshot_date", DATE, description="the daily partition"),
@@ -62,23 +62,37 @@ BLOCKCHAINS = snapshot(
 
 VALIDATORS = snapshot(
     "validators", "avalanche.validators",
-    "Primary-network validators: active, pending and completed (one row per validation tx). Amounts in nAVAX.",
-    "tx_hash",
-    Column("tx_hash", TEXT, source="txHash"),
+    "Validators: primary-network validations (active, pending, completed; one row per validation tx) and L1 "
+    "validations (ACP-77, active and inactive; one row per validation id). Amounts in nAVAX.",
+    "validation_id",
+    Column("validation_id", TEXT, source="validationId",
+           description="the validation tx hash (primary network) or the L1 validation id"),
+    Column("validator_kind", TEXT, source="validatorKind", description="primary_network | l1"),
+    Column("tx_hash", TEXT, nullable=True, source="txHash", description="primary network only"),
     Column("node_id", TEXT, source="nodeId"),
     Column("subnet_id", TEXT, source="subnetId"),
-    Column("validation_status", TEXT, source="validationStatus"),
-    Column("amount_staked", U256, source="amountStaked"),
+    Column("validation_status", TEXT, source="validationStatus",
+           description="primary network: active | pending | completed; L1: active | inactive (no balance left) | "
+                       "removed (weight 0)"),
+    Column("amount_staked", U256, nullable=True, source="amountStaked", description="primary network only"),
     Column("amount_delegated", U256, nullable=True, source="amountDelegated"),
     Column("delegation_fee", TEXT, nullable=True, source="delegationFee", description="percent, exact decimal"),
-    Column("start_timestamp", TIMESTAMP, source="startTimestamp"),
-    Column("end_timestamp", TIMESTAMP, source="endTimestamp"),
+    Column("start_timestamp", TIMESTAMP, source="startTimestamp", description="L1: creation time"),
+    Column("end_timestamp", TIMESTAMP, nullable=True, source="endTimestamp", description="primary network only"),
     Column("delegator_count", U32, nullable=True, source="delegatorCount"),
     Column("stake_percentage", TEXT, nullable=True, source="stakePercentage", description="exact decimal"),
     Column("uptime_performance", TEXT, nullable=True, source="uptimePerformance", description="exact decimal"),
     Column("avalanchego_version", TEXT, nullable=True, source="avalancheGoVersion"),
     Column("potential_rewards", TEXT, nullable=True, source="potentialRewards", description="JSON, amounts as strings"),
     Column("rewards", TEXT, nullable=True, source="rewards", description="JSON, amounts as strings (completed)"),
+    Column("weight", U64, nullable=True, source="weight", description="L1 only: sampling weight"),
+    Column("remaining_balance", U256, nullable=True, source="remainingBalance",
+           description="L1 only: balance left to pay the continuous fee, nAVAX"),
+    Column("validation_id_hex", HEX, nullable=True, source="validationIdHex", description="L1 only"),
+    Column("remaining_balance_owner", TEXT, nullable=True, source="remainingBalanceOwner",
+           description="L1 only: JSON {addresses, threshold}"),
+    Column("deactivation_owner", TEXT, nullable=True, source="deactivationOwner",
+           description="L1 only: JSON {addresses, threshold}"),
 )
 
 DELEGATORS = snapshot(

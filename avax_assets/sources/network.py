@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,8 @@ class Endpoint:
     path_params: dict = field(default_factory=dict)
     query: dict = field(default_factory=dict)
     paged: bool = True
+    # maps one API item onto the dataset's source paths, where a dataset gathers unlike lists
+    adapt: Callable[[dict], dict] | None = None
 
 
 def _lookup(item: dict, path: str) -> Any:
@@ -81,22 +83,27 @@ def _integer(name: str, value: Any) -> int:
     raise BadField(name, f"is not an integer: {value!r}")
 
 
-def item_row(dataset: Dataset, partition: str, item: dict, where: str) -> dict:
+def item_row(dataset: Dataset, partition: str, item: dict, where: str,
+             adapt: Callable[[dict], dict] | None = None) -> dict:
     """The dataset's sourced columns of one API item, converted; computed columns are the caller's."""
     row = {}
-    for column in dataset.columns:
-        if column.source is None:
-            continue
-        try:
-            row[column.name] = convert(column, _lookup(item, column.source))
-        except BadField as bad:
-            raise SourceDataError(dataset.name, partition, bad.field, bad.detail, where) from None
+    try:
+        item = adapt(item) if adapt else item
+        for column in dataset.columns:
+            if column.source is not None:
+                row[column.name] = convert(column, _lookup(item, column.source))
+    except BadField as bad:
+        raise SourceDataError(dataset.name, partition, bad.field, bad.detail, where) from None
     return row
 
 
-def snapshot_rows(dataset: Dataset, partition: str, items: list[dict], fetched_at: int) -> list[dict]:
+def snapshot_rows(dataset: Dataset, partition: str, items: list[dict], fetched_at: int,
+                  endpoint: Endpoint | None = None) -> list[dict]:
     day = dt.date.fromisoformat(partition)
-    return [{"snapshot_date": day, "fetched_at": fetched_at, **item_row(dataset, partition, item, f"item {position}")}
+    adapt = endpoint.adapt if endpoint else None
+    where = f" of {endpoint.path.format(**endpoint.path_params)}" if endpoint else ""
+    return [{"snapshot_date": day, "fetched_at": fetched_at,
+             **item_row(dataset, partition, item, f"item {position}{where}", adapt)}
             for position, item in enumerate(items)]
 
 
@@ -107,11 +114,30 @@ def extract_snapshot(client: AvaCloudClient, dataset: Dataset, sources: tuple[En
             if endpoint.paged else iter([client.get(endpoint.path, endpoint.path_params, endpoint.query)
                                          .get(endpoint.items_key, [])])
         for items in pages:
-            yield pa.RecordBatch.from_pylist(snapshot_rows(dataset, partition, items, fetched_at),
+            yield pa.RecordBatch.from_pylist(snapshot_rows(dataset, partition, items, fetched_at, endpoint),
                                              schema=dataset.arrow_schema)
 
 
 STAKING_STATUSES = ("active", "pending", "completed")
+
+
+def primary_network_validation(item: dict) -> dict:
+    """A primary-network validation is identified by the hash of the tx that added it."""
+    if "txHash" not in item:
+        raise BadField("txHash", "is missing")
+    return {**item, "validatorKind": "primary_network", "validationId": item["txHash"]}
+
+
+def l1_validation(item: dict) -> dict:
+    """An L1 validation (ACP-77) has no status in the API: it is removed at weight 0, inactive once its
+    balance for the continuous fee runs out, active otherwise."""
+    for required in ("weight", "remainingBalance", "creationTimestamp"):
+        if item.get(required) is None:
+            raise BadField(required, "is missing")
+    weight = _integer("weight", item["weight"])
+    balance = _integer("remainingBalance", item["remainingBalance"])
+    status = "removed" if weight == 0 else "inactive" if balance == 0 else "active"
+    return {**item, "validatorKind": "l1", "validationStatus": status, "startTimestamp": item["creationTimestamp"]}
 
 
 def endpoints(network: str) -> dict[str, tuple[Endpoint, ...]]:
@@ -121,8 +147,12 @@ def endpoints(network: str) -> dict[str, tuple[Endpoint, ...]]:
         CHAINS.name: (Endpoint("/v1/chains", "chains", query=on, paged=False),),
         SUBNETS.name: (Endpoint("/v1/networks/{network}/subnets", "subnets", on),),
         BLOCKCHAINS.name: (Endpoint("/v1/networks/{network}/blockchains", "blockchains", on),),
-        VALIDATORS.name: tuple(Endpoint("/v1/networks/{network}/validators", "validators", on,
-                                        {"validationStatus": status}) for status in STAKING_STATUSES),
+        VALIDATORS.name: (
+            *(Endpoint("/v1/networks/{network}/validators", "validators", on, {"validationStatus": status},
+                       adapt=primary_network_validation) for status in STAKING_STATUSES),
+            Endpoint("/v1/networks/{network}/l1Validators", "validators", on,
+                     {"includeInactiveL1Validators": "true"}, adapt=l1_validation),
+        ),
         DELEGATORS.name: tuple(Endpoint("/v1/networks/{network}/delegators", "delegators", on,
                                         {"delegationStatus": status}) for status in STAKING_STATUSES),
     }
