@@ -94,14 +94,17 @@ def joins_parent(loaded: Loaded) -> AuditResult:
 
 
 def parent_counts_match(loaded: Loaded) -> AuditResult:
+    """Each parent's count column equals its children; a parent whose source left the count null
+    (the Data API serves no logs count) is reported as unchecked."""
     parent, on = _parent(loaded)
     count_column = checked_identifier(loaded.dataset.parent.count_column)
-    mismatched, = _query_one(loaded, (
-        f"SELECT count() FROM (SELECT {on}, {count_column} AS expected FROM {_partition(loaded, parent)}) AS p "
-        f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on}) "
-        f"WHERE p.expected != c.actual"))
+    mismatched, unchecked = _query_one(loaded, (
+        f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), countIf(p.expected IS NULL) "
+        f"FROM (SELECT {on}, {count_column} AS expected FROM {_partition(loaded, parent)}) AS p "
+        f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on})"))
     return AuditResult(mismatched == 0, {"parent": parent.name, "count_column": count_column,
-                                         "parents_with_wrong_count": mismatched})
+                                         "parents_with_wrong_count": mismatched,
+                                         "parents_without_count": unchecked})
 
 
 Audit = Callable[[Loaded], AuditResult]

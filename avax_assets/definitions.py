@@ -41,6 +41,7 @@ def build_resources() -> dict:
             chunk_blocks=_setting("AVAX_RPC_CHUNK_BLOCKS", 200),
             receipts=_setting("AVAX_RPC_RECEIPTS", "auto"),
             max_attempts=_setting("AVAX_RPC_MAX_ATTEMPTS", 5),
+            blocks_source=_setting("AVAX_BLOCKS_SOURCE", "rpc"),
         ),
         "avacloud": AvaCloudResource(
             data_url=_setting("AVAX_AVACLOUD_DATA_URL", "https://data-api.avax.network"),

@@ -1,7 +1,10 @@
 """The offline demo: local services + devchain → every chain asset of every complete day and the
 analytics views → rows per table, and a reconciliation of ClickHouse with the node's own state.
 
-    bash deployments/local/demo.sh [--days 3 --blocks-per-day 40]
+    bash deployments/local/demo.sh [--days 3 --blocks-per-day 40 --blocks-source rpc|data_api]
+
+The AvaCloud paths are served locally: Data API lists and Metrics API series from fixtures, and the
+per-block C-Chain paths from the devchain node (for `--blocks-source data_api`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ def main() -> None:
     parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--blocks-per-day", type=int, default=40)
+    parser.add_argument("--blocks-source", choices=("rpc", "data_api"), default="rpc",
+                        help="where blocks and transactions come from (logs and traces: always JSON-RPC)")
     args = parser.parse_args()
     home = Path(args.home).resolve()
 
@@ -33,8 +38,16 @@ def main() -> None:
     print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
           f"({devchain.reverted} reverted)")
 
-    os.environ.update(stack.environment())
-    os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(home / "chdb"))
+    from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
+
+    with AvaCloudFixtureServer(chain_rpc_url=stack.anvil.url) as avacloud:
+        os.environ.update({**stack.environment(), "AVAX_AVACLOUD_DATA_URL": avacloud.url,
+                           "AVAX_AVACLOUD_METRICS_URL": avacloud.url, "AVAX_BLOCKS_SOURCE": args.blocks_source})
+        os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(home / "chdb"))
+        materialize_all(spec, devchain, stack)
+
+
+def materialize_all(spec, devchain, stack) -> None:
     import dagster as dg
 
     from avax_assets import reconcile
@@ -42,8 +55,6 @@ def main() -> None:
                                       TOKEN_DATASETS, TRACE_DATASETS)
     from avax_assets.definitions import (analytics_assets, bridges_assets, build_resources, chain_assets, metrics_assets,
                                          network_assets)
-    from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
-    from avax_assets.resources import AvaCloudResource
 
     resources = build_resources()
     days = [d.isoformat() for d in spec.dates]
@@ -53,16 +64,15 @@ def main() -> None:
                                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
         if not result.success:
             raise SystemExit(f"materializing {day} failed")
-        print(f"materialized {day} in {time.monotonic() - started:.1f}s")
+        print(f"materialized {day} in {time.monotonic() - started:.1f}s "
+              f"(blocks and transactions from {os.environ['AVAX_BLOCKS_SOURCE']})")
 
     assert dg.materialize(analytics_assets, resources=resources).success
-    with AvaCloudFixtureServer() as avacloud:  # the AvaCloud paths, served locally from fixtures
-        served = {**resources, "avacloud": AvaCloudResource(data_url=avacloud.url, metrics_url=avacloud.url)}
-        for day in days:
-            for assets in (network_assets, [*metrics_assets, *bridges_assets]):  # two partitionings: a run each
-                if not dg.materialize(assets, partition_key=day, resources=served,
-                                      run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
-                    raise SystemExit(f"AvaCloud datasets for {day} failed")
+    for day in days:
+        for assets in (network_assets, [*metrics_assets, *bridges_assets]):  # two partitionings: a run each
+            if not dg.materialize(assets, partition_key=day, resources=resources,
+                                  run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
+                raise SystemExit(f"AvaCloud datasets for {day} failed")
     print("network snapshots and metrics (AvaCloud fixtures) materialized")
     warehouse = resources["clickhouse"].warehouse()
     print(f"\nrows per ClickHouse table ({warehouse.database}):")

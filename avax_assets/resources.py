@@ -37,6 +37,12 @@ class ChainRpcResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     max_attempts: int = 5
     backoff_base_s: float = 0.5
+    blocks_source: str = "rpc"  # or "data_api": blocks and transactions from AvaCloud's per-block endpoints
+
+    def uses_data_api(self) -> bool:
+        if self.blocks_source not in ("rpc", "data_api"):
+            raise ValueError(f"blocks_source (AVAX_BLOCKS_SOURCE) must be rpc or data_api, not {self.blocks_source!r}")
+        return self.blocks_source == "data_api"
 
     @contextmanager
     def reader(self) -> Iterator[ChainReader]:

@@ -4,11 +4,12 @@ import datetime as dt
 
 import dagster as dg
 import pyarrow as pa
+import pytest
 
 from avax_assets.checks import Loaded, contiguous_blocks, rows_match_parquet, unique_keys
 from avax_assets.datasets import BLOCKS
 from avax_assets.definitions import chain_assets
-from avax_assets.sinks.clickhouse import ClickHouseWarehouse
+from avax_assets.sinks.clickhouse import ClickHouseWarehouse, PartitionLoadError, create_table_sql
 
 DAY = dt.date(2024, 6, 3)
 
@@ -109,3 +110,13 @@ def test_adjacent_days_must_be_contiguous(resources):
     assert not adjacent_days_contiguous(loaded).passed  # block 19 is missing between the days
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n, block_timestamp=stamp) for n in (18, 19)], day_before)
     assert adjacent_days_contiguous(loaded).passed
+
+
+def test_a_table_from_an_older_declaration_is_refused(resources):
+    client = resources["clickhouse"].warehouse().client
+    client.command("CREATE DATABASE IF NOT EXISTS drift_test")
+    client.command("DROP TABLE IF EXISTS drift_test.blocks")
+    client.command(create_table_sql(BLOCKS, "drift_test").replace("miner Nullable(String)", "miner String"))
+    with pytest.raises(PartitionLoadError, match=r"dataset 'blocks': table drift_test.blocks does not match its "
+                                                 r"declaration .*'miner', 'String'"):
+        ClickHouseWarehouse(client, "drift_test").replace_partition(BLOCKS, DAY, [batch([1])])

@@ -10,6 +10,7 @@ import pytest
 
 from avax_assets.local.services import Prism
 from avax_assets.sources.avacloud import AvaCloudClient, AvaCloudSettings, AvaCloudUnavailable, ComputeBudget, PaginationError
+from avax_assets.sources.data_api_chain import DataApiChainReader
 from avax_assets.sources.metrics import MAX_PAGE_SIZE, METRIC_PATH
 from avax_assets.sources.network import endpoints
 from avax_assets_tests.conftest import TEST_HOME
@@ -117,3 +118,18 @@ def test_a_request_outside_the_spec_is_caught(prism):
         api.get(endpoint.path, endpoint.path_params, {"pageSize": 100_000})
     with pytest.raises(AssertionError, match="pageSize"):
         assert_valid(transport)
+
+
+def test_per_block_chain_requests_are_valid(prism):
+    """The Data API source of blocks and transactions: latest block, one block, a block's transactions
+    (pageSize must be sent: the spec's default is 0)."""
+    transport = Recording()
+    with client(prism, transport) as api:
+        reader = DataApiChainReader(api, concurrency=1)
+        reader.latest_block()
+        assert reader.block(1_000_000)["blockHash"]
+        with pytest.raises(PaginationError):
+            reader.transactions(1_000_000)
+    assert_valid(transport)
+    assert all("pageSize=" in str(request.url) for request, _ in transport.exchanges
+               if str(request.url.path).endswith("/transactions"))

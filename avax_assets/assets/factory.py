@@ -4,6 +4,7 @@ and a ClickHouse load asset, with the same code for every dataset."""
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import pyarrow as pa
@@ -15,6 +16,7 @@ from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaRes
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import PartitionSpool, SpooledPartition
 from avax_assets.sources.chain import BlockRange, ChainReader, Extractor, Scope, day_block_range
+from avax_assets.sources.data_api_chain import DataApiChainReader
 from avax_assets.sources.tokens import MalformedLog, TransferDecoder
 
 PREVIEW_ROWS = 5
@@ -85,27 +87,39 @@ def preview_metadata(spooled: SpooledPartition) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join([header, *lines]))
 
 
-def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefinition:
+def chain_extract_asset(dataset: Dataset, extract: Extractor,
+                        from_data_api: Extractor | None = None) -> dg.AssetsDefinition:
+    """JSON-RPC extraction; with `from_data_api`, the resource setting `blocks_source` may pick the
+    AvaCloud Data API instead (same schema)."""
+    resource_keys = {"rpc", "kafka"} | ({"avacloud"} if from_data_api else set())
+
     @dg.asset(
         name=dataset.name,
-        description=f"{dataset.description} Extracted over JSON-RPC, published to Kafka `{dataset.topic}`, "
-                    "stored as Parquet.",
+        description=f"{dataset.description} Extracted over JSON-RPC"
+                    f"{' (or the AvaCloud Data API: blocks_source)' if from_data_api else ''}, published to Kafka "
+                    f"`{dataset.topic}`, stored as Parquet.",
         partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name="chain",
         pool="rpc",
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
+        required_resource_keys=resource_keys,
     )
-    def _extract(context: dg.AssetExecutionContext, rpc: ChainRpcResource, kafka: KafkaResource) -> SpooledPartition:
+    def _extract(context: dg.AssetExecutionContext) -> SpooledPartition:
         partition = context.partition_key
+        rpc: ChainRpcResource = context.resources.rpc
+        use_data_api = from_data_api is not None and rpc.uses_data_api()
         started = time.monotonic()
-        with rpc.reader() as reader:
+        with _chain_source(context, rpc, use_data_api) as (reader, source_metadata):
             blocks = day_block_range(reader, partition_day(partition))
-            context.log.info(f"{dataset.name} {partition}: blocks {blocks.first}..{blocks.last} ({blocks.count})")
-            spooled = spool_chain_partition(reader, dataset, partition, blocks, extract, rpc.chunk_blocks, context.log)
+            context.log.info(f"{dataset.name} {partition}: blocks {blocks.first}..{blocks.last} ({blocks.count}) "
+                             f"from {'the Data API' if use_data_api else 'JSON-RPC'}")
+            spooled = spool_chain_partition(reader, dataset, partition, blocks,
+                                            from_data_api if use_data_api else extract, rpc.chunk_blocks,
+                                            context.log)
         extracted_s = time.monotonic() - started
-        delivered = publish_or_discard(context, kafka, spooled)
+        delivered = publish_or_discard(context, context.resources.kafka, spooled)
         context.add_output_metadata({
             "rows": spooled.rows,
             "first_block": blocks.first,
@@ -113,11 +127,25 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor) -> dg.AssetsDefini
             "block_count": blocks.count,
             "kafka_messages": delivered,
             "extract_seconds": round(extracted_s, 2),
+            **source_metadata(),
             "preview": preview_metadata(spooled),
         })
         return spooled
 
     return _extract
+
+
+@contextmanager
+def _chain_source(context: dg.AssetExecutionContext, rpc: ChainRpcResource, use_data_api: bool):
+    """The reader a chain asset extracts with, and a function giving its source's metadata."""
+    if not use_data_api:
+        with rpc.reader() as reader:
+            yield reader, lambda: {"source": "json-rpc"}
+        return
+    with context.resources.avacloud.client() as client:
+        spent_before = client.budget.spent
+        reader = DataApiChainReader(client, concurrency=rpc.concurrency)
+        yield reader, lambda: {"source": "avacloud data api", "compute_units": client.budget.spent - spent_before}
 
 
 def decoded_asset(dataset: Dataset, source: Dataset, decode: TransferDecoder) -> dg.AssetsDefinition:

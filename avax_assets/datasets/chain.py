@@ -1,4 +1,8 @@
-"""C-Chain datasets extracted over JSON-RPC: blocks, transactions (with receipts), logs."""
+"""C-Chain datasets extracted over JSON-RPC: blocks, transactions (with receipts), logs.
+
+Blocks and transactions can come from the AvaCloud Data API instead (sources/data_api_chain.py); the
+columns it does not serve are nullable and stay null there. JSON-RPC fills every one of them.
+"""
 
 from avax_assets.datasets.schema import HEX, TIMESTAMP, U8, U32, U64, U256, Column, Dataset, ParentLink
 
@@ -18,16 +22,16 @@ BLOCKS = Dataset(
     columns=(
         *BLOCK_POSITION,
         Column("parent_hash", HEX),
-        Column("miner", HEX),
-        Column("state_root", HEX),
-        Column("transactions_root", HEX),
-        Column("receipts_root", HEX),
-        Column("extra_data", HEX),
-        Column("size", U64),
+        Column("miner", HEX, nullable=True, description="null from the Data API source"),
+        Column("state_root", HEX, nullable=True, description="null from the Data API source"),
+        Column("transactions_root", HEX, nullable=True, description="null from the Data API source"),
+        Column("receipts_root", HEX, nullable=True, description="null from the Data API source"),
+        Column("extra_data", HEX, nullable=True, description="null from the Data API source"),
+        Column("size", U64, nullable=True, description="null from the Data API source"),
         Column("gas_limit", U64),
         Column("gas_used", U64),
         Column("base_fee_per_gas", U256, nullable=True),
-        Column("difficulty", U256),
+        Column("difficulty", U256, nullable=True, description="null from the Data API source"),
         Column("transaction_count", U32),
         Column("block_gas_cost", U256, nullable=True, description="C-Chain only"),
         Column("ext_data_gas_used", U256, nullable=True, description="C-Chain only"),
@@ -53,16 +57,16 @@ TRANSACTIONS = Dataset(
         Column("gas_price", U256, nullable=True),
         Column("max_fee_per_gas", U256, nullable=True),
         Column("max_priority_fee_per_gas", U256, nullable=True),
-        Column("input", HEX),
+        Column("input", HEX, nullable=True, description="null from the Data API source"),
         Column("transaction_type", U8),
         Column("chain_id", U64, nullable=True),
         Column("status", U8, description="1 success, 0 reverted"),
         Column("gas_used", U64),
-        Column("cumulative_gas_used", U64),
+        Column("cumulative_gas_used", U64, nullable=True, description="null from the Data API source"),
         Column("effective_gas_price", U256),
         Column("transaction_fee", U256, description="gas_used * effective_gas_price, in wei"),
         Column("contract_address", HEX, nullable=True),
-        Column("logs_count", U32),
+        Column("logs_count", U32, nullable=True, description="null from the Data API source"),
     ),
 )
 

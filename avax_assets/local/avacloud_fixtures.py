@@ -1,7 +1,8 @@
 """A local server for the AvaCloud paths the project reads. Data API lists come from recorded-shape
 fixtures (fixtures/avacloud.json), with real cursor paging: page N+1 is served for the token page N
 carried. Metrics API series are generated deterministically for the requested window and interval,
-paged by pageSize. The tests validate what it serves against the official specs. Used by the offline
+paged by pageSize. Given a node's URL, it also serves the per-block C-Chain paths from that node
+(local/data_api_chain.py). The tests validate what it serves against the official specs. Used by the offline
 demo and tests; it is a fixture server, not the API: nothing else is implemented.
 
     python -m avax_assets.local.avacloud_fixtures --port 8440
@@ -18,12 +19,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from avax_assets.local.data_api_chain import CHAIN_PATH, NodeAsDataApi
+
 FIXTURES = Path(__file__).parent / "fixtures" / "avacloud.json"
 
 
 class AvaCloudFixtureServer:
-    def __init__(self, port: int = 0, fixtures: Path = FIXTURES) -> None:
+    def __init__(self, port: int = 0, fixtures: Path = FIXTURES, chain_rpc_url: str | None = None) -> None:
         pages = json.loads(fixtures.read_text())
+        chain = NodeAsDataApi(chain_rpc_url) if chain_rpc_url else None
         self.requests: list[str] = []
         server = self
 
@@ -35,6 +39,9 @@ class AvaCloudFixtureServer:
                 metric = METRIC_PATH.match(url.path)
                 if metric:
                     self._reply(200, metric_page(metric["chain"], metric["metric"], query))
+                    return
+                if chain and CHAIN_PATH.match(url.path):
+                    self._reply(*chain.route(url.path, query))
                     return
                 token = query.get("pageToken")
                 book = pages.get(fixture_key(url.path, query))
@@ -116,8 +123,9 @@ def _page_index(book: list[dict] | None, token: str) -> int | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8440)
+    parser.add_argument("--chain-rpc-url", help="serve the per-block C-Chain paths from this node")
     args = parser.parse_args()
-    with AvaCloudFixtureServer(args.port) as server:
+    with AvaCloudFixtureServer(args.port, chain_rpc_url=args.chain_rpc_url) as server:
         print(f"serving AvaCloud fixtures on {server.url}")
         server._thread.join()
 

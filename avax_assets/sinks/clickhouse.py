@@ -46,7 +46,21 @@ class ClickHouseWarehouse:
             return
         self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         self.client.command(create_table_sql(dataset, self.database))
+        self._check_structure(dataset)
         self._ready.add(dataset.table)
+
+    def _check_structure(self, dataset: Dataset) -> None:
+        """A table made from an older declaration is refused rather than loaded into."""
+        found = self.client.query("SELECT name, type FROM system.columns WHERE database = {db:String} AND "
+                                  "table = {table:String} ORDER BY position",
+                                  parameters={"db": self.database, "table": dataset.table}).result_rows
+        declared = [(c.name, c.clickhouse_type) for c in dataset.columns]
+        if [tuple(row) for row in found] != declared:
+            differences = sorted(set(map(tuple, found)) ^ set(declared))[:6]
+            raise PartitionLoadError(
+                f"dataset '{dataset.name}': table {self.qualified(dataset.table)} does not match its declaration "
+                f"(differing (column, type): {differences}); migrate it with ALTER TABLE, or drop it and reload "
+                "the partitions from the lake")
 
     def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch]) -> int:
         """Make the table's partition for `day` hold exactly `batches`; returns its row count."""

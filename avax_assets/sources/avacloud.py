@@ -34,6 +34,7 @@ RATE_LIMIT_HEADERS = ("retry-after", "ratelimit-reset")
 ENDPOINT_COSTS: dict[str, int] = {
     "/v1/chains": 1,
     "/v1/chains/{chainId}": 1,
+    "/v1/chains/{chainId}/blocks": 10,
     "/v1/chains/{chainId}/blocks/{blockId}": 10,
     "/v1/chains/{chainId}/blocks/{blockId}/transactions": 20,
     "/v1/networks/{network}/subnets": 20,

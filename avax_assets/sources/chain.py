@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -54,6 +55,7 @@ class ChainReader:
         if trace_method not in ("auto", "debug", "parity"):
             raise ValueError("trace_method must be auto, debug or parity")
         self.client = client
+        self.endpoint = client.settings.url  # identifies the source in caches
         self.trace_client = trace_client or client
         self.trace_method = trace_method
         self.logs_block_range = logs_block_range
@@ -100,7 +102,16 @@ _first_block_cache: dict[tuple[str, int], int] = {}
 _cache_lock = threading.Lock()
 
 
-def day_block_range(reader: ChainReader, day: dt.date) -> BlockRange:
+class BlockClock(Protocol):
+    """What mapping a day to blocks needs of a source (JSON-RPC or the Data API)."""
+    endpoint: str
+
+    def latest_block(self) -> int: ...
+
+    def timestamp(self, number: int) -> int: ...
+
+
+def day_block_range(reader: BlockClock, day: dt.date) -> BlockRange:
     """Blocks whose timestamp falls on `day` (UTC). Refuses days the node has not finished."""
     start = int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
     end = start + int(DAY.total_seconds())
@@ -121,9 +132,9 @@ def day_block_range(reader: ChainReader, day: dt.date) -> BlockRange:
     return BlockRange(first, after - 1)
 
 
-def _first_block_at_or_after(reader: ChainReader, timestamp: int, latest: int) -> int:
+def _first_block_at_or_after(reader: BlockClock, timestamp: int, latest: int) -> int:
     """Binary search on block timestamps (non-decreasing); cached per endpoint and timestamp."""
-    cache_key = (reader.client.settings.url, timestamp)
+    cache_key = (reader.endpoint, timestamp)
     with _cache_lock:
         if cache_key in _first_block_cache:
             return _first_block_cache[cache_key]

@@ -55,7 +55,7 @@ def convert(column: Column, value: Any) -> Any:
     if kind is U256 and isinstance(value, str) and not value.isdigit():
         raise BadField(name, f"is not a base-10 amount: {value!r}")
     if id(kind) in _UINT_BITS or kind is TIMESTAMP:
-        number = _integer(name, value)
+        number = integer(name, value)
         bits = 64 if kind is TIMESTAMP else _UINT_BITS[id(kind)]
         if not 0 <= number < 2**bits:
             raise BadField(name, f"{number} does not fit uint{bits}")
@@ -69,7 +69,7 @@ def convert(column: Column, value: Any) -> Any:
     raise BadField(name, f"has no converter for {kind.clickhouse}")
 
 
-def _integer(name: str, value: Any) -> int:
+def integer(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise BadField(name, f"is not an integer: {value!r}")
     if isinstance(value, int):
@@ -134,8 +134,8 @@ def l1_validation(item: dict) -> dict:
     for required in ("weight", "remainingBalance", "creationTimestamp"):
         if item.get(required) is None:
             raise BadField(required, "is missing")
-    weight = _integer("weight", item["weight"])
-    balance = _integer("remainingBalance", item["remainingBalance"])
+    weight = integer("weight", item["weight"])
+    balance = integer("remainingBalance", item["remainingBalance"])
     status = "removed" if weight == 0 else "inactive" if balance == 0 else "active"
     return {**item, "validatorKind": "l1", "validationStatus": status, "startTimestamp": item["creationTimestamp"]}
 
