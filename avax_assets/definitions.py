@@ -10,9 +10,10 @@ from avax_assets.assets.analytics import analytics_assets
 from avax_assets.assets.chain import chain_extract_assets, chain_load_assets
 from avax_assets.assets.network import (bridges_assets, metrics_fetch_assets, metrics_load_assets, network_load_assets,
                                         network_snapshot_assets)
+from avax_assets.assets.subgraphs import subgraph_extract_assets, subgraph_load_assets
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
 from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
-                                   ParquetLakeIOManager)
+                                   ParquetLakeIOManager, SubgraphResource)
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
 
@@ -26,6 +27,11 @@ def _setting(name: str, default):
 def _secret(name: str):
     """A secret: resolved by Dagster from the environment at run time, never stored in config."""
     return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """`a=1,b=2` → {"a": "1", "b": "2"}."""
+    return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
 
 
 def build_resources() -> dict:
@@ -49,6 +55,11 @@ def build_resources() -> dict:
             api_key=_secret("AVAX_AVACLOUD_API_KEY"),
             cu_per_minute=_setting("AVAX_AVACLOUD_CU_PER_MINUTE", 6_000),
             network=_setting("AVAX_AVACLOUD_NETWORK", "mainnet"),
+        ),
+        "subgraph": SubgraphResource(
+            gateway_url=_setting("AVAX_GRAPH_GATEWAY_URL", "https://gateway.thegraph.com/api"),
+            api_key=_secret("AVAX_GRAPH_API_KEY"),
+            subgraph_ids=_pairs(_setting("AVAX_SUBGRAPH_IDS", "")),
         ),
         "kafka": KafkaResource(
             bootstrap_servers=_setting("AVAX_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -103,6 +114,15 @@ metrics_daily_job = dg.define_asset_job(
     description="Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → ClickHouse.",
 )
 
-defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets],
-                      jobs=[chain_daily_job, analytics_job, network_daily_job, metrics_daily_job],
+subgraph_assets = [*subgraph_extract_assets, *subgraph_load_assets]
+
+subgraphs_daily_job = dg.define_asset_job(
+    "subgraphs_daily", selection=dg.AssetSelection.assets(*subgraph_assets),
+    description="Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → Parquet → "
+                "ClickHouse.",
+)
+
+defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets,
+                              *subgraph_assets],
+                      jobs=[chain_daily_job, analytics_job, network_daily_job, metrics_daily_job, subgraphs_daily_job],
                       resources=build_resources())

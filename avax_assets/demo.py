@@ -4,7 +4,8 @@ analytics views → rows per table, and a reconciliation of ClickHouse with the 
     bash deployments/local/demo.sh [--days 3 --blocks-per-day 40 --blocks-source rpc|data_api]
 
 The AvaCloud paths are served locally: Data API lists and Metrics API series from fixtures, and the
-per-block C-Chain paths from the devchain node (for `--blocks-source data_api`).
+per-block C-Chain paths from the devchain node (for `--blocks-source data_api`). The Trader Joe v2
+subgraph is served by a local GraphQL server over its real schema, with swaps in the devchain's blocks.
 """
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ def main() -> None:
           f"({devchain.reverted} reverted)")
 
     from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
+    from avax_assets.local.subgraph_server import SubgraphServer, node_block_timestamps, trader_joe_swaps
 
-    with AvaCloudFixtureServer(chain_rpc_url=stack.anvil.url) as avacloud:
+    stamps = node_block_timestamps(stack.anvil.url, 0, devchain.latest_block)
+    swaps = trader_joe_swaps(stamps, {block: 4 for block in stamps})
+    with AvaCloudFixtureServer(chain_rpc_url=stack.anvil.url) as avacloud, \
+            SubgraphServer(swaps, indexed_block=devchain.latest_block) as graph:
         os.environ.update({**stack.environment(), "AVAX_AVACLOUD_DATA_URL": avacloud.url,
-                           "AVAX_AVACLOUD_METRICS_URL": avacloud.url, "AVAX_BLOCKS_SOURCE": args.blocks_source})
+                           "AVAX_AVACLOUD_METRICS_URL": avacloud.url, "AVAX_BLOCKS_SOURCE": args.blocks_source,
+                           "AVAX_GRAPH_GATEWAY_URL": graph.url.split("/subgraphs/")[0],
+                           "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={graph.subgraph_id}"})
         os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(home / "chdb"))
         materialize_all(spec, devchain, stack)
 
@@ -52,9 +59,9 @@ def materialize_all(spec, devchain, stack) -> None:
 
     from avax_assets import reconcile
     from avax_assets.datasets import (ALL_DATASETS, BRIDGE_DATASETS, CHAIN_DATASETS, METRICS_DATASETS, NETWORK_DATASETS,
-                                      TOKEN_DATASETS, TRACE_DATASETS)
+                                      SUBGRAPH_DATASETS, TOKEN_DATASETS, TRACE_DATASETS)
     from avax_assets.definitions import (analytics_assets, bridges_assets, build_resources, chain_assets, metrics_assets,
-                                         network_assets)
+                                         network_assets, subgraph_assets)
 
     resources = build_resources()
     days = [d.isoformat() for d in spec.dates]
@@ -69,15 +76,15 @@ def materialize_all(spec, devchain, stack) -> None:
 
     assert dg.materialize(analytics_assets, resources=resources).success
     for day in days:
-        for assets in (network_assets, [*metrics_assets, *bridges_assets]):  # two partitionings: a run each
+        for assets in (network_assets, [*metrics_assets, *bridges_assets], subgraph_assets):  # a run each
             if not dg.materialize(assets, partition_key=day, resources=resources,
                                   run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
                 raise SystemExit(f"AvaCloud datasets for {day} failed")
-    print("network snapshots and metrics (AvaCloud fixtures) materialized")
+    print("network snapshots and metrics (AvaCloud fixtures) and DEX swaps (local subgraph) materialized")
     warehouse = resources["clickhouse"].warehouse()
     print(f"\nrows per ClickHouse table ({warehouse.database}):")
     for group in ((*CHAIN_DATASETS, *TRACE_DATASETS, *TOKEN_DATASETS),
-                  (*NETWORK_DATASETS, *BRIDGE_DATASETS, *METRICS_DATASETS)):
+                  (*NETWORK_DATASETS, *BRIDGE_DATASETS, *METRICS_DATASETS, *SUBGRAPH_DATASETS)):
         print(f"{'day':12}" + "".join(f"{d.table[:14]:>15}" for d in group))
         for day in days:
             counts = [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for d in group]

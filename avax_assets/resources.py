@@ -19,6 +19,7 @@ from avax_assets.sinks.spool import SpooledPartition
 from avax_assets.sources.avacloud import AvaCloudClient, AvaCloudSettings
 from avax_assets.sources.chain import ChainReader
 from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
+from avax_assets.sources.subgraph import SubgraphClient, SubgraphSettings
 
 
 class ChainRpcResource(dg.ConfigurableResource):
@@ -75,6 +76,27 @@ class AvaCloudResource(dg.ConfigurableResource):
                                     cu_per_minute=self.cu_per_minute, page_size=self.page_size,
                                     max_pages=self.max_pages)
         with AvaCloudClient(settings) as client:
+            yield client
+
+
+class SubgraphResource(dg.ConfigurableResource):
+    """The Graph's gateway. The key travels as `Authorization: Bearer`, never in a URL; `subgraph_ids`
+    maps a declared subgraph (e.g. `traderjoe-v2`) to its deployment's subgraph id."""
+
+    gateway_url: str = "https://gateway.thegraph.com/api"
+    api_key: Optional[str] = None
+    subgraph_ids: dict[str, str] = {}
+    page_size: int = 1000
+    max_attempts: int = 5
+
+    @contextmanager
+    def client(self, subgraph: str) -> Iterator[SubgraphClient]:
+        subgraph_id = self.subgraph_ids.get(subgraph)
+        if not subgraph_id:
+            raise ValueError(f"no subgraph id for '{subgraph}': set AVAX_SUBGRAPH_IDS={subgraph}=<subgraph id>")
+        settings = SubgraphSettings(url=f"{self.gateway_url.rstrip('/')}/subgraphs/id/{subgraph_id}",
+                                    api_key=self.api_key, page_size=self.page_size, max_attempts=self.max_attempts)
+        with SubgraphClient(settings) as client:
             yield client
 
 

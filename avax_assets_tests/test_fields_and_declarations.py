@@ -30,7 +30,7 @@ def test_hashes_and_addresses_are_lower_cased_and_length_checked():
 
 def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types():
     chain_datasets = [d for d in ALL_DATASETS.values() if d.block_column]
-    assert len(chain_datasets) == 7
+    assert len(chain_datasets) == 8  # 7 from the chain, dex_swaps from The Graph
     for dataset in chain_datasets:
         assert dataset.column("block_number").type.clickhouse == "UInt64"
         assert dataset.column("block_timestamp").type.clickhouse == "DateTime('UTC')"
@@ -41,9 +41,22 @@ def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types
                 assert column.arrow_field.type == pa.string() and column.type.clickhouse == "UInt256"
 
 
+FIXED_TOPICS = {  # DEVELOPERS.md: these names are fixed
+    "avalanche.chains", "avalanche.blocks.43114", "avalanche.transactions.43114", "avalanche.logs.43114",
+    "avalanche.erc20.43114", "avalanche.erc721.43114", "avalanche.erc1155.43114", "avalanche.internal-tx.43114",
+    "avax.metrics", "avax.metrics.activity", "avax.metrics.performance", "avax.metrics.gas",
+    "avax.metrics.cumulative", "avalanche.subnets", "avalanche.blockchains", "avalanche.validators",
+    "avalanche.delegators", "avalanche.bridges",
+}
+
+
 def test_kafka_topics_are_the_fixed_names():
     assert [BLOCKS.topic, TRANSACTIONS.topic, LOGS.topic] == [
         "avalanche.blocks.43114", "avalanche.transactions.43114", "avalanche.logs.43114"]
+    topics = [dataset.topic for dataset in ALL_DATASETS.values()]
+    assert len(set(topics)) == len(topics)
+    assert set(topics) - FIXED_TOPICS == {"avalanche.dex-swaps.43114"}  # the subgraph data, named by us
+    assert FIXED_TOPICS <= set(topics)
 
 
 def test_clickhouse_ddl_follows_the_declaration():
