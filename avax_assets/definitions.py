@@ -12,8 +12,10 @@ from avax_assets.assets.network import (bridges_assets, metrics_fetch_assets, me
                                         network_snapshot_assets)
 from avax_assets.assets.subgraphs import subgraph_extract_assets, subgraph_load_assets
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
+from avax_assets.partitions import PARTITIONS
 from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
                                    ParquetLakeIOManager, SubgraphResource)
+from avax_assets.schedules import TRANSIENT_RETRY, catch_up_sensor, daily_schedule
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
 
@@ -92,7 +94,7 @@ def build_resources() -> dict:
 chain_assets = [*chain_extract_assets, *chain_load_assets, *token_decode_assets, *token_load_assets]
 
 chain_daily_job = dg.define_asset_job(
-    "chain_daily", selection=dg.AssetSelection.assets(*chain_assets),
+    "chain_daily", op_retry_policy=TRANSIENT_RETRY, selection=dg.AssetSelection.assets(*chain_assets),
     description="Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
 )
 
@@ -105,24 +107,34 @@ network_assets = [*network_snapshot_assets, *network_load_assets]
 metrics_assets = [*metrics_fetch_assets, *metrics_load_assets]
 
 network_daily_job = dg.define_asset_job(
-    "network_daily", selection=dg.AssetSelection.assets(*network_assets),
+    "network_daily", op_retry_policy=TRANSIENT_RETRY, selection=dg.AssetSelection.assets(*network_assets),
     description="Snapshots of the Avalanche network from the AvaCloud Data API → Kafka → Parquet → ClickHouse.",
 )
 
 metrics_daily_job = dg.define_asset_job(
-    "metrics_daily", selection=dg.AssetSelection.assets(*metrics_assets, *bridges_assets),
+    "metrics_daily", op_retry_policy=TRANSIENT_RETRY, selection=dg.AssetSelection.assets(*metrics_assets, *bridges_assets),
     description="Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → ClickHouse.",
 )
 
 subgraph_assets = [*subgraph_extract_assets, *subgraph_load_assets]
 
 subgraphs_daily_job = dg.define_asset_job(
-    "subgraphs_daily", selection=dg.AssetSelection.assets(*subgraph_assets),
+    "subgraphs_daily", op_retry_policy=TRANSIENT_RETRY, selection=dg.AssetSelection.assets(*subgraph_assets),
     description="Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → Parquet → "
                 "ClickHouse.",
 )
 
+DAILY_JOBS = (chain_daily_job, network_daily_job, metrics_daily_job, subgraphs_daily_job)
+# the asset whose materialized days say what a job has done: its last load
+WITNESSES = {"chain_daily": (PARTITIONS["chain_daily"], "clickhouse_blocks"),
+             "network_daily": (PARTITIONS["snapshot_daily"], "clickhouse_validators"),
+             "metrics_daily": (PARTITIONS["chain_daily"], "clickhouse_metrics"),
+             "subgraphs_daily": (PARTITIONS["chain_daily"], "clickhouse_dex_swaps")}
+schedules = [daily_schedule(job) for job in DAILY_JOBS]
+sensors = [catch_up_sensor(job, WITNESSES[job.name][0], dg.AssetKey(WITNESSES[job.name][1])) for job in DAILY_JOBS]
+
 defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets,
                               *subgraph_assets],
                       jobs=[chain_daily_job, analytics_job, network_daily_job, metrics_daily_job, subgraphs_daily_job],
+                      schedules=schedules, sensors=sensors,
                       resources=build_resources())

@@ -1,0 +1,74 @@
+"""When the daily jobs run.
+
+Schedules, not declarative automation: every daily job starts from an external source (the node, the
+AvaCloud APIs, The Graph) that Dagster cannot observe, so "the day has closed" is a time, not an
+upstream event. Each job gets a schedule built from its partitions that runs the newest complete day
+shortly after midnight UTC; its ClickHouse loads are in the same job, so they follow in the same run.
+A catch-up sensor per job requests the days a stopped deployment missed, a few per tick, remembering
+in its cursor how far it got. Transient source errors are retried by the jobs' RetryPolicy.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+
+# Minutes after 00:00 UTC: the chain day is complete once the node is past midnight; metrics and the
+# subgraph get more slack (the API aggregates, the subgraph indexes with a lag).
+SCHEDULE_MINUTE = {"network_daily": 5, "chain_daily": 20, "metrics_daily": 40, "subgraphs_daily": 50}
+CATCH_UP_DAYS_PER_TICK = 3
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def daily_schedule(job):
+    return dg.build_schedule_from_partitioned_job(
+        job, name=f"{job.name}_schedule", hour_of_day=0, minute_of_hour=SCHEDULE_MINUTE[job.name],
+        description=f"The newest complete UTC day of `{job.name}`, {SCHEDULE_MINUTE[job.name]} min after midnight.",
+    )
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def newest_complete_day(partitions: dg.DailyPartitionsDefinition, now: dt.datetime) -> str | None:
+    newest = now.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return newest.isoformat() if newest >= partitions.start.date() else None
+
+
+def missing_days(partitions: dg.DailyPartitionsDefinition, cursor: str | None, now: dt.datetime,
+                 done: set[str]) -> list[str]:
+    """Complete days after the cursor (only the newest when there is none) not materialized yet."""
+    newest = newest_complete_day(partitions, now)
+    if newest is None:
+        return []
+    last = dt.date.fromisoformat(newest)
+    day = dt.date.fromisoformat(cursor) + dt.timedelta(days=1) if cursor else last
+    days = []
+    while day <= last:
+        if day.isoformat() not in done:
+            days.append(day.isoformat())
+        day += dt.timedelta(days=1)
+    return days
+
+
+def catch_up_sensor(job, partitions: dg.DailyPartitionsDefinition,
+                    witness: dg.AssetKey, now: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
+    """Requests the days of `job` that `witness` (its last asset) lacks since the cursor."""
+
+    @dg.sensor(name=f"{job.name}_catch_up", job=job, minimum_interval_seconds=600,
+               description=f"Requests the complete days `{job.name}` missed (up to {CATCH_UP_DAYS_PER_TICK} a tick); "
+                           "its cursor is the last day requested, so a restarted deployment resumes where it stopped.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        done = context.instance.get_materialized_partitions(witness)
+        at = now()
+        days = missing_days(partitions, context.cursor, at, done)[:CATCH_UP_DAYS_PER_TICK]
+        if not days:
+            newest = newest_complete_day(partitions, at)
+            if newest:
+                context.update_cursor(newest)
+            return dg.SkipReason(f"nothing missing up to {newest}")
+        context.update_cursor(days[-1])
+        return [dg.RunRequest(run_key=f"{job.name}:{day}", partition_key=day) for day in days]
+
+    return _sensor
