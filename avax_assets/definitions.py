@@ -15,7 +15,7 @@ from avax_assets.assets.tokens import token_decode_assets, token_load_assets
 from avax_assets.partitions import PARTITIONS
 from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
                                    ParquetLakeIOManager, SubgraphResource)
-from avax_assets.schedules import TRANSIENT_RETRY, catch_up_sensor, daily_schedule
+from avax_assets.schedules import TRANSIENT_RETRY, catch_up_sensor, daily_schedule, freshness_checks
 
 HOME = os.environ.get("AVAX_HOME", ".avax-assets")
 
@@ -131,10 +131,14 @@ WITNESSES = {"chain_daily": (PARTITIONS["chain_daily"], "clickhouse_blocks"),
              "metrics_daily": (PARTITIONS["chain_daily"], "clickhouse_metrics"),
              "subgraphs_daily": (PARTITIONS["chain_daily"], "clickhouse_dex_swaps")}
 schedules = [daily_schedule(job) for job in DAILY_JOBS]
-sensors = [catch_up_sensor(job, WITNESSES[job.name][0], dg.AssetKey(WITNESSES[job.name][1])) for job in DAILY_JOBS]
+load_assets = [*chain_load_assets, *token_load_assets, *network_load_assets, *metrics_load_assets,
+               bridges_assets[-1], *subgraph_load_assets]
+freshness = freshness_checks(load_assets)
+sensors = [*(catch_up_sensor(job, WITNESSES[job.name][0], dg.AssetKey(WITNESSES[job.name][1])) for job in DAILY_JOBS),
+           dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=600)]
 
 defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets,
                               *subgraph_assets],
                       jobs=[chain_daily_job, analytics_job, network_daily_job, metrics_daily_job, subgraphs_daily_job],
-                      schedules=schedules, sensors=sensors,
+                      asset_checks=freshness, schedules=schedules, sensors=sensors,
                       resources=build_resources())

@@ -5,7 +5,8 @@ AvaCloud APIs, The Graph) that Dagster cannot observe, so "the day has closed" i
 upstream event. Each job gets a schedule built from its partitions that runs the newest complete day
 shortly after midnight UTC; its ClickHouse loads are in the same job, so they follow in the same run.
 A catch-up sensor per job requests the days a stopped deployment missed, a few per tick, remembering
-in its cursor how far it got. Transient source errors are retried by the jobs' RetryPolicy.
+in its cursor how far it got. Transient source errors are retried by the jobs' RetryPolicy. A freshness
+check on every ClickHouse load warns when its newest complete day is not loaded by 03:00 UTC.
 """
 
 import datetime as dt
@@ -17,6 +18,7 @@ import dagster as dg
 # subgraph get more slack (the API aggregates, the subgraph indexes with a lag).
 SCHEDULE_MINUTE = {"network_daily": 5, "chain_daily": 20, "metrics_daily": 40, "subgraphs_daily": 50}
 CATCH_UP_DAYS_PER_TICK = 3
+FRESHNESS_DEADLINE = "0 3 * * *"  # the newest complete day must be in ClickHouse by 03:00 UTC
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -25,6 +27,12 @@ def daily_schedule(job):
         job, name=f"{job.name}_schedule", hour_of_day=0, minute_of_hour=SCHEDULE_MINUTE[job.name],
         description=f"The newest complete UTC day of `{job.name}`, {SCHEDULE_MINUTE[job.name]} min after midnight.",
     )
+
+
+def freshness_checks(load_assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+    """A warning on each ClickHouse load whose newest complete day is not loaded by the deadline."""
+    return list(dg.build_time_partition_freshness_checks(assets=load_assets, deadline_cron=FRESHNESS_DEADLINE,
+                                                         timezone="UTC"))
 
 
 def utc_now() -> dt.datetime:

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from avax_assets import definitions
+from avax_assets.datasets import ALL_DATASETS
 from avax_assets.partitions import PARTITIONS
 from avax_assets.schedules import CATCH_UP_DAYS_PER_TICK, SCHEDULE_MINUTE, catch_up_sensor
 
@@ -56,3 +57,10 @@ def test_without_a_cursor_the_sensor_starts_at_the_newest_day_not_the_chains_gen
                              now=lambda: now)
     with dg.instance_for_test() as instance:
         assert tick(sensor, instance, None) == (["2026-11-23"], "2026-11-23")
+
+
+def test_every_clickhouse_load_has_a_freshness_check_and_a_sensor_runs_them():
+    checked = {key.asset_key for check in definitions.freshness for key in check.check_keys}
+    loads = {a.key for a in definitions.defs.assets if a.key.path[-1].startswith("clickhouse_")}
+    assert checked == loads and len(loads) == len(ALL_DATASETS)  # one load per dataset
+    assert definitions.defs.get_sensor_def("freshness_checks_sensor").minimum_interval_seconds == 600
