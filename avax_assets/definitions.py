@@ -12,7 +12,6 @@ from avax_assets.assets.network import (bridges_assets, metrics_fetch_assets, me
                                         network_snapshot_assets)
 from avax_assets.assets.subgraphs import subgraph_extract_assets, subgraph_load_assets
 from avax_assets.assets.tokens import token_decode_assets, token_load_assets
-from avax_assets.partitions import PARTITIONS
 from avax_assets.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
                                    ParquetLakeIOManager, SubgraphResource)
 from avax_assets.schedules import TRANSIENT_RETRY, catch_up_sensor, daily_schedule, freshness_checks
@@ -126,15 +125,19 @@ subgraphs_daily_job = dg.define_asset_job(
 
 DAILY_JOBS = (chain_daily_job, network_daily_job, metrics_daily_job, subgraphs_daily_job)
 # the asset whose materialized days say what a job has done: its last load
-WITNESSES = {"chain_daily": (PARTITIONS["chain_daily"], "clickhouse_blocks"),
-             "network_daily": (PARTITIONS["snapshot_daily"], "clickhouse_validators"),
-             "metrics_daily": (PARTITIONS["chain_daily"], "clickhouse_metrics"),
-             "subgraphs_daily": (PARTITIONS["chain_daily"], "clickhouse_dex_swaps")}
-schedules = [daily_schedule(job) for job in DAILY_JOBS]
+WITNESSES = {"chain_daily": "clickhouse_blocks", "network_daily": "clickhouse_validators",
+             "metrics_daily": "clickhouse_metrics", "subgraphs_daily": "clickhouse_dex_swaps"}
 load_assets = [*chain_load_assets, *token_load_assets, *network_load_assets, *metrics_load_assets,
                bridges_assets[-1], *subgraph_load_assets]
+
+
+def witness(job_name: str) -> dg.AssetsDefinition:
+    return next(a for a in load_assets if a.key == dg.AssetKey(WITNESSES[job_name]))
+
+
+schedules = [daily_schedule(job) for job in DAILY_JOBS]
 freshness = freshness_checks(load_assets)
-sensors = [*(catch_up_sensor(job, WITNESSES[job.name][0], dg.AssetKey(WITNESSES[job.name][1])) for job in DAILY_JOBS),
+sensors = [*(catch_up_sensor(job, witness(job.name)) for job in DAILY_JOBS),
            dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=600)]
 
 defs = dg.Definitions(assets=[*chain_assets, *analytics_assets, *network_assets, *metrics_assets, *bridges_assets,

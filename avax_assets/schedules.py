@@ -60,15 +60,16 @@ def missing_days(partitions: dg.DailyPartitionsDefinition, cursor: str | None, n
     return days
 
 
-def catch_up_sensor(job, partitions: dg.DailyPartitionsDefinition,
-                    witness: dg.AssetKey, now: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
+def catch_up_sensor(job, witness: dg.AssetsDefinition,
+                    now: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
     """Requests the days of `job` that `witness` (its last asset) lacks since the cursor."""
+    partitions = witness.partitions_def
 
     @dg.sensor(name=f"{job.name}_catch_up", job=job, minimum_interval_seconds=600,
                description=f"Requests the complete days `{job.name}` missed (up to {CATCH_UP_DAYS_PER_TICK} a tick); "
                            "its cursor is the last day requested, so a restarted deployment resumes where it stopped.")
     def _sensor(context: dg.SensorEvaluationContext):
-        done = context.instance.get_materialized_partitions(witness)
+        done = context.instance.get_materialized_partitions(witness.key)
         at = now()
         days = missing_days(partitions, context.cursor, at, done)[:CATCH_UP_DAYS_PER_TICK]
         if not days:

@@ -4,11 +4,11 @@ and a proxy in front of the node that injects faults a real node will not produc
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
+
+from avax_assets.local.http import BackgroundServer, JsonHandler
 
 
 def rpc(url: str, method: str, params: list):
@@ -42,42 +42,29 @@ class FaultyNodeProxy:
         self.requests = 0
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 proxy.requests += 1
                 if proxy.mode == "fail":
-                    self._reply(503, b"upstream unavailable")
+                    self.reply(503, b"upstream unavailable")
                     return
                 if proxy.mode == "no-tracing" and (b'"debug_' in body or b'"trace_' in body):
                     calls = json.loads(body)
                     error = {"code": -32601, "message": "the method does not exist/is not available"}
-                    self._reply(200, json.dumps([{"jsonrpc": "2.0", "id": c["id"], "error": error} for c in calls]).encode())
+                    self.reply(200, [{"jsonrpc": "2.0", "id": c["id"], "error": error} for c in calls])
                     return
                 answer = httpx.post(proxy.upstream, content=body, headers={"content-type": "application/json"},
                                     timeout=30).json()
                 if proxy.mode == "corrupt":
                     answer = _corrupt(answer)
-                self._reply(200, json.dumps(answer).encode())
+                self.reply(200, answer)
 
-            def _reply(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serving = BackgroundServer(Handler).__enter__()
+        self.url = self._serving.base_url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.__exit__()
 
 
 def _corrupt(answer):

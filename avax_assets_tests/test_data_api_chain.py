@@ -3,7 +3,6 @@ the same schema and, column for column, the same values as the JSON-RPC path on 
 the columns the Data API does not serve left null; the load checks pass. The per-block paths are
 served from the devchain node (local/data_api_chain.py) and validated against the official spec."""
 
-import json
 import os
 from pathlib import Path
 

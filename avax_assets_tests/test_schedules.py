@@ -7,7 +7,6 @@ import pytest
 
 from avax_assets import definitions
 from avax_assets.datasets import ALL_DATASETS
-from avax_assets.partitions import PARTITIONS
 from avax_assets.schedules import CATCH_UP_DAYS_PER_TICK, SCHEDULE_MINUTE, catch_up_sensor
 
 UTC = dt.timezone.utc
@@ -39,8 +38,7 @@ def tick(sensor, instance, cursor):
 
 def test_the_catch_up_sensor_requests_missed_days_a_few_per_tick_and_resumes_from_its_cursor():
     now = dt.datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    sensor = catch_up_sensor(definitions.chain_daily_job, PARTITIONS["chain_daily"], dg.AssetKey("clickhouse_blocks"),
-                             now=lambda: now)
+    sensor = catch_up_sensor(definitions.chain_daily_job, definitions.witness("chain_daily"), now=lambda: now)
     with dg.instance_for_test() as instance:
         instance.report_runless_asset_event(dg.AssetMaterialization("clickhouse_blocks", partition="2026-11-20"))
         requested, cursor = tick(sensor, instance, "2026-11-17")  # the deployment stopped after the 17th
@@ -53,8 +51,7 @@ def test_the_catch_up_sensor_requests_missed_days_a_few_per_tick_and_resumes_fro
 
 def test_without_a_cursor_the_sensor_starts_at_the_newest_day_not_the_chains_genesis():
     now = dt.datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    sensor = catch_up_sensor(definitions.chain_daily_job, PARTITIONS["chain_daily"], dg.AssetKey("clickhouse_blocks"),
-                             now=lambda: now)
+    sensor = catch_up_sensor(definitions.chain_daily_job, definitions.witness("chain_daily"), now=lambda: now)
     with dg.instance_for_test() as instance:
         assert tick(sensor, instance, None) == (["2026-11-23"], "2026-11-23")
 

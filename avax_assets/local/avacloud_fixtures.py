@@ -13,68 +13,47 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from avax_assets.local.data_api_chain import CHAIN_PATH, NodeAsDataApi
+from avax_assets.local.http import BackgroundServer, JsonHandler
 
 FIXTURES = Path(__file__).parent / "fixtures" / "avacloud.json"
 
 
-class AvaCloudFixtureServer:
+class AvaCloudFixtureServer(BackgroundServer):
     def __init__(self, port: int = 0, fixtures: Path = FIXTURES, chain_rpc_url: str | None = None) -> None:
         pages = json.loads(fixtures.read_text())
         chain = NodeAsDataApi(chain_rpc_url) if chain_rpc_url else None
         self.requests: list[str] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 server.requests.append(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 metric = METRIC_PATH.match(url.path)
                 if metric:
-                    self._reply(200, metric_page(metric["chain"], metric["metric"], query))
+                    self.reply(200, metric_page(metric["chain"], metric["metric"], query))
                     return
                 if chain and CHAIN_PATH.match(url.path):
-                    self._reply(*chain.route(url.path, query))
+                    self.reply(*chain.route(url.path, query))
                     return
                 token = query.get("pageToken")
                 book = pages.get(fixture_key(url.path, query))
                 index = 0 if token is None else _page_index(book, token)
                 if book is None or index is None:
-                    self._reply(404 if book is None else 400,
-                                {"message": f"no fixture for {url.path}" if book is None else "invalid pageToken",
-                                 "statusCode": 404 if book is None else 400, "error": "Not Found"})
+                    self.reply(404 if book is None else 400,
+                               {"message": f"no fixture for {url.path}" if book is None else "invalid pageToken",
+                                "statusCode": 404 if book is None else 400, "error": "Not Found"})
                     return
-                self._reply(200, book[index])
+                self.reply(200, book[index])
 
-            def _reply(self, status: int, body: dict) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AvaCloudFixtureServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, port)
+        self.url = self.base_url
 
 
 DISCRIMINATORS = ("validationStatus", "delegationStatus")
@@ -127,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     with AvaCloudFixtureServer(args.port, chain_rpc_url=args.chain_rpc_url) as server:
         print(f"serving AvaCloud fixtures on {server.url}")
-        server._thread.join()
+        server.wait()
 
 
 if __name__ == "__main__":

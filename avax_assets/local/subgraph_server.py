@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from eth_hash.auto import keccak
@@ -22,6 +20,8 @@ from graphql import (GraphQLArgument, GraphQLBoolean, GraphQLEnumType, GraphQLFi
                      GraphQLInputObjectType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType,
                      GraphQLScalarType, GraphQLSchema, GraphQLString, build_ast_schema, get_named_type, graphql_sync,
                      is_list_type, is_object_type, parse)
+
+from avax_assets.local.http import BackgroundServer, JsonHandler
 
 SPEC = Path(__file__).parent / "subgraphs" / "traderjoe-joe-subgraph-v2.schema.graphql"
 MAX_FIRST = 1000
@@ -194,7 +194,7 @@ class EntityStore:
                 "gte": have >= want, "lte": have <= want}[op]
 
 
-class SubgraphServer:
+class SubgraphServer(BackgroundServer):
     """POST /api/subgraphs/id/<id> → GraphQL over the store; `indexed_block` and `has_indexing_errors`
     are what `_meta` reports. With `api_key`, a request without `Authorization: Bearer <key>` is refused."""
 
@@ -207,30 +207,18 @@ class SubgraphServer:
         self.queries: list[dict] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 if self.path != f"/api/subgraphs/id/{server.subgraph_id}":
-                    return self._reply(404, {"errors": [{"message": f"subgraph not found: {self.path}"}]})
+                    return self.reply(404, {"errors": [{"message": f"subgraph not found: {self.path}"}]})
                 if server.api_key and self.headers.get("authorization") != f"Bearer {server.api_key}":
-                    return self._reply(401, {"errors": [{"message": "auth error: missing or invalid API key"}]})
+                    return self.reply(401, {"errors": [{"message": "auth error: missing or invalid API key"}]})
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
                 server.queries.append(body)
-                self._reply(200, server.execute(body.get("query", ""), body.get("variables") or {}))
+                self.reply(200, server.execute(body.get("query", ""), body.get("variables") or {}))
 
-            def _reply(self, status: int, body: dict) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api/subgraphs/id/{subgraph_id}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler, port)
+        self.url = f"{self.base_url}/api/subgraphs/id/{subgraph_id}"
 
     def execute(self, query: str, variables: dict) -> dict:
         meta = {"block": {"number": self.indexed_block}, "deployment": self.subgraph_id,
@@ -240,14 +228,6 @@ class SubgraphServer:
         if result.errors:
             body["errors"] = [{"message": e.message} for e in result.errors]
         return body
-
-    def __enter__(self) -> SubgraphServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- deterministic Liquidity Book swaps on the devchain's blocks -------------------------------------
@@ -322,7 +302,7 @@ def main() -> None:
     entities = trader_joe_swaps(stamps, {n: args.swaps_per_block for n in stamps})
     with SubgraphServer(entities, indexed_block=latest, port=args.port) as server:
         print(f"serving {len(entities['Swap'])} swaps at {server.url}")
-        server._thread.join()
+        server.wait()
 
 
 if __name__ == "__main__":

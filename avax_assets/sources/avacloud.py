@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
-from avax_assets.sources.retry import jittered_backoff, server_wait
+from avax_assets.sources.retry import jittered_backoff, send_with_retries
 
-log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-glacier-api-key"
 RATE_LIMIT_HEADERS = ("retry-after", "ratelimit-reset")
@@ -142,26 +140,17 @@ class AvaCloudClient:
         base = self.settings.metrics_url if path.startswith("/v2/") else self.settings.data_url
         url = base.rstrip("/") + path.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
         params = {k: v for k, v in (query or {}).items() if v is not None}
-        attempts = self.settings.max_attempts
-        for attempt in range(1, attempts + 1):
-            self.budget.spend(cost)
-            try:
-                response = self._http.get(url, params=params)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                problem, wait = type(exc).__name__, self._backoff(attempt)
-            else:
-                if response.status_code == 200:
-                    return self._decode(path, response)
-                if response.status_code != 429 and response.status_code < 500:
-                    raise AvaCloudError(f"AvaCloud GET {path}: HTTP {response.status_code}: {_envelope(response)}")
-                problem = f"HTTP {response.status_code}"
-                wait = server_wait(response, RATE_LIMIT_HEADERS) if response.status_code == 429 else None
-                wait = wait if wait is not None else self._backoff(attempt)
-            if attempt == attempts:
-                raise AvaCloudUnavailable(f"AvaCloud GET {path}: gave up after {attempts} attempts (last: {problem})")
-            log.warning("AvaCloud GET %s: %s, retry %d/%d in %.1fs", path, problem, attempt, attempts - 1, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")
+
+        def send() -> httpx.Response:
+            self.budget.spend(cost)  # every attempt costs its units
+            return self._http.get(url, params=params)
+
+        response = send_with_retries(send, what=f"AvaCloud GET {path}", attempts=self.settings.max_attempts,
+                                     backoff=self._backoff, sleep=self._sleep, give_up=AvaCloudUnavailable,
+                                     rate_limit_headers=RATE_LIMIT_HEADERS)
+        if response.status_code != 200:
+            raise AvaCloudError(f"AvaCloud GET {path}: HTTP {response.status_code}: {_envelope(response)}")
+        return self._decode(path, response)
 
     def pages(self, path: str, items_key: str, path_params: dict | None = None, query: dict | None = None,
               page_size: int | None = None) -> Iterator[list[dict]]:

@@ -119,31 +119,27 @@ def transaction_row(tx: dict) -> dict:
     }
 
 
+def _row_of_block(scope: Scope, number: int, item: dict, to_row, where: str) -> dict:
+    """One item converted, and held to the block it was asked for."""
+    try:
+        row = to_row(item)
+    except BadField as bad:
+        raise scope.error(bad, where) from None
+    if row["block_number"] != number:
+        raise SourceDataError(scope.dataset.name, scope.partition, "blockNumber",
+                              f"is {row['block_number']}, asked for block {number}", where)
+    return row
+
+
 def extract_blocks(reader: DataApiChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    rows = []
-    for number, block in reader.each_block(blocks, reader.block):
-        try:
-            row = block_row(block)
-        except BadField as bad:
-            raise scope.error(bad, f"block {number}") from None
-        if row["block_number"] != number:
-            raise SourceDataError(scope.dataset.name, scope.partition, "blockNumber",
-                                  f"is {row['block_number']}, asked for {number}")
-        rows.append(row)
+    rows = [_row_of_block(scope, number, block, block_row, f"block {number}")
+            for number, block in reader.each_block(blocks, reader.block)]
     return to_batch(scope, rows)
 
 
 def extract_transactions(reader: DataApiChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    rows = []
-    for number, transactions in reader.each_block(blocks, reader.transactions):
-        for position, tx in enumerate(transactions):
-            try:
-                row = transaction_row(tx)
-            except BadField as bad:
-                raise scope.error(bad, f"block {number} tx {tx.get('txHash', position)}") from None
-            if row["block_number"] != number:
-                raise SourceDataError(scope.dataset.name, scope.partition, "blockNumber",
-                                      f"is {row['block_number']} in the transactions of block {number}")
-            rows.append(row)
+    rows = [_row_of_block(scope, number, tx, transaction_row, f"block {number} tx {tx.get('txHash', position)}")
+            for number, transactions in reader.each_block(blocks, reader.transactions)
+            for position, tx in enumerate(transactions)]
     rows.sort(key=lambda r: (r["block_number"], r["transaction_index"]))
     return to_batch(scope, rows)

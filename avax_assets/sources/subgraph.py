@@ -8,7 +8,6 @@ error message.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,9 +21,8 @@ from avax_assets.datasets import SubgraphEntity
 from avax_assets.errors import PartitionNotReady, SourceDataError
 from avax_assets.sources.chain import BlockRange
 from avax_assets.sources.network import item_row
-from avax_assets.sources.retry import jittered_backoff, server_wait
+from avax_assets.sources.retry import jittered_backoff, send_with_retries
 
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # The Graph's maximum `first`
 META_QUERY = "query Meta { _meta { block { number } hasIndexingErrors } }"
@@ -76,26 +74,16 @@ class SubgraphClient:
     def query(self, text: str, variables: dict | None = None) -> dict:
         """The `data` of one GraphQL query; GraphQL errors raise SubgraphError."""
         name = text.split("(")[0].split("{")[0].strip()
-        attempts = self.settings.max_attempts
-        for attempt in range(1, attempts + 1):
+
+        def send() -> httpx.Response:
             self.queries += 1
-            try:
-                response = self._http.post(self.settings.url, json={"query": text, "variables": variables or {}})
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                problem, wait = type(exc).__name__, self._backoff(attempt)
-            else:
-                if response.status_code == 200:
-                    return _data(name, response)
-                if response.status_code != 429 and response.status_code < 500:
-                    raise SubgraphError(f"subgraph {name}: HTTP {response.status_code}: {response.text[:200]}")
-                problem = f"HTTP {response.status_code}"
-                wait = server_wait(response) if response.status_code == 429 else None
-                wait = wait if wait is not None else self._backoff(attempt)
-            if attempt == attempts:
-                raise SubgraphUnavailable(f"subgraph {name}: gave up after {attempts} attempts (last: {problem})")
-            log.warning("subgraph %s: %s, retry %d/%d in %.1fs", name, problem, attempt, attempts - 1, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")
+            return self._http.post(self.settings.url, json={"query": text, "variables": variables or {}})
+
+        response = send_with_retries(send, what=f"subgraph {name}", attempts=self.settings.max_attempts,
+                                     backoff=self._backoff, sleep=self._sleep, give_up=SubgraphUnavailable)
+        if response.status_code != 200:
+            raise SubgraphError(f"subgraph {name}: HTTP {response.status_code}: {response.text[:200]}")
+        return _data(name, response)
 
     def indexed_block(self) -> int:
         """The subgraph's latest indexed block; refuses a subgraph with indexing errors."""
