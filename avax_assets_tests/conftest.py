@@ -20,7 +20,8 @@ DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
 @pytest.fixture(scope="session")
 def stack():
     """Kafka, S3 and anvil on test ports; services this session started are stopped at its end."""
-    stack = LocalStack(TEST_HOME, kafka_port=19092, s3_port=28333, anvil_port=18545)
+    stack = LocalStack(TEST_HOME, kafka_port=19092, s3_port=28333, anvil_port=18545,
+                       postgres_port=25432)
     started = [s for s in stack.services if not (s.pid() and s.is_ready())]
     try:
         stack.up()

@@ -4,6 +4,7 @@ each partition exactly once, so no FINAL is needed; sums of wei stay exact (UInt
 
 import dagster as dg
 
+from avax_assets import pools
 from avax_assets.resources import ClickHouseResource
 
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -60,7 +61,7 @@ VIEWS: dict[str, tuple[str, list[str], str]] = {
 
 
 def view_asset(name: str, description: str, deps: list[str], select: str) -> dg.AssetsDefinition:
-    @dg.asset(name=name, description=description, deps=deps, group_name="analytics", pool="clickhouse",
+    @dg.asset(name=name, description=description, deps=deps, group_name="analytics", pool=pools.CLICKHOUSE,
               kinds={"clickhouse"})
     def _view(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource) -> dg.MaterializeResult:
         warehouse = clickhouse.warehouse()

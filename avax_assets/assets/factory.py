@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import dagster as dg
 import pyarrow as pa
 
+from avax_assets import pools
 from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
 from avax_assets.partitions import PARTITIONS, partition_day
@@ -101,7 +102,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor,
         partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name="chain",
-        pool="rpc",
+        pool=pools.RPC,
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
         required_resource_keys=resource_keys,
@@ -212,7 +213,7 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         deps=[f"clickhouse_{dataset.parent.dataset}"] if dataset.parent else [],
         partitions_def=PARTITIONS[dataset.partitioning],
         group_name="clickhouse",
-        pool="clickhouse",
+        pool=pools.CLICKHOUSE,
         kinds={"clickhouse"},
         metadata={"clickhouse_table": dataset.table, "dagster/column_schema": column_schema(dataset)},
         check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True) for name in audits],

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pyarrow as pa
 
+from avax_assets import pools
 from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
                                         publish_or_discard, spool_batches)
 from avax_assets.datasets import BRIDGES, METRICS, METRICS_BY_GROUP, NETWORK_DATASETS, Dataset
@@ -33,7 +34,7 @@ def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: 
         partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name=group,
-        pool="avacloud",
+        pool=pools.AVACLOUD,
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
     )

@@ -6,6 +6,7 @@ import time
 import dagster as dg
 import pyarrow.compute as pc
 
+from avax_assets import pools
 from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
                                         publish_or_discard, spool_batches)
 from avax_assets.datasets import SUBGRAPH_ENTITIES, SubgraphEntity
@@ -28,7 +29,7 @@ def subgraph_asset(entity: SubgraphEntity) -> dg.AssetsDefinition:
         partitions_def=PARTITIONS[dataset.partitioning],
         io_manager_key="lake_io_manager",
         group_name="subgraphs",
-        pool="thegraph",
+        pool=pools.THEGRAPH,
         kinds={"python", "graphql", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
         check_specs=[dg.AssetCheckSpec(BLOCKS_IN_RANGE, asset=dataset.name,

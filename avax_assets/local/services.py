@@ -1,10 +1,11 @@
 """Start and stop the real local services on loopback: Tansu (Kafka protocol), SeaweedFS (S3, with
-credentials enforced) and anvil (a C-Chain stand-in, chain id 43114).
+credentials enforced), anvil (a C-Chain stand-in, chain id 43114) and, on request, PostgreSQL (Debian's
+package) for a production-shaped Dagster instance.
 
 Idempotent: a service whose PID file points at a live, ready process is reused. Each service has a
 PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by PID.
 
-    python -m avax_assets.local.services up|down|status [--home DIR]
+    python -m avax_assets.local.services up|down|status|env [--home DIR] [--with-postgres]
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class Service:
     def prepare(self) -> None:
         """Install or configure what the service needs before it starts."""
 
+    def popen_user(self) -> str | None:
+        """The system user to run the server as (None: the caller)."""
+        return None
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
@@ -83,7 +88,8 @@ class Service:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
+                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
+                                       user=self.popen_user())
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.is_ready():
@@ -215,6 +221,109 @@ class Prism(Service):
         return f"http://{HOST}:{self.port}"
 
 
+class Postgres(Service):
+    """Debian's PostgreSQL server in a cluster of our own, password auth on loopback only. The server
+    refuses to run as root, so a root caller runs it as the `postgres` system user."""
+
+    database = "dagster"
+    user = "dagster"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "postgres"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "postgres-credentials.json"
+
+    def password(self) -> str:
+        if not self.credentials_file.exists():
+            self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
+            self.credentials_file.write_text(json.dumps({"password": secrets.token_hex(16)}))
+            self.credentials_file.chmod(0o600)
+        return json.loads(self.credentials_file.read_text())["password"]
+
+    def prepare(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        password_file = self.home / "run" / "postgres-initdb-password"
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(self.password())
+        for path in (self.data_dir, password_file):
+            self._own(path)
+        try:
+            subprocess.run([postgres_binary("initdb"), "-D", str(self.data_dir), "-U", self.user,
+                            f"--pwfile={password_file}", "--auth-local=scram-sha-256",
+                            "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+                           check=True, capture_output=True, user=self._run_as())
+        except subprocess.CalledProcessError as error:
+            raise ServiceError(f"postgres initdb failed: {error.stderr.decode(errors='replace')[-500:]}") from None
+        finally:
+            password_file.unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        return [postgres_binary("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-h", HOST,
+                "-k", str(self.data_dir)]
+
+    def start(self) -> None:
+        super().start()
+        self.create_database(self.database)
+
+    def popen_user(self) -> str | None:
+        return self._run_as()
+
+    def is_ready(self) -> bool:
+        try:
+            self.connect("postgres").close()
+            return True
+        except Exception:  # noqa: BLE001 - any failure to connect means "not ready yet"
+            return False
+
+    def connect(self, database: str | None = None):
+        import psycopg2
+
+        return psycopg2.connect(host=HOST, port=self.port, user=self.user, password=self.password(),
+                                dbname=database or self.database, connect_timeout=2)
+
+    def create_database(self, name: str) -> None:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a plain database name: {name!r}")
+        connection = self.connect("postgres")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            connection.close()
+
+    def environment(self, database: str | None = None) -> dict[str, str]:
+        """The settings deployments/production/dagster.yaml reads."""
+        return {"DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
+                "DAGSTER_PG_PASSWORD": self.password(), "DAGSTER_PG_DB": database or self.database}
+
+    @staticmethod
+    def _run_as() -> str | None:
+        return "postgres" if os.geteuid() == 0 else None
+
+    def _own(self, *paths: Path) -> None:
+        if self._run_as():
+            for path in paths:
+                shutil.chown(path, user="postgres", group="postgres")
+
+
+def postgres_binary(name: str) -> str:
+    """A server program of Debian's postgresql package (not on PATH: it lives under /usr/lib/postgresql)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    for bin_dir in versions:
+        if (bin_dir / name).exists():
+            return str(bin_dir / name)
+    raise ServiceError(f"PostgreSQL's {name} is not installed: apt-get install postgresql "
+                       "(deployments/local/setup.sh does this)")
+
+
 def ensure_node_tools() -> None:
     if ANVIL_BIN.exists() and PRISM_BIN.exists():
         return
@@ -230,23 +339,26 @@ class LocalStack:
     kafka_port: int = 9092
     s3_port: int = 8333
     anvil_port: int = 8545
+    postgres_port: int = 15432
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
         self.kafka = Kafka("kafka", self.kafka_port, self.home)
         self.s3 = S3("s3", self.s3_port, self.home)
         self.anvil = Anvil("anvil", self.anvil_port, self.home)
+        self.postgres = Postgres("postgres", self.postgres_port, self.home)
 
     @property
     def services(self) -> list[Service]:
+        """What the pipeline needs; PostgreSQL only backs a production-shaped Dagster instance."""
         return [self.kafka, self.s3, self.anvil]
 
-    def up(self) -> None:
-        for service in self.services:
+    def up(self, with_postgres: bool = False) -> None:
+        for service in self.services + ([self.postgres] if with_postgres else []):
             service.start()
 
     def down(self) -> None:
-        for service in self.services:
+        for service in [*self.services, self.postgres]:
             service.stop()
 
     def devchain(self, spec: DevchainSpec, record: Path | None = None) -> DevchainSummary:
@@ -311,17 +423,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down", "status", "env"])
     parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
+    parser.add_argument("--with-postgres", action="store_true",
+                        help="also start PostgreSQL (for deployments/production/dagster.yaml)")
     args = parser.parse_args(argv)
     stack = LocalStack(Path(args.home))
     if args.action == "up":
-        stack.up()
+        stack.up(with_postgres=args.with_postgres)
     elif args.action == "down":
         stack.down()
     elif args.action == "env":
-        for key, value in stack.environment().items():
+        settings = stack.environment()
+        if stack.postgres.pid():
+            settings.update(stack.postgres.environment())
+        for key, value in settings.items():
             print(f"export {key}={value}")
         return
-    for service in stack.services:
+    for service in [*stack.services, stack.postgres]:
         print(service.status())
 
 

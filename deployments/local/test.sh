@@ -2,6 +2,7 @@
 # The whole test suite on the real local services (the tests start them, or reuse running ones).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+bash deployments/local/system-packages.sh
 uv run dagster definitions validate -m avax_assets.definitions
 set +e
 uv run pytest "$@"
