@@ -1,0 +1,197 @@
+"""The Dagster UI in a real browser: dagster-webserver and dagster-daemon on loopback with the project's
+workspace.yaml and dagster.yaml (storage moved to a temporary home), driven by Playwright in Debian's
+Chromium. The run launched from the UI is queued, dequeued by the daemon and executed in its own
+process against the real local services; screenshots land in artifacts/ui/."""
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from avax_assets.local.services import HOST, _terminate
+from avax_assets_tests.conftest import REPO
+
+UI_PORT = 13300
+DAY = "2024-06-02"
+ARTIFACTS = Path(os.environ.get("AVAX_TEST_ARTIFACTS", REPO / "artifacts")) / "ui"
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling Google's hosts on a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+RUN_TIMEOUT_S = 300
+
+
+class DagsterUI:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.env = env
+        self.url = f"http://{HOST}:{UI_PORT}"
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        for name, command in (("webserver", [bin_dir / "dagster-webserver", "-h", HOST, "-p", str(UI_PORT)]),
+                              ("daemon", [bin_dir / "dagster-daemon", "run"])):
+            with open(self.home / f"{name}.log", "ab") as log:
+                self.processes.append(subprocess.Popen([*map(str, command), "-w", "workspace.yaml"], cwd=REPO,
+                                                       env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                       start_new_session=True))
+        deadline = time.monotonic() + 180
+        while not self._serving():
+            if any(p.poll() is not None for p in self.processes) or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"dagster-webserver/daemon did not come up; see logs in {self.home}")
+            time.sleep(1)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            _terminate(process.pid, 20)
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(self.home))
+
+    def _serving(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def local_instance_config(home: Path) -> str:
+    """The project's dagster.yaml with its SQLite storage moved into `home`."""
+    config = (REPO / "dagster.yaml").read_text()
+    moved = config.replace("base_dir: .avax-assets/dagster", f"base_dir: {home / 'storage'}")
+    assert moved != config, "dagster.yaml no longer keeps its storage under .avax-assets/dagster"
+    return moved
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(pipeline_env, devchain, tmp_path_factory):
+    home = tmp_path_factory.mktemp("dagster_ui_home")
+    (home / "dagster.yaml").write_text(local_instance_config(home))
+    env = {**os.environ, **pipeline_env, "DAGSTER_HOME": str(home),
+           # the run processes need their own chDB directory: the test process holds the session's
+           "AVAX_CLICKHOUSE_CHDB_PATH": str(home / "chdb"),
+           "AVAX_LAKE_ROOT": f"s3://avax-ui-{uuid.uuid4().hex[:8]}"}
+    ui = DagsterUI(home, env)
+    ui.start()
+    yield ui
+    ui.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, dagster_ui):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(60_000)
+    yield page
+    page.close()
+
+
+def dismiss_welcome(page) -> None:
+    """A fresh instance greets the first visitor with a newsletter form."""
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.click()
+
+
+def test_asset_graph_shows_the_datasets(page, dagster_ui):
+    page.goto(f"{dagster_ui.url}/asset-groups")
+    for group in ("chain", "tokens", "network", "metrics", "subgraphs", "clickhouse", "analytics"):
+        page.get_by_text(group, exact=True).first.wait_for()
+    page.goto(f"{dagster_ui.url}/locations/avax_assets/asset-groups/chain")
+    for asset in ("blocks", "transactions", "logs", "internal_transactions"):
+        page.get_by_text(asset, exact=True).first.wait_for()
+    page.screenshot(path=ARTIFACTS / "chain-asset-graph.png")
+
+
+def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
+    page.goto(f"{dagster_ui.url}/assets/blocks")
+    materialize = page.get_by_role("button", name="Materialize…")
+    materialize.wait_for()
+    page.wait_for_timeout(1000)
+    dismiss_welcome(page)
+    materialize.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Show all partitions").click()  # the devchain's days are older than 90 days
+    partitions = dialog.locator("input").first
+    partitions.fill(DAY)
+    partitions.press("Enter")
+    dialog.get_by_role("button", name="Launch 1 run").click()
+
+    with dagster_ui.instance() as instance:
+        run = wait_for_run_of_partition(instance, DAY)
+        assert run.status == dg.DagsterRunStatus.SUCCESS, f"run {run.run_id} ended {run.status}"
+        event = instance.get_latest_materialization_event(dg.AssetKey("blocks"))
+        first, last = devchain.blocks_by_day[DAY]
+        assert event.run_id == run.run_id
+        assert event.asset_materialization.partition == DAY
+        assert event.asset_materialization.metadata["rows"].value == last - first + 1
+
+    page.goto(f"{dagster_ui.url}/runs/{run.run_id}")
+    page.get_by_text("Success", exact=True).first.wait_for()
+    page.screenshot(path=ARTIFACTS / "blocks-materialization-success.png")
+
+
+def wait_for_run_of_partition(instance: dg.DagsterInstance, partition: str) -> dg.DagsterRun:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}))
+        if runs and runs[0].is_finished:
+            return runs[0]
+        time.sleep(2)
+    raise AssertionError(f"no finished run of partition {partition} after {RUN_TIMEOUT_S}s: "
+                         f"{[(r.run_id, r.status) for r in runs]}")
+
+
+def readme_backfill_command() -> list[str]:
+    lines = [line for line in (REPO / "README.md").read_text().splitlines() if "dagster job backfill" in line
+             and line.startswith("uv run")]
+    assert len(lines) == 1, f"expected one backfill example in the README, found {lines}"
+    return shlex.split(lines[0])
+
+
+def test_readme_backfill_command_works_as_written(dagster_ui, devchain):
+    command = readme_backfill_command()
+    days = [command[command.index("--from") + 1], command[command.index("--to") + 1]]
+    launched = subprocess.run(command, cwd=REPO, env=dagster_ui.env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    backfill_id = launched.stdout.split("Launched backfill job `")[1].split("`")[0]
+
+    with dagster_ui.instance() as instance:
+        runs = wait_for_runs(instance, {"dagster/backfill": backfill_id}, count=len(days))
+        assert sorted(r.tags["dagster/partition"] for r in runs) == days
+        assert all(r.job_name == "chain_daily" and r.status == dg.DagsterRunStatus.SUCCESS for r in runs), \
+            [(r.run_id, r.status) for r in runs]
+        for day in days:
+            first, last = devchain.blocks_by_day[day]
+            loaded = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("clickhouse_blocks"), asset_partitions=[day]), limit=1)
+            assert loaded.records[0].asset_materialization.metadata["rows"].value == last - first + 1
+
+
+def wait_for_runs(instance: dg.DagsterInstance, tags: dict[str, str], count: int) -> list[dg.DagsterRun]:
+    deadline = time.monotonic() + RUN_TIMEOUT_S * count
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(dg.RunsFilter(tags=tags))
+        if len(runs) == count and all(r.is_finished for r in runs):
+            return runs
+        time.sleep(3)
+    raise AssertionError(f"runs tagged {tags} not finished: {[(r.run_id, r.status) for r in runs]}")
