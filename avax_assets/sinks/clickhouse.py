@@ -18,14 +18,23 @@ from avax_assets.datasets import Dataset
 from avax_assets.datasets.schema import checked_identifier
 
 
-def create_table_sql(dataset: Dataset, database: str, table: str | None = None) -> str:
+def create_table_sql(dataset: Dataset, database: str, table: str | None = None,
+                     engine: str = "ReplacingMergeTree", on_cluster: str | None = None) -> str:
+    """The dataset's table. The defaults give the single-server table every load uses; the cluster
+    variant (sinks/clickhouse_cluster.py) passes a replicated engine and ON CLUSTER."""
     columns = ",\n    ".join(f"{c.name} {c.clickhouse_type}" for c in dataset.columns)
     order_by = ", ".join(dataset.key)
+    cluster = f" ON CLUSTER {quoted(on_cluster)}" if on_cluster else ""
     return (
-        f"CREATE TABLE IF NOT EXISTS {checked_identifier(database)}.{checked_identifier(table or dataset.table)} (\n"
-        f"    {columns}\n)\nENGINE = ReplacingMergeTree\n"
+        f"CREATE TABLE IF NOT EXISTS {checked_identifier(database)}.{checked_identifier(table or dataset.table)}"
+        f"{cluster} (\n    {columns}\n)\nENGINE = {engine}\n"
         f"PARTITION BY toDate({dataset.partition_column})\nORDER BY ({order_by})"
     )
+
+
+def quoted(text: str) -> str:
+    """A ClickHouse string literal of a configuration value (cluster name, Keeper path, macro)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class PartitionLoadError(RuntimeError):

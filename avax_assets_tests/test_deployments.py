@@ -1,0 +1,206 @@
+"""The scale-out deployments (docker compose, Helm values, ClickHouse cluster DDL) cannot run here: no
+Docker engine, no Kubernetes, no Keeper. What can be checked is: the files parse, every setting they
+name is one the code reads, the images and addresses agree with each other and with the code's
+configuration, and the cluster DDL is accepted by the real ClickHouse engine (chDB) as far as it can go."""
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from avax_assets.datasets import ALL_DATASETS
+from avax_assets.sinks.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
+from avax_assets_tests.conftest import REPO
+
+DEPLOYMENTS = REPO / "deployments"
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+PRODUCTION_INSTANCE = yaml.safe_load((DEPLOYMENTS / "production" / "dagster.yaml").read_text())
+DAGSTER_SERVICES = ("code-location", "webserver", "daemon")
+
+
+def code_settings() -> set[str]:
+    """Every environment variable the code or the production instance reads."""
+    names = set()
+    for source in (REPO / "avax_assets").rglob("*.py"):
+        names |= set(re.findall(r"\"(AVAX_[A-Z0-9_]+)\"", source.read_text()))
+    names |= set(re.findall(r"\{env: ([A-Z0-9_]+)\}", (DEPLOYMENTS / "production" / "dagster.yaml").read_text()))
+    return names
+
+
+def our_settings(names) -> set[str]:
+    return {name for name in names if name.startswith(("AVAX_", "DAGSTER_PG_", "DAGSTER_COMPUTE"))}
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((DEPLOYMENTS / "docker" / "compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def helm():
+    return yaml.safe_load((DEPLOYMENTS / "helm" / "values.yaml").read_text())
+
+
+def test_code_settings_are_found():
+    settings = code_settings()
+    assert {"AVAX_RPC_URL", "AVAX_KAFKA_BOOTSTRAP_SERVERS", "AVAX_CLICKHOUSE_HOST", "DAGSTER_PG_PASSWORD"} <= settings
+
+
+def test_compose_names_only_settings_the_code_reads(compose):
+    known = code_settings()
+    for name, service in compose["services"].items():
+        unknown = our_settings(service.get("environment", {})) - known
+        assert not unknown, f"service {name} sets {unknown}, which nothing reads"
+    env_example = [line.split("=", 1)[0] for line in (DEPLOYMENTS / "docker" / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#")]
+    assert our_settings(env_example) - known == set()
+
+
+def test_compose_dagster_services_share_the_instance_and_one_image(compose):
+    services = compose["services"]
+    instance_settings = {name for name in code_settings() if name.startswith(("DAGSTER_PG_", "DAGSTER_COMPUTE"))}
+    for name in DAGSTER_SERVICES:
+        assert instance_settings <= set(services[name]["environment"]), name
+        assert services[name]["image"] == services["code-location"]["image"]
+        assert services[name]["build"]["dockerfile"] == "deployments/docker/Dockerfile"
+    # the run workers start inside the code location: it needs the pipeline's settings too
+    pipeline = services["code-location"]["environment"]
+    assert {"AVAX_RPC_URL", "AVAX_KAFKA_BOOTSTRAP_SERVERS", "AVAX_S3_ENDPOINT_URL", "AVAX_LAKE_ROOT",
+            "AVAX_CLICKHOUSE_HOST", "AVAX_S3_SECRET_ACCESS_KEY"} <= set(pipeline)
+
+
+def test_compose_addresses_point_at_its_services(compose):
+    services = compose["services"]
+    env = services["code-location"]["environment"]
+    kafka = services["kafka"]["environment"]
+    assert f"PLAINTEXT://{env['AVAX_KAFKA_BOOTSTRAP_SERVERS']}" in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "broker,controller" == kafka["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
+    s3 = urlparse(env["AVAX_S3_ENDPOINT_URL"])
+    assert s3.hostname == "minio" and s3.port == 9000 and "server /data" in services["minio"]["command"]
+    assert env["AVAX_CLICKHOUSE_HOST"] == "clickhouse" and env["AVAX_CLICKHOUSE_PORT"] == "8123"
+    clickhouse = services["clickhouse"]["environment"]
+    assert (clickhouse["CLICKHOUSE_USER"], clickhouse["CLICKHOUSE_DB"]) == (env["AVAX_CLICKHOUSE_USER"],
+                                                                           env["AVAX_CLICKHOUSE_DATABASE"])
+    instance = services["daemon"]["environment"]
+    postgres = services["postgres"]["environment"]
+    assert instance["DAGSTER_PG_HOST"] == "postgres"
+    assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]) == (instance["DAGSTER_PG_USER"], instance["DAGSTER_PG_DB"])
+
+
+def test_images_match_the_code_configuration(compose, helm):
+    dockerfile = (DEPLOYMENTS / "docker" / "Dockerfile").read_text()
+    python = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.M).group(1)
+    assert PYPROJECT["project"]["requires-python"].startswith(f">={python}")
+    assert "uv sync --frozen" in dockerfile  # the image installs exactly uv.lock
+    assert "deployments/production/dagster.yaml" in dockerfile
+
+    postgres_major = compose["services"]["postgres"]["image"].split(":")[1]
+    assert postgres_major == "15"  # the server version the instance test runs (Debian bookworm)
+
+    deployment = helm["dagster-user-deployments"]["deployments"][0]
+    repository, tag = compose["services"]["code-location"]["image"].split(":")
+    assert (deployment["image"]["repository"], str(deployment["image"]["tag"])) == (repository, tag)
+    assert tag == PYPROJECT["project"]["version"]
+
+    dagster_pin = next(d for d in PYPROJECT["project"]["dependencies"] if d.startswith("dagster=="))
+    chart_versions = set(re.findall(r"--version (\S+)", (DEPLOYMENTS / "helm" / "values.yaml").read_text()))
+    assert chart_versions == {dagster_pin.split("==")[1]}
+
+
+def test_every_deployment_loads_the_code_location_of_pyproject(compose, helm):
+    module = PYPROJECT["tool"]["dagster"]["module_name"]
+    command = compose["services"]["code-location"]["command"]
+    assert command[command.index("-m") + 1] == module
+    workspace = yaml.safe_load((DEPLOYMENTS / "docker" / "workspace.yaml").read_text())["load_from"][0]["grpc_server"]
+    assert (workspace["host"], str(workspace["port"])) == ("code-location", command[command.index("-p") + 1])
+    assert workspace["location_name"] == PYPROJECT["tool"]["dagster"]["code_location_name"]
+    args = helm["dagster-user-deployments"]["deployments"][0]["dagsterApiGrpcArgs"]
+    assert args == ["-m", module]
+
+
+def test_helm_values_mirror_the_production_instance(helm):
+    assert helm["runLauncher"]["type"] == "K8sRunLauncher"
+    assert helm["postgresql"]["enabled"] is False
+    assert helm["postgresql"]["postgresqlScheme"] == PRODUCTION_INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
+    daemon = helm["dagsterDaemon"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    runs = PRODUCTION_INSTANCE["concurrency"]["runs"]
+    assert queued["maxConcurrentRuns"] == runs["max_concurrent_runs"]
+    assert queued["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
+    assert daemon["runMonitoring"]["enabled"] and PRODUCTION_INSTANCE["run_monitoring"]["enabled"]
+    assert daemon["runRetries"]["maxRetries"] == PRODUCTION_INSTANCE["run_retries"]["max_retries"]
+    assert daemon["runRetries"]["retryOnAssetOrOpFailure"] is PRODUCTION_INSTANCE["run_retries"][
+        "retry_on_asset_or_op_failure"]
+    config_map = yaml.safe_load((DEPLOYMENTS / "helm" / "avax-assets-config.yaml").read_text())
+    assert config_map["metadata"]["name"] == helm["dagster-user-deployments"]["deployments"][0]["envConfigMaps"][0]["name"]
+    assert our_settings(config_map["data"]) - code_settings() == set()
+    assert not any("PASSWORD" in key or "SECRET" in key for key in config_map["data"])  # secrets go in a Secret
+
+
+def test_cluster_ddl_covers_every_dataset():
+    statements = cluster_ddl("avax")
+    assert len(statements) == 1 + 2 * len(ALL_DATASETS)
+    blocks = ALL_DATASETS["blocks"]
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')" in \
+        replicated_table_sql(blocks, "avax")
+    assert "Distributed('{cluster}', 'avax', 'blocks_local', toYYYYMMDD(block_timestamp))" in \
+        distributed_table_sql(blocks, "avax")
+
+
+CHDB_CLUSTER_CONFIG = """<clickhouse>
+  <macros><cluster>avax</cluster><shard>01</shard><replica>r1</replica></macros>
+  <remote_servers><avax><shard><replica><host>127.0.0.1</host><port>9000</port></replica></shard></avax>
+  </remote_servers>
+</clickhouse>"""
+
+CHDB_SCRIPT = """
+import json, sys
+import chdb.session
+from avax_assets.datasets import ALL_DATASETS
+from avax_assets.sinks.clickhouse import create_table_sql
+from avax_assets.sinks.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
+
+path, config = sys.argv[1:3]
+session = chdb.session.Session(f"file:{path}?config-file={config}")
+layout = ClusterLayout()
+report = {"parsed": 0, "distributed": [], "replicated_errors": set()}
+for statement in cluster_ddl("avax", layout):
+    session.query("EXPLAIN AST " + statement)
+    report["parsed"] += 1
+session.query("CREATE DATABASE IF NOT EXISTS avax")
+for dataset in ALL_DATASETS.values():
+    session.query(create_table_sql(dataset, "avax", layout.local_table(dataset)))
+    session.query(distributed_table_sql(dataset, "avax", layout, on_cluster=False))
+    engine = session.query("SELECT engine FROM system.tables WHERE database = 'avax' AND name = '%s'" % dataset.table,
+                           "CSV").bytes().decode().strip()
+    report["distributed"].append(engine)
+    try:
+        session.query(replicated_table_sql(dataset, "avax", layout, on_cluster=False).replace("_local", "_replica"))
+    except Exception as error:
+        report["replicated_errors"].add(str(error).split("(")[-1].rstrip(") \\n"))
+report["replicated_errors"] = sorted(report["replicated_errors"])
+print(json.dumps(report))
+"""
+
+
+def test_chdb_accepts_the_cluster_ddl_as_far_as_it_can(tmp_path):
+    config = tmp_path / "cluster.xml"
+    config.write_text(CHDB_CLUSTER_CONFIG)
+    # a process of its own: the test session already holds a chDB session
+    done = subprocess.run([sys.executable, "-c", CHDB_SCRIPT, str(tmp_path / "chdb"), str(config)], cwd=REPO,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["parsed"] == 1 + 2 * len(ALL_DATASETS)
+    assert report["distributed"] == ['"Distributed"'] * len(ALL_DATASETS)
+    assert report["replicated_errors"] == ["NO_ZOOKEEPER"]  # macros resolved; only Keeper is missing
+
+
+def test_cluster_layout_names_are_checked():
+    with pytest.raises(ValueError):
+        ClusterLayout(local_suffix="; DROP TABLE x").local_table(ALL_DATASETS["blocks"])
