@@ -159,13 +159,31 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         s3 = S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region)
         return Lake(self.root, s3)
 
-    def handle_output(self, context: dg.OutputContext, obj: SpooledPartition) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: SpooledPartition | dict[str, SpooledPartition]) -> None:
+        """One spooled partition, or (a run over a partition range) a spool per partition key."""
+        # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key
+        spools = obj if isinstance(obj, dict) else {_only(context.asset_partition_keys): obj}
+        lake, paths, rows = self.lake(), [], 0
         try:
-            path = self.lake().put_atomic(obj.path, obj.dataset.name, context.partition_key)
+            for partition, spooled in spools.items():
+                paths.append(lake.put_atomic(spooled.path, spooled.dataset.name, partition))
+                rows += spooled.rows
         finally:
-            obj.discard()
-        context.add_output_metadata({"parquet_path": dg.MetadataValue.path(path), "parquet_rows": obj.rows})
+            for spooled in spools.values():
+                spooled.discard()
+        location = dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths)
+        context.add_output_metadata({"parquet_path": location, "parquet_rows": rows})
 
     def load_input(self, context: dg.InputContext):
+        """A streaming handle on the partition; for a partition range, a handle per partition key."""
         dataset = ALL_DATASETS[context.upstream_output.asset_key.path[-1]]
-        return self.lake().open_partition(dataset, context.partition_key)
+        keys = context.asset_partition_keys
+        if len(keys) > 1:
+            return {key: self.lake().open_partition(dataset, key) for key in keys}
+        return self.lake().open_partition(dataset, _only(keys))
+
+
+def _only(partition_keys) -> str:
+    if len(partition_keys) != 1:
+        raise ValueError(f"expected one partition, got {len(partition_keys)}: return a dict keyed by partition")
+    return partition_keys[0]

@@ -4,6 +4,7 @@ and a ClickHouse load asset, with the same code for every dataset."""
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from contextlib import contextmanager
 
 import dagster as dg
@@ -12,7 +13,7 @@ import pyarrow as pa
 from avax_assets import pools
 from avax_assets.checks import Loaded, audits_for
 from avax_assets.datasets import Dataset
-from avax_assets.partitions import PARTITIONS, partition_day
+from avax_assets.partitions import PARTITIONS, backfill_policy, partition_day
 from avax_assets.resources import ChainRpcResource, ClickHouseResource, KafkaResource
 from avax_assets.sinks.lake import LakePartition
 from avax_assets.sinks.spool import PartitionSpool, SpooledPartition
@@ -78,6 +79,24 @@ def publish_or_discard(context: dg.AssetExecutionContext, kafka: KafkaResource, 
         raise
 
 
+# What an asset returns and receives: one partition, or in a backfill run over a range a dict keyed by
+# partition. Dagster accepts no union in asset signatures, hence Any.
+SpooledOutput = Any  # SpooledPartition | dict[str, SpooledPartition]
+StoredInput = Any  # LakePartition | dict[str, LakePartition]
+
+
+def one_or_many(spools: dict[str, SpooledPartition]) -> SpooledPartition | dict[str, SpooledPartition]:
+    """The asset's output: a run of one partition returns its spool, a backfill run over a range a spool
+    per partition key (the lake IO manager stores each under its own date)."""
+    return next(iter(spools.values())) if len(spools) == 1 else spools
+
+
+def per_partition(context: dg.AssetExecutionContext, stored: LakePartition | dict[str, LakePartition]
+                  ) -> dict[str, LakePartition]:
+    """An input as {partition key: stored partition}, whether the run covers one day or a range."""
+    return stored if isinstance(stored, dict) else {context.partition_keys[0]: stored}
+
+
 def preview_metadata(spooled: SpooledPartition) -> dg.MetadataValue:
     batch = next(spooled.iter_batches(PREVIEW_ROWS), None)
     if batch is None:
@@ -100,6 +119,7 @@ def chain_extract_asset(dataset: Dataset, extract: Extractor,
                     f"{' (or the AvaCloud Data API: blocks_source)' if from_data_api else ''}, published to Kafka "
                     f"`{dataset.topic}`, stored as Parquet.",
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name="chain",
         pool=pools.RPC,
@@ -158,6 +178,7 @@ def decoded_asset(dataset: Dataset, source: Dataset, decode: TransferDecoder) ->
                     "stored as Parquet.",
         ins={"source": dg.AssetIn(source.name)},
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name="tokens",
         kinds={"python", "kafka", "parquet"},
@@ -202,6 +223,18 @@ def _malformed_table(samples: list[MalformedLog]) -> str:
     return "\n".join(lines)
 
 
+def check_result(name: str, outcomes: dict) -> dg.AssetCheckResult:
+    """One check over the run's partitions: it passes when every partition passes, and shows the
+    first failing partition's details (or the only partition's)."""
+    failed = [partition for partition, outcome in outcomes.items() if not outcome.passed]
+    shown = outcomes[failed[0]] if failed else next(iter(outcomes.values()))
+    metadata = dict(shown.metadata)
+    if len(outcomes) > 1:
+        metadata.update({"partitions": len(outcomes), "failed_partitions": dg.MetadataValue.json(failed)})
+    return dg.AssetCheckResult(check_name=name, passed=not failed, metadata=metadata,
+                               severity=dg.AssetCheckSeverity.ERROR)
+
+
 def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
     audits = audits_for(dataset)
     asset_key = dg.AssetKey(f"clickhouse_{dataset.name}")
@@ -212,6 +245,7 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         ins={"stored": dg.AssetIn(dataset.name)},
         deps=[f"clickhouse_{dataset.parent.dataset}"] if dataset.parent else [],
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         group_name="clickhouse",
         pool=pools.CLICKHOUSE,
         kinds={"clickhouse"},
@@ -219,20 +253,22 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True) for name in audits],
     )
     def _load(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource,
-              stored: LakePartition) -> dg.MaterializeResult:
-        day = partition_day(context.partition_key)
+              stored: StoredInput) -> dg.MaterializeResult:
         warehouse = clickhouse.warehouse()
-        rows = warehouse.replace_partition(dataset, day, stored.iter_batches())
-        loaded = Loaded(warehouse, dataset, day, parquet_rows=stored.num_rows)
-        checks = []
-        for name, audit in audits.items():
-            outcome = audit(loaded)
-            checks.append(dg.AssetCheckResult(check_name=name, passed=outcome.passed, metadata=outcome.metadata,
-                                              severity=dg.AssetCheckSeverity.ERROR))
+        outcomes = {name: {} for name in audits}
+        rows = 0
+        for partition, part in per_partition(context, stored).items():
+            day = partition_day(partition)
+            rows += warehouse.replace_partition(dataset, day, part.iter_batches())
+            loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
+            for name, audit in audits.items():
+                outcomes[name][partition] = audit(loaded)
+        checks = [check_result(name, by_partition) for name, by_partition in outcomes.items()]
+        paths = [part.path for part in per_partition(context, stored).values()]
         return dg.MaterializeResult(metadata={
             "rows": rows,
             "table": f"{warehouse.database}.{dataset.table}",
-            "source": dg.MetadataValue.path(stored.path),
+            "source": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
         }, check_results=checks)
 
     return _load

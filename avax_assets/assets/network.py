@@ -10,14 +10,13 @@ import dagster as dg
 import pyarrow as pa
 
 from avax_assets import pools
-from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
-                                        publish_or_discard, spool_batches)
+from avax_assets.assets.factory import (SpooledOutput, StoredInput, clickhouse_load_asset, declaration_metadata,
+                                        one_or_many, per_partition, preview_metadata, publish_or_discard,
+                                        spool_batches)
 from avax_assets.datasets import BRIDGES, METRICS, METRICS_BY_GROUP, NETWORK_DATASETS, Dataset
 from avax_assets.datasets.metrics import METRIC_GROUPS
-from avax_assets.partitions import PARTITIONS
+from avax_assets.partitions import PARTITIONS, backfill_policy
 from avax_assets.resources import AvaCloudResource, KafkaResource
-from avax_assets.sinks.lake import LakePartition
-from avax_assets.sinks.spool import SpooledPartition
 from avax_assets.sources.avacloud import AvaCloudClient
 from avax_assets.sources.bridges import extract_bridges
 from avax_assets.sources.metrics import extract_metrics
@@ -32,26 +31,33 @@ def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: 
         name=dataset.name,
         description=f"{dataset.description} From AvaCloud, published to Kafka `{dataset.topic}`, stored as Parquet.",
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name=group,
         pool=pools.AVACLOUD,
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
     )
-    def _fetch(context: dg.AssetExecutionContext, avacloud: AvaCloudResource, kafka: KafkaResource) -> SpooledPartition:
-        partition = context.partition_key
+    def _fetch(context: dg.AssetExecutionContext, avacloud: AvaCloudResource,
+               kafka: KafkaResource) -> SpooledOutput:
         fetched_at = int(time.time())
+        spools, delivered = {}, 0
         with avacloud.client() as client:
             spent_before = client.budget.spent
-            spooled = spool_batches(dataset, partition, extract(client, avacloud, partition, fetched_at), context.log)
+            for partition in context.partition_keys:  # one day, or a backfill run's range of days
+                spools[partition] = spool_batches(dataset, partition,
+                                                  extract(client, avacloud, partition, fetched_at), context.log)
             spent = client.budget.spent - spent_before
-        delivered = publish_or_discard(context, kafka, spooled)
-        metadata = {"rows": spooled.rows, "kafka_messages": delivered, "compute_units": spent,
-                    "fetched_at": dg.MetadataValue.timestamp(float(fetched_at)), "preview": preview_metadata(spooled)}
+        for spooled in spools.values():
+            delivered += publish_or_discard(context, kafka, spooled)
+        first = next(iter(spools.values()))
+        metadata = {"rows": sum(s.rows for s in spools.values()), "kafka_messages": delivered, "compute_units": spent,
+                    "partitions": len(spools), "fetched_at": dg.MetadataValue.timestamp(float(fetched_at)),
+                    "preview": preview_metadata(first)}
         if snapshot:
-            metadata["state_as_of"] = _snapshot_note(context, dataset, partition, fetched_at)
+            metadata["state_as_of"] = _snapshot_note(context, dataset, first.partition, fetched_at)
         context.add_output_metadata(metadata)
-        return spooled
+        return one_or_many(spools)
 
     return _fetch
 
@@ -74,17 +80,23 @@ def union_asset(dataset: Dataset, sources: list[Dataset], group: str) -> dg.Asse
                     f"`{dataset.topic}`, stored as Parquet.",
         ins={source.name: dg.AssetIn(source.name) for source in sources},
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name=group,
         kinds={"python", "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
     )
-    def _union(context: dg.AssetExecutionContext, kafka: KafkaResource, **stored: LakePartition) -> SpooledPartition:
-        batches = (batch for part in stored.values() for batch in part.iter_batches())
-        spooled = spool_batches(dataset, context.partition_key, batches, context.log)
-        delivered = publish_or_discard(context, kafka, spooled)
-        context.add_output_metadata({"rows": spooled.rows, "kafka_messages": delivered})
-        return spooled
+    def _union(context: dg.AssetExecutionContext, kafka: KafkaResource,
+               **stored: StoredInput) -> SpooledOutput:
+        by_partition = {name: per_partition(context, part) for name, part in stored.items()}
+        spools, delivered = {}, 0
+        for partition in context.partition_keys:
+            batches = (batch for parts in by_partition.values() for batch in parts[partition].iter_batches())
+            spools[partition] = spool_batches(dataset, partition, batches, context.log)
+            delivered += publish_or_discard(context, kafka, spools[partition])
+        context.add_output_metadata({"rows": sum(s.rows for s in spools.values()), "kafka_messages": delivered,
+                                     "partitions": len(spools)})
+        return one_or_many(spools)
 
     return _union
 

@@ -10,7 +10,7 @@ from avax_assets import pools
 from avax_assets.assets.factory import (clickhouse_load_asset, declaration_metadata, preview_metadata,
                                         publish_or_discard, spool_batches)
 from avax_assets.datasets import SUBGRAPH_ENTITIES, SubgraphEntity
-from avax_assets.partitions import PARTITIONS, partition_day
+from avax_assets.partitions import PARTITIONS, backfill_policy, partition_day
 from avax_assets.resources import ChainRpcResource, KafkaResource, SubgraphResource
 from avax_assets.sinks.spool import SpooledPartition
 from avax_assets.sources.chain import BlockRange, day_block_range
@@ -27,6 +27,7 @@ def subgraph_asset(entity: SubgraphEntity) -> dg.AssetsDefinition:
         description=f"{dataset.description} From subgraph `{entity.subgraph}` (`{entity.collection}`), published to "
                     f"Kafka `{dataset.topic}`, stored as Parquet.",
         partitions_def=PARTITIONS[dataset.partitioning],
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name="subgraphs",
         pool=pools.THEGRAPH,

@@ -81,6 +81,7 @@ class Dataset:
     key       natural key: Kafka message key, ClickHouse ORDER BY, uniqueness checks
     partition_column  timestamp column whose UTC date is the daily partition
     parent    the dataset every row must join (referential and count checks)
+    days_per_backfill_run  how many days one backfill run takes (1 for heavy datasets; see partitions.py)
     """
 
     name: str
@@ -92,6 +93,7 @@ class Dataset:
     block_column: str | None = "block_number"
     parent: ParentLink | None = None
     partitioning: str = "chain_daily"  # a key of avax_assets.partitions.PARTITIONS
+    days_per_backfill_run: int = 1
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
