@@ -137,7 +137,7 @@ def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
     dialog.get_by_role("button", name="Launch 1 run").click()
 
     with dagster_ui.instance() as instance:
-        run = wait_for_run_of_partition(instance, DAY)
+        [run] = wait_for_runs(instance, {"dagster/partition": DAY}, count=1)
         assert run.status == dg.DagsterRunStatus.SUCCESS, f"run {run.run_id} ended {run.status}"
         event = instance.get_latest_materialization_event(dg.AssetKey("blocks"))
         first, last = devchain.blocks_by_day[DAY]
@@ -149,16 +149,6 @@ def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
     page.get_by_text("Success", exact=True).first.wait_for()
     page.screenshot(path=ARTIFACTS / "blocks-materialization-success.png")
 
-
-def wait_for_run_of_partition(instance: dg.DagsterInstance, partition: str) -> dg.DagsterRun:
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}))
-        if runs and runs[0].is_finished:
-            return runs[0]
-        time.sleep(2)
-    raise AssertionError(f"no finished run of partition {partition} after {RUN_TIMEOUT_S}s: "
-                         f"{[(r.run_id, r.status) for r in runs]}")
 
 
 def readme_backfill_command() -> list[str]:

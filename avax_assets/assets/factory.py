@@ -255,16 +255,17 @@ def clickhouse_load_asset(dataset: Dataset) -> dg.AssetsDefinition:
     def _load(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource,
               stored: StoredInput) -> dg.MaterializeResult:
         warehouse = clickhouse.warehouse()
+        parts = per_partition(context, stored)
         outcomes = {name: {} for name in audits}
         rows = 0
-        for partition, part in per_partition(context, stored).items():
+        for partition, part in parts.items():
             day = partition_day(partition)
             rows += warehouse.replace_partition(dataset, day, part.iter_batches())
             loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
             for name, audit in audits.items():
                 outcomes[name][partition] = audit(loaded)
         checks = [check_result(name, by_partition) for name, by_partition in outcomes.items()]
-        paths = [part.path for part in per_partition(context, stored).values()]
+        paths = [part.path for part in parts.values()]
         return dg.MaterializeResult(metadata={
             "rows": rows,
             "table": f"{warehouse.database}.{dataset.table}",

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,12 +135,8 @@ class S3(Service):
         return self.home / "s3-credentials.json"
 
     def credentials(self) -> dict:
-        if not self.credentials_file.exists():
-            self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
-            creds = {"access_key_id": "avax-local", "secret_access_key": secrets.token_hex(20)}
-            self.credentials_file.write_text(json.dumps(creds))
-            self.credentials_file.chmod(0o600)
-        return json.loads(self.credentials_file.read_text())
+        return stored_secret(self.credentials_file, lambda: {"access_key_id": "avax-local",
+                                                             "secret_access_key": secrets.token_hex(20)})
 
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -237,11 +234,7 @@ class Postgres(Service):
         return self.home / "postgres-credentials.json"
 
     def password(self) -> str:
-        if not self.credentials_file.exists():
-            self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
-            self.credentials_file.write_text(json.dumps({"password": secrets.token_hex(16)}))
-            self.credentials_file.chmod(0o600)
-        return json.loads(self.credentials_file.read_text())["password"]
+        return stored_secret(self.credentials_file, lambda: {"password": secrets.token_hex(16)})["password"]
 
     def prepare(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
@@ -256,7 +249,7 @@ class Postgres(Service):
             subprocess.run([postgres_binary("initdb"), "-D", str(self.data_dir), "-U", self.user,
                             f"--pwfile={password_file}", "--auth-local=scram-sha-256",
                             "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
-                           check=True, capture_output=True, user=self._run_as())
+                           check=True, capture_output=True, user=self.popen_user())
         except subprocess.CalledProcessError as error:
             raise ServiceError(f"postgres initdb failed: {error.stderr.decode(errors='replace')[-500:]}") from None
         finally:
@@ -271,7 +264,7 @@ class Postgres(Service):
         self.create_database(self.database)
 
     def popen_user(self) -> str | None:
-        return self._run_as()
+        return "postgres" if os.geteuid() == 0 else None
 
     def is_ready(self) -> bool:
         try:
@@ -304,12 +297,8 @@ class Postgres(Service):
         return {"DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
                 "DAGSTER_PG_PASSWORD": self.password(), "DAGSTER_PG_DB": database or self.database}
 
-    @staticmethod
-    def _run_as() -> str | None:
-        return "postgres" if os.geteuid() == 0 else None
-
     def _own(self, *paths: Path) -> None:
-        if self._run_as():
+        if self.popen_user():
             for path in paths:
                 shutil.chown(path, user="postgres", group="postgres")
 
@@ -322,6 +311,15 @@ def postgres_binary(name: str) -> str:
             return str(bin_dir / name)
     raise ServiceError(f"PostgreSQL's {name} is not installed: apt-get install postgresql "
                        "(deployments/local/setup.sh does this)")
+
+
+def stored_secret(path: Path, make: Callable[[], dict]) -> dict:
+    """A generated local secret, made once and kept owner-readable so restarts reuse it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make()))
+        path.chmod(0o600)
+    return json.loads(path.read_text())
 
 
 def ensure_node_tools() -> None:

@@ -24,12 +24,15 @@ def create_table_sql(dataset: Dataset, database: str, table: str | None = None,
     variant (sinks/clickhouse_cluster.py) passes a replicated engine and ON CLUSTER."""
     columns = ",\n    ".join(f"{c.name} {c.clickhouse_type}" for c in dataset.columns)
     order_by = ", ".join(dataset.key)
-    cluster = f" ON CLUSTER {quoted(on_cluster)}" if on_cluster else ""
     return (
         f"CREATE TABLE IF NOT EXISTS {checked_identifier(database)}.{checked_identifier(table or dataset.table)}"
-        f"{cluster} (\n    {columns}\n)\nENGINE = {engine}\n"
+        f"{on_cluster_clause(on_cluster)} (\n    {columns}\n)\nENGINE = {engine}\n"
         f"PARTITION BY toDate({dataset.partition_column})\nORDER BY ({order_by})"
     )
+
+
+def on_cluster_clause(cluster: str | None) -> str:
+    return f" ON CLUSTER {quoted(cluster)}" if cluster else ""
 
 
 def quoted(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from avax_assets.datasets import ALL_DATASETS, Dataset
 from avax_assets.datasets.schema import checked_identifier
-from avax_assets.sinks.clickhouse import create_table_sql, quoted
+from avax_assets.sinks.clickhouse import create_table_sql, on_cluster_clause, quoted
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def replicated_table_sql(dataset: Dataset, database: str, layout: ClusterLayout 
 def distributed_table_sql(dataset: Dataset, database: str, layout: ClusterLayout = ClusterLayout(),
                           on_cluster: bool = True) -> str:
     database = checked_identifier(database)
-    cluster = f" ON CLUSTER {quoted(layout.cluster)}" if on_cluster else ""
+    cluster = on_cluster_clause(layout.cluster if on_cluster else None)
     sharding_key = f"toYYYYMMDD({checked_identifier(dataset.partition_column)})"
     return (f"CREATE TABLE IF NOT EXISTS {database}.{checked_identifier(dataset.table)}{cluster} "
             f"AS {database}.{layout.local_table(dataset)}\n"
@@ -48,7 +48,7 @@ def distributed_table_sql(dataset: Dataset, database: str, layout: ClusterLayout
 
 
 def cluster_ddl(database: str = "avax", layout: ClusterLayout = ClusterLayout()) -> list[str]:
-    statements = [f"CREATE DATABASE IF NOT EXISTS {checked_identifier(database)} ON CLUSTER {quoted(layout.cluster)}"]
+    statements = [f"CREATE DATABASE IF NOT EXISTS {checked_identifier(database)}{on_cluster_clause(layout.cluster)}"]
     for dataset in ALL_DATASETS.values():
         statements += [replicated_table_sql(dataset, database, layout), distributed_table_sql(dataset, database, layout)]
     return statements
