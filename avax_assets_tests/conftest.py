@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from avax_assets.devchain.generator import DevchainSpec
-from avax_assets.local.services import LocalStack
+from avax_assets_dev.devchain.generator import DevchainSpec
+from avax_assets_dev.local.services import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("AVAX_TEST_HOME", REPO / ".avax-assets" / "test"))
@@ -57,7 +57,7 @@ def pipeline_env(stack, devchain, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def resources(pipeline_env):
-    from avax_assets.definitions import build_resources
+    from avax_assets.orchestration.environment import build_resources
 
     return build_resources()
 
@@ -65,7 +65,8 @@ def resources(pipeline_env):
 @pytest.fixture(scope="session")
 def lake(pipeline_env):
     """The session's lake, opened directly (resources hold secrets as EnvVar, resolved only in runs)."""
-    from avax_assets.sinks.lake import Lake, S3Settings
+    from avax_assets.core.lake import Lake
+    from avax_assets.core.settings import S3Settings
 
     return Lake(pipeline_env["AVAX_LAKE_ROOT"], S3Settings(pipeline_env["AVAX_S3_ENDPOINT_URL"],
                                                            pipeline_env["AVAX_S3_ACCESS_KEY_ID"],

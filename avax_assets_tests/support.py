@@ -8,7 +8,7 @@ import json
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from avax_assets.local.http import BackgroundServer, JsonHandler
+from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
 
 def rpc(url: str, method: str, params: list):
@@ -76,3 +76,14 @@ def _corrupt(answer):
             result["transactions"][0]["value"] = "12 AVAX"
             break
     return answer
+
+
+PATIENCE_FIELDS = ("timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s")
+
+
+def client_settings(kind, **options):
+    """A client's settings dataclass, the retry fields (max_attempts, backoff_*) folded into its Patience."""
+    from dataclasses import replace
+
+    patience = {k: options.pop(k) for k in PATIENCE_FIELDS if k in options}
+    return kind(**options, patience=replace(kind().patience, **patience))

@@ -4,10 +4,12 @@ send a 429 storm, repeat a page token or drop connections on demand. Time is a f
 import httpx
 import pytest
 
-from avax_assets.sources.avacloud import (API_KEY_HEADER, AvaCloudClient, AvaCloudError, AvaCloudSettings,
-                                          AvaCloudUnavailable, ComputeBudget, PaginationError)
+from avax_assets.avacloud.client import API_KEY_HEADER, ApiPath, AvaCloudClient, ComputeBudget
+from avax_assets.core.errors import SourceRefused, SourceUnavailable
+from avax_assets.core.settings import AvaCloudSettings
+from avax_assets_tests.support import client_settings
 
-SUBNETS = "/v1/networks/{network}/subnets"
+SUBNETS = ApiPath("/v1/networks/{network}/subnets", cost=20)
 
 
 class FakeClock:
@@ -27,7 +29,7 @@ def client(handler, clock=None, **settings) -> AvaCloudClient:
     clock = clock or FakeClock()
     options = {"data_url": "https://data.test", "backoff_base_s": 1.0, **settings}
     budget = ComputeBudget(options.pop("cu", 6000), clock=clock, sleep=clock.sleep)
-    return AvaCloudClient(AvaCloudSettings(**options), transport=httpx.MockTransport(handler), budget=budget,
+    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=httpx.MockTransport(handler), budget=budget,
                           sleep=clock.sleep)
 
 
@@ -53,7 +55,7 @@ def test_an_empty_token_ends_paging():
 
 def test_a_repeated_token_is_refused():
     pages = {None: {"subnets": [1], "nextPageToken": "a"}, "a": {"subnets": [2], "nextPageToken": "a"}}
-    with client(paged(pages)) as api, pytest.raises(PaginationError, match="repeated"):
+    with client(paged(pages)) as api, pytest.raises(SourceRefused, match="repeated"):
         list(api.pages(SUBNETS, "subnets", {"network": "mainnet"}))
 
 
@@ -64,7 +66,7 @@ def test_the_page_cap_stops_a_pager_that_never_ends():
         calls.append(1)
         return httpx.Response(200, json={"subnets": [], "nextPageToken": f"t{len(calls)}"})
 
-    with client(handler, max_pages=5) as api, pytest.raises(PaginationError, match="more than 5 pages"):
+    with client(handler, max_pages=5) as api, pytest.raises(SourceRefused, match="more than 5 pages"):
         list(api.pages(SUBNETS, "subnets", {"network": "mainnet"}))
     assert len(calls) == 5
 
@@ -80,7 +82,7 @@ def test_429_waits_as_the_server_says(headers, expected_wait):
 def test_429_without_headers_backs_off_exponentially_with_jitter_and_gives_up():
     clock = FakeClock()
     with client(lambda request: httpx.Response(429), clock, max_attempts=4) as api, \
-            pytest.raises(AvaCloudUnavailable, match="gave up after 4 attempts \\(last: HTTP 429\\)"):
+            pytest.raises(SourceUnavailable, match="gave up after 4 attempts \\(last: HTTP 429\\)"):
         api.get(SUBNETS, {"network": "mainnet"})
     assert len(clock.sleeps) == 3
     for attempt, wait in enumerate(clock.sleeps, start=1):
@@ -108,7 +110,7 @@ def test_4xx_raises_the_envelope_message_without_the_key(message):
         seen["key"] = request.headers.get(API_KEY_HEADER)
         return httpx.Response(400, json={"message": message, "statusCode": 400, "error": "Bad Request"})
 
-    with client(handler, api_key="SECRET-KEY") as api, pytest.raises(AvaCloudError) as error:
+    with client(handler, api_key="SECRET-KEY") as api, pytest.raises(SourceRefused) as error:
         api.get(SUBNETS, {"network": "nowhere"})
     assert seen["key"] == "SECRET-KEY"
     assert "HTTP 400" in str(error.value) and "SECRET-KEY" not in str(error.value)
@@ -142,15 +144,18 @@ def test_a_request_larger_than_the_budget_is_refused_at_once():
 
 
 def test_endpoint_costs_are_the_specs_execution_weights():
-    """ENDPOINT_COSTS must hold to the specs (copies in specs/: interface data)."""
+    """Every declared AvaCloud path's cost must hold to the specs (copies in specs/: interface data)."""
     import json
     from pathlib import Path
 
-    from avax_assets.sources.avacloud import ENDPOINT_COSTS
+    import avax_assets.catalogue  # noqa: F401 (declares every path the project calls)
+    from avax_assets.avacloud.client import declared_paths
 
     specs = [json.loads((Path(__file__).parent / "specs" / name).read_text())
              for name in ("glacier-data-api.openapi.json", "popsicle-metrics-api.openapi.json")]
-    for path, cost in ENDPOINT_COSTS.items():
+    paths = {path: declared.cost for path, declared in declared_paths().items()}
+    assert len(paths) >= 11  # every path the datasets call
+    for path, cost in paths.items():
         spec = next(s for s in specs if path in s["paths"])
         weight = spec["paths"][path]["get"]["x-execution-weight"]
         assert spec["x-execution-weight-values"][weight] == cost, path

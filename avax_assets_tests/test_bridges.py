@@ -4,10 +4,10 @@ day needs, and the day keeps exactly its own messages."""
 import dagster as dg
 import pytest
 
-from avax_assets.datasets import BRIDGES
-from avax_assets.definitions import bridges_assets
-from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
-from avax_assets.resources import AvaCloudResource
+from avax_assets.avacloud.bridges import BRIDGES
+from avax_assets.catalogue import Catalogue
+from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
+from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def runs(resources):
         served = {**resources, "avacloud": AvaCloudResource(data_url=server.url)}
         for day in ("2024-06-01", "2024-06-02"):
             start = len(server.requests)
-            result = dg.materialize(bridges_assets, partition_key=day, resources=served)
+            result = dg.materialize(Catalogue().family("bridges"), partition_key=day, resources=served)
             assert result.success
             out[day] = (result, server.requests[start:])
     return out

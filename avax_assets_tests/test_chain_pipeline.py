@@ -7,11 +7,13 @@ import json
 import dagster as dg
 import pytest
 
-from avax_assets.datasets import BLOCKS, CHAIN_DATASETS, LOGS, TRANSACTIONS
-from avax_assets.datasets.schema import TIMESTAMP, U256
-from avax_assets.definitions import chain_assets
-from avax_assets.resources import ChainRpcResource
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.core.schema import TIMESTAMP, U256
+from avax_assets.orchestration.resources import ChainRpcResource
 from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, rpc
+
+chain_assets = Catalogue().family("chain")
 
 DAY = "2024-06-02"
 
@@ -94,7 +96,7 @@ def test_clickhouse_logs_equal_the_node(client, node_day):
 
 def test_kafka_holds_one_message_per_record_with_natural_keys(first_run, client, pipeline_env):
     bootstrap = pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]
-    for dataset in CHAIN_DATASETS:
+    for dataset in (BLOCKS, TRANSACTIONS, LOGS):
         messages = kafka_messages_of_run(bootstrap, dataset.topic, first_run.run_id)
         keys = [m.key().decode() for m in messages]
         expected_keys = [":".join(str(v) for v in row) for row in ch_rows(client, dataset, dataset.key)]
@@ -110,7 +112,7 @@ def test_kafka_holds_one_message_per_record_with_natural_keys(first_run, client,
 
 def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, client, pipeline_env):
     bucket = pipeline_env["AVAX_LAKE_ROOT"]
-    for dataset in CHAIN_DATASETS:
+    for dataset in (BLOCKS, TRANSACTIONS, LOGS):
         path = f"{bucket}/{dataset.name}/date={DAY}/{dataset.name}.parquet"
         assert first_run.asset_materializations_for_node(dataset.name)[0].metadata["parquet_path"].value == path
         assert lake.fs.exists(path)
@@ -119,7 +121,7 @@ def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, clie
 
 def snapshot(lake, client):
     state = {}
-    for dataset in CHAIN_DATASETS:
+    for dataset in (BLOCKS, TRANSACTIONS, LOGS):
         rows = client.query(f"SELECT count(), sum(cityHash64(tuple(*))), count() - uniqExact({', '.join(dataset.key)}) "
                             f"FROM avax.{dataset.table} WHERE toDate(block_timestamp) = {{day:Date}}",
                             parameters={"day": DAY}).result_rows[0]

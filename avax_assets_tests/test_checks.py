@@ -6,10 +6,11 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from avax_assets.checks import Loaded, contiguous_blocks, rows_match_parquet, unique_keys
-from avax_assets.datasets import BLOCKS
-from avax_assets.definitions import chain_assets
-from avax_assets.sinks.clickhouse import ClickHouseWarehouse, PartitionLoadError, create_table_sql
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.datasets import BLOCKS
+from avax_assets.core.audits import Loaded, contiguous_blocks, rows_match_parquet, unique_keys
+from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql
+from avax_assets.core.errors import PartitionLoadError
 
 DAY = dt.date(2024, 6, 3)
 
@@ -24,7 +25,7 @@ def block(number: int) -> dict:
 
 
 def test_checks_pass_on_a_loaded_devchain_day(resources):
-    result = dg.materialize(chain_assets, partition_key=DAY.isoformat(), resources=resources)
+    result = dg.materialize(Catalogue().family("chain"), partition_key=DAY.isoformat(), resources=resources)
     evaluations = result.get_asset_check_evaluations()
     assert {(e.asset_key.path[-1], e.check_name) for e in evaluations} >= {
         ("clickhouse_blocks", "contiguous_blocks"), ("clickhouse_blocks", "unique_keys"),
@@ -73,8 +74,8 @@ def load(warehouse, dataset, rows, day=DAY):
 
 
 def test_parent_audits_fail_on_orphans_and_wrong_counts(resources):
-    from avax_assets.checks import joins_parent, parent_counts_match
-    from avax_assets.datasets import LOGS, TRANSACTIONS
+    from avax_assets.core.audits import joins_parent, parent_counts_match
+    from avax_assets.chain.datasets import LOGS, TRANSACTIONS
 
     warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_parent")
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=1, transaction_count=2),
@@ -98,7 +99,7 @@ def test_parent_audits_fail_on_orphans_and_wrong_counts(resources):
 
 
 def test_adjacent_days_must_be_contiguous(resources):
-    from avax_assets.checks import adjacent_days_contiguous
+    from avax_assets.core.audits import adjacent_days_contiguous
 
     warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_adjacent")
     day_before = DAY - dt.timedelta(days=1)

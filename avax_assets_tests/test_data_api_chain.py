@@ -12,12 +12,14 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from avax_assets.datasets import BLOCKS, TRANSACTIONS
-from avax_assets.definitions import build_resources, chain_assets
-from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer
-from avax_assets.sinks.lake import Lake, S3Settings
-from avax_assets.sources import chain as rpc_rows
-from avax_assets.sources import data_api_chain
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain import data_api as data_api_chain
+from avax_assets.chain import reader as rpc_rows
+from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
+from avax_assets.core.lake import Lake
+from avax_assets.core.settings import S3Settings
+from avax_assets.orchestration.environment import build_resources
+from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
 from avax_assets_tests.support import rpc
 
 SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"
@@ -53,7 +55,7 @@ def data_api_env(pipeline_env, data_api):
 def run(data_api_env):
     resources = build_resources()
     selection = ["blocks", "transactions", "clickhouse_blocks", "clickhouse_transactions"]
-    result = dg.materialize(chain_assets, selection=selection, partition_key=DAY, resources=resources)
+    result = dg.materialize(Catalogue().family("chain"), selection=selection, partition_key=DAY, resources=resources)
     assert result.success
     return result, resources
 
@@ -136,8 +138,11 @@ def test_a_data_api_transaction_without_its_sender_names_dataset_partition_and_f
         data_api_chain.extract_transactions(OneTransaction(), range(first, first + 1), scope)
 
 
-def test_an_unknown_blocks_source_is_refused():
-    from avax_assets.resources import ChainRpcResource
+def test_an_unknown_blocks_source_is_refused_when_the_resources_are_built():
+    from avax_assets.core.errors import SettingError
+    from avax_assets.orchestration.resources import ChainRpcResource
 
-    with pytest.raises(ValueError, match="blocks_source .* must be rpc or data_api"):
-        ChainRpcResource(blocks_source="glacier").uses_data_api()
+    with pytest.raises(SettingError, match="AVAX_BLOCKS_SOURCE must be one of rpc, data_api, not 'glacier'"):
+        build_resources({"AVAX_BLOCKS_SOURCE": "glacier"})
+    with pytest.raises(Exception, match="blocks_source"):
+        ChainRpcResource(blocks_source="glacier")

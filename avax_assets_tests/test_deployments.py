@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from avax_assets.datasets import ALL_DATASETS
-from avax_assets.sinks.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
+from avax_assets.catalogue import DATASETS as ALL_DATASETS
+from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
 from avax_assets_tests.conftest import REPO
 
 DEPLOYMENTS = REPO / "deployments"
@@ -143,7 +143,7 @@ def test_helm_values_mirror_the_production_instance(helm):
 
 
 def test_cluster_ddl_covers_every_dataset():
-    statements = cluster_ddl("avax")
+    statements = cluster_ddl(ALL_DATASETS.values(), "avax")
     assert len(statements) == 1 + 2 * len(ALL_DATASETS)
     blocks = ALL_DATASETS["blocks"]
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')" in \
@@ -161,15 +161,15 @@ CHDB_CLUSTER_CONFIG = """<clickhouse>
 CHDB_SCRIPT = """
 import json, sys
 import chdb.session
-from avax_assets.datasets import ALL_DATASETS
-from avax_assets.sinks.clickhouse import create_table_sql
-from avax_assets.sinks.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
+from avax_assets.catalogue import DATASETS as ALL_DATASETS
+from avax_assets.core.clickhouse import create_table_sql
+from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
 
 path, config = sys.argv[1:3]
 session = chdb.session.Session(f"file:{path}?config-file={config}")
 layout = ClusterLayout()
 report = {"parsed": 0, "distributed": [], "replicated_errors": set()}
-for statement in cluster_ddl("avax", layout):
+for statement in cluster_ddl(ALL_DATASETS.values(), "avax", layout):
     session.query("EXPLAIN AST " + statement)
     report["parsed"] += 1
 session.query("CREATE DATABASE IF NOT EXISTS avax")

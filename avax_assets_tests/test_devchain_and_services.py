@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from avax_assets.devchain.generator import ChainNotFresh, DevchainSpec, generate
-from avax_assets.local.services import Anvil, ServiceError, _port_open
+from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, generate
+from avax_assets_dev.local.services import Anvil, ServiceError, _port_open
 
 SMALL = DevchainSpec(seed=5, days=1, blocks_per_day=6, max_txs_per_block=4, reverts_per_day=1)
 

@@ -1,11 +1,12 @@
 import pyarrow as pa
 import pytest
 
-from avax_assets.datasets import ALL_DATASETS, BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.datasets.schema import U256, Column, Dataset, checked_identifier
-from avax_assets.errors import BadField
-from avax_assets.sinks.clickhouse import create_table_sql
-from avax_assets.sources import fields
+from avax_assets.catalogue import DATASETS as ALL_DATASETS
+from avax_assets.chain import fields
+from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.core.clickhouse import create_table_sql
+from avax_assets.core.errors import BadField
+from avax_assets.core.schema import U256, Column, Dataset, checked_identifier
 
 
 def test_uint256_is_exact_to_the_maximum():

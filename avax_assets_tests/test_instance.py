@@ -8,8 +8,8 @@ import uuid
 import dagster as dg
 import pytest
 
-from avax_assets import pools
-from avax_assets.definitions import chain_assets
+from avax_assets.catalogue import Catalogue
+from avax_assets.orchestration import pools
 from avax_assets_tests.conftest import REPO
 
 DAY = "2024-06-03"
@@ -56,7 +56,7 @@ def test_materialization_is_recorded_in_postgres(production_instance, postgres, 
     instance, database = production_instance
     pools.apply_limits(instance, pools.PRODUCTION_LIMITS)
 
-    blocks_and_load = [a for a in chain_assets if a.key.path[-1] in ("blocks", "clickhouse_blocks")]
+    blocks_and_load = [a for a in Catalogue().family("chain") if a.key.path[-1] in ("blocks", "clickhouse_blocks")]
     result = dg.materialize(blocks_and_load, partition_key=DAY, resources=resources, instance=instance)
     assert result.success
 

@@ -3,9 +3,10 @@
 import pyarrow as pa
 import pytest
 
-from avax_assets.datasets import BLOCKS
-from avax_assets.sinks.lake import Lake, S3Settings
-from avax_assets.sinks.spool import PartitionSpool
+from avax_assets.chain.datasets import BLOCKS
+from avax_assets.core.lake import Lake
+from avax_assets.core.settings import S3Settings
+from avax_assets.core.spool import PartitionSpool
 
 
 def sample_batch(n: int) -> pa.RecordBatch:

@@ -10,11 +10,10 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from avax_assets.datasets import METRICS, METRICS_BY_GROUP
-from avax_assets.datasets.metrics import METRIC_GROUPS, interval_of
-from avax_assets.definitions import metrics_assets
-from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer, metric_page, metric_value
-from avax_assets.resources import AvaCloudResource
+from avax_assets.avacloud.metrics import METRIC_GROUPS, METRICS, METRICS_BY_GROUP, interval_of
+from avax_assets.catalogue import Catalogue
+from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer, metric_page, metric_value
+from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
 
 SPEC = Path(__file__).parent / "specs" / "popsicle-metrics-api.openapi.json"
@@ -42,7 +41,7 @@ def test_day_only_metrics_are_asked_by_day():
 def metrics_run(resources):
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(metrics_assets, partition_key=DAY, resources=faked)
+        result = dg.materialize(Catalogue().family("metrics"), partition_key=DAY, resources=faked)
         requests = list(server.requests)
     assert result.success
     return result, requests
@@ -84,8 +83,9 @@ RANGE = ("2024-06-10", "2024-06-12")
 
 
 def test_backfill_policy_is_many_days_for_metrics_one_for_heavy_datasets():
-    from avax_assets.definitions import defs
+    from avax_assets.definitions import defs as load_definitions
 
+    defs = load_definitions()
     for asset in defs.resolve_all_asset_specs():
         policy = defs.resolve_assets_def(asset.key).backfill_policy
         name = asset.key.path[-1].removeprefix("clickhouse_")
@@ -99,7 +99,7 @@ def test_a_backfill_run_over_a_range_stores_and_loads_every_day(resources, lake,
     """What a UI backfill of the metrics does with its policy: one run over a range of days."""
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(metrics_assets, resources=faked, tags={
+        result = dg.materialize(Catalogue().family("metrics"), resources=faked, tags={
             "dagster/asset_partition_range_start": RANGE[0], "dagster/asset_partition_range_end": RANGE[1]})
     assert result.success
     days = ["2024-06-10", "2024-06-11", "2024-06-12"]
@@ -123,7 +123,7 @@ def test_a_backfill_run_over_a_one_day_range(resources, lake):
     """A range of one day (the tail of a backfill) carries range tags but no partition key."""
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(metrics_assets, resources=faked, tags={
+        result = dg.materialize(Catalogue().family("metrics"), resources=faked, tags={
             "dagster/asset_partition_range_start": "2024-06-20", "dagster/asset_partition_range_end": "2024-06-20"})
     assert result.success
     assert lake.open_partition(METRICS, "2024-06-20").num_rows == sum(expected_rows(n) for n in METRIC_GROUPS.values())

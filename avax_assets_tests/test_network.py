@@ -9,13 +9,14 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from avax_assets.datasets import NETWORK_DATASETS, VALIDATORS
-from avax_assets.definitions import network_assets
-from avax_assets.errors import SourceDataError
-from avax_assets.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
-from avax_assets.resources import AvaCloudResource
-from avax_assets.sources.network import endpoints, snapshot_rows
+from avax_assets.avacloud.snapshots import SNAPSHOTS, VALIDATORS, snapshot_rows
+from avax_assets.catalogue import Catalogue
+from avax_assets.core.errors import SourceDataError
+from avax_assets_dev.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
+from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
+
+L1_VALIDATORS = next(s for s in SNAPSHOTS if s.dataset is VALIDATORS).endpoints[-1]
 
 SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
 DAY = "2024-06-01"
@@ -60,7 +61,7 @@ def fixture_server():
 @pytest.fixture(scope="module")
 def snapshot_run(resources, fixture_server):
     faked = {**resources, "avacloud": AvaCloudResource(data_url=fixture_server.url, page_size=2)}
-    result = dg.materialize(network_assets, partition_key=DAY, resources=faked)
+    result = dg.materialize(Catalogue().family("network"), partition_key=DAY, resources=faked)
     assert result.success
     return result, faked
 
@@ -73,7 +74,7 @@ def rows(warehouse, table):
 def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, lake, fixture_server):
     result, _ = snapshot_run
     warehouse = resources["clickhouse"].warehouse()
-    for dataset in NETWORK_DATASETS:
+    for dataset in (snapshot.dataset for snapshot in SNAPSHOTS):
         assert rows(warehouse, dataset.table)[0] == EXPECTED_ROWS[dataset.name]
         assert lake.open_partition(dataset, DAY).num_rows == EXPECTED_ROWS[dataset.name]
         messages = kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], dataset.topic, result.run_id)
@@ -104,9 +105,9 @@ def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, 
 
 def test_a_snapshot_again_replaces_the_day(snapshot_run, resources):
     _, faked = snapshot_run
-    assert dg.materialize(network_assets, partition_key=DAY, resources=faked).success
+    assert dg.materialize(Catalogue().family("network"), partition_key=DAY, resources=faked).success
     warehouse = resources["clickhouse"].warehouse()
-    for dataset in NETWORK_DATASETS:
+    for dataset in (snapshot.dataset for snapshot in SNAPSHOTS):
         assert rows(warehouse, dataset.table) == (EXPECTED_ROWS[dataset.name],) * 2
 
 
@@ -118,7 +119,7 @@ def test_a_missing_required_field_names_dataset_partition_and_field(snapshot_run
     broken.write_text(json.dumps(fixtures))
     stored = lake.fs.cat(lake.partition_path("subnets", DAY))
     with AvaCloudFixtureServer(fixtures=broken) as server:
-        result = dg.materialize(network_assets, selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
+        result = dg.materialize(Catalogue().family("network"), selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
                                 resources={**faked, "avacloud": AvaCloudResource(data_url=server.url, page_size=2)},
                                 raise_on_error=False)
     assert not result.success
@@ -138,7 +139,7 @@ def _l1_item(**changes) -> dict:
                                                      (0, 7, "removed")])
 def test_an_l1_validation_status_follows_weight_and_balance(weight, balance, status):
     (row,) = snapshot_rows(VALIDATORS, DAY, [_l1_item(weight=weight, remainingBalance=balance)], 0,
-                           endpoints("mainnet")["validators"][-1])
+                           L1_VALIDATORS)
     assert (row["validator_kind"], row["validation_status"], row["tx_hash"]) == ("l1", status, None)
     assert row["validation_id"] == _l1_item()["validationId"]
 
@@ -148,4 +149,4 @@ def test_an_l1_validation_without_its_balance_names_dataset_partition_and_field(
     del item["remainingBalance"]
     with pytest.raises(SourceDataError, match=r"dataset 'validators' partition 2024-06-01: field 'remainingBalance' "
                                               r"is missing at item 0 of /v1/networks/mainnet/l1Validators"):
-        snapshot_rows(VALIDATORS, DAY, [item], 0, endpoints("mainnet")["validators"][-1])
+        snapshot_rows(VALIDATORS, DAY, [item], 0, L1_VALIDATORS)

@@ -4,9 +4,11 @@ import datetime as dt
 
 import pytest
 
-from avax_assets.errors import PartitionNotReady
-from avax_assets.sources.chain import ChainReader, day_block_range
-from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
+from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.days import day_block_range
+from avax_assets.core.errors import PartitionNotReady
+from avax_assets.core.settings import RpcSettings
 from avax_assets_tests.support import rpc
 
 

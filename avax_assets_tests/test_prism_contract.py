@@ -8,11 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from avax_assets.local.services import Prism
-from avax_assets.sources.avacloud import AvaCloudClient, AvaCloudSettings, AvaCloudUnavailable, ComputeBudget, PaginationError
-from avax_assets.sources.data_api_chain import DataApiChainReader
-from avax_assets.sources.metrics import MAX_PAGE_SIZE, METRIC_PATH
-from avax_assets.sources.network import endpoints
+from avax_assets_dev.local.services import Prism
+from avax_assets.avacloud.bridges import ICM_PATH
+from avax_assets.avacloud.client import AvaCloudClient, ComputeBudget
+from avax_assets.avacloud.metrics import MAX_PAGE_SIZE, METRIC_PATH
+from avax_assets.avacloud.snapshots import SNAPSHOTS
+from avax_assets.chain.data_api import DataApiChainReader
+from avax_assets.core.errors import SourceRefused, SourceUnavailable
+from avax_assets.core.settings import AvaCloudSettings
+from avax_assets_tests.support import client_settings
 from avax_assets_tests.conftest import TEST_HOME
 
 SPECS = Path(__file__).parent / "specs"
@@ -51,7 +55,7 @@ class Recording(httpx.HTTPTransport):
 def client(prism, transport, **settings) -> AvaCloudClient:
     options = {"data_url": prism["data"].url, "metrics_url": prism["metrics"].url, "max_pages": 3,
                "backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
-    return AvaCloudClient(AvaCloudSettings(**options), transport=transport, budget=ComputeBudget(100_000),
+    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=transport, budget=ComputeBudget(100_000),
                           sleep=lambda s: None)
 
 
@@ -66,24 +70,32 @@ def assert_valid(transport: Recording) -> None:
         assert response.status_code != 400 and not ours, f"{request.url}: {response.status_code} {ours}"
 
 
-@pytest.mark.parametrize("dataset, index", [(d, i) for d, e in endpoints("mainnet").items() for i in range(len(e))])
+ON_MAINNET = {"network": "mainnet"}
+SUBNETS = next(s for s in SNAPSHOTS if s.dataset.name == "subnets")
+
+
+def query_of(endpoint) -> dict:
+    return {k: "mainnet" if v == "{network}" else v for k, v in endpoint.query.items()}
+
+
+@pytest.mark.parametrize("dataset, index", [(s.dataset.name, i) for s in SNAPSHOTS for i in range(len(s.endpoints))])
 def test_network_requests_are_valid_and_paging_terminates(prism, dataset, index):
     transport = Recording()
-    endpoint = endpoints("mainnet")[dataset][index]
+    endpoint = next(s for s in SNAPSHOTS if s.dataset.name == dataset).endpoints[index]
     with client(prism, transport) as api:
         if endpoint.paged:
-            with pytest.raises(PaginationError):  # Prism always returns a token: the guard ends the loop
-                list(api.pages(endpoint.path, endpoint.items_key, endpoint.path_params, endpoint.query))
+            with pytest.raises(SourceRefused):  # Prism always returns a token: the guard ends the loop
+                list(api.pages(endpoint.path, endpoint.items_key, ON_MAINNET, query_of(endpoint)))
             assert len(transport.exchanges) <= 3
         else:
-            assert endpoint.items_key in api.get(endpoint.path, endpoint.path_params, endpoint.query)
+            assert endpoint.items_key in api.get(endpoint.path, ON_MAINNET, query_of(endpoint))
     assert_valid(transport)
 
 
 def test_metrics_requests_are_valid(prism):
     transport = Recording()
     query = {"startTimestamp": 1717200000, "endTimestamp": 1717286399, "timeInterval": "hour"}
-    with client(prism, transport) as api, pytest.raises(PaginationError):
+    with client(prism, transport) as api, pytest.raises(SourceRefused):
         list(api.pages(METRIC_PATH, "results", {"chainId": "43114", "metric": "txCount"}, query,
                        page_size=MAX_PAGE_SIZE))
     assert_valid(transport)
@@ -92,30 +104,26 @@ def test_metrics_requests_are_valid(prism):
 @pytest.mark.parametrize("code", ["429", "503"])
 def test_forced_errors_are_retried_a_bounded_number_of_times(prism, code):
     transport = Recording(prefer=f"code={code}")
-    (endpoint,) = endpoints("mainnet")["subnets"]
+    (endpoint,) = SUBNETS.endpoints
     with client(prism, transport, max_attempts=3) as api, \
-            pytest.raises(AvaCloudUnavailable, match=f"gave up after 3 attempts \\(last: HTTP {code}\\)"):
-        api.get(endpoint.path, endpoint.path_params, {"pageSize": 10})
+            pytest.raises(SourceUnavailable, match=f"gave up after 3 attempts \\(last: HTTP {code}\\)"):
+        api.get(endpoint.path, ON_MAINNET, {"pageSize": 10})
     assert [r.status_code for _, r in transport.exchanges] == [int(code)] * 3
 
 
 def test_icm_message_requests_are_valid(prism):
-    from avax_assets.sources.bridges import ICM_PATH
-
     transport = Recording()
-    with client(prism, transport) as api, pytest.raises(PaginationError):
+    with client(prism, transport) as api, pytest.raises(SourceRefused):
         list(api.pages(ICM_PATH, "messages", query={"network": "mainnet"}))
     assert_valid(transport)
 
 
 def test_a_request_outside_the_spec_is_caught(prism):
     """The check above can fail: a pageSize over the spec's maximum draws a request violation."""
-    from avax_assets.sources.avacloud import AvaCloudError
-
     transport = Recording()
-    (endpoint,) = endpoints("mainnet")["subnets"]
-    with client(prism, transport) as api, pytest.raises(AvaCloudError, match="HTTP 4"):
-        api.get(endpoint.path, endpoint.path_params, {"pageSize": 100_000})
+    (endpoint,) = SUBNETS.endpoints
+    with client(prism, transport) as api, pytest.raises(SourceRefused, match="HTTP 4"):
+        api.get(endpoint.path, ON_MAINNET, {"pageSize": 100_000})
     with pytest.raises(AssertionError, match="pageSize"):
         assert_valid(transport)
 
@@ -128,7 +136,7 @@ def test_per_block_chain_requests_are_valid(prism):
         reader = DataApiChainReader(api, concurrency=1)
         reader.latest_block()
         assert reader.block(1_000_000)["blockHash"]
-        with pytest.raises(PaginationError):
+        with pytest.raises(SourceRefused):
             reader.transactions(1_000_000)
     assert_valid(transport)
     assert all("pageSize=" in str(request.url) for request, _ in transport.exchanges

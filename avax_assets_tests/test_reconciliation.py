@@ -7,11 +7,11 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from avax_assets import reconcile
-from avax_assets.assets.analytics import analytics_assets
-from avax_assets.datasets import ERC20_TRANSFERS
-from avax_assets.definitions import chain_assets
-from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
+from avax_assets_dev import reconcile
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.settings import RpcSettings
+from avax_assets.tokens.datasets import ERC20_TRANSFERS
 
 DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
 
@@ -19,8 +19,8 @@ DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
 @pytest.fixture(scope="module")
 def warehouse(resources, devchain):
     for day in DAYS:
-        assert dg.materialize(chain_assets, partition_key=day, resources=resources).success
-    assert dg.materialize(analytics_assets, resources=resources).success
+        assert dg.materialize(Catalogue().family("chain"), partition_key=day, resources=resources).success
+    assert dg.materialize(Catalogue().analytics, resources=resources).success
     return resources["clickhouse"].warehouse()
 
 

@@ -7,13 +7,16 @@ import time
 import httpx
 import pytest
 
-from avax_assets.sources.rpc import (Call, JsonRpcClient, RpcError, RpcMalformedResponse, RpcNullResult,
-                                     RpcSettings, RpcUnavailable, redact_url)
+from avax_assets.chain.rpc import Call, JsonRpcClient
+from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SourceUnavailable
+from avax_assets.core.http import redact_url, server_wait
+from avax_assets.core.settings import RpcSettings
+from avax_assets_tests.support import client_settings
 
 
 def client(handler, **settings) -> JsonRpcClient:
     options = {"url": "http://node.test/ext/bc/C/rpc?key=SECRET", "backoff_base_s": 0.001, **settings}
-    return JsonRpcClient(RpcSettings(**options), transport=httpx.MockTransport(handler))
+    return JsonRpcClient(client_settings(RpcSettings, **options), transport=httpx.MockTransport(handler))
 
 
 def echo_results(request: httpx.Request) -> httpx.Response:
@@ -62,7 +65,7 @@ def test_retries_are_capped_and_the_error_hides_the_url_secret():
         attempts.append(1)
         raise httpx.ConnectError("connection refused")
 
-    with client(handler, max_attempts=4) as rpc, pytest.raises(RpcUnavailable) as error:
+    with client(handler, max_attempts=4) as rpc, pytest.raises(SourceUnavailable) as error:
         rpc.call("eth_blockNumber", [])
     assert len(attempts) == 4
     assert "gave up after 4 attempts" in str(error.value)
@@ -106,7 +109,7 @@ def test_malformed_payloads_fail_clearly_without_retrying(body, expected):
         attempts.append(1)
         return httpx.Response(200, content=body)
 
-    with client(handler) as rpc, pytest.raises(RpcMalformedResponse, match=expected):
+    with client(handler) as rpc, pytest.raises(MalformedResponse, match=expected):
         rpc.call("eth_blockNumber", [])
     assert len(attempts) == 1
 
@@ -117,7 +120,7 @@ def test_null_result_is_an_error_unless_allowed():
         return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"], "result": None}])
 
     with client(handler) as rpc:
-        with pytest.raises(RpcNullResult, match="eth_getBlockByNumber"):
+        with pytest.raises(NullResult, match="eth_getBlockByNumber"):
             rpc.call("eth_getBlockByNumber", ["0x99999999", False])
         assert rpc.call("evm_mine", [], allow_null=True) is None
 
@@ -142,13 +145,9 @@ def test_redact_url_keeps_only_scheme_host_port():
     ({"retry-after": "2.5"}, 2.5), ({"retry-after": "-5"}, 0.0), ({"retry-after": "soon"}, None),
     ({"retry-after": "99999"}, 300.0), ({}, None)])
 def test_server_wait_is_parsed_and_clamped(headers, expected):
-    from avax_assets.sources.retry import server_wait
-
     assert server_wait(httpx.Response(429, headers=headers)) == expected
 
 
 def test_a_later_header_is_used_when_the_first_is_missing_or_garbled():
-    from avax_assets.sources.retry import server_wait
-
     response = httpx.Response(429, headers={"retry-after": "soon", "ratelimit-reset": "4"})
     assert server_wait(response, ("retry-after", "ratelimit-reset")) == 4.0

@@ -5,27 +5,29 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from avax_assets import definitions
-from avax_assets.datasets import ALL_DATASETS
-from avax_assets.schedules import CATCH_UP_DAYS_PER_TICK, SCHEDULE_MINUTE, catch_up_sensor
+from avax_assets.catalogue import DAILY_JOBS, DATASETS, Catalogue
+from avax_assets.definitions import defs as load_definitions
+from avax_assets.orchestration.schedules import CATCH_UP_DAYS_PER_TICK, catch_up_sensor
 
 UTC = dt.timezone.utc
+DEFS = load_definitions()
+CHAIN_DAILY = next(job for job in DAILY_JOBS if job.name == "chain_daily")
 
 
-@pytest.mark.parametrize("job", definitions.DAILY_JOBS, ids=lambda job: job.name)
+@pytest.mark.parametrize("job", DAILY_JOBS, ids=lambda job: job.name)
 def test_each_daily_job_runs_the_newest_complete_day_after_midnight(job):
-    schedule = definitions.defs.get_schedule_def(f"{job.name}_schedule")
-    assert schedule.cron_schedule == f"{SCHEDULE_MINUTE[job.name]} 0 * * *"
+    schedule = DEFS.get_schedule_def(f"{job.name}_schedule")
+    assert schedule.cron_schedule == f"{job.minute} 0 * * *"
     assert schedule.execution_timezone == "UTC"
-    tick = dt.datetime(2026, 11, 24, 0, SCHEDULE_MINUTE[job.name], tzinfo=UTC)
+    tick = dt.datetime(2026, 11, 24, 0, job.minute, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
     assert [r.partition_key for r in result.run_requests] == ["2026-11-23"]
 
 
 def test_daily_jobs_retry_transient_errors_with_backoff():
-    for job in definitions.DAILY_JOBS:
-        policy = definitions.defs.resolve_job_def(job.name).op_retry_policy
+    for job in DAILY_JOBS:
+        policy = DEFS.resolve_job_def(job.name).op_retry_policy
         assert policy.max_retries == 3 and policy.backoff == dg.Backoff.EXPONENTIAL
 
 
@@ -38,7 +40,8 @@ def tick(sensor, instance, cursor):
 
 def test_the_catch_up_sensor_requests_missed_days_a_few_per_tick_and_resumes_from_its_cursor():
     now = dt.datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    sensor = catch_up_sensor(definitions.chain_daily_job, definitions.witness("chain_daily"), now=lambda: now)
+    catalogue = Catalogue()
+    sensor = catch_up_sensor(catalogue.job(CHAIN_DAILY), catalogue.load_of(CHAIN_DAILY.witness), now=lambda: now)
     with dg.instance_for_test() as instance:
         instance.report_runless_asset_event(dg.AssetMaterialization("clickhouse_blocks", partition="2026-11-20"))
         requested, cursor = tick(sensor, instance, "2026-11-17")  # the deployment stopped after the 17th
@@ -51,13 +54,14 @@ def test_the_catch_up_sensor_requests_missed_days_a_few_per_tick_and_resumes_fro
 
 def test_without_a_cursor_the_sensor_starts_at_the_newest_day_not_the_chains_genesis():
     now = dt.datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    sensor = catch_up_sensor(definitions.chain_daily_job, definitions.witness("chain_daily"), now=lambda: now)
+    catalogue = Catalogue()
+    sensor = catch_up_sensor(catalogue.job(CHAIN_DAILY), catalogue.load_of(CHAIN_DAILY.witness), now=lambda: now)
     with dg.instance_for_test() as instance:
         assert tick(sensor, instance, None) == (["2026-11-23"], "2026-11-23")
 
 
 def test_every_clickhouse_load_has_a_freshness_check_and_a_sensor_runs_them():
-    checked = {key.asset_key for check in definitions.freshness for key in check.check_keys}
-    loads = {a.key for a in definitions.defs.assets if a.key.path[-1].startswith("clickhouse_")}
-    assert checked == loads and len(loads) == len(ALL_DATASETS)  # one load per dataset
-    assert definitions.defs.get_sensor_def("freshness_checks_sensor").minimum_interval_seconds == 600
+    checked = {key.asset_key for check in DEFS.asset_checks for key in check.check_keys}
+    loads = {a.key for a in DEFS.assets if a.key.path[-1].startswith("clickhouse_")}
+    assert checked == loads and len(loads) == len(DATASETS)  # one load per dataset
+    assert DEFS.get_sensor_def("freshness_checks_sensor").minimum_interval_seconds == 600

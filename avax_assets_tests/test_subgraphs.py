@@ -11,13 +11,15 @@ import httpx
 import pytest
 from graphql import parse, validate
 
-from avax_assets.datasets import DEX_SWAPS, SUBGRAPH_ENTITIES
-from avax_assets.definitions import build_resources
-from avax_assets.definitions import subgraph_assets
-from avax_assets.local.subgraph_server import SPEC, SubgraphServer, api_schema, node_block_timestamps, trader_joe_swaps
-from avax_assets.resources import SubgraphResource
-from avax_assets.sources.subgraph import (META_QUERY, SubgraphClient, SubgraphError, SubgraphSettings,
-                                          SubgraphUnavailable, entity_query)
+from avax_assets.catalogue import Catalogue
+from avax_assets.core.settings import SubgraphSettings
+from avax_assets.orchestration.environment import build_resources
+from avax_assets.subgraphs.datasets import DEX_SWAPS, SUBGRAPH_ENTITIES
+from avax_assets_tests.support import client_settings
+from avax_assets_dev.local.subgraph_server import SPEC, SubgraphServer, api_schema, node_block_timestamps, trader_joe_swaps
+from avax_assets.orchestration.resources import SubgraphResource
+from avax_assets.core.errors import SourceRefused, SourceUnavailable
+from avax_assets.subgraphs.client import META_QUERY, SubgraphClient, entity_query
 from avax_assets_tests.support import kafka_messages_of_run
 
 BUSY_DAY, EMPTY_DAY, UNINDEXED_DAY = "2024-06-02", "2024-06-01", "2024-06-03"
@@ -62,7 +64,7 @@ def graph_resources(pipeline_env, graph):
 @pytest.fixture(scope="module")
 def busy_run(graph_resources, graph):
     graph.queries.clear()
-    result = dg.materialize(subgraph_assets, partition_key=BUSY_DAY, resources=graph_resources)
+    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources)
     assert result.success
     return result
 
@@ -94,7 +96,7 @@ def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resource
 
 
 def test_an_empty_range_is_an_empty_partition(graph_resources):
-    result = dg.materialize(subgraph_assets, partition_key=EMPTY_DAY, resources=graph_resources)
+    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=EMPTY_DAY, resources=graph_resources)
     assert result.success
     assert result.asset_materializations_for_node("dex_swaps")[0].metadata["rows"].value == 0
 
@@ -105,7 +107,7 @@ def failure(result) -> str:
 
 
 def test_a_range_the_subgraph_has_not_indexed_is_refused(graph_resources, lake):
-    result = dg.materialize(subgraph_assets, partition_key=UNINDEXED_DAY, resources=graph_resources,
+    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=UNINDEXED_DAY, resources=graph_resources,
                             raise_on_error=False)
     assert not result.success
     assert "has indexed up to block 62, the partition ends at block 92" in failure(result)
@@ -116,7 +118,7 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
     stored = lake.fs.cat(lake.partition_path(DEX_SWAPS.name, BUSY_DAY))
     graph.has_indexing_errors = True
     try:
-        result = dg.materialize(subgraph_assets, partition_key=BUSY_DAY, resources=graph_resources,
+        result = dg.materialize(Catalogue().family("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources,
                                 raise_on_error=False)
     finally:
         graph.has_indexing_errors = False
@@ -125,7 +127,7 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
 
 
 def test_the_key_is_required_and_never_in_the_url(graph):
-    with pytest.raises(SubgraphError, match="HTTP 401"):
+    with pytest.raises(SourceRefused, match="HTTP 401"):
         SubgraphClient(SubgraphSettings(url=graph.url)).indexed_block()
     with SubgraphClient(SubgraphSettings(url=graph.url, api_key=KEY)) as client:
         assert client.indexed_block() > 0
@@ -141,7 +143,7 @@ def scripted(*responses):
 
 def test_graphql_errors_are_raised_with_their_message():
     transport = scripted(httpx.Response(200, json={"errors": [{"message": "Store error: database unavailable"}]}))
-    with pytest.raises(SubgraphError, match="Store error: database unavailable"):
+    with pytest.raises(SourceRefused, match="Store error: database unavailable"):
         SubgraphClient(SubgraphSettings(url="http://graph.test"), transport=transport).query(META_QUERY)
 
 
@@ -150,13 +152,13 @@ def test_429_and_5xx_are_retried_a_bounded_number_of_times_honouring_retry_after
     transport = scripted(httpx.Response(429, headers={"retry-after": "3"}), httpx.Response(502),
                          httpx.Response(200, json={"data": {"_meta": {"block": {"number": 7},
                                                                        "hasIndexingErrors": False}}}))
-    client = SubgraphClient(SubgraphSettings(url="http://graph.test", backoff_base_s=0.01), transport=transport,
+    client = SubgraphClient(client_settings(SubgraphSettings, url="http://graph.test", backoff_base_s=0.01), transport=transport,
                             sleep=waits.append)
     assert client.indexed_block() == 7 and waits[0] == 3.0 and len(waits) == 2
     endless = httpx.MockTransport(lambda request: httpx.Response(503))
-    client = SubgraphClient(SubgraphSettings(url="http://graph.test", max_attempts=3), transport=endless,
+    client = SubgraphClient(client_settings(SubgraphSettings, url="http://graph.test", max_attempts=3), transport=endless,
                             sleep=lambda s: None)
-    with pytest.raises(SubgraphUnavailable, match="gave up after 3 attempts"):
+    with pytest.raises(SourceUnavailable, match="gave up after 3 attempts"):
         client.indexed_block()
 
 
@@ -164,7 +166,7 @@ def test_a_pager_whose_ids_do_not_advance_is_refused():
     page = {"data": {"swaps": [{"id": "b"}, {"id": "a"}]}}
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=page))
     client = SubgraphClient(SubgraphSettings(url="http://graph.test", page_size=2), transport=transport)
-    with pytest.raises(SubgraphError, match="not increasing"):
+    with pytest.raises(SourceRefused, match="not increasing"):
         list(client.pages("query", "swaps", {}))
 
 
@@ -176,9 +178,9 @@ def test_a_swap_missing_a_field_names_dataset_partition_and_field(graph):
     transport = scripted(httpx.Response(200, json={"data": {"_meta": {"block": {"number": 10**9},
                                                                        "hasIndexingErrors": False}}}),
                          httpx.Response(200, json={"data": {"swaps": [item]}}))
-    from avax_assets.errors import SourceDataError
-    from avax_assets.sources.chain import BlockRange
-    from avax_assets.sources.subgraph import extract_entity
+    from avax_assets.core.days import BlockRange
+    from avax_assets.core.errors import SourceDataError
+    from avax_assets.subgraphs.client import extract_entity
 
     client = SubgraphClient(SubgraphSettings(url="http://graph.test"), transport=transport)
     with pytest.raises(SourceDataError, match=rf"dataset 'dex_swaps' partition {BUSY_DAY}: field "

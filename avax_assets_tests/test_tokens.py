@@ -6,10 +6,12 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from avax_assets.datasets import LOGS
-from avax_assets.definitions import chain_assets
-from avax_assets.sinks.spool import PartitionSpool
-from avax_assets.sources.tokens import DECODERS, TRANSFER, TRANSFER_BATCH, TRANSFER_SINGLE
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.datasets import LOGS
+from avax_assets.core.spool import PartitionSpool
+from avax_assets.tokens.decode import EVENTS, TRANSFER, TRANSFER_BATCH, TRANSFER_SINGLE
+
+DECODERS = {event.dataset.name: event for event in EVENTS}
 
 ALICE = "0x" + "a" * 40
 BOB = "0x" + "b" * 40
@@ -93,7 +95,7 @@ def test_malformed_logs_fail_the_check_and_show_in_metadata(resources, lake):
         spool.write(pa.RecordBatch.from_pylist([r | {"block_timestamp": stamp} for r in rows], schema=LOGS.arrow_schema))
     lake.put_atomic(spool.result.path, "logs", day)
     spool.result.discard()
-    result = dg.materialize(chain_assets, selection=["erc20_transfers"], partition_key=day, resources=resources)
+    result = dg.materialize(Catalogue().family("chain"), selection=["erc20_transfers"], partition_key=day, resources=resources)
     materialization = result.asset_materializations_for_node("erc20_transfers")[0]
     assert materialization.metadata["malformed_logs"].value == 1 and materialization.metadata["rows"].value == 1
     (check,) = result.get_asset_check_evaluations()

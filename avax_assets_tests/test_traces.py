@@ -6,12 +6,15 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from avax_assets.datasets import INTERNAL_TRANSACTIONS
-from avax_assets.definitions import chain_assets
-from avax_assets.resources import ChainRpcResource
-from avax_assets.sources.chain import ChainReader, Scope, day_block_range
-from avax_assets.sources.rpc import JsonRpcClient, RpcSettings
-from avax_assets.sources.traces import TracingUnavailable, extract_internal_transactions
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS
+from avax_assets.chain.reader import ChainReader, Scope
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.chain.traces import extract_internal_transactions
+from avax_assets.core.days import day_block_range
+from avax_assets.core.errors import TracingUnavailable
+from avax_assets.core.settings import RpcSettings
+from avax_assets.orchestration.resources import ChainRpcResource
 from avax_assets_tests.support import FaultyNodeProxy, rpc
 
 DAY = "2024-06-01"
@@ -72,7 +75,7 @@ def test_a_node_without_tracing_fails_the_asset_with_what_to_configure(stack, re
     proxy = FaultyNodeProxy(stack.anvil.url)
     proxy.mode = "no-tracing"
     try:
-        selection = [a for a in chain_assets if a.key.path[-1] == "internal_transactions"]
+        selection = [a for a in Catalogue().family("chain") if a.key.path[-1] == "internal_transactions"]
         faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url)}
         result = dg.materialize(selection, partition_key=DAY, resources=faulty, raise_on_error=False)
     finally:

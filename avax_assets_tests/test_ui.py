@@ -15,7 +15,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from avax_assets.local.services import HOST, _terminate
+from avax_assets_dev.local.services import HOST, _terminate
 from avax_assets_tests.conftest import REPO
 
 UI_PORT = 13300

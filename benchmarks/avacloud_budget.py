@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avax_assets.local.avacloud_fixtures import AvaCloudFixtureServer  # noqa: E402
-from avax_assets.sources.avacloud import ENDPOINT_COSTS, AvaCloudClient, AvaCloudSettings, ComputeBudget  # noqa: E402
+from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer  # noqa: E402
+from avax_assets.avacloud.client import AvaCloudClient, ComputeBudget  # noqa: E402
+from avax_assets.avacloud.snapshots import SUBNETS_PATH as PATH  # noqa: E402
+from avax_assets.core.settings import AvaCloudSettings  # noqa: E402
 
-PATH = "/v1/networks/{network}/subnets"
 
 
 def main() -> None:
@@ -48,7 +49,7 @@ def main() -> None:
             thread.start()
         for thread in threads:
             thread.join()
-    cost = ENDPOINT_COSTS[PATH]
+    cost = PATH.cost
     burst = sum(1 for t in stamps if t < 1.0)
     steady = [t for t in stamps if t >= 1.0]
     span = (steady[-1] - steady[0]) if len(steady) > 1 else float("nan")

@@ -37,17 +37,24 @@ from confluent_kafka import Producer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from avax_assets.datasets import CHAIN_DATASETS, LOGS, TOKEN_DATASETS, TRACE_DATASETS  # noqa: E402
-from avax_assets.sources.tokens import DECODERS  # noqa: E402
-from avax_assets.assets.factory import spool_batches, spool_chain_partition  # noqa: E402
-from avax_assets.devchain.generator import DevchainSpec  # noqa: E402
-from avax_assets.local.services import LocalStack  # noqa: E402
-from avax_assets.sinks.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
-from avax_assets.sinks.kafka import KafkaPublisher, encode_batch  # noqa: E402
-from avax_assets.sinks.lake import Lake, S3Settings  # noqa: E402
-from avax_assets.assets.chain import EXTRACTORS  # noqa: E402
-from avax_assets.sources.chain import ChainReader, day_block_range  # noqa: E402
-from avax_assets.sources.rpc import JsonRpcClient, RpcSettings  # noqa: E402
+from avax_assets.chain.datasets import LOGS  # noqa: E402
+from avax_assets.chain.extract import EXTRACTIONS, block_batches  # noqa: E402
+from avax_assets.chain.reader import ChainReader  # noqa: E402
+from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
+from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
+from avax_assets.core.days import BlockRange, day_block_range  # noqa: E402
+from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
+from avax_assets.core.lake import Lake  # noqa: E402
+from avax_assets.core.settings import RpcSettings, S3Settings  # noqa: E402
+from avax_assets.core.spool import spool_batches  # noqa: E402
+from avax_assets.tokens.decode import EVENTS  # noqa: E402
+from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
+from avax_assets_dev.local.services import LocalStack  # noqa: E402
+
+
+def spool_chain_partition(reader, extraction, day, blocks, chunk_blocks):
+    return spool_batches(extraction.dataset, day, block_batches(reader, extraction.dataset, day, blocks,
+                                                                extraction.rpc, chunk_blocks))
 
 HOME = REPO / ".avax-assets" / "bench"
 
@@ -118,9 +125,10 @@ def main() -> None:
         reader = ChainReader(client)
         blocks = day_block_range(reader, spec.start)
         warm_up(reader, lake, kafka, warehouse, day, blocks)
-        for dataset in (*CHAIN_DATASETS, *TRACE_DATASETS):
-            spooled, extract_s = timed(lambda: spool_chain_partition(
-                reader, dataset, day, blocks, EXTRACTORS[dataset.name], args.chunk_blocks))
+        for extraction in EXTRACTIONS:
+            dataset = extraction.dataset
+            spooled, extract_s = timed(lambda: spool_chain_partition(reader, extraction, day, blocks,
+                                                                     args.chunk_blocks))
             rows = spooled.rows
             _, raw_extract_s = timed(lambda: raw_rpc(stack.anvil.url, dataset.name, blocks.first, blocks.last,
                                                      args.batch_size, args.concurrency, args.chunk_blocks))
@@ -148,8 +156,8 @@ def main() -> None:
                 },
                 "peak_rss_mb_after_extract": round(mem_extract, 1),
             })
-        for dataset in TOKEN_DATASETS:
-            decode = DECODERS[dataset.name]
+        for decode in EVENTS:
+            dataset = decode.dataset
             logs = lake.open_partition(LOGS, day)
             spooled, decode_s = timed(lambda: spool_batches(dataset, day, (decode(b).batch for b in logs.iter_batches())))
             _, kafka_s = timed(lambda: kafka.publish(dataset, day, spooled.iter_batches(), "bench"))
@@ -198,11 +206,10 @@ def compare_ethereum_etl(args, url: str, blocks, results: list[dict]) -> None:
 def warm_up(reader, lake, kafka, warehouse, day, blocks) -> None:
     """One tiny pass through every stage first, so imports, connections and bucket/table creation
     are not charged to whichever dataset happens to run first."""
-    from avax_assets.sources.chain import BlockRange
-
     tiny = BlockRange(blocks.first, min(blocks.first + 2, blocks.last))
-    for dataset in CHAIN_DATASETS:
-        spooled = spool_chain_partition(reader, dataset, day, tiny, EXTRACTORS[dataset.name], 200)
+    for extraction in EXTRACTIONS[:3]:  # blocks, transactions, logs
+        dataset = extraction.dataset
+        spooled = spool_chain_partition(reader, extraction, day, tiny, 200)
         kafka.publish(dataset, day, spooled.iter_batches(), "warm-up")
         lake.put_atomic(spooled.path, dataset.name, day)
         warehouse.replace_partition(dataset, dt.date.fromisoformat(day), lake.open_partition(dataset, day).iter_batches())

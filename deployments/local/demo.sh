@@ -3,4 +3,4 @@
 # materialize every chain asset of its complete days through Kafka → Parquet on S3 → ClickHouse.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-uv run python -m avax_assets.demo "$@"
+uv run python -m avax_assets_dev.demo "$@"

@@ -1,0 +1,84 @@
+"""The AvaCloud family's assets: network snapshots and bridges (Data API) and metrics (Metrics API).
+One client per run: its compute units and the run's `fetched_at` cover every day of a range run. The
+pool `avacloud` limits concurrent use of the API across runs, the client's budget within a process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import pyarrow as pa
+
+from avax_assets.avacloud.bridges import BRIDGES, extract_bridges
+from avax_assets.avacloud.client import AvaCloudClient
+from avax_assets.avacloud.metrics import METRIC_GROUPS, METRICS, METRICS_BY_GROUP, extract_metrics
+from avax_assets.avacloud.snapshots import SNAPSHOTS, Snapshot, extract_snapshot
+from avax_assets.core.schema import Dataset
+from avax_assets.orchestration import pools
+from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, stateless
+
+# (client, the avacloud resource, partition, fetched_at) → the partition's batches
+Extraction = Callable[[AvaCloudClient, object, str, int], Iterator[pa.RecordBatch]]
+
+
+def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: bool = False) -> DatasetAsset:
+    @contextmanager
+    def source(run: Run) -> Iterator[PartitionReader]:
+        avacloud = run.resources.avacloud
+        fetched_at = int(time.time())
+        with avacloud.client() as client:
+            spent_before = client.budget.spent
+            yield lambda partition: extract(client, avacloud, partition, fetched_at)
+            run.metadata.update(compute_units=client.budget.spent - spent_before,
+                                fetched_at=dg.MetadataValue.timestamp(float(fetched_at)))
+        if snapshot:
+            run.metadata["state_as_of"] = _snapshot_note(run, dataset, run.partition_keys[0], fetched_at)
+
+    return DatasetAsset(dataset=dataset, group=group, origin="From AvaCloud", source=source,
+                        resources=("avacloud",), pool=pools.AVACLOUD)
+
+
+def _snapshot_note(run: Run, dataset: Dataset, partition: str, fetched_at: int) -> str:
+    fetched_day = dt.datetime.fromtimestamp(fetched_at, dt.timezone.utc).date().isoformat()
+    if fetched_day == partition:
+        return "state of the partition's day"
+    note = f"the API serves current state only: this is the state of {fetched_day}, filed under {partition}"
+    run.log.warning(f"{dataset.name} {partition}: {note}")
+    return note
+
+
+def snapshot_asset(snapshot: Snapshot) -> DatasetAsset:
+    def extract(client, avacloud, partition, fetched_at):
+        return extract_snapshot(client, snapshot, avacloud.network_name(), partition, fetched_at)
+
+    return avacloud_asset(snapshot.dataset, extract, "network", snapshot=True)
+
+
+def metrics_asset(dataset: Dataset, metrics: tuple[str, ...]) -> DatasetAsset:
+    def extract(client, avacloud, partition, fetched_at):
+        return extract_metrics(client, dataset, metrics, tuple(avacloud.metric_chain_ids), partition, fetched_at)
+
+    return avacloud_asset(dataset, extract, "metrics")
+
+
+def union_asset(dataset: Dataset, sources: tuple[Dataset, ...], group: str) -> DatasetAsset:
+    """A dataset that is the union of other datasets' stored partitions (same schema): no API calls."""
+
+    def read(run: Run, partition: str) -> Iterator[pa.RecordBatch]:
+        for source in sources:
+            yield from run.inputs[source.name][partition].iter_batches()
+
+    return DatasetAsset(dataset=dataset, group=group, origin=f"The union of {', '.join(s.name for s in sources)}",
+                        source=stateless(read), inputs=sources)
+
+
+SNAPSHOT_ASSETS = tuple(snapshot_asset(snapshot) for snapshot in SNAPSHOTS)
+BRIDGE_ASSETS = (avacloud_asset(BRIDGES, lambda client, avacloud, partition, fetched_at: extract_bridges(
+    client, avacloud.network_name(), partition, fetched_at), "network"),)
+METRICS_ASSETS = (
+    *(metrics_asset(METRICS_BY_GROUP[group], names) for group, names in METRIC_GROUPS.items()),
+    union_asset(METRICS, tuple(METRICS_BY_GROUP.values()), "metrics"),
+)

@@ -1,0 +1,122 @@
+"""The catalogue: the one module that reads every family's declarations, and what Dagster gets of them
+(assets, daily jobs, schedules, sensors, freshness checks).
+
+    python -m avax_assets.catalogue datasets                       # every dataset: topic, table, key
+    python -m avax_assets.catalogue cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import dagster as dg
+
+from avax_assets.analytics.views import VIEWS
+from avax_assets.avacloud.assets import BRIDGE_ASSETS, METRICS_ASSETS, SNAPSHOT_ASSETS
+from avax_assets.avacloud.metrics import METRICS
+from avax_assets.avacloud.snapshots import VALIDATORS
+from avax_assets.chain import assets as chain
+from avax_assets.chain.datasets import BLOCKS
+from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
+from avax_assets.core.schema import Dataset
+from avax_assets.core.settings import CLICKHOUSE
+from avax_assets.orchestration.factory import DatasetAsset, extract_asset, load_asset, view_asset
+from avax_assets.orchestration.partitions import Partitions
+from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, freshness_checks, transient_retry
+from avax_assets.subgraphs import assets as subgraphs
+from avax_assets.subgraphs.datasets import DEX_SWAPS
+from avax_assets.tokens import assets as tokens
+
+# The families' assets, in the groups tests and the demo materialize together.
+FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
+    "chain": (*chain.ASSETS, *tokens.ASSETS),
+    "network": SNAPSHOT_ASSETS,
+    "bridges": BRIDGE_ASSETS,
+    "metrics": METRICS_ASSETS,
+    "subgraphs": subgraphs.ASSETS,
+}
+DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in FAMILIES.values() for spec in specs}
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    """A job over one UTC day (or a backfill's range of days): its families' extracts and loads.
+
+    minute   when its schedule runs, after 00:00 UTC
+    witness  the dataset whose ClickHouse load says which days the job has done (catch-up sensor)
+    """
+
+    name: str
+    description: str
+    families: tuple[str, ...]
+    minute: int
+    witness: Dataset
+
+
+# The chain day is complete once the node is past midnight; metrics and the subgraph get more slack
+# (the API aggregates, the subgraph indexes with a lag).
+DAILY_JOBS = (
+    DailyJob("chain_daily", "Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
+             ("chain",), minute=20, witness=BLOCKS),
+    DailyJob("network_daily", "Snapshots of the Avalanche network from the AvaCloud Data API → Kafka → Parquet → "
+             "ClickHouse.", ("network",), minute=5, witness=VALIDATORS),
+    DailyJob("metrics_daily", "Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → "
+             "ClickHouse.", ("metrics", "bridges"), minute=40, witness=METRICS),
+    DailyJob("subgraphs_daily", "Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → "
+             "Parquet → ClickHouse.", ("subgraphs",), minute=50, witness=DEX_SWAPS),
+)
+
+
+class Catalogue:
+    """Every asset, made once for a given partitioning."""
+
+    def __init__(self, partitions: Partitions | None = None) -> None:
+        partitions = partitions or Partitions.from_settings()
+        self.extracts = {name: [extract_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
+        self.loads = {name: [load_asset(spec.dataset, partitions) for spec in specs] for name, specs in FAMILIES.items()}
+        self.analytics = [view_asset(view) for view in VIEWS]
+
+    def family(self, name: str) -> list[dg.AssetsDefinition]:
+        """A family's extract and load assets."""
+        return [*self.extracts[name], *self.loads[name]]
+
+    def load_of(self, dataset: Dataset) -> dg.AssetsDefinition:
+        return next(a for loads in self.loads.values() for a in loads if a.key == dg.AssetKey(f"clickhouse_{dataset.name}"))
+
+    def job(self, job: DailyJob, retry: dg.RetryPolicy | None = None) -> dg.UnresolvedAssetJobDefinition:
+        assets = [asset for family in job.families for asset in self.family(family)]
+        return dg.define_asset_job(job.name, op_retry_policy=retry or transient_retry(),
+                                   selection=dg.AssetSelection.assets(*assets), description=job.description)
+
+    def definitions(self, resources: dict) -> dg.Definitions:
+        jobs = {job.name: self.job(job) for job in DAILY_JOBS}
+        analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
+                                        description="(Re)create the ClickHouse analytics views over the loaded tables.")
+        freshness = freshness_checks([load for loads in self.loads.values() for load in loads])
+        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS),
+                   dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=600)]
+        return dg.Definitions(
+            assets=[*(a for name in FAMILIES for a in self.family(name)), *self.analytics],
+            jobs=[*jobs.values(), analytics], asset_checks=freshness, sensors=sensors,
+            schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("datasets")
+    ddl = commands.add_parser("cluster-ddl")
+    ddl.add_argument("--cluster", default=ClusterLayout.cluster)
+    ddl.add_argument("--database", default=CLICKHOUSE.database)
+    args = parser.parse_args(argv)
+    if args.command == "datasets":
+        for dataset in DATASETS.values():
+            print(f"{dataset.name:24} {dataset.topic:32} key ({', '.join(dataset.key)})")
+        return
+    for statement in cluster_ddl(DATASETS.values(), args.database, ClusterLayout(cluster=args.cluster)):
+        print(statement + ";\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The chain family's assets: each extraction of chain/extract.py over its day's block range, from
+JSON-RPC or (blocks, transactions) the AvaCloud Data API, by the `rpc` resource's `blocks_source`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from avax_assets.chain.data_api import DataApiChainReader
+from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, block_batches
+from avax_assets.core.days import day_block_range, partition_day
+from avax_assets.orchestration import pools
+from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run
+
+
+def chain_source(extraction: ChainExtraction):
+    @contextmanager
+    def source(run: Run) -> Iterator[PartitionReader]:
+        rpc = run.resources.rpc
+        use_data_api = extraction.data_api is not None and rpc.uses_data_api()
+        extract = extraction.data_api if use_data_api else extraction.rpc
+        with _reader(run, use_data_api) as (reader, source_metadata):
+            def read(partition: str):
+                started = time.monotonic()
+                blocks = day_block_range(reader, partition_day(partition))
+                run.log.info(f"{extraction.dataset.name} {partition}: blocks {blocks.first}..{blocks.last} "
+                             f"({blocks.count}) from {'the Data API' if use_data_api else 'JSON-RPC'}")
+                yield from block_batches(reader, extraction.dataset, partition, blocks, extract, rpc.chunk_blocks,
+                                         run.log)
+                run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
+                         extract_seconds=round(time.monotonic() - started, 2))
+            yield read
+            run.metadata.update(source_metadata())
+
+    return source
+
+
+@contextmanager
+def _reader(run: Run, use_data_api: bool):
+    """The reader a chain asset extracts with, and a function giving its source's metadata."""
+    if not use_data_api:
+        with run.resources.rpc.reader() as reader:
+            yield reader, lambda: {"source": "json-rpc"}
+        return
+    with run.resources.avacloud.client() as client:
+        spent_before = client.budget.spent
+        reader = DataApiChainReader(client, concurrency=run.resources.rpc.concurrency)
+        yield reader, lambda: {"source": "avacloud data api", "compute_units": client.budget.spent - spent_before}
+
+
+def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
+    return DatasetAsset(
+        dataset=extraction.dataset, group="chain", source=chain_source(extraction), pool=pools.RPC,
+        origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api else ""),
+        resources=("rpc", "avacloud") if extraction.data_api else ("rpc",))
+
+
+ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)

@@ -1,0 +1,49 @@
+"""How each chain dataset is extracted, declared beside it: its JSON-RPC extractor and, for blocks and
+transactions, the AvaCloud Data API alternative (same schema). A partition is read chunk by chunk over
+its day's block range, one Arrow batch per chunk, so memory stays flat in the day's size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from avax_assets.chain import data_api
+from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
+from avax_assets.chain.reader import Scope, extract_blocks, extract_logs, extract_transactions
+from avax_assets.chain.traces import extract_internal_transactions
+from avax_assets.core.days import BlockRange
+from avax_assets.core.schema import Dataset
+from avax_assets.core.spool import PROGRESS_EVERY
+
+# (reader, block chunk, scope) → one batch of the dataset; the reader is a ChainReader or a DataApiChainReader
+Extractor = Callable[[object, range, Scope], pa.RecordBatch]
+
+
+@dataclass(frozen=True)
+class ChainExtraction:
+    dataset: Dataset
+    rpc: Extractor
+    data_api: Extractor | None = None  # when set, `blocks_source=data_api` may pick it
+
+
+EXTRACTIONS = (
+    ChainExtraction(BLOCKS, extract_blocks, data_api.extract_blocks),
+    ChainExtraction(TRANSACTIONS, extract_transactions, data_api.extract_transactions),
+    ChainExtraction(LOGS, extract_logs),
+    ChainExtraction(INTERNAL_TRANSACTIONS, extract_internal_transactions),
+)
+
+
+def block_batches(reader, dataset: Dataset, partition: str, blocks: BlockRange, extract: Extractor,
+                  chunk_blocks: int, log=None) -> Iterator[pa.RecordBatch]:
+    """The partition's blocks, `chunk_blocks` at a time, each chunk extracted into one batch."""
+    scope = Scope(dataset, partition)
+    started = time.monotonic()
+    for done, chunk in enumerate(blocks.chunks(chunk_blocks), start=1):
+        yield extract(reader, chunk, scope)
+        if log and done % PROGRESS_EVERY == 0:
+            log.info(f"{dataset.name} {partition}: block {chunk.stop - 1} of {blocks.first}..{blocks.last}, "
+                     f"{time.monotonic() - started:.1f}s")

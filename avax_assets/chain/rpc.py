@@ -1,0 +1,107 @@
+"""A JSON-RPC client for the C-Chain: batched, concurrent, with the shared bounded retries (core/http.py).
+
+Transient failures (timeouts, connection errors, 5xx, 429) are retried; everything else fails at once
+with an error naming the method: JSON-RPC error objects, null results, and payloads that are not
+JSON-RPC at all. The URL is shown as scheme://host[:port] only: provider URLs carry keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
+from avax_assets.core.http import redact_url, redacted, send_with_retries
+from avax_assets.core.settings import RpcSettings
+
+METHOD_NOT_FOUND = -32601
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: list
+
+
+class JsonRpcClient:
+    def __init__(self, settings: RpcSettings, transport: httpx.BaseTransport | None = None) -> None:
+        if settings.batch_size < 1 or settings.concurrency < 1 or settings.patience.max_attempts < 1:
+            raise SettingError("batch_size, concurrency and max_attempts must be >= 1")
+        self.settings = settings
+        self.endpoint = redact_url(settings.url)
+        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+        self._http = httpx.Client(timeout=settings.patience.timeout_s, limits=limits, transport=transport)
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="rpc")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    def __enter__(self) -> JsonRpcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, params: list, allow_null: bool = False) -> Any:
+        return self.batch([Call(method, params)], allow_null=allow_null)[0]
+
+    def batch(self, calls: Sequence[Call], allow_null: bool = False) -> list[Any]:
+        """Results in the order of calls; batches of `batch_size`, up to `concurrency` in flight."""
+        size = self.settings.batch_size
+        chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
+        if len(chunks) <= 1:
+            results = [self._post_batch(chunk, allow_null) for chunk in chunks]
+        else:
+            results = list(self._pool.map(lambda chunk: self._post_batch(chunk, allow_null), chunks))
+        return [item for chunk_results in results for item in chunk_results]
+
+    def _post_batch(self, calls: Sequence[Call], allow_null: bool) -> list[Any]:
+        payload = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params} for i, c in enumerate(calls)]
+        method = calls[0].method
+        response = send_with_retries(lambda: self._http.post(self.settings.url, json=payload),
+                                     what=f"JSON-RPC {method} at {self.endpoint}", patience=self.settings.patience)
+        if response.status_code != 200:
+            raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
+                           redacted(response.text))
+        return self._results(self._decode(response, method), calls, allow_null)
+
+    def _decode(self, response: httpx.Response, method: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise MalformedResponse(
+                f"JSON-RPC {method} at {self.endpoint}: response is not JSON: {redacted(response.text, 120)!r}"
+            ) from None
+
+    def _results(self, body: Any, calls: Sequence[Call], allow_null: bool) -> list[Any]:
+        method = calls[0].method
+        if isinstance(body, dict) and "error" in body:
+            error = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
+            raise RpcError(method, f"batch of {len(calls)}", error.get("code"), redacted(str(error.get("message"))))
+        if not isinstance(body, list):
+            raise MalformedResponse(f"JSON-RPC {method} at {self.endpoint}: expected a batch array, got "
+                                    f"{type(body).__name__}")
+        by_id: dict[int, dict] = {}
+        for item in body:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+                raise MalformedResponse(f"JSON-RPC {method} at {self.endpoint}: batch item without id: {short(item)}")
+            by_id[item["id"]] = item
+        results = []
+        for i, call in enumerate(calls):
+            item = by_id.get(i)
+            if item is None:
+                raise MalformedResponse(f"JSON-RPC {call.method}{short(call.params)}: no response in batch")
+            if item.get("error") is not None:
+                error = item["error"] if isinstance(item["error"], dict) else {"message": str(item["error"])}
+                raise RpcError(call.method, call.params, error.get("code"), redacted(str(error.get("message"))))
+            if "result" not in item:
+                raise MalformedResponse(f"JSON-RPC {call.method}{short(call.params)}: response has no result")
+            if item["result"] is None and not allow_null:
+                raise NullResult(f"JSON-RPC {call.method}{short(call.params)}: node returned null")
+            results.append(item["result"])
+        return results

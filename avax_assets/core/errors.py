@@ -1,0 +1,104 @@
+"""The one error tree. Every failure the pipeline raises on purpose is either
+
+    TransientError  a later attempt may succeed: connection, timeout, 429, 5xx, a day not finished yet
+    PermanentError  retrying cannot help: bad data, bad settings, a source or table outside its contract
+
+The jobs' retry policy retries transient failures only (orchestration/factory.py turns a permanent one
+into a Failure that Dagster does not retry). Messages name dataset, partition and field or setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AvaxError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class TransientError(AvaxError):
+    """A later attempt may succeed."""
+
+
+class PermanentError(AvaxError):
+    """Retrying cannot help: the data, the settings or a contract is wrong."""
+
+
+# --- transient ----------------------------------------------------------------------------------
+
+class SourceUnavailable(TransientError):
+    """A source kept failing with connection errors, timeouts, 429s or 5xx; its retries are exhausted."""
+
+
+class PartitionNotReady(TransientError):
+    """The source has not (fully) produced the partition yet."""
+
+
+class KafkaDeliveryError(TransientError):
+    """The broker did not confirm every message of a partition."""
+
+
+# --- permanent ----------------------------------------------------------------------------------
+
+class BadField(PermanentError, ValueError):
+    """A source value that does not fit its declared column (the caller adds dataset and partition)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"field '{field}': {detail}")
+        self.field = field
+        self.detail = detail
+
+
+class NotDecodable(PermanentError, ValueError):
+    """A log with a decoder's signature whose topics or data fit no standard shape (reported as malformed)."""
+
+
+class SourceDataError(PermanentError, ValueError):
+    """Malformed source data for one dataset partition; nothing is stored for it."""
+
+    def __init__(self, dataset: str, partition: str, field: str, detail: str, where: str = "") -> None:
+        location = f" at {where}" if where else ""
+        super().__init__(f"dataset '{dataset}' partition {partition}: field '{field}' {detail}{location}")
+        self.dataset = dataset
+        self.partition = partition
+        self.field = field
+
+
+class SettingError(PermanentError, ValueError):
+    """A setting is missing or invalid; the message names the setting (its environment variable)."""
+
+
+class TracingUnavailable(SettingError):
+    """The configured node serves no call traces."""
+
+
+class SourceRefused(PermanentError):
+    """A source refused the request (4xx other than 429, GraphQL errors) or answered outside its contract
+    (not JSON, no items list, repeated page token, indexing errors)."""
+
+
+class MalformedResponse(SourceRefused):
+    """The answer is not a valid response of the protocol (e.g. JSON-RPC without ids or results)."""
+
+
+class NullResult(MalformedResponse):
+    """The source returned null where a value was required (e.g. a block the node does not have)."""
+
+
+class RpcError(SourceRefused):
+    """The node answered with a JSON-RPC error object."""
+
+    def __init__(self, method: str, params: Any, code: Any, message: str) -> None:
+        super().__init__(f"JSON-RPC {method}{short(params)} failed: [{code}] {message}")
+        self.method = method
+        self.code = code
+
+
+class PartitionLoadError(PermanentError):
+    """A ClickHouse table or a staged partition does not match its declaration; nothing was loaded."""
+
+
+def short(value: Any, limit: int = 120) -> str:
+    """`(repr…)` of a value, cut at `limit` characters, for messages."""
+    text = repr(value)
+    return f"({text[:limit]}{'…' if len(text) > limit else ''})"

@@ -1,0 +1,95 @@
+"""The one HTTP retry layer of every source (JSON-RPC, AvaCloud, The Graph).
+
+Transient answers (connection errors, timeouts, 429, 5xx) are retried a bounded number of times: a wait
+the server asks for (Retry-After and the like, clamped) wins, else jittered exponential backoff. Every
+other answer goes back to the caller, who judges it. Nothing a server sends back is put into an error
+unredacted: URLs in error bodies can carry API keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from avax_assets.core.errors import SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_SERVER_WAIT_S = 300.0
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a client waits on one request and how often it tries again."""
+
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)
+
+
+def jittered_backoff(attempt: int, base_s: float, max_s: float) -> float:
+    """base · 2^(attempt-1), capped at max_s, scaled by a random factor in [0.5, 1)."""
+    return min(max_s, base_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+
+def server_wait(response: httpx.Response, headers: tuple[str, ...] = ("retry-after",)) -> float | None:
+    """Seconds the first parseable header asks for, clamped to [0, 300]; None when none is given."""
+    for header in headers:
+        value = response.headers.get(header)
+        if value is None:
+            continue
+        try:
+            return min(max(float(value), 0.0), MAX_SERVER_WAIT_S)
+        except ValueError:
+            continue
+    return None
+
+
+def is_transient(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience: Patience,
+                      sleep: Callable[[float], None] = time.sleep,
+                      rate_limit_headers: tuple[str, ...] = ("retry-after",)) -> httpx.Response:
+    """The first answer that is not transient. After `patience.max_attempts`, SourceUnavailable."""
+    attempts = patience.max_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            response = send()
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            problem, wait = type(exc).__name__, patience.backoff(attempt)
+        else:
+            if not is_transient(response):
+                return response
+            problem = f"HTTP {response.status_code}"
+            wait = server_wait(response, rate_limit_headers)
+            wait = patience.backoff(attempt) if wait is None else wait
+        if attempt == attempts:
+            raise SourceUnavailable(f"{what}: gave up after {attempts} attempts (last: {problem})")
+        log.warning("%s: %s, retry %d/%d in %.1fs", what, problem, attempt, attempts - 1, wait)
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port] only: provider URLs often carry an API key in the path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def redacted(text: str, limit: int = 200) -> str:
+    """Server-sent text fit for an error message: every URL in it cut to scheme://host[:port]."""
+    return _URL.sub(lambda match: redact_url(match.group(0)), text)[:limit]

@@ -1,0 +1,140 @@
+"""Every setting's default, written once, and the enumerations settings choose from.
+
+The clients take these dataclasses; the Dagster resources (orchestration/resources.py) take their field
+defaults from the instances below, and orchestration/environment.py maps `AVAX_*` variables onto those
+fields when the code location loads (never at import). An enumerated setting is an Enum, so a wrong
+value is refused when the resources are built, naming the variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from avax_assets.core.http import Patience
+
+HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools
+
+
+class BlocksSource(str, Enum):
+    """Where blocks and transactions come from (logs and traces always come over JSON-RPC)."""
+    rpc = "rpc"
+    data_api = "data_api"  # the AvaCloud Data API's per-block endpoints
+
+
+class ReceiptsMethod(str, Enum):
+    auto = "auto"  # eth_getBlockReceipts, falling back to eth_getTransactionReceipt
+    block = "block"
+    transaction = "transaction"
+
+
+class TraceMethod(str, Enum):
+    auto = "auto"  # debug_traceBlockByNumber, then trace_block
+    debug = "debug"
+    parity = "parity"
+
+
+class AvaCloudNetwork(str, Enum):
+    mainnet = "mainnet"
+    fuji = "fuji"
+    testnet = "testnet"
+
+
+class KafkaSecurityProtocol(str, Enum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(str, Enum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+    OAUTHBEARER = "OAUTHBEARER"
+    GSSAPI = "GSSAPI"
+
+
+@dataclass(frozen=True)
+class RpcSettings:
+    """C-Chain JSON-RPC. The public node allows batches of 40 and eth_getLogs over 2048 blocks."""
+    url: str = "http://127.0.0.1:8545"
+    batch_size: int = 40
+    concurrency: int = 4
+    logs_block_range: int = 2048
+    chunk_blocks: int = 200  # blocks per extracted chunk: one Arrow batch, bounded memory
+    patience: Patience = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
+
+
+BUDGET_TIERS = {"unauthenticated": 6_000, "free": 8_000, "base": 10_000, "growth": 14_000, "pro": 20_000}
+
+
+@dataclass(frozen=True)
+class AvaCloudSettings:
+    data_url: str = "https://data-api.avax.network"
+    metrics_url: str = "https://metrics.avax.network"
+    api_key: str | None = None
+    cu_per_minute: int = BUDGET_TIERS["unauthenticated"]
+    page_size: int = 100
+    max_pages: int = 1_000
+    patience: Patience = Patience(timeout_s=30.0, max_attempts=6, backoff_base_s=0.5, backoff_max_s=60.0)
+
+
+@dataclass(frozen=True)
+class SubgraphSettings:
+    url: str = ""  # the subgraph's query URL: <gateway>/subgraphs/id/<subgraph id>
+    api_key: str | None = None
+    page_size: int = 1000  # The Graph's maximum `first`
+    max_pages: int = 10_000
+    patience: Patience = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
+
+
+GRAPH_GATEWAY_URL = "https://gateway.thegraph.com/api"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_partitions: int = 1
+    replication_factor: int = 1
+    flush_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    root: str = f"{HOME}/lake"  # a local directory, or s3://bucket[/prefix]
+    s3_root: str = "s3://avax-assets"  # the root when an S3 endpoint is configured and no root is
+    s3: S3Settings = field(default_factory=S3Settings)
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    host: str | None = None  # None: the embedded engine (chDB) in chdb_path
+    port: int = 8123
+    username: str = "default"
+    secure: bool = False
+    database: str = "avax"
+    chdb_path: str = f"{HOME}/chdb"
+
+
+@dataclass(frozen=True)
+class PartitionSettings:
+    chain_start: str = "2020-09-23"  # C-Chain mainnet launch; later for a node whose history starts later
+    snapshot_start: str = "2024-06-01"  # the API serves current state: history starts when collection does
+
+
+RPC = RpcSettings()
+AVACLOUD = AvaCloudSettings()
+SUBGRAPH = SubgraphSettings()
+KAFKA = KafkaSettings()
+LAKE = LakeSettings()
+CLICKHOUSE = ClickHouseSettings()
+PARTITIONS = PartitionSettings()

@@ -1,0 +1,115 @@
+"""`AVAX_*` environment variables → the resources' fields, read when the code location loads (never at
+import). A variable that is unset leaves the field's default (core/settings.py); a value that does not fit
+its field's type or enumeration is refused here, naming the variable. Secrets are handed to Dagster as
+`EnvVar`s, resolved at run time and never stored in config, metadata or logs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, get_args
+
+import dagster as dg
+
+from avax_assets.core.errors import SettingError
+from avax_assets.core.settings import HOME, LAKE, PartitionSettings
+from avax_assets.orchestration.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
+                                                 ParquetLakeIOManager, SubgraphResource)
+
+RESOURCES: dict[str, type[dg.ConfigurableResource] | type[dg.ConfigurableIOManager]] = {
+    "rpc": ChainRpcResource, "avacloud": AvaCloudResource, "subgraph": SubgraphResource, "kafka": KafkaResource,
+    "lake_io_manager": ParquetLakeIOManager, "clickhouse": ClickHouseResource,
+}
+
+# variable → (resource, field)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "AVAX_RPC_URL": ("rpc", "url"),
+    "AVAX_TRACE_RPC_URL": ("rpc", "trace_url"),
+    "AVAX_RPC_TRACE_METHOD": ("rpc", "trace_method"),
+    "AVAX_RPC_BATCH_SIZE": ("rpc", "batch_size"),
+    "AVAX_RPC_CONCURRENCY": ("rpc", "concurrency"),
+    "AVAX_RPC_LOGS_BLOCK_RANGE": ("rpc", "logs_block_range"),
+    "AVAX_RPC_CHUNK_BLOCKS": ("rpc", "chunk_blocks"),
+    "AVAX_RPC_RECEIPTS": ("rpc", "receipts"),
+    "AVAX_RPC_TIMEOUT_S": ("rpc", "timeout_s"),
+    "AVAX_RPC_MAX_ATTEMPTS": ("rpc", "max_attempts"),
+    "AVAX_BLOCKS_SOURCE": ("rpc", "blocks_source"),
+    "AVAX_AVACLOUD_DATA_URL": ("avacloud", "data_url"),
+    "AVAX_AVACLOUD_METRICS_URL": ("avacloud", "metrics_url"),
+    "AVAX_AVACLOUD_API_KEY": ("avacloud", "api_key"),
+    "AVAX_AVACLOUD_CU_PER_MINUTE": ("avacloud", "cu_per_minute"),
+    "AVAX_AVACLOUD_NETWORK": ("avacloud", "network"),
+    "AVAX_GRAPH_GATEWAY_URL": ("subgraph", "gateway_url"),
+    "AVAX_GRAPH_API_KEY": ("subgraph", "api_key"),
+    "AVAX_SUBGRAPH_IDS": ("subgraph", "subgraph_ids"),
+    "AVAX_KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "AVAX_KAFKA_SECURITY_PROTOCOL": ("kafka", "security_protocol"),
+    "AVAX_KAFKA_SASL_MECHANISM": ("kafka", "sasl_mechanism"),
+    "AVAX_KAFKA_SASL_USERNAME": ("kafka", "sasl_username"),
+    "AVAX_KAFKA_SASL_PASSWORD": ("kafka", "sasl_password"),
+    "AVAX_KAFKA_TOPIC_PARTITIONS": ("kafka", "topic_partitions"),
+    "AVAX_KAFKA_REPLICATION_FACTOR": ("kafka", "replication_factor"),
+    "AVAX_LAKE_ROOT": ("lake_io_manager", "root"),
+    "AVAX_S3_ENDPOINT_URL": ("lake_io_manager", "s3_endpoint_url"),
+    "AVAX_S3_ACCESS_KEY_ID": ("lake_io_manager", "s3_access_key_id"),
+    "AVAX_S3_SECRET_ACCESS_KEY": ("lake_io_manager", "s3_secret_access_key"),
+    "AVAX_S3_REGION": ("lake_io_manager", "s3_region"),
+    "AVAX_CLICKHOUSE_HOST": ("clickhouse", "host"),
+    "AVAX_CLICKHOUSE_PORT": ("clickhouse", "port"),
+    "AVAX_CLICKHOUSE_USER": ("clickhouse", "username"),
+    "AVAX_CLICKHOUSE_PASSWORD": ("clickhouse", "password"),
+    "AVAX_CLICKHOUSE_SECURE": ("clickhouse", "secure"),
+    "AVAX_CLICKHOUSE_DATABASE": ("clickhouse", "database"),
+    "AVAX_CLICKHOUSE_CHDB_PATH": ("clickhouse", "chdb_path"),
+}
+SECRETS = {"AVAX_RPC_URL", "AVAX_TRACE_RPC_URL", "AVAX_AVACLOUD_API_KEY", "AVAX_GRAPH_API_KEY",
+           "AVAX_KAFKA_SASL_USERNAME", "AVAX_KAFKA_SASL_PASSWORD", "AVAX_S3_ACCESS_KEY_ID",
+           "AVAX_S3_SECRET_ACCESS_KEY", "AVAX_CLICKHOUSE_PASSWORD"}
+
+
+def build_resources(environ: Mapping[str, str] | None = None) -> dict:
+    """The resources, configured from the environment (os.environ unless given)."""
+    environ = os.environ if environ is None else environ
+    fields: dict[str, dict[str, Any]] = {key: {} for key in RESOURCES}
+    for variable, (resource, name) in VARIABLES.items():
+        value = environ.get(variable)
+        if value in (None, ""):
+            continue
+        field_type = RESOURCES[resource].model_fields[name].annotation
+        fields[resource][name] = dg.EnvVar(variable) if variable in SECRETS else parse(variable, value, field_type)
+    home = environ.get("AVAX_HOME") or HOME
+    lake = fields["lake_io_manager"]
+    lake.setdefault("root", LAKE.s3_root if lake.get("s3_endpoint_url") else f"{home}/lake")
+    fields["clickhouse"].setdefault("chdb_path", f"{home}/chdb")
+    return {key: RESOURCES[key](**values) for key, values in fields.items()}
+
+
+def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:
+    environ = os.environ if environ is None else environ
+    defaults = PartitionSettings()
+    return PartitionSettings(chain_start=environ.get("AVAX_CHAIN_START_DATE") or defaults.chain_start,
+                             snapshot_start=environ.get("AVAX_SNAPSHOT_START_DATE") or defaults.snapshot_start)
+
+
+def parse(variable: str, text: str, field_type: Any) -> Any:
+    """The variable's text as its field's type; SettingError naming the variable when it does not fit."""
+    kind = next((t for t in get_args(field_type) if t is not type(None)), field_type)  # Optional[X] → X
+    try:
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            return kind(text)
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if kind in (int, float):
+            return kind(text)
+        if getattr(kind, "__origin__", None) is dict:  # `a=1,b=2`
+            return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+        if getattr(kind, "__origin__", None) is list:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return text
+    except ValueError:
+        choices = f"one of {', '.join(m.value for m in kind)}" if isinstance(kind, type) and issubclass(kind, Enum) \
+            else f"a {getattr(kind, '__name__', kind)}"
+        raise SettingError(f"{variable} must be {choices}, not {text!r}") from None

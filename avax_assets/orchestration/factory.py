@@ -1,0 +1,295 @@
+"""The asset factory: the only place `@dg.asset` is written.
+
+A family describes each dataset with a `DatasetAsset` (what it reads, how a partition is read from its
+source); the factory makes of it the extract asset and its ClickHouse load asset, with the same
+decorator block, the same stage order and the same one-day-or-range shape for every dataset:
+
+    source → local Parquet spool → Kafka → the lake IO manager (Parquet on S3) → ClickHouse load + audits
+
+A run covers one day or, in a backfill, a range of days: the asset always hands the IO manager a spool
+per partition key and always receives stored inputs per partition key. A PermanentError fails the step
+without retries (Dagster's RetryPolicy then retries transient failures only).
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from avax_assets.core.audits import AuditResult, Loaded, audits_for
+from avax_assets.core.days import partition_day
+from avax_assets.core.errors import PermanentError
+from avax_assets.core.lake import LakePartition
+from avax_assets.core.schema import Dataset
+from avax_assets.core.spool import SpooledPartition, spool_batches
+from avax_assets.orchestration import pools
+from avax_assets.orchestration.partitions import Partitions, backfill_policy
+
+PREVIEW_ROWS = 5
+
+# partition key → that partition's batches; a family's source yields one of these per run
+PartitionReader = Callable[[str], Iterable[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class ExtractCheck:
+    """A check the source evaluates while it extracts (it calls `Run.check` for every partition)."""
+
+    name: str
+    description: str
+    warn_only: bool = False
+
+
+@dataclass
+class Run:
+    """What a source sees of its Dagster run."""
+
+    resources: Any
+    log: logging.Logger | Any
+    run_id: str
+    partition_keys: list[str]
+    inputs: dict[str, dict[str, LakePartition]]  # input dataset name → partition key → stored partition
+    metadata: dict = field(default_factory=dict)  # for the whole run
+    notes: dict[str, dict] = field(default_factory=dict)  # per partition
+    outcomes: dict[str, dict[str, AuditResult]] = field(default_factory=dict)  # check → partition → result
+
+    def note(self, partition: str, **metadata: Any) -> None:
+        self.notes.setdefault(partition, {}).update(metadata)
+
+    def check(self, name: str, partition: str, result: AuditResult) -> None:
+        self.outcomes.setdefault(name, {})[partition] = result
+
+
+@dataclass(frozen=True)
+class DatasetAsset:
+    """What a family tells the factory about one dataset's asset.
+
+    origin     how the data is made, for the asset's description ("Extracted over JSON-RPC")
+    source     opened once per run; gives the reader of each partition of the run
+    resources  the resources the source uses (Kafka and the lake are the factory's)
+    inputs     datasets whose stored partitions the source reads (`Run.inputs`)
+    """
+
+    dataset: Dataset
+    group: str
+    origin: str
+    source: Callable[[Run], AbstractContextManager[PartitionReader]]
+    resources: tuple[str, ...] = ()
+    inputs: tuple[Dataset, ...] = ()
+    pool: str | None = None
+    kinds: tuple[str, ...] = ("python",)
+    checks: tuple[ExtractCheck, ...] = ()
+
+
+def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> Callable[[Run], AbstractContextManager[PartitionReader]]:
+    """A source that needs nothing opened for the run."""
+
+    @contextmanager
+    def source(run: Run) -> Iterator[PartitionReader]:
+        yield lambda partition: read(run, partition)
+
+    return source
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+def column_schema(dataset: Dataset) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c.name, c.clickhouse_type, description=c.description or None) for c in dataset.columns
+    ])
+
+
+def declaration_metadata(dataset: Dataset) -> dict:
+    return {
+        "kafka_topic": dataset.topic,
+        "natural_key": ", ".join(dataset.key),
+        "clickhouse_table": dataset.table,
+        "dagster/column_schema": column_schema(dataset),
+    }
+
+
+def preview_metadata(spooled: SpooledPartition) -> dg.MetadataValue:
+    batch = next(spooled.iter_batches(PREVIEW_ROWS), None)
+    if batch is None:
+        return dg.MetadataValue.md("_empty partition_")
+    rows = batch.slice(0, PREVIEW_ROWS).to_pylist()
+    header = "| " + " | ".join(batch.schema.names) + " |\n|" + "---|" * len(batch.schema.names)
+    lines = ["| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join([header, *lines]))
+
+
+def _partition_metadata(notes: dict[str, dict]) -> dict:
+    """A one-day run shows its partition's notes as they are; a range run lists them per day."""
+    if len(notes) == 1:
+        return next(iter(notes.values()))
+    return {"partition_details": dg.MetadataValue.json(notes)} if notes else {}
+
+
+def check_result(name: str, outcomes: dict[str, AuditResult], warn_only: bool = False) -> dg.AssetCheckResult:
+    """One check over the run's partitions: it passes when every partition passes, and shows the
+    first failing partition's details (or the only partition's)."""
+    failed = [partition for partition, outcome in outcomes.items() if not outcome.passed]
+    shown = outcomes[failed[0]] if failed else next(iter(outcomes.values()))
+    metadata = dict(shown.metadata)
+    if len(outcomes) > 1:
+        metadata.update({"partitions": len(outcomes), "failed_partitions": dg.MetadataValue.json(failed)})
+    severity = dg.AssetCheckSeverity.WARN if warn_only else dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckResult(check_name=name, passed=not failed, metadata=metadata, severity=severity)
+
+
+@contextmanager
+def not_retried_when_permanent() -> Iterator[None]:
+    """Permanent failures end the step for good; anything else stays retryable by the job's policy."""
+    try:
+        yield
+    except PermanentError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+
+# --- the stages ---------------------------------------------------------------------------------
+
+def publish_or_discard(kafka, spools: dict[str, SpooledPartition], run_id: str) -> int:
+    """Publish complete spools to their topic; on any failure every spool is discarded."""
+    try:
+        publisher = kafka.publisher()
+        return sum(publisher.publish(s.dataset, s.partition, s.iter_batches(), run_id) for s in spools.values())
+    except BaseException:
+        discard(spools)
+        raise
+
+
+def discard(spools: dict[str, SpooledPartition]) -> None:
+    for spooled in spools.values():
+        spooled.discard()
+
+
+def extract(spec: DatasetAsset, run: Run) -> dict[str, SpooledPartition]:
+    """Every partition of the run read from the source into its own spool."""
+    spools: dict[str, SpooledPartition] = {}
+    try:
+        with spec.source(run) as read:
+            for partition in run.partition_keys:
+                spools[partition] = spool_batches(spec.dataset, partition, read(partition), run.log)
+    except BaseException:
+        discard(spools)
+        raise
+    return spools
+
+
+# --- the assets ---------------------------------------------------------------------------------
+
+def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinition:
+    dataset = spec.dataset
+    inputs = {source.name: source for source in spec.inputs}
+
+    @dg.asset(
+        name=dataset.name,
+        description=f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as Parquet.",
+        ins={name: dg.AssetIn(name) for name in inputs},
+        partitions_def=partitions.of(dataset),
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
+        io_manager_key="lake_io_manager",
+        group_name=spec.group,
+        pool=spec.pool,
+        kinds={*spec.kinds, "kafka", "parquet"},
+        metadata=declaration_metadata(dataset),
+        required_resource_keys={"kafka", *spec.resources},
+        check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
+                     for check in spec.checks],
+    )
+    def _extract(context: dg.AssetExecutionContext, **stored):
+        with not_retried_when_permanent():
+            run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys),
+                      {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
+                       for name, parts in stored.items()})
+            spools = extract(spec, run)
+            delivered = publish_or_discard(context.resources.kafka, spools, run.run_id)
+            first = next(iter(spools.values()))
+            metadata = {"rows": sum(s.rows for s in spools.values()), "kafka_messages": delivered,
+                        **({"partitions": len(spools)} if len(spools) > 1 else {}),
+                        **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(first)}
+            checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
+        yield dg.Output(spools, metadata=metadata)
+        yield from checks
+
+    return _extract
+
+
+def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
+    """The dataset's ClickHouse table: each stored partition swapped in whole, then audited (blocking)."""
+    audits = audits_for(dataset)
+    asset_key = dg.AssetKey(f"clickhouse_{dataset.name}")
+
+    @dg.asset(
+        name=asset_key.path[-1],
+        description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
+        ins={"stored": dg.AssetIn(dataset.name)},
+        deps=[f"clickhouse_{dataset.parent.dataset.name}"] if dataset.parent else [],
+        partitions_def=partitions.of(dataset),
+        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
+        group_name="clickhouse",
+        pool=pools.CLICKHOUSE,
+        kinds={"clickhouse"},
+        metadata={"clickhouse_table": dataset.table, "dagster/column_schema": column_schema(dataset)},
+        required_resource_keys={"clickhouse"},
+        check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=audit.__doc__)
+                     for name, audit in audits.items()],
+    )
+    def _load(context: dg.AssetExecutionContext, stored: dict[str, LakePartition]) -> dg.MaterializeResult:
+        with not_retried_when_permanent():
+            warehouse = context.resources.clickhouse.warehouse()
+            outcomes: dict[str, dict[str, AuditResult]] = {name: {} for name in audits}
+            rows = 0
+            for partition, part in stored.items():
+                part = part.conformed_to(dataset)
+                day = partition_day(partition)
+                rows += warehouse.replace_partition(dataset, day, part.iter_batches())
+                loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
+                for name, audit in audits.items():
+                    outcomes[name][partition] = audit(loaded)
+            paths = [part.path for part in stored.values()]
+        return dg.MaterializeResult(metadata={
+            "rows": rows,
+            "table": f"{warehouse.database}.{dataset.table}",
+            "source": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
+        }, check_results=[check_result(name, by_partition) for name, by_partition in outcomes.items()])
+
+    return _load
+
+
+def dataset_assets(spec: DatasetAsset, partitions: Partitions) -> list[dg.AssetsDefinition]:
+    """The extract asset of a dataset and its ClickHouse load."""
+    return [extract_asset(spec, partitions), load_asset(spec.dataset, partitions)]
+
+
+# --- views --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class View:
+    """A ClickHouse view over loaded tables; `select` names the database as `{db}`."""
+
+    name: str
+    description: str
+    reads: tuple[Dataset, ...]
+    select: str
+
+
+def view_asset(view: View) -> dg.AssetsDefinition:
+    @dg.asset(name=view.name, description=view.description, deps=[f"clickhouse_{d.name}" for d in view.reads],
+              group_name="analytics", pool=pools.CLICKHOUSE, kinds={"clickhouse"},
+              required_resource_keys={"clickhouse"})
+    def _view(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        with not_retried_when_permanent():
+            warehouse = context.resources.clickhouse.warehouse()
+            sql = view.select.format(db=warehouse.database)
+            warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")
+            warehouse.client.command(f"CREATE OR REPLACE VIEW {warehouse.qualified(view.name)} AS {sql}")
+            rows = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified(view.name)}").result_rows[0][0]
+        return dg.MaterializeResult(metadata={"rows": rows, "view": warehouse.qualified(view.name),
+                                              "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```")})
+
+    return _view

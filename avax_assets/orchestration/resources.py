@@ -1,0 +1,195 @@
+"""Dagster resources: every endpoint and secret comes from configuration, the code path is the same for
+the embedded defaults (local files, chDB) and for production servers. Defaults come from
+core/settings.py; enumerated settings are Enums, checked when the resource is built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+
+from avax_assets.avacloud.client import AvaCloudClient
+from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client
+from avax_assets.core.errors import SettingError
+from avax_assets.core.kafka import KafkaPublisher
+from avax_assets.core.lake import Lake
+from avax_assets.core.settings import (AVACLOUD, CLICKHOUSE, GRAPH_GATEWAY_URL, KAFKA, LAKE, RPC, SUBGRAPH,
+                                       AvaCloudNetwork, AvaCloudSettings, BlocksSource, KafkaSecurityProtocol,
+                                       ReceiptsMethod, RpcSettings, S3Settings, SaslMechanism, SubgraphSettings,
+                                       TraceMethod)
+from avax_assets.core.spool import SpooledPartition
+from avax_assets.subgraphs.client import SubgraphClient
+
+
+class ChainRpcResource(dg.ConfigurableResource):
+    """C-Chain JSON-RPC. The public node allows batches of 40 and eth_getLogs over 2048 blocks, and
+    serves no traces: internal transactions need `trace_url` (or `url`) on a node with the debug or
+    trace API; `trace_method` picks debug_traceBlockByNumber, trace_block, or auto (debug, then trace)."""
+
+    url: str = RPC.url
+    trace_url: Optional[str] = None
+    trace_method: TraceMethod = TraceMethod.auto
+    batch_size: int = RPC.batch_size
+    concurrency: int = RPC.concurrency
+    logs_block_range: int = RPC.logs_block_range
+    chunk_blocks: int = RPC.chunk_blocks
+    receipts: ReceiptsMethod = ReceiptsMethod.auto
+    timeout_s: float = RPC.patience.timeout_s
+    max_attempts: int = RPC.patience.max_attempts
+    blocks_source: BlocksSource = BlocksSource.rpc
+
+    def uses_data_api(self) -> bool:
+        return BlocksSource(self.blocks_source) is BlocksSource.data_api
+
+    def settings(self, url: str | None = None) -> RpcSettings:
+        return RpcSettings(url=url or self.url, batch_size=self.batch_size, concurrency=self.concurrency,
+                           logs_block_range=self.logs_block_range, chunk_blocks=self.chunk_blocks,
+                           patience=replace(RPC.patience, timeout_s=self.timeout_s, max_attempts=self.max_attempts))
+
+    @contextmanager
+    def reader(self) -> Iterator[ChainReader]:
+        with ExitStack() as stack:
+            client = stack.enter_context(JsonRpcClient(self.settings()))
+            tracer = stack.enter_context(JsonRpcClient(self.settings(self.trace_url))) if self.trace_url else None
+            yield ChainReader(client, logs_block_range=self.logs_block_range, receipts=self.receipts,
+                              trace_client=tracer, trace_method=self.trace_method)
+
+
+class AvaCloudResource(dg.ConfigurableResource):
+    """AvaCloud Data and Metrics APIs. The key raises rate limits; `cu_per_minute` is the plan's
+    compute-unit budget (6,000 unauthenticated; 8,000 / 10,000 / 14,000 / 20,000 on paid tiers)."""
+
+    data_url: str = AVACLOUD.data_url
+    metrics_url: str = AVACLOUD.metrics_url
+    api_key: Optional[str] = None
+    cu_per_minute: int = AVACLOUD.cu_per_minute
+    network: AvaCloudNetwork = AvaCloudNetwork.mainnet
+    metric_chain_ids: list[str] = ["43114", "total"]
+    page_size: int = AVACLOUD.page_size
+    max_pages: int = AVACLOUD.max_pages
+    timeout_s: float = AVACLOUD.patience.timeout_s
+    max_attempts: int = AVACLOUD.patience.max_attempts
+
+    def network_name(self) -> str:
+        return AvaCloudNetwork(self.network).value
+
+    @contextmanager
+    def client(self) -> Iterator[AvaCloudClient]:
+        settings = AvaCloudSettings(data_url=self.data_url, metrics_url=self.metrics_url, api_key=self.api_key,
+                                    cu_per_minute=self.cu_per_minute, page_size=self.page_size,
+                                    max_pages=self.max_pages,
+                                    patience=replace(AVACLOUD.patience, timeout_s=self.timeout_s,
+                                                     max_attempts=self.max_attempts))
+        with AvaCloudClient(settings) as client:
+            yield client
+
+
+class SubgraphResource(dg.ConfigurableResource):
+    """The Graph's gateway. The key travels as `Authorization: Bearer`, never in a URL; `subgraph_ids`
+    maps a declared subgraph (e.g. `traderjoe-v2`) to its deployment's subgraph id."""
+
+    gateway_url: str = GRAPH_GATEWAY_URL
+    api_key: Optional[str] = None
+    subgraph_ids: dict[str, str] = {}
+    page_size: int = SUBGRAPH.page_size
+    timeout_s: float = SUBGRAPH.patience.timeout_s
+    max_attempts: int = SUBGRAPH.patience.max_attempts
+
+    @contextmanager
+    def client(self, subgraph: str) -> Iterator[SubgraphClient]:
+        subgraph_id = self.subgraph_ids.get(subgraph)
+        if not subgraph_id:
+            raise SettingError(f"no subgraph id for '{subgraph}': set AVAX_SUBGRAPH_IDS={subgraph}=<subgraph id>")
+        settings = SubgraphSettings(url=f"{self.gateway_url.rstrip('/')}/subgraphs/id/{subgraph_id}",
+                                    api_key=self.api_key, page_size=self.page_size,
+                                    patience=replace(SUBGRAPH.patience, timeout_s=self.timeout_s,
+                                                     max_attempts=self.max_attempts))
+        with SubgraphClient(settings) as client:
+            yield client
+
+
+class KafkaResource(dg.ConfigurableResource):
+    """Any Kafka-protocol broker (Kafka, Redpanda, Tansu)."""
+
+    bootstrap_servers: str = KAFKA.bootstrap_servers
+    security_protocol: Optional[KafkaSecurityProtocol] = None
+    sasl_mechanism: Optional[SaslMechanism] = None
+    sasl_username: Optional[str] = None
+    sasl_password: Optional[str] = None
+    topic_partitions: int = KAFKA.topic_partitions
+    replication_factor: int = KAFKA.replication_factor
+
+    def client_config(self) -> dict:
+        optional = {
+            "security.protocol": self.security_protocol and KafkaSecurityProtocol(self.security_protocol).value,
+            "sasl.mechanism": self.sasl_mechanism and SaslMechanism(self.sasl_mechanism).value,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+        }
+        return {"bootstrap.servers": self.bootstrap_servers, **{k: v for k, v in optional.items() if v}}
+
+    def publisher(self) -> KafkaPublisher:
+        return KafkaPublisher(self.client_config(), self.topic_partitions, self.replication_factor)
+
+
+class ClickHouseResource(dg.ConfigurableResource):
+    """A ClickHouse server over HTTP when `host` is set, else the embedded engine (chDB) in `chdb_path`."""
+
+    host: Optional[str] = None
+    port: int = CLICKHOUSE.port
+    username: str = CLICKHOUSE.username
+    password: Optional[str] = None
+    secure: bool = CLICKHOUSE.secure
+    database: str = CLICKHOUSE.database
+    chdb_path: str = CLICKHOUSE.chdb_path
+
+    def warehouse(self) -> ClickHouseWarehouse:
+        if self.host:
+            import clickhouse_connect
+
+            client = clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
+                                                   password=self.password or "", secure=self.secure)
+        else:
+            client = chdb_client(str(Path(self.chdb_path).resolve()))
+        return ClickHouseWarehouse(client, self.database)
+
+
+class ParquetLakeIOManager(dg.ConfigurableIOManager):
+    """Stores each dataset partition as one Parquet object; loads it back as streaming handles.
+
+    Its one shape, whether a run covers one day or a backfill range: an asset returns
+    {partition key: spooled partition}, and an input is {partition key: stored partition}."""
+
+    root: str = LAKE.root
+    s3_endpoint_url: Optional[str] = None
+    s3_access_key_id: Optional[str] = None
+    s3_secret_access_key: Optional[str] = None
+    s3_region: str = LAKE.s3.region
+
+    def lake(self) -> Lake:
+        s3 = S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region)
+        return Lake(self.root, s3)
+
+    def handle_output(self, context: dg.OutputContext, obj: dict[str, SpooledPartition]) -> None:
+        lake, paths, rows = self.lake(), [], 0
+        try:
+            for partition, spooled in obj.items():
+                paths.append(lake.put_atomic(spooled.path, spooled.dataset.name, partition))
+                rows += spooled.rows
+        finally:
+            for spooled in obj.values():
+                spooled.discard()
+        location = dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths)
+        context.add_output_metadata({"parquet_path": location, "parquet_rows": rows})
+
+    def load_input(self, context: dg.InputContext) -> dict:
+        # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key
+        name = context.upstream_output.asset_key.path[-1]  # the lake's folder is the asset's name
+        lake = self.lake()
+        return {key: lake.stored(name, key) for key in context.asset_partition_keys}

@@ -1,0 +1,85 @@
+"""When the daily jobs run.
+
+Schedules, not declarative automation: every daily job starts from an external source (the node, the
+AvaCloud APIs, The Graph) that Dagster cannot observe, so "the day has closed" is a time, not an
+upstream event. Each job gets a schedule built from its partitions that runs the newest complete day
+shortly after midnight UTC; its ClickHouse loads are in the same job, so they follow in the same run.
+A catch-up sensor per job requests the days a stopped deployment missed, a few per tick, remembering
+in its cursor how far it got. Transient failures are retried by the jobs' RetryPolicy, permanent ones not. A freshness
+check on every ClickHouse load warns when its newest complete day is not loaded by 03:00 UTC.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+
+CATCH_UP_DAYS_PER_TICK = 3
+FRESHNESS_DEADLINE = "0 3 * * *"  # the newest complete day must be in ClickHouse by 03:00 UTC
+
+
+def transient_retry(delay_s: float = 120) -> dg.RetryPolicy:
+    """The daily jobs' retries. They apply to transient failures only: the asset factory fails a
+    permanent one (bad data, bad settings) with a Failure that allows no retry."""
+    return dg.RetryPolicy(max_retries=3, delay=delay_s, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def daily_schedule(job, minute: int) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(
+        job, name=f"{job.name}_schedule", hour_of_day=0, minute_of_hour=minute,
+        description=f"The newest complete UTC day of `{job.name}`, {minute} min after midnight.",
+    )
+
+
+def freshness_checks(load_assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+    """A warning on each ClickHouse load whose newest complete day is not loaded by the deadline."""
+    return list(dg.build_time_partition_freshness_checks(assets=load_assets, deadline_cron=FRESHNESS_DEADLINE,
+                                                         timezone="UTC"))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def newest_complete_day(partitions: dg.DailyPartitionsDefinition, now: dt.datetime) -> str | None:
+    newest = now.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return newest.isoformat() if newest >= partitions.start.date() else None
+
+
+def missing_days(partitions: dg.DailyPartitionsDefinition, cursor: str | None, now: dt.datetime,
+                 done: set[str]) -> list[str]:
+    """Complete days after the cursor (only the newest when there is none) not materialized yet."""
+    newest = newest_complete_day(partitions, now)
+    if newest is None:
+        return []
+    last = dt.date.fromisoformat(newest)
+    day = dt.date.fromisoformat(cursor) + dt.timedelta(days=1) if cursor else last
+    days = []
+    while day <= last:
+        if day.isoformat() not in done:
+            days.append(day.isoformat())
+        day += dt.timedelta(days=1)
+    return days
+
+
+def catch_up_sensor(job, witness: dg.AssetsDefinition,
+                    now: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
+    """Requests the days of `job` that `witness` (its last asset) lacks since the cursor."""
+    partitions = witness.partitions_def
+
+    @dg.sensor(name=f"{job.name}_catch_up", job=job, minimum_interval_seconds=600,
+               description=f"Requests the complete days `{job.name}` missed (up to {CATCH_UP_DAYS_PER_TICK} a tick); "
+                           "its cursor is the last day requested, so a restarted deployment resumes where it stopped.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        done = context.instance.get_materialized_partitions(witness.key)
+        at = now()
+        days = missing_days(partitions, context.cursor, at, done)[:CATCH_UP_DAYS_PER_TICK]
+        if not days:
+            newest = newest_complete_day(partitions, at)
+            if newest:
+                context.update_cursor(newest)
+            return dg.SkipReason(f"nothing missing up to {newest}")
+        context.update_cursor(days[-1])
+        return [dg.RunRequest(run_key=f"{job.name}:{day}", partition_key=day) for day in days]
+
+    return _sensor

