@@ -42,6 +42,7 @@ class ChainRpcResource(dg.ConfigurableResource):
     receipts: ReceiptsMethod = ReceiptsMethod.auto
     timeout_s: float = RPC.patience.timeout_s
     max_attempts: int = RPC.patience.max_attempts
+    backoff_base_s: float = RPC.patience.backoff_base_s
     blocks_source: BlocksSource = BlocksSource.rpc
 
     def uses_data_api(self) -> bool:
@@ -50,7 +51,8 @@ class ChainRpcResource(dg.ConfigurableResource):
     def settings(self, url: str | None = None) -> RpcSettings:
         return RpcSettings(url=url or self.url, batch_size=self.batch_size, concurrency=self.concurrency,
                            logs_block_range=self.logs_block_range, chunk_blocks=self.chunk_blocks,
-                           patience=replace(RPC.patience, timeout_s=self.timeout_s, max_attempts=self.max_attempts))
+                           patience=replace(RPC.patience, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
+                                            backoff_base_s=self.backoff_base_s))
 
     @contextmanager
     def reader(self) -> Iterator[ChainReader]:

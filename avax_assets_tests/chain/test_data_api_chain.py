@@ -21,8 +21,9 @@ from avax_assets.core.settings import S3Settings
 from avax_assets.orchestration.environment import build_resources
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
 from avax_assets_tests.support import rpc
+from avax_assets_tests.conftest import SPECS_DIR
 
-SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"
+SPEC = SPECS_DIR / "glacier-data-api.openapi.json"
 DAY = "2024-06-03"
 NOT_SERVED = {
     BLOCKS.name: ("miner", "state_root", "transactions_root", "receipts_root", "extra_data", "size", "difficulty",

@@ -15,8 +15,9 @@ from avax_assets.catalogue import Catalogue
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer, metric_page, metric_value
 from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
+from avax_assets_tests.conftest import SPECS_DIR
 
-SPEC = Path(__file__).parent / "specs" / "popsicle-metrics-api.openapi.json"
+SPEC = SPECS_DIR / "popsicle-metrics-api.openapi.json"
 DAY, START = "2024-06-01", 1717200000
 CHAINS = ("43114", "total")
 

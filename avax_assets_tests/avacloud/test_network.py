@@ -15,10 +15,11 @@ from avax_assets.core.errors import SourceDataError
 from avax_assets_dev.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
 from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
+from avax_assets_tests.conftest import SPECS_DIR
 
 L1_VALIDATORS = next(s for s in SNAPSHOTS if s.dataset is VALIDATORS).endpoints[-1]
 
-SPEC = Path(__file__).parent / "specs" / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
+SPEC = SPECS_DIR / "glacier-data-api.openapi.json"  # a copy of ../shared/specs (interface data)
 DAY = "2024-06-01"
 EXPECTED_ROWS = {"chains": 2, "subnets": 3, "blockchains": 3, "validators": 8, "delegators": 6}
 

@@ -8,6 +8,7 @@ from avax_assets.avacloud.client import API_KEY_HEADER, ApiPath, AvaCloudClient,
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 from avax_assets.core.settings import AvaCloudSettings
 from avax_assets_tests.support import client_settings
+from avax_assets_tests.conftest import SPECS_DIR
 
 SUBNETS = ApiPath("/v1/networks/{network}/subnets", cost=20)
 
@@ -151,7 +152,7 @@ def test_endpoint_costs_are_the_specs_execution_weights():
     import avax_assets.catalogue  # noqa: F401 (declares every path the project calls)
     from avax_assets.avacloud.client import declared_paths
 
-    specs = [json.loads((Path(__file__).parent / "specs" / name).read_text())
+    specs = [json.loads((SPECS_DIR / name).read_text())
              for name in ("glacier-data-api.openapi.json", "popsicle-metrics-api.openapi.json")]
     paths = {path: declared.cost for path, declared in declared_paths().items()}
     assert len(paths) >= 11  # every path the datasets call
