@@ -21,7 +21,7 @@ from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import CLICKHOUSE
-from avax_assets.orchestration.factory import DatasetAsset, extract_asset, load_asset, view_asset
+from avax_assets.orchestration.factory import DatasetAsset, extract_asset, load_asset, load_key, view_asset
 from avax_assets.orchestration.partitions import Partitions
 from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, freshness_checks, transient_retry
 from avax_assets.subgraphs import assets as subgraphs
@@ -82,7 +82,7 @@ class Catalogue:
         return [*self.extracts[name], *self.loads[name]]
 
     def load_of(self, dataset: Dataset) -> dg.AssetsDefinition:
-        return next(a for loads in self.loads.values() for a in loads if a.key == dg.AssetKey(f"clickhouse_{dataset.name}"))
+        return next(a for loads in self.loads.values() for a in loads if a.key == load_key(dataset))
 
     def job(self, job: DailyJob, retry: dg.RetryPolicy | None = None) -> dg.UnresolvedAssetJobDefinition:
         assets = [asset for family in job.families for asset in self.family(family)]

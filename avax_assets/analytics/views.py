@@ -2,7 +2,7 @@
 each partition exactly once, so no FINAL is needed; sums of wei stay exact (UInt256)."""
 
 from avax_assets.chain.datasets import TRANSACTIONS
-from avax_assets.orchestration.factory import View
+from avax_assets.core.schema import View
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 
 ZERO_ADDRESS = "0x" + "0" * 40

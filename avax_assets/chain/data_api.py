@@ -22,6 +22,7 @@ from avax_assets.chain.reader import Scope, to_batch
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.items import integer
 from avax_assets.core.schema import CHAIN_ID
+from avax_assets.core.settings import RPC
 
 BLOCK = ApiPath("/v1/chains/{chainId}/blocks/{blockId}", cost=10)
 BLOCK_TRANSACTIONS = ApiPath("/v1/chains/{chainId}/blocks/{blockId}/transactions", cost=20)
@@ -31,7 +32,7 @@ LATEST_BLOCKS = ApiPath("/v1/chains/{chainId}/blocks", cost=10)
 class DataApiChainReader:
     """The C-Chain as the Data API serves it, block by block; `concurrency` blocks in flight."""
 
-    def __init__(self, client: AvaCloudClient, chain_id: int = CHAIN_ID, concurrency: int = 4) -> None:
+    def __init__(self, client: AvaCloudClient, chain_id: int = CHAIN_ID, concurrency: int = RPC.concurrency) -> None:
         self.client = client
         self.chain_id = str(chain_id)
         self.concurrency = concurrency

@@ -43,17 +43,20 @@ def _one_row(loaded: Loaded, select: str) -> tuple:
 
 
 def unique_keys(loaded: Loaded) -> AuditResult:
+    """No two rows of the partition share the natural key."""
     key = ", ".join(checked_identifier(k) for k in loaded.dataset.key)
     rows, distinct = _one_row(loaded, f"count(), uniqExact({key})")
     return AuditResult(rows == distinct, {"rows": rows, "duplicate_keys": rows - distinct})
 
 
 def rows_match_parquet(loaded: Loaded) -> AuditResult:
+    """The table's partition holds exactly as many rows as its Parquet object."""
     (rows,) = _one_row(loaded, "count()")
     return AuditResult(rows == loaded.parquet_rows, {"clickhouse_rows": rows, "parquet_rows": loaded.parquet_rows})
 
 
 def contiguous_blocks(loaded: Loaded) -> AuditResult:
+    """The day's blocks run from its first to its last with none missing."""
     block = checked_identifier(loaded.dataset.block_column)
     blocks, first, last = _one_row(loaded, f"uniqExact({block}), min({block}), max({block})")
     if blocks == 0:
@@ -84,6 +87,7 @@ def _parent(loaded: Loaded) -> tuple[Dataset, str]:
 
 
 def joins_parent(loaded: Loaded) -> AuditResult:
+    """Every row joins a row of its parent dataset on the same day."""
     parent, on = _parent(loaded)
     orphans, = _query_one(loaded, f"SELECT count() FROM {_partition(loaded)} AND ({on}) NOT IN "
                                   f"(SELECT {on} FROM {_partition(loaded, parent)})")

@@ -28,12 +28,12 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Patience:
-    """How long a client waits on one request and how often it tries again."""
+    """How long a client waits on one request and how often it tries again (defaults: core/settings.py)."""
 
-    timeout_s: float = 30.0
-    max_attempts: int = 5
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
+    timeout_s: float
+    max_attempts: int
+    backoff_base_s: float
+    backoff_max_s: float
 
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)

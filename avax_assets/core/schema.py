@@ -126,3 +126,13 @@ class Dataset:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class View:
+    """A ClickHouse view over loaded tables; `select` names the database as `{db}`."""
+
+    name: str
+    description: str
+    reads: tuple[Dataset, ...]
+    select: str

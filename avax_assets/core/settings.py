@@ -8,12 +8,14 @@ value is refused when the resources are built, naming the variable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from avax_assets.core.http import Patience
 
 HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools
+# Per request: a 30 s timeout, 5 attempts, backoff from 0.5 s doubling up to 30 s (jittered).
+PATIENCE = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
 
 
 class BlocksSource(str, Enum):
@@ -63,7 +65,7 @@ class RpcSettings:
     concurrency: int = 4
     logs_block_range: int = 2048
     chunk_blocks: int = 200  # blocks per extracted chunk: one Arrow batch, bounded memory
-    patience: Patience = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
+    patience: Patience = PATIENCE
 
 
 BUDGET_TIERS = {"unauthenticated": 6_000, "free": 8_000, "base": 10_000, "growth": 14_000, "pro": 20_000}
@@ -77,7 +79,7 @@ class AvaCloudSettings:
     cu_per_minute: int = BUDGET_TIERS["unauthenticated"]
     page_size: int = 100
     max_pages: int = 1_000
-    patience: Patience = Patience(timeout_s=30.0, max_attempts=6, backoff_base_s=0.5, backoff_max_s=60.0)
+    patience: Patience = replace(PATIENCE, max_attempts=6, backoff_max_s=60.0)  # 429 storms last longer
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class SubgraphSettings:
     api_key: str | None = None
     page_size: int = 1000  # The Graph's maximum `first`
     max_pages: int = 10_000
-    patience: Patience = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
+    patience: Patience = PATIENCE
 
 
 GRAPH_GATEWAY_URL = "https://gateway.thegraph.com/api"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, get_args
+import types
+from typing import Any, Union, get_args, get_origin
 
 import dagster as dg
 
@@ -94,7 +95,9 @@ def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSet
 
 def parse(variable: str, text: str, field_type: Any) -> Any:
     """The variable's text as its field's type; SettingError naming the variable when it does not fit."""
-    kind = next((t for t in get_args(field_type) if t is not type(None)), field_type)  # Optional[X] → X
+    kind = field_type
+    if get_origin(field_type) in (Union, types.UnionType):  # Optional[X] → X
+        kind = next(t for t in get_args(field_type) if t is not type(None))
     try:
         if isinstance(kind, type) and issubclass(kind, Enum):
             return kind(text)
@@ -104,12 +107,14 @@ def parse(variable: str, text: str, field_type: Any) -> Any:
             return text.lower() in ("true", "1")
         if kind in (int, float):
             return kind(text)
-        if getattr(kind, "__origin__", None) is dict:  # `a=1,b=2`
+        if get_origin(kind) is dict:  # `a=1,b=2`
             return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
-        if getattr(kind, "__origin__", None) is list:
+        if get_origin(kind) is list:
             return [item.strip() for item in text.split(",") if item.strip()]
         return text
     except ValueError:
-        choices = f"one of {', '.join(m.value for m in kind)}" if isinstance(kind, type) and issubclass(kind, Enum) \
-            else f"a {getattr(kind, '__name__', kind)}"
-        raise SettingError(f"{variable} must be {choices}, not {text!r}") from None
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            expected = f"one of {', '.join(m.value for m in kind)}"
+        else:
+            expected = {int: "an integer", float: "a number", bool: "true or false"}.get(kind, str(kind))
+        raise SettingError(f"{variable} must be {expected}, not {text!r}") from None

@@ -11,7 +11,6 @@ per partition key and always receives stored inputs per partition key. A Permane
 without retries (Dagster's RetryPolicy then retries transient failures only).
 """
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from avax_assets.core.audits import AuditResult, Loaded, audits_for
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import PermanentError
 from avax_assets.core.lake import LakePartition
-from avax_assets.core.schema import Dataset
+from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_batches
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
@@ -49,7 +48,7 @@ class Run:
     """What a source sees of its Dagster run."""
 
     resources: Any
-    log: logging.Logger | Any
+    log: Any  # the run's logger (Dagster's log manager)
     run_id: str
     partition_keys: list[str]
     inputs: dict[str, dict[str, LakePartition]]  # input dataset name → partition key → stored partition
@@ -219,16 +218,21 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
     return _extract
 
 
+def load_key(dataset: Dataset) -> dg.AssetKey:
+    """The key of a dataset's ClickHouse load asset."""
+    return dg.AssetKey(f"clickhouse_{dataset.name}")
+
+
 def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
     """The dataset's ClickHouse table: each stored partition swapped in whole, then audited (blocking)."""
     audits = audits_for(dataset)
-    asset_key = dg.AssetKey(f"clickhouse_{dataset.name}")
+    asset_key = load_key(dataset)
 
     @dg.asset(
         name=asset_key.path[-1],
         description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
         ins={"stored": dg.AssetIn(dataset.name)},
-        deps=[f"clickhouse_{dataset.parent.dataset.name}"] if dataset.parent else [],
+        deps=[load_key(dataset.parent.dataset)] if dataset.parent else [],
         partitions_def=partitions.of(dataset),
         backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         group_name="clickhouse",
@@ -268,18 +272,8 @@ def dataset_assets(spec: DatasetAsset, partitions: Partitions) -> list[dg.Assets
 
 # --- views --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class View:
-    """A ClickHouse view over loaded tables; `select` names the database as `{db}`."""
-
-    name: str
-    description: str
-    reads: tuple[Dataset, ...]
-    select: str
-
-
 def view_asset(view: View) -> dg.AssetsDefinition:
-    @dg.asset(name=view.name, description=view.description, deps=[f"clickhouse_{d.name}" for d in view.reads],
+    @dg.asset(name=view.name, description=view.description, deps=[load_key(d) for d in view.reads],
               group_name="analytics", pool=pools.CLICKHOUSE, kinds={"clickhouse"},
               required_resource_keys={"clickhouse"})
     def _view(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

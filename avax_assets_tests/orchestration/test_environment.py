@@ -1,0 +1,56 @@
+"""AVAX_* variables onto the resources: typed, checked when the resources are built, naming the variable;
+secrets as EnvVars; the defaults of core/settings.py when a variable is unset."""
+
+import dagster as dg
+import pytest
+
+from avax_assets.core.errors import SettingError
+from avax_assets.core.settings import CLICKHOUSE, RPC, BlocksSource, KafkaSecurityProtocol, SaslMechanism
+from avax_assets.orchestration.environment import build_resources, partition_settings
+
+
+def test_unset_variables_leave_the_settings_defaults():
+    resources = build_resources({})
+    assert resources["rpc"].batch_size == RPC.batch_size and resources["rpc"].url == RPC.url
+    assert resources["clickhouse"].database == CLICKHOUSE.database
+    assert resources["lake_io_manager"].root == ".avax-assets/lake"
+    assert build_resources({"AVAX_S3_ENDPOINT_URL": "http://s3"})["lake_io_manager"].root == "s3://avax-assets"
+    assert build_resources({"AVAX_HOME": "/srv/avax"})["clickhouse"].chdb_path == "/srv/avax/chdb"
+
+
+def test_every_kind_of_setting_is_parsed_to_its_type():
+    resources = build_resources({
+        "AVAX_RPC_BATCH_SIZE": "7", "AVAX_RPC_TIMEOUT_S": "2.5", "AVAX_BLOCKS_SOURCE": "data_api",
+        "AVAX_CLICKHOUSE_SECURE": "true", "AVAX_SUBGRAPH_IDS": "traderjoe-v2=abc,other=def",
+        "AVAX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "AVAX_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    })
+    assert resources["rpc"].batch_size == 7 and resources["rpc"].timeout_s == 2.5
+    assert resources["rpc"].uses_data_api() and resources["rpc"].blocks_source is BlocksSource.data_api
+    assert resources["clickhouse"].secure is True
+    assert resources["subgraph"].subgraph_ids == {"traderjoe-v2": "abc", "other": "def"}
+    config = resources["kafka"].client_config()
+    assert (config["security.protocol"], config["sasl.mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert resources["kafka"].security_protocol is KafkaSecurityProtocol.SASL_SSL
+    assert resources["kafka"].sasl_mechanism is SaslMechanism.SCRAM_SHA_512
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("AVAX_RPC_BATCH_SIZE", "forty", "AVAX_RPC_BATCH_SIZE must be an integer, not 'forty'"),
+    ("AVAX_RPC_RECEIPTS", "all", "AVAX_RPC_RECEIPTS must be one of auto, block, transaction, not 'all'"),
+    ("AVAX_AVACLOUD_NETWORK", "devnet", "AVAX_AVACLOUD_NETWORK must be one of mainnet, fuji, testnet"),
+    ("AVAX_CLICKHOUSE_SECURE", "yes", "AVAX_CLICKHOUSE_SECURE must be true or false, not 'yes'"),
+])
+def test_a_value_that_does_not_fit_is_refused_naming_the_variable(variable, value, message):
+    with pytest.raises(SettingError, match=message):
+        build_resources({variable: value})
+
+
+def test_secrets_are_env_vars_resolved_at_run_time_never_values_in_config():
+    resources = build_resources({"AVAX_AVACLOUD_API_KEY": "s3cr3t", "AVAX_RPC_URL": "https://node/key"})
+    assert "s3cr3t" not in repr(resources["avacloud"]) and "https://node/key" not in repr(resources["rpc"])
+    assert resources["avacloud"].api_key == dg.EnvVar("AVAX_AVACLOUD_API_KEY")
+
+
+def test_partition_starts_come_from_the_environment_at_load():
+    assert partition_settings({"AVAX_CHAIN_START_DATE": "2024-01-01"}).chain_start == "2024-01-01"
+    assert partition_settings({}).snapshot_start == "2024-06-01"
