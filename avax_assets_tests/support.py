@@ -78,7 +78,7 @@ def _corrupt(answer):
     return answer
 
 
-PATIENCE_FIELDS = ("timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s")
+PATIENCE_FIELDS = ("timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "deadline_s", "max_response_bytes")
 
 
 def client_settings(kind, **options):

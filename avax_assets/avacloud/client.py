@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from avax_assets.core.errors import SettingError, SourceRefused
-from avax_assets.core.http import redacted, send_with_retries
+from avax_assets.core.http import bounded, redacted, send_with_retries
 from avax_assets.core.settings import AvaCloudSettings
 
 API_KEY_HEADER = "x-glacier-api-key"
@@ -127,7 +127,8 @@ class AvaCloudClient:
 
         def send() -> httpx.Response:
             self.budget.spend(path.cost)  # every attempt costs its units
-            return self._http.get(url, params=params)
+            return bounded(self._http, "GET", url, params=params, patience=self.settings.patience,
+                           what=f"AvaCloud GET {path.template}")
 
         response = send_with_retries(send, what=f"AvaCloud GET {path.template}", patience=self.settings.patience,
                                      sleep=self._sleep, rate_limit_headers=RATE_LIMIT_HEADERS)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
-from avax_assets.core.http import redact_url, redacted, send_with_retries
+from avax_assets.core.http import bounded, redact_url, redacted, send_with_retries
 from avax_assets.core.settings import RpcSettings
 
 METHOD_NOT_FOUND = -32601
@@ -63,8 +63,10 @@ class JsonRpcClient:
     def _post_batch(self, calls: Sequence[Call], allow_null: bool) -> list[Any]:
         payload = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params} for i, c in enumerate(calls)]
         method = calls[0].method
-        response = send_with_retries(lambda: self._http.post(self.settings.url, json=payload),
-                                     what=f"JSON-RPC {method} at {self.endpoint}", patience=self.settings.patience)
+        what = f"JSON-RPC {method} at {self.endpoint}"
+        patience = self.settings.patience
+        response = send_with_retries(lambda: bounded(self._http, "POST", self.settings.url, json=payload,
+                                                     patience=patience, what=what), what=what, patience=patience)
         if response.status_code != 200:
             raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
                            redacted(response.text))

@@ -9,15 +9,16 @@ previous data untouched. Identifiers are validated; values are bound as paramete
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 from collections.abc import Iterable
 
 import pyarrow as pa
 
-from avax_assets.core.errors import PartitionLoadError
-from avax_assets.core.schema import Dataset
+from avax_assets.core.errors import ClickHouseBusy, PartitionLoadError
+from avax_assets.core.schema import Dataset, checked_identifier
 from avax_assets.core.settings import CLICKHOUSE
-from avax_assets.core.schema import checked_identifier
 
 
 def create_table_sql(dataset: Dataset, database: str, table: str | None = None,
@@ -42,10 +43,16 @@ def quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+STAGING = "__staging_"
+# A staging table lives for one load (seconds to minutes): one this old was left by a killed load.
+STALE_STAGING_S = 6 * 3600
+
+
 class ClickHouseWarehouse:
-    def __init__(self, client, database: str = CLICKHOUSE.database) -> None:
+    def __init__(self, client, database: str = CLICKHOUSE.database, stale_staging_s: float = STALE_STAGING_S) -> None:
         self.client = client
         self.database = checked_identifier(database)
+        self.stale_staging_s = stale_staging_s
         self._ready: set[str] = set()
 
     def qualified(self, table: str) -> str:
@@ -57,7 +64,19 @@ class ClickHouseWarehouse:
         self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         self.client.command(create_table_sql(dataset, self.database))
         self._check_structure(dataset)
+        self.drop_stale_staging(dataset)
         self._ready.add(dataset.table)
+
+    def drop_stale_staging(self, dataset: Dataset) -> list[str]:
+        """Drop the dataset's staging tables that killed loads left behind; returns their names."""
+        stale = [row[0] for row in self.client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} AND startsWith(name, {prefix:String}) "
+            "AND metadata_modification_time <= now() - toIntervalSecond({age:UInt32})",
+            parameters={"db": self.database, "prefix": dataset.table + STAGING,
+                        "age": int(self.stale_staging_s)}).result_rows]
+        for name in stale:
+            self.client.command(f"DROP TABLE IF EXISTS {self.qualified(name)}")
+        return stale
 
     def _check_structure(self, dataset: Dataset) -> None:
         """A table made from an older declaration is refused rather than loaded into."""
@@ -76,7 +95,7 @@ class ClickHouseWarehouse:
         """Make the table's partition for `day` hold exactly `batches`; returns its row count."""
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
-        staging = self.qualified(f"{dataset.table}__staging_{day:%Y%m%d}")
+        staging = self.qualified(f"{dataset.table}{STAGING}{day:%Y%m%d}")
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
         self.client.command(f"CREATE TABLE {staging} AS {target}")
         try:
@@ -109,16 +128,35 @@ class ClickHouseWarehouse:
     def _count(self, table: str, where: str = "1", parameters: dict | None = None) -> int:
         return int(self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters).result_rows[0][0])
 
+log = logging.getLogger(__name__)
 
+# What chDB says when another process holds the directory: the lock, or (on later tries) only its
+# embedded server failing to start.
+HELD_SIGNS = ("Cannot lock file", "Error initializing EmbeddedServer")
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 
 
-def chdb_client(path: str):
-    """The embedded engine allows one data directory per process: share one client per path."""
+def chdb_client(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.5):
+    """The embedded engine allows one process per data directory: one client per path in this process, and
+    while another process holds the directory, wait for it (up to `lock_wait_s`) instead of failing."""
     import clickhouse_connect
 
     with _clients_lock:
-        if path not in _clients:
-            _clients[path] = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-        return _clients[path]
+        if path in _clients:
+            return _clients[path]
+        started = time.monotonic()
+        while True:
+            try:
+                _clients[path] = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+                return _clients[path]
+            except Exception as exc:
+                if not any(sign in str(exc) for sign in HELD_SIGNS):
+                    raise
+                if time.monotonic() - started >= lock_wait_s:
+                    raise ClickHouseBusy(
+                        f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
+                        "(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Run one load at a time (the 'clickhouse' pool), or "
+                        f"point AVAX_CLICKHOUSE_HOST at a ClickHouse server. chDB said: {str(exc)[-200:]}") from None
+                log.info("embedded ClickHouse at %s is held by another process: waiting", path)
+                time.sleep(poll_s)

@@ -34,6 +34,10 @@ class PartitionNotReady(TransientError):
     """The source has not (fully) produced the partition yet."""
 
 
+class ClickHouseBusy(TransientError):
+    """The embedded ClickHouse directory stayed held by another process for longer than the wait allows."""
+
+
 class KafkaDeliveryError(TransientError):
     """The broker did not confirm every message of a partition."""
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from avax_assets.core.errors import SourceUnavailable
+from avax_assets.core.errors import SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,17 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Patience:
-    """How long a client waits on one request and how often it tries again (defaults: core/settings.py)."""
+    """How long a client waits on one request and how often it tries again (defaults: core/settings.py).
+
+    timeout_s   bounds each connect and each read; deadline_s bounds the whole request, so a server that
+    trickles its answer cannot hold a step; an answer over max_response_bytes is refused unread."""
 
     timeout_s: float
     max_attempts: int
     backoff_base_s: float
     backoff_max_s: float
+    deadline_s: float
+    max_response_bytes: int
 
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)
@@ -57,6 +62,36 @@ def server_wait(response: httpx.Response, headers: tuple[str, ...] = ("retry-aft
     return None
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole request took longer than its deadline (transient, like any timeout)."""
+
+
+def bounded(http: httpx.Client, method: str, url: str, *, patience: Patience, what: str, **kwargs) -> httpx.Response:
+    """One request whose answer is read whole within `patience.deadline_s` and `max_response_bytes`."""
+    started = time.monotonic()
+    limit = patience.max_response_bytes
+    with http.stream(method, url, **kwargs) as response:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _too_large(what, f"declares {int(declared):,} bytes", limit)
+        body, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(what, f"passed {limit:,} bytes", limit)
+            if time.monotonic() - started > patience.deadline_s:
+                raise DeadlineExceeded(f"no complete answer within the {patience.deadline_s:g} s deadline",
+                                       request=response.request)
+            body.append(chunk)
+    return httpx.Response(response.status_code, headers=response.headers, content=b"".join(body),
+                          request=response.request)
+
+
+def _too_large(what: str, detail: str, limit: int) -> SourceRefused:
+    return SourceRefused(f"{what}: the answer {detail}, over the maximum response size of {limit / 2**20:g} MiB; "
+                         "raise the client's max_response_mb (AVAX_RPC_MAX_RESPONSE_MB for JSON-RPC) if it is real")
+
+
 def is_transient(response: httpx.Response) -> bool:
     return response.status_code == 429 or response.status_code >= 500
 
@@ -70,7 +105,8 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
         try:
             response = send()
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            problem, wait = type(exc).__name__, patience.backoff(attempt)
+            problem, wait = f"{type(exc).__name__}{f': {exc}' if isinstance(exc, DeadlineExceeded) else ''}", \
+                patience.backoff(attempt)
         else:
             if not is_transient(response):
                 return response

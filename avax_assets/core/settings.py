@@ -14,8 +14,10 @@ from enum import Enum
 from avax_assets.core.http import Patience
 
 HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools
-# Per request: a 30 s timeout, 5 attempts, backoff from 0.5 s doubling up to 30 s (jittered).
-PATIENCE = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0)
+# Per request: 30 s per connect or read, 60 s for the whole answer, at most 32 MiB; 5 attempts, backoff
+# from 0.5 s doubling up to 30 s (jittered). A batch of 40 mainnet blocks with their transactions is ~2 MiB.
+PATIENCE = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0, deadline_s=60.0,
+                    max_response_bytes=32 * 2**20)
 
 
 class BlocksSource(str, Enum):
@@ -115,6 +117,7 @@ class LakeSettings:
     root: str = f"{HOME}/lake"  # a local directory, or s3://bucket[/prefix]
     s3_root: str = "s3://avax-assets"  # the root when an S3 endpoint is configured and no root is
     s3: S3Settings = field(default_factory=S3Settings)
+    spool_dir: str = f"{HOME}/spool"  # local Parquet spools of partitions being extracted
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class ClickHouseSettings:
     secure: bool = False
     database: str = "avax"
     chdb_path: str = f"{HOME}/chdb"
+    chdb_lock_wait_s: float = 120.0  # how long a load waits for another process to release the directory
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A partition spooled to a local Parquet file while it is extracted.
 
 Extraction streams chunk by chunk into the spool (bounded memory); only a complete spool is published
-to Kafka and handed to the lake, so a failed extraction leaves nothing behind anywhere.
+to Kafka and handed to the lake, so a failed extraction leaves nothing behind anywhere. Spools live in a
+directory of the project's (`<home>/spool`); a killed process's spools are swept by the next extraction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pyarrow.parquet as pq
 from avax_assets.core.schema import Dataset
 
 READ_BATCH_ROWS = 65_536
+SUFFIX = ".parquet"
+PID_END = "-p-"  # spool names: <dataset>-<partition>-<pid>-p-<random>.parquet
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
 
 
@@ -48,7 +51,10 @@ class PartitionSpool:
 
     def __init__(self, dataset: Dataset, partition: str, directory: str | None = None) -> None:
         self.dataset = dataset
-        fd, name = tempfile.mkstemp(prefix=f"{dataset.name}-{partition}-", suffix=".parquet", dir=directory)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"{dataset.name}-{partition}-{os.getpid()}{PID_END}", suffix=SUFFIX,
+                                    dir=directory)
         os.close(fd)
         self.result = SpooledPartition(dataset, partition, Path(name))
         self._writer = pq.ParquetWriter(name, dataset.arrow_schema, **PARQUET_OPTIONS)
@@ -70,13 +76,35 @@ class PartitionSpool:
 PROGRESS_EVERY = 10  # chunks between progress lines
 
 
-def spool_batches(dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], log=None) -> SpooledPartition:
+def spool_batches(dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], log=None,
+                  directory: str | None = None) -> SpooledPartition:
     """Stream batches into a local Parquet spool; memory holds one batch at a time."""
     started = time.monotonic()
-    with PartitionSpool(dataset, partition) as spool:
+    with PartitionSpool(dataset, partition, directory) as spool:
         for done, batch in enumerate(batches, start=1):
             spool.write(batch)
             if log and done % PROGRESS_EVERY == 0:
                 log.info(f"{dataset.name} {partition}: {spool.result.rows} rows after {done} chunks, "
                          f"{time.monotonic() - started:.1f}s")
     return spool.result
+
+
+def sweep_stale_spools(directory: str) -> list[Path]:
+    """Remove spools whose process is gone (a killed extraction's debris); returns what was removed."""
+    removed = []
+    for path in Path(directory).glob(f"*{PID_END}*{SUFFIX}"):
+        pid = path.name.split(PID_END)[0].rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

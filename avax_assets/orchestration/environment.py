@@ -34,6 +34,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_RPC_CHUNK_BLOCKS": ("rpc", "chunk_blocks"),
     "AVAX_RPC_RECEIPTS": ("rpc", "receipts"),
     "AVAX_RPC_TIMEOUT_S": ("rpc", "timeout_s"),
+    "AVAX_RPC_DEADLINE_S": ("rpc", "deadline_s"),
+    "AVAX_RPC_MAX_RESPONSE_MB": ("rpc", "max_response_mb"),
     "AVAX_RPC_MAX_ATTEMPTS": ("rpc", "max_attempts"),
     "AVAX_BLOCKS_SOURCE": ("rpc", "blocks_source"),
     "AVAX_AVACLOUD_DATA_URL": ("avacloud", "data_url"),
@@ -41,9 +43,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_AVACLOUD_API_KEY": ("avacloud", "api_key"),
     "AVAX_AVACLOUD_CU_PER_MINUTE": ("avacloud", "cu_per_minute"),
     "AVAX_AVACLOUD_NETWORK": ("avacloud", "network"),
+    "AVAX_AVACLOUD_TIMEOUT_S": ("avacloud", "timeout_s"),
     "AVAX_GRAPH_GATEWAY_URL": ("subgraph", "gateway_url"),
     "AVAX_GRAPH_API_KEY": ("subgraph", "api_key"),
     "AVAX_SUBGRAPH_IDS": ("subgraph", "subgraph_ids"),
+    "AVAX_GRAPH_TIMEOUT_S": ("subgraph", "timeout_s"),
     "AVAX_KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
     "AVAX_KAFKA_SECURITY_PROTOCOL": ("kafka", "security_protocol"),
     "AVAX_KAFKA_SASL_MECHANISM": ("kafka", "sasl_mechanism"),
@@ -63,6 +67,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_CLICKHOUSE_SECURE": ("clickhouse", "secure"),
     "AVAX_CLICKHOUSE_DATABASE": ("clickhouse", "database"),
     "AVAX_CLICKHOUSE_CHDB_PATH": ("clickhouse", "chdb_path"),
+    "AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S": ("clickhouse", "chdb_lock_wait_s"),
 }
 SECRETS = {"AVAX_RPC_URL", "AVAX_TRACE_RPC_URL", "AVAX_AVACLOUD_API_KEY", "AVAX_GRAPH_API_KEY",
            "AVAX_KAFKA_SASL_USERNAME", "AVAX_KAFKA_SASL_PASSWORD", "AVAX_S3_ACCESS_KEY_ID",
@@ -82,6 +87,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     home = environ.get("AVAX_HOME") or HOME
     lake = fields["lake_io_manager"]
     lake.setdefault("root", LAKE.s3_root if lake.get("s3_endpoint_url") else f"{home}/lake")
+    lake.setdefault("spool_dir", f"{home}/spool")
     fields["clickhouse"].setdefault("chdb_path", f"{home}/chdb")
     return {key: RESOURCES[key](**values) for key, values in fields.items()}
 

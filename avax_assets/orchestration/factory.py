@@ -24,7 +24,7 @@ from avax_assets.core.days import partition_day
 from avax_assets.core.errors import PermanentError
 from avax_assets.core.lake import LakePartition
 from avax_assets.core.schema import Dataset, View
-from avax_assets.core.spool import SpooledPartition, spool_batches
+from avax_assets.core.spool import SpooledPartition, spool_batches, sweep_stale_spools
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 
@@ -166,13 +166,15 @@ def discard(spools: dict[str, SpooledPartition]) -> None:
         spooled.discard()
 
 
-def extract(spec: DatasetAsset, run: Run) -> dict[str, SpooledPartition]:
+def extract(spec: DatasetAsset, run: Run, spool_dir: str) -> dict[str, SpooledPartition]:
     """Every partition of the run read from the source into its own spool."""
+    for stale in sweep_stale_spools(spool_dir):
+        run.log.info(f"removed the spool of a process that is gone: {stale.name}")
     spools: dict[str, SpooledPartition] = {}
     try:
         with spec.source(run) as read:
             for partition in run.partition_keys:
-                spools[partition] = spool_batches(spec.dataset, partition, read(partition), run.log)
+                spools[partition] = spool_batches(spec.dataset, partition, read(partition), run.log, spool_dir)
     except BaseException:
         discard(spools)
         raise
@@ -196,7 +198,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         pool=spec.pool,
         kinds={*spec.kinds, "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
-        required_resource_keys={"kafka", *spec.resources},
+        required_resource_keys={"kafka", "lake_io_manager", *spec.resources},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
                      for check in spec.checks],
     )
@@ -205,7 +207,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys),
                       {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
                        for name, parts in stored.items()})
-            spools = extract(spec, run)
+            spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
             delivered = publish_or_discard(context.resources.kafka, spools, run.run_id)
             first = next(iter(spools.values()))
             metadata = {"rows": sum(s.rows for s in spools.values()), "kafka_messages": delivered,

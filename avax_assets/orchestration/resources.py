@@ -43,6 +43,8 @@ class ChainRpcResource(dg.ConfigurableResource):
     timeout_s: float = RPC.patience.timeout_s
     max_attempts: int = RPC.patience.max_attempts
     backoff_base_s: float = RPC.patience.backoff_base_s
+    deadline_s: float = RPC.patience.deadline_s
+    max_response_mb: float = RPC.patience.max_response_bytes / 2**20
     blocks_source: BlocksSource = BlocksSource.rpc
 
     def uses_data_api(self) -> bool:
@@ -52,7 +54,8 @@ class ChainRpcResource(dg.ConfigurableResource):
         return RpcSettings(url=url or self.url, batch_size=self.batch_size, concurrency=self.concurrency,
                            logs_block_range=self.logs_block_range, chunk_blocks=self.chunk_blocks,
                            patience=replace(RPC.patience, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
-                                            backoff_base_s=self.backoff_base_s))
+                                            backoff_base_s=self.backoff_base_s, deadline_s=self.deadline_s,
+                                            max_response_bytes=int(self.max_response_mb * 2**20)))
 
     @contextmanager
     def reader(self) -> Iterator[ChainReader]:
@@ -150,6 +153,7 @@ class ClickHouseResource(dg.ConfigurableResource):
     secure: bool = CLICKHOUSE.secure
     database: str = CLICKHOUSE.database
     chdb_path: str = CLICKHOUSE.chdb_path
+    chdb_lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s
 
     def warehouse(self) -> ClickHouseWarehouse:
         if self.host:
@@ -158,7 +162,7 @@ class ClickHouseResource(dg.ConfigurableResource):
             client = clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
                                                    password=self.password or "", secure=self.secure)
         else:
-            client = chdb_client(str(Path(self.chdb_path).resolve()))
+            client = chdb_client(str(Path(self.chdb_path).resolve()), self.chdb_lock_wait_s)
         return ClickHouseWarehouse(client, self.database)
 
 
@@ -173,6 +177,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     s3_access_key_id: Optional[str] = None
     s3_secret_access_key: Optional[str] = None
     s3_region: str = LAKE.s3.region
+    spool_dir: str = LAKE.spool_dir
 
     def lake(self) -> Lake:
         s3 = S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region)

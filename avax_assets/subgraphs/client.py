@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from avax_assets.core.days import BlockRange
 from avax_assets.core.errors import PartitionNotReady, SettingError, SourceDataError, SourceRefused
-from avax_assets.core.http import redacted, send_with_retries
+from avax_assets.core.http import bounded, redacted, send_with_retries
 from avax_assets.core.items import item_row
 from avax_assets.core.settings import SUBGRAPH, SubgraphSettings
 from avax_assets.subgraphs.datasets import SubgraphEntity
@@ -52,7 +52,8 @@ class SubgraphClient:
 
         def send() -> httpx.Response:
             self.queries += 1
-            return self._http.post(self.settings.url, json={"query": text, "variables": variables or {}})
+            return bounded(self._http, "POST", self.settings.url, json={"query": text, "variables": variables or {}},
+                           patience=self.settings.patience, what=f"subgraph {name}")
 
         response = send_with_retries(send, what=f"subgraph {name}", patience=self.settings.patience,
                                      sleep=self._sleep)
