@@ -1,8 +1,10 @@
 """Publish every record of a dataset partition to its Kafka topic.
 
-Messages are JSON objects with the dataset's columns (uint256 as decimal strings, timestamps as
-Unix seconds), keyed by the natural key, with headers naming dataset, partition and the Dagster run. The producer is
-idempotent (acks=all); publishing fails if any delivery fails or stays unconfirmed after the flush.
+Messages are JSON objects with the dataset's columns (uint256 as decimal strings, timestamps as Unix
+seconds), keyed by the natural key, with headers naming dataset, partition and the Dagster run. A
+partition is published in one transaction (transactional id per dataset and partition, acks=all), on
+compacted topics; publishing fails, and the transaction is aborted, if any delivery fails or the commit
+is not confirmed in time.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class KafkaPublisher:
         admin = AdminClient(self.config)
         if topic in admin.list_topics(timeout=15).topics:
             return
-        futures = admin.create_topics([NewTopic(topic, self.topic_partitions, self.replication_factor)])
+        # compacted: messages are keyed by natural key, so a republished partition converges to one per key
+        futures = admin.create_topics([NewTopic(topic, self.topic_partitions, self.replication_factor,
+                                                config={"cleanup.policy": "compact"})])
         try:
             futures[topic].result(timeout=30)
         except KafkaException as exc:
@@ -63,34 +67,40 @@ class KafkaPublisher:
                 raise
 
     def publish(self, dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], run_id: str = "") -> int:
-        """Publish all batches; returns the number of delivered messages or raises KafkaDeliveryError."""
+        """Publish all batches in one transaction; returns the number of messages committed, or raises
+        KafkaDeliveryError (the transaction is aborted: nothing of it is committed)."""
         self.ensure_topic(dataset.topic)
-        producer = Producer({**PRODUCER_DEFAULTS, **self.config})
+        producer = Producer({**PRODUCER_DEFAULTS, **self.config, "transactional.id": transactional_id(dataset, partition)})
         headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
         failures: list[str] = []
-        delivered = 0
+        sent = 0
 
         def on_delivery(err, _msg) -> None:
-            nonlocal delivered
             if err is not None:
                 failures.append(str(err))
-            else:
-                delivered += 1
 
-        sent = 0
-        for batch in batches:
-            keys, values = encode_batch(dataset, batch)
-            for key, value in zip(keys, values):
-                self._produce(producer, dataset.topic, key, value, headers, on_delivery)
-            sent += len(values)
-            producer.poll(0)
-        remaining = producer.flush(self.flush_timeout_s)
-        if failures or remaining:
-            raise KafkaDeliveryError(
-                f"Kafka topic {dataset.topic}, partition {partition}: {len(failures)} failed and {remaining} "
-                f"unconfirmed of {sent} messages (first error: {failures[0] if failures else 'timeout'})"
-            )
-        return delivered
+        where = f"Kafka topic {dataset.topic}, partition {partition}"
+        try:
+            producer.init_transactions(self.flush_timeout_s)  # fences an older producer of the same partition
+            producer.begin_transaction()
+            for batch in batches:
+                keys, values = encode_batch(dataset, batch)
+                for key, value in zip(keys, values):
+                    self._produce(producer, dataset.topic, key, value, headers, on_delivery)
+                sent += len(values)
+                producer.poll(0)
+            producer.commit_transaction(self.flush_timeout_s)
+        except KafkaException as exc:
+            _abort(producer, self.flush_timeout_s)
+            raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
+                                     f"({exc.args[0] if exc.args else exc}); brokers {self.config.get('bootstrap.servers')} "
+                                     "(AVAX_KAFKA_BOOTSTRAP_SERVERS)") from None
+        except BaseException:
+            _abort(producer, self.flush_timeout_s)
+            raise
+        if failures:
+            raise KafkaDeliveryError(f"{where}: {len(failures)} of {sent} messages failed (first error: {failures[0]})")
+        return sent
 
     @staticmethod
     def _produce(producer: Producer, topic, key, value, headers, on_delivery) -> None:
@@ -100,3 +110,15 @@ class KafkaPublisher:
                 return
             except BufferError:  # local queue full: let deliveries drain, then retry
                 producer.poll(0.2)
+
+
+def transactional_id(dataset: Dataset, partition: str) -> str:
+    """One transactional id per (dataset, partition): a second producer of the same partition fences the first."""
+    return f"avax-assets.{dataset.name}.{partition}"
+
+
+def _abort(producer: Producer, timeout_s: float) -> None:
+    try:
+        producer.abort_transaction(timeout_s)
+    except KafkaException:
+        log.warning("could not abort a Kafka transaction (the broker fences it on the next attempt)")

@@ -1,6 +1,7 @@
 """The Parquet lake: one object per dataset partition at a predictable Hive-style path.
 
     <root>/<dataset>/date=YYYY-MM-DD/<dataset>.parquet
+    <root>/<dataset>/date=YYYY-MM-DD/_published.json   what Kafka holds of it (fingerprint, messages, run)
 
 The root is a local directory or an s3:// URI (MinIO, SeaweedFS, AWS). Writes are atomic: on S3 an
 object only becomes visible once its (multipart) upload completes; on a local disk the file is
@@ -9,6 +10,8 @@ written under a temporary name and renamed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,6 +26,18 @@ from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import S3Settings
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
+
+
+PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
+
+
+def fingerprint(local_file: Path) -> str:
+    """sha256 of a file: equal for a partition stored again with the same content."""
+    digest = hashlib.sha256()
+    with open(local_file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Lake:
@@ -58,6 +73,28 @@ class Lake:
             self.fs.put_file(str(local_file), temporary)
             os.replace(temporary, target)
         return target
+
+    def marker_path(self, dataset: str, partition: str) -> str:
+        return f"{self.root}/{dataset}/date={partition}/{PUBLISHED_MARKER}"
+
+    def published(self, dataset: str, partition: str) -> dict | None:
+        """What was last published to Kafka of the stored partition (fingerprint, messages, run), if anything."""
+        path = self.marker_path(dataset, partition)
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "rb") as handle:
+            return json.loads(handle.read())
+
+    def mark_published(self, dataset: str, partition: str, record: dict) -> None:
+        path = self.marker_path(dataset, partition)
+        payload = json.dumps(record, sort_keys=True).encode()
+        if self.is_s3:
+            self.fs.pipe_file(path, payload)
+        else:
+            temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+            os.replace(temporary, path)
 
     def open_partition(self, dataset: Dataset, partition: str) -> LakePartition:
         return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)

@@ -89,7 +89,9 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     lake.setdefault("root", LAKE.s3_root if lake.get("s3_endpoint_url") else f"{home}/lake")
     lake.setdefault("spool_dir", f"{home}/spool")
     fields["clickhouse"].setdefault("chdb_path", f"{home}/chdb")
-    return {key: RESOURCES[key](**values) for key, values in fields.items()}
+    resources = {key: RESOURCES[key](**values) for key, values in fields.items() if key != "lake_io_manager"}
+    resources["lake_io_manager"] = ParquetLakeIOManager(kafka=resources["kafka"], **lake)
+    return resources
 
 
 def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:

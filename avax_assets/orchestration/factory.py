@@ -4,7 +4,8 @@ A family describes each dataset with a `DatasetAsset` (what it reads, how a part
 source); the factory makes of it the extract asset and its ClickHouse load asset, with the same
 decorator block, the same stage order and the same one-day-or-range shape for every dataset:
 
-    source → local Parquet spool → Kafka → the lake IO manager (Parquet on S3) → ClickHouse load + audits
+    source → local Parquet spool → the lake IO manager: Parquet on S3, then Kafka (core/delivery.py)
+           → ClickHouse load + audits
 
 A run covers one day or, in a backfill, a range of days: the asset always hands the IO manager a spool
 per partition key and always receives stored inputs per partition key. A PermanentError fails the step
@@ -151,16 +152,6 @@ def not_retried_when_permanent() -> Iterator[None]:
 
 # --- the stages ---------------------------------------------------------------------------------
 
-def publish_or_discard(kafka, spools: dict[str, SpooledPartition], run_id: str) -> int:
-    """Publish complete spools to their topic; on any failure every spool is discarded."""
-    try:
-        publisher = kafka.publisher()
-        return sum(publisher.publish(s.dataset, s.partition, s.iter_batches(), run_id) for s in spools.values())
-    except BaseException:
-        discard(spools)
-        raise
-
-
 def discard(spools: dict[str, SpooledPartition]) -> None:
     for spooled in spools.values():
         spooled.discard()
@@ -198,7 +189,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         pool=spec.pool,
         kinds={*spec.kinds, "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
-        required_resource_keys={"kafka", "lake_io_manager", *spec.resources},
+        required_resource_keys={"lake_io_manager", *spec.resources},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
                      for check in spec.checks],
     )
@@ -208,9 +199,8 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
                       {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
                        for name, parts in stored.items()})
             spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
-            delivered = publish_or_discard(context.resources.kafka, spools, run.run_id)
             first = next(iter(spools.values()))
-            metadata = {"rows": sum(s.rows for s in spools.values()), "kafka_messages": delivered,
+            metadata = {"rows": sum(s.rows for s in spools.values()),
                         **({"partitions": len(spools)} if len(spools) > 1 else {}),
                         **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(first)}
             checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]

@@ -16,6 +16,7 @@ from avax_assets.avacloud.client import AvaCloudClient
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client
+from avax_assets.core.delivery import deliver
 from avax_assets.core.errors import SettingError
 from avax_assets.core.kafka import KafkaPublisher
 from avax_assets.core.lake import Lake
@@ -167,11 +168,13 @@ class ClickHouseResource(dg.ConfigurableResource):
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
-    """Stores each dataset partition as one Parquet object; loads it back as streaming handles.
+    """Stores each dataset partition as one Parquet object, then publishes it to Kafka unless Kafka already
+    holds that content (core/delivery.py); loads it back as streaming handles.
 
     Its one shape, whether a run covers one day or a backfill range: an asset returns
     {partition key: spooled partition}, and an input is {partition key: stored partition}."""
 
+    kafka: KafkaResource
     root: str = LAKE.root
     s3_endpoint_url: Optional[str] = None
     s3_access_key_id: Optional[str] = None
@@ -184,16 +187,21 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return Lake(self.root, s3)
 
     def handle_output(self, context: dg.OutputContext, obj: dict[str, SpooledPartition]) -> None:
-        lake, paths, rows = self.lake(), [], 0
+        lake, publisher, done = self.lake(), self.kafka.publisher(), []
         try:
-            for partition, spooled in obj.items():
-                paths.append(lake.put_atomic(spooled.path, spooled.dataset.name, partition))
-                rows += spooled.rows
+            for spooled in obj.values():
+                done.append(deliver(lake, publisher, spooled, context.run_id))
         finally:
             for spooled in obj.values():
                 spooled.discard()
-        location = dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths)
-        context.add_output_metadata({"parquet_path": location, "parquet_rows": rows})
+        paths = [d.path for d in done]
+        unchanged = [d.unchanged_since for d in done if d.unchanged_since]
+        context.add_output_metadata({
+            "parquet_path": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
+            "parquet_rows": sum(d.rows for d in done),
+            "kafka_messages": sum(d.messages for d in done),
+            **({"kafka_unchanged_since_run": unchanged[0]} if unchanged else {}),
+        })
 
     def load_input(self, context: dg.InputContext) -> dict:
         # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key

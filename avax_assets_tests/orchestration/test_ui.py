@@ -102,8 +102,9 @@ def page(browser, dagster_ui):
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.set_default_timeout(60_000)
     # A fresh instance greets the first visitor with a newsletter form, at a moment of its choosing:
-    # whenever it shows, it is skipped before the next action.
-    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    # whenever it shows, it is skipped before the next action. The click is dispatched on the button
+    # itself: while the form animates in, its own layers cover it and a pointer click never lands.
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.dispatch_event("click"))
     yield page
     page.close()
 
