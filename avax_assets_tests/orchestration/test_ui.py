@@ -153,6 +153,7 @@ def readme_backfill_command() -> list[str]:
     return shlex.split(lines[0])
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S * 2)  # two daemon-launched runs of every chain step, one process per step
 def test_readme_backfill_command_works_as_written(dagster_ui, devchain):
     command = readme_backfill_command()
     days = [command[command.index("--from") + 1], command[command.index("--to") + 1]]
