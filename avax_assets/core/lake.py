@@ -79,11 +79,11 @@ class Lake:
 
     def published(self, dataset: str, partition: str) -> dict | None:
         """What was last published to Kafka of the stored partition (fingerprint, messages, run), if anything."""
-        path = self.marker_path(dataset, partition)
-        if not self.fs.exists(path):
+        try:
+            with self.fs.open(self.marker_path(dataset, partition), "rb") as handle:
+                return json.loads(handle.read())
+        except FileNotFoundError:
             return None
-        with self.fs.open(path, "rb") as handle:
-            return json.loads(handle.read())
 
     def mark_published(self, dataset: str, partition: str, record: dict) -> None:
         path = self.marker_path(dataset, partition)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from avax_assets.core.processes import process_alive
 from avax_assets.core.schema import Dataset
 
 READ_BATCH_ROWS = 65_536
@@ -94,17 +95,8 @@ def sweep_stale_spools(directory: str) -> list[Path]:
     removed = []
     for path in Path(directory).glob(f"*{PID_END}*{SUFFIX}"):
         pid = path.name.split(PID_END)[0].rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from avax_assets.core.processes import process_alive
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ class Service:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if process_alive(pid) else None
 
     def start(self) -> None:
         if self.pid() and self.is_ready():
@@ -389,28 +390,15 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 def _terminate(pid: int, timeout_s: float) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if process_alive(pid):
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
