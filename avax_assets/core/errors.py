@@ -1,6 +1,6 @@
 """The one error tree. Every failure the pipeline raises on purpose is either
 
-    TransientError  a later attempt may succeed: connection, timeout, 429, 5xx, a day not finished yet
+    TransientError  a later attempt may succeed: connection, timeout, 429, 5xx, a sink down, a day not finished yet
     PermanentError  retrying cannot help: bad data, bad settings, a source or table outside its contract
 
 The jobs' retry policy retries transient failures only (orchestration/factory.py turns a permanent one
@@ -40,6 +40,10 @@ class ClickHouseBusy(TransientError):
 
 class KafkaDeliveryError(TransientError):
     """The broker did not confirm every message of a partition."""
+
+
+class SinkUnavailable(TransientError):
+    """A sink the run writes (Kafka, the S3 lake, ClickHouse) did not answer; the message names its setting."""
 
 
 # --- permanent ----------------------------------------------------------------------------------

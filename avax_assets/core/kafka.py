@@ -3,27 +3,33 @@
 Messages are JSON objects with the dataset's columns (uint256 as decimal strings, timestamps as Unix
 seconds), keyed by the natural key, with headers naming dataset, partition and the Dagster run. A
 partition is published in one transaction (transactional id per dataset and partition, acks=all), on
-compacted topics; publishing fails, and the transaction is aborted, if any delivery fails or the commit
-is not confirmed in time.
+compacted topics; publishing fails, and the transaction is aborted, if any delivery fails or the broker
+stays silent for longer than the timeout (connecting, delivering or committing).
+
+librdkafka's own log lines go to the Python logger `avax_assets.kafka` (never straight to stderr), each
+distinct line at most once a minute.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Iterable
 
 import polars as pl
 import pyarrow as pa
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from avax_assets.core.errors import KafkaDeliveryError
+from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import KAFKA
+from avax_assets.core.settings import KAFKA, PREFLIGHT_S
 
 log = logging.getLogger(__name__)
 
 KEY_SEPARATOR = ":"
+SERVERS_SETTING = "AVAX_KAFKA_BOOTSTRAP_SERVERS"
 PRODUCER_DEFAULTS = {
     "enable.idempotence": True,
     "acks": "all",
@@ -32,6 +38,33 @@ PRODUCER_DEFAULTS = {
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 200_000,
 }
+_AUTH_ERRORS = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
+                KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+                KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED}
+
+
+class RepeatedLinesOnce(logging.Filter):
+    """Lets a log line through once per `window_s`: a broker that is down makes librdkafka repeat the
+    same line for every connection attempt. Lines differing only in numbers count as the same."""
+
+    def __init__(self, window_s: float = 60.0, remembered: int = 1000) -> None:
+        super().__init__()
+        self.window_s, self.remembered = window_s, remembered
+        self.last_shown: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        line = re.sub(r"\d+", "#", record.getMessage())
+        now = time.monotonic()
+        if now - self.last_shown.get(line, -self.window_s) < self.window_s:
+            return False
+        if len(self.last_shown) >= self.remembered:
+            self.last_shown.clear()
+        self.last_shown[line] = now
+        return True
+
+
+librdkafka_log = logging.getLogger("avax_assets.kafka")
+librdkafka_log.addFilter(RepeatedLinesOnce())
 
 
 def encode_batch(dataset: Dataset, batch: pa.RecordBatch) -> tuple[list[bytes], list[bytes]]:
@@ -46,22 +79,32 @@ def encode_batch(dataset: Dataset, batch: pa.RecordBatch) -> tuple[list[bytes], 
 
 class KafkaPublisher:
     def __init__(self, config: dict, topic_partitions: int = KAFKA.topic_partitions,
-                 replication_factor: int = KAFKA.replication_factor,
-                 flush_timeout_s: float = KAFKA.flush_timeout_s) -> None:
-        self.config = config
+                 replication_factor: int = KAFKA.replication_factor, timeout_s: float = KAFKA.timeout_s) -> None:
+        self.config = {**config, "logger": librdkafka_log}
         self.topic_partitions = topic_partitions
         self.replication_factor = replication_factor
-        self.flush_timeout_s = flush_timeout_s
+        self.timeout_s = timeout_s
+
+    @property
+    def servers(self) -> str:
+        return f"{self.config.get('bootstrap.servers')} ({SERVERS_SETTING})"
+
+    def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
+        """The brokers answer a metadata request within `timeout_s`, or SinkUnavailable / SettingError."""
+        try:
+            AdminClient(self.config).list_topics(timeout=timeout_s)
+        except KafkaException as exc:
+            raise self._unreachable(exc, f"did not answer a metadata request within {timeout_s:g} s") from None
 
     def ensure_topic(self, topic: str) -> None:
         admin = AdminClient(self.config)
-        if topic in admin.list_topics(timeout=15).topics:
+        if topic in admin.list_topics(timeout=self.timeout_s).topics:
             return
         # compacted: messages are keyed by natural key, so a republished partition converges to one per key
         futures = admin.create_topics([NewTopic(topic, self.topic_partitions, self.replication_factor,
                                                 config={"cleanup.policy": "compact"})])
         try:
-            futures[topic].result(timeout=30)
+            futures[topic].result(timeout=self.timeout_s)
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
@@ -69,8 +112,12 @@ class KafkaPublisher:
     def publish(self, dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], run_id: str = "") -> int:
         """Publish all batches in one transaction; returns the number of messages committed, or raises
         KafkaDeliveryError (the transaction is aborted: nothing of it is committed)."""
-        self.ensure_topic(dataset.topic)
-        producer = Producer({**PRODUCER_DEFAULTS, **self.config, "transactional.id": transactional_id(dataset, partition)})
+        where = f"Kafka topic {dataset.topic}, partition {partition}"
+        try:
+            self.ensure_topic(dataset.topic)
+        except KafkaException as exc:
+            raise self._unreachable(exc, f"{where}: the topic could not be listed or created") from None
+        producer = Producer(self._producer_config(transactional_id(dataset, partition)))
         headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
         failures: list[str] = []
         sent = 0
@@ -79,37 +126,58 @@ class KafkaPublisher:
             if err is not None:
                 failures.append(str(err))
 
-        where = f"Kafka topic {dataset.topic}, partition {partition}"
         try:
-            producer.init_transactions(self.flush_timeout_s)  # fences an older producer of the same partition
+            producer.init_transactions(self.timeout_s)  # fences an older producer of the same partition
             producer.begin_transaction()
             for batch in batches:
                 keys, values = encode_batch(dataset, batch)
                 for key, value in zip(keys, values):
-                    self._produce(producer, dataset.topic, key, value, headers, on_delivery)
+                    self._produce(producer, dataset.topic, key, value, headers, on_delivery, failures)
                 sent += len(values)
                 producer.poll(0)
-            producer.commit_transaction(self.flush_timeout_s)
+                if failures:
+                    break
+            if not failures:
+                producer.commit_transaction(self.timeout_s)
         except KafkaException as exc:
-            _abort(producer, self.flush_timeout_s)
+            _abort(producer, self.timeout_s)
             raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
-                                     f"({exc.args[0] if exc.args else exc}); brokers {self.config.get('bootstrap.servers')} "
-                                     "(AVAX_KAFKA_BOOTSTRAP_SERVERS)") from None
+                                     f"({_reason(exc)}); brokers {self.servers}, "
+                                     f"timeout {self.timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S)") from None
         except BaseException:
-            _abort(producer, self.flush_timeout_s)
+            _abort(producer, self.timeout_s)
             raise
         if failures:
-            raise KafkaDeliveryError(f"{where}: {len(failures)} of {sent} messages failed (first error: {failures[0]})")
+            _abort(producer, self.timeout_s)
+            raise KafkaDeliveryError(f"{where}: {len(failures)} messages were not delivered within "
+                                     f"{self.timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S), first: {failures[0]}; "
+                                     f"the transaction was aborted; brokers {self.servers}")
         return sent
 
-    @staticmethod
-    def _produce(producer: Producer, topic, key, value, headers, on_delivery) -> None:
+    def _producer_config(self, transactional: str) -> dict:
+        timeout_ms = int(self.timeout_s * 1000)
+        return {**PRODUCER_DEFAULTS, **self.config, "transactional.id": transactional,
+                "message.timeout.ms": timeout_ms,  # a message the broker never acknowledges fails after this
+                "transaction.timeout.ms": max(timeout_ms, 60_000),  # must not be shorter than message.timeout.ms
+                "socket.timeout.ms": max(timeout_ms, 10_000)}
+
+    def _produce(self, producer: Producer, topic, key, value, headers, on_delivery, failures: list[str]) -> None:
         while True:
             try:
                 producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
                 return
-            except BufferError:  # local queue full: let deliveries drain, then retry
+            except BufferError:  # local queue full: let deliveries drain (or time out), then retry
                 producer.poll(0.2)
+                if failures:
+                    return
+
+    def _unreachable(self, exc: KafkaException, what: str) -> Exception:
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        if error is not None and error.code() in _AUTH_ERRORS:
+            return SettingError(f"Kafka at {self.servers} refused the client: {error.str()}; check "
+                                "AVAX_KAFKA_SECURITY_PROTOCOL, AVAX_KAFKA_SASL_MECHANISM, AVAX_KAFKA_SASL_USERNAME "
+                                "and AVAX_KAFKA_SASL_PASSWORD")
+        return SinkUnavailable(f"Kafka at {self.servers} {what} ({_reason(exc)})")
 
 
 def transactional_id(dataset: Dataset, partition: str) -> str:
@@ -117,8 +185,13 @@ def transactional_id(dataset: Dataset, partition: str) -> str:
     return f"avax-assets.{dataset.name}.{partition}"
 
 
+def _reason(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else exc
+    return error.str() if isinstance(error, KafkaError) else str(error)
+
+
 def _abort(producer: Producer, timeout_s: float) -> None:
-    try:
-        producer.abort_transaction(timeout_s)
+    try:  # best effort, briefly: an unfinished transaction is fenced by the next attempt or expires
+        producer.abort_transaction(min(timeout_s, 5.0))
     except KafkaException:
         log.warning("could not abort a Kafka transaction (the broker fences it on the next attempt)")

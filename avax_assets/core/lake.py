@@ -13,20 +13,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import S3Settings
+from avax_assets.core.settings import PREFLIGHT_S, S3Settings
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
-
-
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 
@@ -40,24 +41,93 @@ def fingerprint(local_file: Path) -> str:
     return digest.hexdigest()
 
 
+ROOT_SETTING = "AVAX_LAKE_ROOT"
+CREDENTIAL_SETTINGS = "AVAX_S3_ACCESS_KEY_ID / AVAX_S3_SECRET_ACCESS_KEY"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SEGMENT = re.compile(r"[A-Za-z0-9!_.*'()=-]+")
+
+
+def checked_root(root: str) -> str:
+    """A lake root without surprises: s3://bucket[/prefix] with a valid bucket name and plain path segments
+    (no `.`, `..` or empty ones), or a local directory. SettingError otherwise."""
+    root = root.rstrip("/")
+    if "://" not in root:
+        return root
+    scheme, _, rest = root.partition("://")
+    if scheme != "s3":
+        raise SettingError(f"{ROOT_SETTING} must be a local directory or s3://bucket[/prefix], not {scheme}://…")
+    bucket, *segments = rest.split("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise SettingError(f"{ROOT_SETTING}: {bucket!r} is not a valid S3 bucket name "
+                           "(3–63 characters: lower-case letters, digits, dots, hyphens)")
+    for segment in segments:
+        if segment in ("", ".", "..") or not _SEGMENT.fullmatch(segment):
+            raise SettingError(f"{ROOT_SETTING}: the prefix of {root!r} has the path segment {segment!r}; "
+                               "use plain names separated by single slashes")
+    return root
+
+
 class Lake:
     def __init__(self, root: str, s3: S3Settings | None = None) -> None:
-        self.root = root.rstrip("/")
+        self.root = checked_root(root)
         self.is_s3 = self.root.startswith("s3://")
+        self.s3 = s3 or S3Settings()
         if self.is_s3:
             import s3fs
 
-            s3 = s3 or S3Settings()
             self.fs = s3fs.S3FileSystem(
-                key=s3.access_key_id,
-                secret=s3.secret_access_key,
-                endpoint_url=s3.endpoint_url,
-                client_kwargs={"region_name": s3.region} if not s3.endpoint_url else {},
+                key=self.s3.access_key_id,
+                secret=self.s3.secret_access_key,
+                endpoint_url=self.s3.endpoint_url,
+                client_kwargs={"region_name": self.s3.region} if not self.s3.endpoint_url else {},
+                config_kwargs={"connect_timeout": self.s3.timeout_s, "read_timeout": self.s3.timeout_s,
+                               "retries": {"max_attempts": self.s3.max_attempts, "mode": "standard"}},
                 skip_instance_cache=True,
             )
         else:
             self.root = str(Path(self.root).resolve())
             self.fs = fsspec.filesystem("file")
+
+    @property
+    def where(self) -> str:
+        """The lake, for messages: root and endpoint with the settings that choose them."""
+        if not self.is_s3:
+            return f"the lake at {self.root} ({ROOT_SETTING})"
+        endpoint = self.s3.endpoint_url or f"AWS S3 in {self.s3.region}"
+        return f"the lake at {self.root} ({ROOT_SETTING}) on {endpoint} (AVAX_S3_ENDPOINT_URL)"
+
+    @property
+    def bucket(self) -> str:
+        return self.root.removeprefix("s3://").split("/", 1)[0]
+
+    def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
+        """The bucket exists (it is created if missing) and takes these credentials; or the local root is a
+        writable directory. SettingError for refused credentials, SinkUnavailable for an endpoint down."""
+        if not self.is_s3:
+            with self.errors("prepare the directory"):
+                os.makedirs(self.root, exist_ok=True)
+                if not os.access(self.root, os.W_OK):
+                    raise PermissionError(f"{self.root} is not writable")
+            return
+        probe = Lake(self.root, replace(self.s3, timeout_s=min(self.s3.timeout_s, timeout_s / 2), max_attempts=1))
+        with self.errors("reach the bucket"):
+            probe._ensure_bucket()
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Storage failures as the error tree's: refused credentials are a SettingError, an endpoint that
+        does not answer is a SinkUnavailable; both name the lake and its settings."""
+        try:
+            yield
+        except PermissionError as exc:
+            settings = f"check {CREDENTIAL_SETTINGS}" if self.is_s3 else "check its permissions"
+            raise SettingError(f"{self.where} refused to {action}: {_first_line(exc)}; {settings}") from None
+        except (SettingError, SinkUnavailable):
+            raise
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise SinkUnavailable(f"{self.where} did not answer ({action}): {_first_line(exc)}") from None
+            raise
 
     def partition_path(self, dataset: str, partition: str) -> str:
         return f"{self.root}/{dataset}/date={partition}/{dataset}.parquet"
@@ -65,8 +135,9 @@ class Lake:
     def put_atomic(self, local_file: Path, dataset: str, partition: str) -> str:
         target = self.partition_path(dataset, partition)
         if self.is_s3:
-            self._ensure_bucket()
-            self.fs.put_file(str(local_file), target)
+            with self.errors(f"store {dataset} partition {partition}"):
+                self._ensure_bucket()
+                self.fs.put_file(str(local_file), target)
         else:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             temporary = f"{target}.{uuid.uuid4().hex}.tmp"
@@ -80,8 +151,9 @@ class Lake:
     def published(self, dataset: str, partition: str) -> dict | None:
         """What was last published to Kafka of the stored partition (fingerprint, messages, run), if anything."""
         try:
-            with self.fs.open(self.marker_path(dataset, partition), "rb") as handle:
-                return json.loads(handle.read())
+            with self.errors(f"read what Kafka holds of {dataset} partition {partition}"):
+                with self.fs.open(self.marker_path(dataset, partition), "rb") as handle:
+                    return json.loads(handle.read())
         except FileNotFoundError:
             return None
 
@@ -89,7 +161,8 @@ class Lake:
         path = self.marker_path(dataset, partition)
         payload = json.dumps(record, sort_keys=True).encode()
         if self.is_s3:
-            self.fs.pipe_file(path, payload)
+            with self.errors(f"record what Kafka holds of {dataset} partition {partition}"):
+                self.fs.pipe_file(path, payload)
         else:
             temporary = f"{path}.{uuid.uuid4().hex}.tmp"
             with open(temporary, "wb") as handle:
@@ -104,9 +177,22 @@ class Lake:
         return LakePartition(self, self.partition_path(name, partition))
 
     def _ensure_bucket(self) -> None:
-        bucket = self.root.removeprefix("s3://").split("/", 1)[0]
-        if not self.fs.exists(bucket):
-            self.fs.mkdir(bucket)
+        try:
+            self.fs.ls(self.bucket, refresh=True)  # unlike exists(), raises on refused credentials
+        except FileNotFoundError:
+            self.fs.mkdir(self.bucket)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError, ConnectTimeoutError
+    except ImportError:  # only local lakes without the S3 client installed
+        return isinstance(exc, ConnectionError)
+    return isinstance(exc, (BotoConnectionError, ConnectTimeoutError, ConnectionError, TimeoutError))
 
 
 @dataclass(frozen=True)

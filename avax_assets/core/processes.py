@@ -1,9 +1,17 @@
-"""Whether a process on this machine is still running (to tell a killed process's leftovers from live ones)."""
+"""Processes: whether one is still running (to tell a killed process's leftovers from live ones), and a
+child that ends when its parent is killed."""
 
 from __future__ import annotations
 
+import _thread
+import logging
+import multiprocessing
 import os
+import threading
+import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def process_alive(pid: int) -> bool:
@@ -17,3 +25,26 @@ def process_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+_watching_parent = False
+
+
+def end_with_parent(grace_s: float = 10.0) -> None:
+    """In a process started by `multiprocessing` (a step of Dagster's multiprocess executor): once the parent
+    is gone (a run worker killed with SIGKILL cannot stop its children), interrupt the main thread so its
+    cleanup runs, and exit after `grace_s` at the latest. No orphan keeps extracting or writing."""
+    global _watching_parent
+    parent = multiprocessing.parent_process()
+    if parent is None or _watching_parent:
+        return
+    _watching_parent = True
+
+    def watch() -> None:
+        parent.join()
+        log.warning("the parent process %s is gone: this step stops", parent.pid)
+        _thread.interrupt_main()
+        time.sleep(grace_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()

@@ -14,6 +14,7 @@ from enum import Enum
 from avax_assets.core.http import Patience
 
 HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools
+PREFLIGHT_S = 10.0  # how long the check before extraction waits for each sink (Kafka, S3, ClickHouse)
 # Per request: 30 s per connect or read, 60 s for the whole answer, at most 32 MiB; 5 attempts, backoff
 # from 0.5 s doubling up to 30 s (jittered). A batch of 40 mainnet blocks with their transactions is ~2 MiB.
 PATIENCE = Patience(timeout_s=30.0, max_attempts=5, backoff_base_s=0.5, backoff_max_s=30.0, deadline_s=60.0,
@@ -101,7 +102,7 @@ class KafkaSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_partitions: int = 1
     replication_factor: int = 1
-    flush_timeout_s: float = 120.0
+    timeout_s: float = 30.0  # how long the broker may stay silent: connecting, any delivery, the commit
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class S3Settings:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     region: str = "us-east-1"
+    timeout_s: float = 30.0  # per connect and per read
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,17 @@ its field's type or enumeration is refused here, naming the variable. Secrets ar
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 import types
 from typing import Any, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 import dagster as dg
 
 from avax_assets.core.errors import SettingError
+from avax_assets.core.lake import checked_root
+from avax_assets.core.schema import checked_identifier
 from avax_assets.core.settings import HOME, LAKE, PartitionSettings
 from avax_assets.orchestration.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
                                                  ParquetLakeIOManager, SubgraphResource)
@@ -55,11 +58,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_KAFKA_SASL_PASSWORD": ("kafka", "sasl_password"),
     "AVAX_KAFKA_TOPIC_PARTITIONS": ("kafka", "topic_partitions"),
     "AVAX_KAFKA_REPLICATION_FACTOR": ("kafka", "replication_factor"),
+    "AVAX_KAFKA_TIMEOUT_S": ("kafka", "timeout_s"),
     "AVAX_LAKE_ROOT": ("lake_io_manager", "root"),
     "AVAX_S3_ENDPOINT_URL": ("lake_io_manager", "s3_endpoint_url"),
     "AVAX_S3_ACCESS_KEY_ID": ("lake_io_manager", "s3_access_key_id"),
     "AVAX_S3_SECRET_ACCESS_KEY": ("lake_io_manager", "s3_secret_access_key"),
     "AVAX_S3_REGION": ("lake_io_manager", "s3_region"),
+    "AVAX_S3_TIMEOUT_S": ("lake_io_manager", "s3_timeout_s"),
     "AVAX_CLICKHOUSE_HOST": ("clickhouse", "host"),
     "AVAX_CLICKHOUSE_PORT": ("clickhouse", "port"),
     "AVAX_CLICKHOUSE_USER": ("clickhouse", "username"),
@@ -74,6 +79,38 @@ SECRETS = {"AVAX_RPC_URL", "AVAX_TRACE_RPC_URL", "AVAX_AVACLOUD_API_KEY", "AVAX_
            "AVAX_S3_SECRET_ACCESS_KEY", "AVAX_CLICKHOUSE_PASSWORD"}
 
 
+def _http_url(text: str) -> None:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+
+
+def _brokers(text: str) -> None:
+    for server in text.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"must be host:port[,host:port…], not {text!r}")
+
+
+def _identifier(text: str) -> None:
+    try:
+        checked_identifier(text)
+    except ValueError:
+        raise ValueError(f"must be a ClickHouse identifier (letters, digits, underscores, not starting with "
+                         f"a digit), not {text!r}") from None
+
+
+# variable → a check of its value beyond its type (a ValueError says what is wrong; for a secret it
+# must not repeat the value)
+CHECKS: dict[str, Callable[[str], None]] = {
+    "AVAX_RPC_URL": _http_url, "AVAX_TRACE_RPC_URL": _http_url, "AVAX_AVACLOUD_DATA_URL": _http_url,
+    "AVAX_AVACLOUD_METRICS_URL": _http_url, "AVAX_GRAPH_GATEWAY_URL": _http_url, "AVAX_S3_ENDPOINT_URL": _http_url,
+    "AVAX_KAFKA_BOOTSTRAP_SERVERS": _brokers, "AVAX_CLICKHOUSE_DATABASE": _identifier,
+    "AVAX_LAKE_ROOT": checked_root,
+}
+MAY_BE_ZERO = {"AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S"}  # every other number must be positive
+
+
 def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     """The resources, configured from the environment (os.environ unless given)."""
     environ = os.environ if environ is None else environ
@@ -83,7 +120,9 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
         if value in (None, ""):
             continue
         field_type = RESOURCES[resource].model_fields[name].annotation
-        fields[resource][name] = dg.EnvVar(variable) if variable in SECRETS else parse(variable, value, field_type)
+        parsed = parse(variable, value, field_type)
+        check(variable, parsed)
+        fields[resource][name] = dg.EnvVar(variable) if variable in SECRETS else parsed
     home = environ.get("AVAX_HOME") or HOME
     lake = fields["lake_io_manager"]
     lake.setdefault("root", LAKE.s3_root if lake.get("s3_endpoint_url") else f"{home}/lake")
@@ -92,6 +131,21 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     resources = {key: RESOURCES[key](**values) for key, values in fields.items() if key != "lake_io_manager"}
     resources["lake_io_manager"] = ParquetLakeIOManager(kafka=resources["kafka"], **lake)
     return resources
+
+
+def check(variable: str, value: Any) -> None:
+    """A parsed value's own rules (CHECKS, positive numbers); SettingError naming the variable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0 or (value == 0 and variable not in MAY_BE_ZERO):
+            raise SettingError(f"{variable} must be {'zero or more' if variable in MAY_BE_ZERO else 'positive'}, "
+                               f"not {value}")
+    if variable in CHECKS:
+        try:
+            CHECKS[variable](value)
+        except SettingError:
+            raise
+        except ValueError as exc:
+            raise SettingError(f"{variable} {exc}") from None
 
 
 def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:

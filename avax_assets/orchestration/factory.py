@@ -24,10 +24,12 @@ from avax_assets.core.audits import AuditResult, Loaded, audits_for
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import PermanentError
 from avax_assets.core.lake import LakePartition
+from avax_assets.core.processes import end_with_parent
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_batches, sweep_stale_spools
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
+from avax_assets.orchestration.resources import reach_sinks
 
 PREVIEW_ROWS = 5
 
@@ -142,8 +144,10 @@ def check_result(name: str, outcomes: dict[str, AuditResult], warn_only: bool = 
 
 
 @contextmanager
-def not_retried_when_permanent() -> Iterator[None]:
-    """Permanent failures end the step for good; anything else stays retryable by the job's policy."""
+def step() -> Iterator[None]:
+    """Every asset body runs inside this. A permanent failure ends the step for good (anything else stays
+    retryable by the job's policy), and a step process ends with its run worker if that is killed."""
+    end_with_parent()
     try:
         yield
     except PermanentError as exc:
@@ -172,6 +176,16 @@ def extract(spec: DatasetAsset, run: Run, spool_dir: str) -> dict[str, SpooledPa
     return spools
 
 
+def reach_sinks_of(context: dg.AssetExecutionContext, dataset: Dataset) -> None:
+    """Fail in seconds, not after a day's extraction: the lake and Kafka, and ClickHouse when this run
+    also loads the dataset, must answer first."""
+    checks = context.resources.lake_io_manager.sink_checks()
+    selection = context.run.asset_selection
+    if selection is None or load_key(dataset) in selection:
+        checks["clickhouse"] = context.resources.clickhouse.reach
+    reach_sinks(checks)
+
+
 # --- the assets ---------------------------------------------------------------------------------
 
 def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinition:
@@ -189,15 +203,16 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         pool=spec.pool,
         kinds={*spec.kinds, "kafka", "parquet"},
         metadata=declaration_metadata(dataset),
-        required_resource_keys={"lake_io_manager", *spec.resources},
+        required_resource_keys={"lake_io_manager", "clickhouse", *spec.resources},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
                      for check in spec.checks],
     )
     def _extract(context: dg.AssetExecutionContext, **stored):
-        with not_retried_when_permanent():
+        with step():
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys),
                       {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
                        for name, parts in stored.items()})
+            reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
             first = next(iter(spools.values()))
             metadata = {"rows": sum(s.rows for s in spools.values()),
@@ -236,7 +251,7 @@ def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
                      for name, audit in audits.items()],
     )
     def _load(context: dg.AssetExecutionContext, stored: dict[str, LakePartition]) -> dg.MaterializeResult:
-        with not_retried_when_permanent():
+        with step():
             warehouse = context.resources.clickhouse.warehouse()
             outcomes: dict[str, dict[str, AuditResult]] = {name: {} for name in audits}
             rows = 0
@@ -269,7 +284,7 @@ def view_asset(view: View) -> dg.AssetsDefinition:
               group_name="analytics", pool=pools.CLICKHOUSE, kinds={"clickhouse"},
               required_resource_keys={"clickhouse"})
     def _view(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        with not_retried_when_permanent():
+        with step():
             warehouse = context.resources.clickhouse.warehouse()
             sql = view.select.format(db=warehouse.database)
             warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")

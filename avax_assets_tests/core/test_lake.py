@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from avax_assets.chain.datasets import BLOCKS
+from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.lake import Lake
 from avax_assets.core.settings import S3Settings
 from avax_assets.core.spool import PartitionSpool
@@ -58,8 +59,25 @@ def test_s3_lake_on_seaweedfs_with_credentials(stack):
     assert handle.read().equals(pa.Table.from_batches([sample_batch(20)]))
 
 
-def test_s3_rejects_a_wrong_secret(stack):
+def test_a_wrong_secret_is_refused_naming_the_lake_and_the_credential_settings(stack):
     creds = stack.s3.credentials()
     lake = Lake("s3://avax-lake-test", S3Settings(stack.s3.endpoint, creds["access_key_id"], "wrong-secret"))
-    with pytest.raises((PermissionError, OSError)):
-        lake.fs.ls("avax-lake-test")
+    with pytest.raises(SettingError) as refused:
+        lake.reach()
+    assert str(refused.value).startswith(f"the lake at s3://avax-lake-test (AVAX_LAKE_ROOT) on {stack.s3.endpoint} "
+                                         "(AVAX_S3_ENDPOINT_URL) refused to reach the bucket: ")
+    assert "check AVAX_S3_ACCESS_KEY_ID / AVAX_S3_SECRET_ACCESS_KEY" in str(refused.value)
+    assert "wrong-secret" not in str(refused.value)
+
+
+def test_an_s3_endpoint_that_is_down_is_unavailable_within_the_preflight_bound():
+    lake = Lake("s3://avax-lake-test", S3Settings("http://127.0.0.1:9", "key", "secret"))
+    with pytest.raises(SinkUnavailable, match=r"the lake at s3://avax-lake-test .* on http://127.0.0.1:9 "
+                                              r"\(AVAX_S3_ENDPOINT_URL\) did not answer \(reach the bucket\)"):
+        lake.reach(timeout_s=2)
+
+
+@pytest.mark.parametrize("root", ["s3://bucket/../x", "s3://bucket/a//b", "s3://Bucket", "s3://b", "gs://bucket"])
+def test_a_lake_root_outside_the_rules_is_refused_before_any_request(root):
+    with pytest.raises(SettingError, match="AVAX_LAKE_ROOT"):
+        Lake(root)

@@ -1,6 +1,7 @@
 """The devchain is deterministic, and the local services start idempotently and stop cleanly."""
 
 import socket
+import uuid
 
 import pytest
 
@@ -47,3 +48,29 @@ def test_same_seed_same_chain(anvil):
     assert first.blocks_by_day == second.blocks_by_day
     assert first.transactions == second.transactions and first.reverted == second.reverted == 1
     assert set(first.blocks_by_day) == {"2024-06-01", "2024-06-02"}  # the day, and the block closing it
+
+
+def test_the_local_broker_keeps_its_topics_across_a_restart(stack):
+    """Tansu stores its log in the stack's S3 server: a restarted broker serves what it held before."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    bootstrap = {"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"}
+    topic = f"restart-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(bootstrap)
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    producer = Producer(bootstrap)
+    for i in range(100):
+        producer.produce(topic, key=str(i).encode(), value=b"kept")
+    assert producer.flush(30) == 0
+    stack.kafka.stop()
+    stack.kafka.start()
+    consumer = Consumer({**bootstrap, "group.id": topic, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    try:
+        read = []
+        while batch := consumer.consume(num_messages=1000, timeout=3):
+            read += [m.key() for m in batch if m.error() is None]
+    finally:
+        consumer.close()
+    assert sorted(read) == sorted(str(i).encode() for i in range(100))

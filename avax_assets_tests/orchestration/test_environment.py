@@ -39,10 +39,22 @@ def test_every_kind_of_setting_is_parsed_to_its_type():
     ("AVAX_RPC_RECEIPTS", "all", "AVAX_RPC_RECEIPTS must be one of auto, block, transaction, not 'all'"),
     ("AVAX_AVACLOUD_NETWORK", "devnet", "AVAX_AVACLOUD_NETWORK must be one of mainnet, fuji, testnet"),
     ("AVAX_CLICKHOUSE_SECURE", "yes", "AVAX_CLICKHOUSE_SECURE must be true or false, not 'yes'"),
+    ("AVAX_CLICKHOUSE_DATABASE", "avax-prod", "AVAX_CLICKHOUSE_DATABASE must be a ClickHouse identifier"),
+    ("AVAX_LAKE_ROOT", "s3://bucket/../x", "AVAX_LAKE_ROOT: the prefix of 's3://bucket/../x' has the path segment"),
+    ("AVAX_KAFKA_BOOTSTRAP_SERVERS", "broker", "AVAX_KAFKA_BOOTSTRAP_SERVERS must be host:port"),
+    ("AVAX_S3_ENDPOINT_URL", "minio:9000", "AVAX_S3_ENDPOINT_URL must be an http:// or https:// URL"),
+    ("AVAX_KAFKA_TIMEOUT_S", "0", "AVAX_KAFKA_TIMEOUT_S must be positive, not 0.0"),
 ])
 def test_a_value_that_does_not_fit_is_refused_naming_the_variable(variable, value, message):
     with pytest.raises(SettingError, match=message):
         build_resources({variable: value})
+
+
+def test_a_secret_that_does_not_fit_is_refused_without_repeating_it():
+    with pytest.raises(SettingError) as refused:
+        build_resources({"AVAX_RPC_URL": "node.example/v1/k3y"})
+    assert "AVAX_RPC_URL must be an http:// or https:// URL" in str(refused.value)
+    assert "k3y" not in str(refused.value)
 
 
 def test_secrets_are_env_vars_resolved_at_run_time_never_values_in_config():
