@@ -4,6 +4,8 @@ and a proxy in front of the node that injects faults a real node will not produc
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 
 import httpx
 from confluent_kafka import Consumer, TopicPartition
@@ -31,10 +33,29 @@ def kafka_messages_of_run(bootstrap: str, topic: str, run_id: str) -> list:
         consumer.close()
 
 
+def committed_messages_per_key(bootstrap: str, topic: str, partition: str) -> Counter:
+    """What a read_committed consumer of the whole topic receives for one dataset partition (by the
+    `partition` header): messages per key."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "avax-tests", "enable.auto.commit": False,
+                         "isolation.level": "read_committed", "session.timeout.ms": 6000})
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        per_key: Counter = Counter()
+        while batch := consumer.consume(num_messages=10_000, timeout=2):
+            per_key.update(m.key() for m in batch
+                           if m.error() is None and dict(m.headers() or []).get("partition") == partition.encode())
+        return per_key
+    finally:
+        consumer.close()
+
+
 class FaultyNodeProxy:
-    """FAKE, on purpose: forwards JSON-RPC to the real node but can corrupt payloads, fail every request
-    or refuse tracing like a public endpoint — what a real node cannot be made to do on demand.
-    Modes: 'pass', 'corrupt', 'fail', 'no-tracing'."""
+    """FAKE, on purpose: forwards JSON-RPC to the real node but can corrupt payloads, fail every request,
+    refuse tracing like a public endpoint, trickle its answer or pad it with junk — what a real node cannot
+    be made to do on demand. Modes: 'pass', 'corrupt', 'fail', 'no-tracing', 'trickle' (the node's answer,
+    one byte every 50 ms), 'huge' (the node's answer with a field of `junk_mib` MiB added)."""
+
+    junk_mib = 60
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -58,7 +79,26 @@ class FaultyNodeProxy:
                                     timeout=30).json()
                 if proxy.mode == "corrupt":
                     answer = _corrupt(answer)
+                if proxy.mode == "trickle":
+                    self._trickle(json.dumps(answer).encode())
+                    return
+                if proxy.mode == "huge":
+                    junk = b'{"junk": "' + b"f" * (proxy.junk_mib * 2**20) + b'", "answer": '
+                    self.reply(200, junk + json.dumps(answer).encode() + b"}")
+                    return
                 self.reply(200, answer)
+
+            def _trickle(self, payload: bytes) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                try:
+                    for byte in payload:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                except OSError:  # the client hung up
+                    pass
 
         self._serving = BackgroundServer(Handler).__enter__()
         self.url = self._serving.base_url

@@ -39,6 +39,7 @@ class Patience:
     backoff_max_s: float
     deadline_s: float
     max_response_bytes: int
+    settings: str = ""  # the variables that set this patience, for messages
 
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)
@@ -114,7 +115,8 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
             wait = server_wait(response, rate_limit_headers)
             wait = patience.backoff(attempt) if wait is None else wait
         if attempt == attempts:
-            raise SourceUnavailable(f"{what}: gave up after {attempts} attempts (last: {problem})")
+            hint = f"; {patience.settings} set how long to wait" if patience.settings else ""
+            raise SourceUnavailable(f"{what}: gave up after {attempts} attempts (last: {problem}){hint}")
         log.warning("%s: %s, retry %d/%d in %.1fs", what, problem, attempt, attempts - 1, wait)
         sleep(wait)
     raise AssertionError("unreachable")

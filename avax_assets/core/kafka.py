@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from collections.abc import Iterable
 
@@ -91,6 +92,8 @@ class KafkaPublisher:
 
     def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
         """The brokers answer a metadata request within `timeout_s`, or SinkUnavailable / SettingError."""
+        if not any(_accepts_connections(server, timeout_s / 2) for server in self.config["bootstrap.servers"].split(",")):
+            raise SinkUnavailable(f"Kafka at {self.servers} refused every connection")
         try:
             AdminClient(self.config).list_topics(timeout=timeout_s)
         except KafkaException as exc:
@@ -119,6 +122,16 @@ class KafkaPublisher:
             raise self._unreachable(exc, f"{where}: the topic could not be listed or created") from None
         producer = Producer(self._producer_config(transactional_id(dataset, partition)))
         headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
+        try:
+            return self._transaction(producer, dataset, batches, headers, where)
+        finally:
+            # Closed, not left to the garbage collector: a failed producer kept alive by a traceback would go
+            # on retrying its transactional requests against a later producer of the same transactional id.
+            producer.purge()
+            producer.close()
+
+    def _transaction(self, producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
+                     where: str) -> int:
         failures: list[str] = []
         sent = 0
 
@@ -183,6 +196,17 @@ class KafkaPublisher:
 def transactional_id(dataset: Dataset, partition: str) -> str:
     """One transactional id per (dataset, partition): a second producer of the same partition fences the first."""
     return f"avax-assets.{dataset.name}.{partition}"
+
+
+def _accepts_connections(server: str, timeout_s: float) -> bool:
+    """A TCP connection to host:port opens (a broker that is down refuses at once, where a metadata
+    request would wait out its whole timeout)."""
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _reason(exc: KafkaException) -> str:

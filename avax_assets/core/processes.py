@@ -30,7 +30,7 @@ def process_alive(pid: int) -> bool:
 _watching_parent = False
 
 
-def end_with_parent(grace_s: float = 10.0) -> None:
+def end_with_parent(grace_s: float = 5.0) -> None:
     """In a process started by `multiprocessing` (a step of Dagster's multiprocess executor): once the parent
     is gone (a run worker killed with SIGKILL cannot stop its children), interrupt the main thread so its
     cleanup runs, and exit after `grace_s` at the latest. No orphan keeps extracting or writing."""

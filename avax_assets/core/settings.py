@@ -68,7 +68,7 @@ class RpcSettings:
     concurrency: int = 4
     logs_block_range: int = 2048
     chunk_blocks: int = 200  # blocks per extracted chunk: one Arrow batch, bounded memory
-    patience: Patience = PATIENCE
+    patience: Patience = replace(PATIENCE, settings="AVAX_RPC_TIMEOUT_S, AVAX_RPC_DEADLINE_S and AVAX_RPC_MAX_ATTEMPTS")
 
 
 BUDGET_TIERS = {"unauthenticated": 6_000, "free": 8_000, "base": 10_000, "growth": 14_000, "pro": 20_000}
@@ -82,7 +82,8 @@ class AvaCloudSettings:
     cu_per_minute: int = BUDGET_TIERS["unauthenticated"]
     page_size: int = 100
     max_pages: int = 1_000
-    patience: Patience = replace(PATIENCE, max_attempts=6, backoff_max_s=60.0)  # 429 storms last longer
+    patience: Patience = replace(PATIENCE, max_attempts=6, backoff_max_s=60.0,  # 429 storms last longer
+                                 settings="AVAX_AVACLOUD_TIMEOUT_S")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class SubgraphSettings:
     api_key: str | None = None
     page_size: int = 1000  # The Graph's maximum `first`
     max_pages: int = 10_000
-    patience: Patience = PATIENCE
+    patience: Patience = replace(PATIENCE, settings="AVAX_GRAPH_TIMEOUT_S")
 
 
 GRAPH_GATEWAY_URL = "https://gateway.thegraph.com/api"

@@ -180,8 +180,7 @@ def reach_sinks_of(context: dg.AssetExecutionContext, dataset: Dataset) -> None:
     """Fail in seconds, not after a day's extraction: the lake and Kafka, and ClickHouse when this run
     also loads the dataset, must answer first."""
     checks = context.resources.lake_io_manager.sink_checks()
-    selection = context.run.asset_selection
-    if selection is None or load_key(dataset) in selection:
+    if load_key(dataset) in context.job_def.asset_layer.selected_asset_keys:  # this run loads it
         checks["clickhouse"] = context.resources.clickhouse.reach
     reach_sinks(checks)
 
