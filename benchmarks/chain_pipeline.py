@@ -1,21 +1,23 @@
-"""Benchmark the chain pipeline stage by stage against raw baselines, on a larger devchain.
+"""The chain pipeline measured side by side with the physical limit, cryo, ethereum-etl and the raw engines.
 
-Each stage runs our code and a raw baseline doing the same work on the same data, side by side in
-one run, so the ratio (ours / baseline) is meaningful on any machine:
+One run, on the local services and a devchain of the chosen profile; every comparison is interleaved and
+repeated (median of --repeats), so the ratios (ours ÷ theirs, time) mean something on any machine:
 
-  extract     ours: batched JSON-RPC + strict decoding + Parquet spool   baseline: the same RPC calls, raw
-  kafka       ours: KafkaPublisher (JSON encode + idempotent produce)    baseline: plain idempotent producer, values
-                                                                         pre-encoded (ratio = our encoding cost)
-  parquet     ours: spool → atomic put to S3                             baseline: pq.write_table straight to S3
-  clickhouse  ours: staging table + REPLACE PARTITION, streamed batches  baseline: INSERT … SELECT FROM s3()
+  extract_vs_bytes   blocks + transactions + receipts + logs: ours (JSON-RPC → checked Arrow → Parquet spool)
+                     ÷ a bytes-only fetch of the same calls at the same concurrency (no JSON parse)
+  extract_vs_cryo    ÷ cryo (PyPI `cryo`, Rust) over the same blocks, in a side venv
+  extract_vs_etl     ÷ ethereum-etl 2.4.2 (needs Python 3.10), in a side venv
+  traces_vs_raw      internal transactions ÷ the same debug_traceBlockByNumber calls, raw
+  kafka_vs_raw       the transactions partition published (one transaction) ÷ a plain idempotent producer
+                     of the same keys and pre-encoded values
+  clickhouse_vs_raw  the stored transactions object loaded (staging + REPLACE PARTITION) ÷ a raw
+                     `INSERT … SELECT FROM s3()` of the same object
+  memory_10x         peak RSS of extract → Parquet → Kafka → ClickHouse over 10× the blocks ÷ over 1×,
+                     each in a process of its own
 
-  decode      ours: token transfers decoded from the stored logs partition (no raw baseline)
+    uv run python benchmarks/chain_pipeline.py --profile dense [--repeats 3]
 
-With --ethereum-etl BIN (an `ethereumetl` executable, e.g. in a Python 3.10 venv: ethereum-etl 2.4
-does not import on 3.11), ethereum-etl exports the same blocks in the same run: blocks+transactions,
-receipts+logs and geth traces, compared with our extraction of the same data.
-
-    uv run python benchmarks/chain_pipeline.py [--blocks-per-day 1000 --max-txs 8] [--ethereum-etl BIN]
+Writes benchmarks/results/latest.json (ratios, and the rows and seconds behind each).
 """
 
 from __future__ import annotations
@@ -23,235 +25,351 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pyarrow as pa
-import pyarrow.parquet as pq
 from confluent_kafka import Producer
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from avax_assets.chain.datasets import LOGS  # noqa: E402
+from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS, TRANSACTIONS  # noqa: E402
 from avax_assets.chain.extract import EXTRACTIONS, block_batches  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
-from avax_assets.core.days import BlockRange, day_block_range  # noqa: E402
+from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
 from avax_assets.core.settings import RpcSettings, S3Settings  # noqa: E402
 from avax_assets.core.spool import spool_batches  # noqa: E402
-from avax_assets.tokens.decode import EVENTS  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
 
-
-def spool_chain_partition(reader, extraction, day, blocks, chunk_blocks):
-    return spool_batches(extraction.dataset, day, block_batches(reader, extraction.dataset, day, blocks,
-                                                                extraction.rpc, chunk_blocks))
-
 HOME = REPO / ".avax-assets" / "bench"
+PROFILES = {
+    "default": DevchainSpec(seed=3, days=1, blocks_per_day=1000, max_txs_per_block=8),
+    # ≥ 100k transactions and ≥ 150k logs in the day: the random mix plus 42 pool swaps (4 logs each) a block
+    "dense": DevchainSpec(seed=3, days=1, blocks_per_day=2000, max_txs_per_block=16, swaps_per_block=42),
+}
+CHAIN_DATASETS = EXTRACTIONS[:3]  # blocks, transactions, logs
+TRACED_BLOCKS = 100  # traces of the first blocks only: a dense day's traces take the node many minutes
+MEMORY_BLOCKS = 200  # the 1× partition of the memory probe (10× is ten times as many blocks)
+
+
+def timed(fn: Callable) -> tuple[object, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn):
-    started = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - started
+# --- the contenders -----------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, stack: LocalStack, blocks: BlockRange, day: str, args) -> None:
+        self.stack, self.blocks, self.day, self.args = stack, blocks, day, args
+        self.settings = RpcSettings(stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency,
+                                    chunk_blocks=args.chunk_blocks)
+        creds = stack.s3.credentials()
+        self.creds = creds
+        self.lake = Lake("s3://avax-bench", S3Settings(stack.s3.endpoint, creds["access_key_id"],
+                                                       creds["secret_access_key"]))
+        self.kafka = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"})
+        self.warehouse = ClickHouseWarehouse(chdb_client(str(HOME / "chdb")), "bench", reads_lake=True)
+
+    def ours_extract(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict[str, int]:
+        """Each dataset's partition extracted into its Parquet spool, one dataset after the other (as the
+        local `rpc` pool runs them)."""
+        rows = {}
+        with JsonRpcClient(self.settings) as client:
+            reader = ChainReader(client)
+            for extraction in extractions:
+                dataset = extraction.dataset
+                spooled = spool_batches(dataset, self.day, block_batches(
+                    reader, dataset, self.day, blocks or self.blocks, extraction.rpc, self.args.chunk_blocks))
+                rows[dataset.name] = spooled.rows
+                spooled.discard()
+        return rows
+
+    def bytes_fetch(self, datasets=("blocks", "transactions", "logs"), blocks: BlockRange | None = None) -> int:
+        """The same calls at the same concurrency (requests in flight), bodies read but not parsed."""
+        blocks = blocks or self.blocks
+        concurrency = self.args.concurrency
+
+        def calls_for(dataset: str, chunk: range) -> list:
+            headers = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
+            if dataset == "blocks":
+                return headers
+            if dataset == "transactions":
+                return [("eth_getBlockByNumber", [hex(n), True]) for n in chunk] + \
+                       [("eth_getBlockReceipts", [hex(n)]) for n in chunk]
+            if dataset == "internal_transactions":
+                return headers + [("eth_getBlockReceipts", [hex(n)]) for n in chunk] + \
+                    [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in chunk]
+            step = 2048
+            return headers + [("eth_getLogs", [{"fromBlock": hex(s), "toBlock": hex(min(s + step, chunk.stop) - 1)}])
+                              for s in range(chunk.start, chunk.stop, step)]
+
+        def post(calls: list) -> int:
+            body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+            return len(http.post(self.stack.anvil.url, json=body).content)
+
+        size = 0
+        with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as http, \
+                ThreadPoolExecutor(concurrency) as pool:
+            for dataset in datasets:
+                requests = []
+                for chunk in blocks.chunks(self.args.chunk_blocks):
+                    calls = calls_for(dataset, chunk)
+                    traces = [c for c in calls if c[0] == "debug_traceBlockByNumber"]
+                    calls = [c for c in calls if c[0] != "debug_traceBlockByNumber"]
+                    requests += [calls[i:i + self.args.batch_size] for i in range(0, len(calls), self.args.batch_size)]
+                    requests += [traces[i:i + RpcSettings.trace_batch_size]
+                                 for i in range(0, len(traces), RpcSettings.trace_batch_size)]
+                size += sum(pool.map(post, requests))
+        return size
+
+    def cryo(self, python: Path) -> None:
+        out = Path(tempfile.mkdtemp(prefix="cryo-"))
+        script = ("import cryo, sys; cryo.freeze(['blocks', 'transactions', 'logs'], blocks=[sys.argv[1]], "
+                  "rpc=sys.argv[2], output_dir=sys.argv[3], max_concurrent_requests=int(sys.argv[4]), "
+                  "chunk_size=int(sys.argv[5]), no_verbose=True)")
+        try:
+            subprocess.run([str(python), "-c", script, f"{self.blocks.first}:{self.blocks.last + 1}",
+                            self.stack.anvil.url, str(out), str(self.args.concurrency), str(self.args.chunk_blocks)],
+                           check=True, capture_output=True)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    def ethereum_etl(self, etl: Path) -> None:
+        out = Path(tempfile.mkdtemp(prefix="etl-"))
+        common = ["--provider-uri", self.stack.anvil.url, "--batch-size", str(self.args.batch_size),
+                  "--max-workers", str(self.args.concurrency)]
+        span = ["--start-block", str(self.blocks.first), "--end-block", str(self.blocks.last)]
+        try:
+            run = lambda *argv: subprocess.run([str(etl), *argv], check=True, capture_output=True)  # noqa: E731
+            run("export_blocks_and_transactions", *span, *common, "--blocks-output", str(out / "blocks.csv"),
+                "--transactions-output", str(out / "txs.csv"))
+            run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output",
+                str(out / "hashes.txt"))
+            run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
+                "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    # --- the sinks, on the stored transactions partition ---
+
+    def spooled_transactions(self):
+        with JsonRpcClient(self.settings) as client:
+            return spool_batches(TRANSACTIONS, self.day, block_batches(ChainReader(client), TRANSACTIONS, self.day,
+                                                                       self.blocks, EXTRACTIONS[1].rpc,
+                                                                       self.args.chunk_blocks))
+
+    def plain_produce(self, topic: str, spooled) -> None:
+        encoded = [encode_batch(TRANSACTIONS, b) for b in spooled.iter_batches()]  # not timed: pre-encoded
+        producer = Producer({"bootstrap.servers": f"127.0.0.1:{self.stack.kafka.port}", "linger.ms": 20,
+                             "compression.type": "lz4", "enable.idempotence": True, "acks": "all"})
+
+        def produce() -> None:
+            for keys, values in encoded:
+                for key, value in zip(keys, values):
+                    while True:
+                        try:
+                            producer.produce(topic, value=value, key=key)
+                            break
+                        except BufferError:
+                            producer.poll(0.2)
+                producer.poll(0)
+            assert producer.flush(120) == 0
+
+        return timed(produce)[1]
+
+    def raw_clickhouse(self, path: str) -> None:
+        raw = f"{TRANSACTIONS.table}_raw"
+        self.warehouse.client.command(f"DROP TABLE IF EXISTS bench.{raw}")
+        self.warehouse.client.command(create_table_sql(TRANSACTIONS, "bench", raw))
+        self.warehouse.client.command(
+            f"INSERT INTO bench.{raw} SELECT * FROM s3({{url:String}}, {{key:String}}, {{secret:String}}, 'Parquet')",
+            parameters={"url": f"{self.stack.s3.endpoint}/{path.removeprefix('s3://')}",
+                        "key": self.creds["access_key_id"], "secret": self.creds["secret_access_key"]})
 
 
-def raw_rpc(url: str, dataset: str, first: int, last: int, batch: int, concurrency: int, chunk: int) -> int:
-    """The RPC traffic of one extraction, with no decoding: what the node and the wire cost."""
-    def post(calls):
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        return http.post(url, json=body).json()
+def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Every contender once per round, in a rotating order; seconds per contender."""
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            _, took = timed(contenders[name])
+            seconds[name].append(round(took, 2))
+            print(f"  round {round_ + 1} {name:14} {took:7.2f} s", flush=True)
+    return seconds
 
-    def calls_for(blocks: range) -> list:
-        if dataset == "blocks":
-            return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks]
-        if dataset == "transactions":
-            return [("eth_getBlockByNumber", [hex(n), True]) for n in blocks] + \
-                   [("eth_getBlockReceipts", [hex(n)]) for n in blocks]
-        if dataset == "internal_transactions":
-            return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks] + \
-                   [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in blocks] + \
-                   [("eth_getBlockReceipts", [hex(n)]) for n in blocks]
-        return [("eth_getBlockByNumber", [hex(n), False]) for n in blocks] + \
-               [("eth_getLogs", [{"fromBlock": hex(blocks.start), "toBlock": hex(blocks.stop - 1)}])]
 
-    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(concurrency) as pool:
-        requests = []
-        for start in range(first, last + 1, chunk):
-            calls = calls_for(range(start, min(start + chunk, last + 1)))
-            requests += [calls[i:i + batch] for i in range(0, len(calls), batch)]
-        return sum(len(r) for r in pool.map(post, requests))
+def ratio(seconds: dict[str, list[float]], ours: str, theirs: str) -> float | None:
+    if not seconds.get(theirs):
+        return None
+    return round(statistics.median(seconds[ours]) / statistics.median(seconds[theirs]), 3)
 
+
+# --- side venvs ---------------------------------------------------------------------------------
+
+def side_venv(name: str, python: str | None, requirement: str, executable: str) -> tuple[Path | None, str]:
+    """A venv of its own under the bench home with the requirements (from the package registry)."""
+    venv = HOME / f"{name}-venv"
+    target = venv / "bin" / executable
+    if target.exists():
+        return target, "ready"
+    if python is None:
+        return None, f"skipped: no interpreter for {requirement}"
+    try:
+        subprocess.run(["uv", "venv", "-q", "--python", python, str(venv)], check=True, capture_output=True)
+        subprocess.run(["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *requirement.split()],
+                       check=True, capture_output=True)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        return None, f"skipped: could not install {requirement} ({exc})"
+    return target, "installed"
+
+
+def python_310() -> str | None:
+    """ethereum-etl 2.4 does not import on 3.11: a 3.10 interpreter from uv or pyenv, if there is one."""
+    found = subprocess.run(["uv", "python", "find", "3.10"], capture_output=True, text=True)
+    if found.returncode == 0 and found.stdout.strip():
+        return found.stdout.strip()
+    pyenv = sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))
+    return str(pyenv[-1]) if pyenv else None
+
+
+# --- memory, each size in a process of its own --------------------------------------------------
+
+def memory_probe(blocks: int) -> dict:
+    """Run this file again with --memory-probe: one transactions partition of `blocks` blocks through
+    extract → Parquet → Kafka → ClickHouse; its peak RSS."""
+    out = subprocess.run([sys.executable, __file__, "--memory-probe", str(blocks)], check=True,
+                         capture_output=True, text=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_memory_probe(blocks: int, args) -> None:
+    stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
+    summary = json.loads((HOME / "devchain.json").read_text())
+    first = summary["blocks_by_day"][summary["spec"]["start"]][0] + 2
+    bench = Bench(stack, BlockRange(first, first + blocks - 1), summary["spec"]["start"], args)
+    spooled = bench.spooled_transactions()
+    path = bench.lake.put_atomic(spooled.path, f"memory_{blocks}", bench.day)
+    bench.kafka.publish(TRANSACTIONS, bench.day, spooled.iter_batches(), "bench-memory")
+    part = bench.lake.stored(f"memory_{blocks}", bench.day).conformed_to(TRANSACTIONS)
+    bench.warehouse.replace_partition_from(TRANSACTIONS, dt.date.fromisoformat(bench.day), part.parquet_source())
+    spooled.discard()
+    print(json.dumps({"blocks": blocks, "rows": spooled.rows, "path": path, "peak_rss_mb": round(peak_rss_mb(), 1)}))
+
+
+# --- the run ------------------------------------------------------------------------------------
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--blocks-per-day", type=int, default=1000)
-    parser.add_argument("--max-txs", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--chunk-blocks", type=int, default=200)
-    parser.add_argument("--ethereum-etl", help="path to an ethereumetl executable to compare extraction with")
+    parser.add_argument("--profile", choices=list(PROFILES), default="default")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=RpcSettings.batch_size)
+    parser.add_argument("--concurrency", type=int, default=RpcSettings.concurrency)
+    parser.add_argument("--chunk-blocks", type=int, default=RpcSettings.chunk_blocks)
+    parser.add_argument("--memory-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_probe:
+        run_memory_probe(args.memory_probe, args)
+        return
 
-    stack = LocalStack(HOME, kafka_port=29092, s3_port=38333, anvil_port=28545)
+    stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
     stack.up()
-    spec = DevchainSpec(seed=3, days=1, blocks_per_day=args.blocks_per_day, max_txs_per_block=args.max_txs)
-    (summary, generate_s) = timed(lambda: stack.devchain(spec))
+    spec = PROFILES[args.profile]
+    summary, generate_s = timed(lambda: stack.devchain(spec))
     day = spec.start.isoformat()
-    print(f"devchain: {summary.latest_block + 1} blocks, {summary.transactions} txs (ready in {generate_s:.1f}s)")
+    first, last = summary.blocks_by_day[day]
+    blocks = BlockRange(first + 2, last)  # after the setup blocks (deployments, mints): the day's traffic
+    print(f"devchain ({args.profile}): blocks {blocks.first}..{blocks.last}, {summary.transactions} transactions "
+          f"(ready in {generate_s:.0f} s)", flush=True)
+    bench = Bench(stack, blocks, day, args)
 
-    creds = stack.s3.credentials()
-    s3 = S3Settings(stack.s3.endpoint, creds["access_key_id"], creds["secret_access_key"])
-    lake = Lake("s3://avax-bench", s3)
-    kafka = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"})
-    warehouse = ClickHouseWarehouse(chdb_client(str(HOME / "chdb")), "bench")
-    settings = RpcSettings(stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency)
-    results = []
+    cryo, cryo_state = side_venv("cryo", sys.executable, "cryo==0.3.2", "python")
+    # ethereum-etl's web3 imports pkg_resources, which setuptools 81 dropped
+    etl, etl_state = side_venv("etl", python_310(), "ethereum-etl==2.4.2 setuptools<81", "ethereumetl")
+    print(f"cryo: {cryo_state}; ethereum-etl: {etl_state}", flush=True)
 
-    with JsonRpcClient(settings) as client:
-        reader = ChainReader(client)
-        blocks = day_block_range(reader, spec.start)
-        warm_up(reader, lake, kafka, warehouse, day, blocks)
-        for extraction in EXTRACTIONS:
-            dataset = extraction.dataset
-            spooled, extract_s = timed(lambda: spool_chain_partition(reader, extraction, day, blocks,
-                                                                     args.chunk_blocks))
-            rows = spooled.rows
-            _, raw_extract_s = timed(lambda: raw_rpc(stack.anvil.url, dataset.name, blocks.first, blocks.last,
-                                                     args.batch_size, args.concurrency, args.chunk_blocks))
-            mem_extract = peak_rss_mb()
+    rows = bench.ours_extract()  # warm-up: imports, connections, the node's caches; and the row counts
+    print(f"rows: {rows}", flush=True)
+    print("extraction (blocks + transactions + receipts + logs):", flush=True)
+    extraction = interleaved({"ours": bench.ours_extract, "bytes": bench.bytes_fetch,
+                              **({"cryo": lambda: bench.cryo(cryo)} if cryo else {}),
+                              **({"ethereum-etl": lambda: bench.ethereum_etl(etl)} if etl else {})}, args.repeats)
 
-            _, kafka_s = timed(lambda: kafka.publish(dataset, day, spooled.iter_batches(), "bench"))
-            encoded = [encode_batch(dataset, b) for b in spooled.iter_batches()]
-            _, raw_kafka_s = timed(lambda: plain_produce(stack.kafka.port, dataset.topic + ".raw", encoded))
+    traced = BlockRange(blocks.first, min(blocks.first + TRACED_BLOCKS - 1, blocks.last))
+    print(f"traces ({traced.count} blocks):", flush=True)
+    traces = interleaved({"ours": lambda: bench.ours_extract(EXTRACTIONS[3:], traced),
+                          "raw": lambda: bench.bytes_fetch(("internal_transactions",), traced)}, args.repeats)
+    trace_rows = bench.ours_extract(EXTRACTIONS[3:], traced)[INTERNAL_TRANSACTIONS.name]
 
-            table = pa.Table.from_batches(list(spooled.iter_batches()), schema=dataset.arrow_schema)
-            _, parquet_s = timed(lambda: lake.put_atomic(spooled.path, dataset.name, day))
-            raw_path = f"avax-bench/raw/{dataset.name}.parquet"
-            _, raw_parquet_s = timed(lambda: pq.write_table(table, raw_path, filesystem=lake.fs, compression="zstd"))
-            size_mb = spooled.path.stat().st_size / 1e6
-            spooled.discard()
+    spooled = bench.spooled_transactions()
+    path = bench.lake.put_atomic(spooled.path, TRANSACTIONS.name, day)
+    stored = bench.lake.open_partition(TRANSACTIONS, day)
+    print(f"kafka ({spooled.rows} transactions):", flush=True)
+    kafka = interleaved({"ours": lambda: bench.kafka.publish(TRANSACTIONS, day, spooled.iter_batches(), "bench"),
+                         "raw": lambda: bench.plain_produce(TRANSACTIONS.topic + ".raw", spooled)}, args.repeats)
+    print("clickhouse:", flush=True)
+    load_day = dt.date.fromisoformat(day)
+    clickhouse = interleaved({"ours": lambda: bench.warehouse.replace_partition_from(TRANSACTIONS, load_day,
+                                                                                   stored.parquet_source()),
+                              "raw": lambda: bench.raw_clickhouse(path)}, args.repeats)
+    spooled.discard()
 
-            stored = lake.open_partition(dataset, day)
-            _, ch_s = timed(lambda: warehouse.replace_partition(dataset, spec.start, stored.iter_batches()))
-            _, raw_ch_s = timed(lambda: raw_clickhouse(warehouse, dataset, stack.s3.endpoint, raw_path, creds))
-            results.append({
-                "dataset": dataset.name, "blocks": blocks.count, "rows": rows, "parquet_mb": round(size_mb, 2),
-                "stages": {
-                    "extract": (extract_s, raw_extract_s), "kafka": (kafka_s, raw_kafka_s),
-                    "parquet": (parquet_s, raw_parquet_s), "clickhouse": (ch_s, raw_ch_s),
-                },
-                "peak_rss_mb_after_extract": round(mem_extract, 1),
-            })
-        for decode in EVENTS:
-            dataset = decode.dataset
-            logs = lake.open_partition(LOGS, day)
-            spooled, decode_s = timed(lambda: spool_batches(dataset, day, (decode(b).batch for b in logs.iter_batches())))
-            _, kafka_s = timed(lambda: kafka.publish(dataset, day, spooled.iter_batches(), "bench"))
-            _, parquet_s = timed(lambda: lake.put_atomic(spooled.path, dataset.name, day))
-            _, ch_s = timed(lambda: warehouse.replace_partition(dataset, spec.start,
-                                                                lake.open_partition(dataset, day).iter_batches()))
-            results.append({"dataset": dataset.name, "blocks": blocks.count, "rows": spooled.rows,
-                            "stages": {"decode": (decode_s, None), "kafka": (kafka_s, None),
-                                       "parquet": (parquet_s, None), "clickhouse": (ch_s, None)}})
-            spooled.discard()
-    report(results, peak_rss_mb())
-    if args.ethereum_etl:
-        compare_ethereum_etl(args, stack.anvil.url, blocks, results)
-
-
-def compare_ethereum_etl(args, url: str, blocks, results: list[dict]) -> None:
-    """ethereum-etl over the same blocks, same batch size and workers, next to our extract stage."""
-    import subprocess
-    import tempfile
-
-    out = Path(tempfile.mkdtemp(prefix="etl-"))
-    common = ["--provider-uri", url, "--batch-size", str(args.batch_size), "--max-workers", str(args.concurrency)]
-    span = ["--start-block", str(blocks.first), "--end-block", str(blocks.last)]
-
-    def run(*argv: str) -> float:
-        started = time.perf_counter()
-        subprocess.run([args.ethereum_etl, *argv], check=True, capture_output=True)
-        return time.perf_counter() - started
-
-    blocks_txs = run("export_blocks_and_transactions", *span, *common,
-                     "--blocks-output", str(out / "blocks.csv"), "--transactions-output", str(out / "txs.csv"))
-    run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output", str(out / "hashes.txt"))
-    receipts_logs = run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
-                        "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
-    traces = run("export_geth_traces", *span, *common, "--output", str(out / "geth_traces.json"))
-    ours = {r["dataset"]: r["stages"]["extract"][0] for r in results if "extract" in r["stages"]}
-    print(f"\nethereum-etl vs ours over the same {blocks.count} blocks (blocks/s; ethereum-etl includes its ~1 s start-up)")
-    rows = [("blocks + transactions + receipts + logs", blocks_txs + receipts_logs,
-             ours["blocks"] + ours["transactions"] + ours["logs"]),
-            ("call traces", traces, ours["internal_transactions"])]
-    for label, etl_s, our_s in rows:
-        print(f"  {label:42}ethereum-etl {blocks.count / etl_s:8.0f}   ours {blocks.count / our_s:8.0f}   "
-              f"ours/etl time {our_s / etl_s:5.2f}")
-
-
-def warm_up(reader, lake, kafka, warehouse, day, blocks) -> None:
-    """One tiny pass through every stage first, so imports, connections and bucket/table creation
-    are not charged to whichever dataset happens to run first."""
-    tiny = BlockRange(blocks.first, min(blocks.first + 2, blocks.last))
-    for extraction in EXTRACTIONS[:3]:  # blocks, transactions, logs
-        dataset = extraction.dataset
-        spooled = spool_chain_partition(reader, extraction, day, tiny, 200)
-        kafka.publish(dataset, day, spooled.iter_batches(), "warm-up")
-        lake.put_atomic(spooled.path, dataset.name, day)
-        warehouse.replace_partition(dataset, dt.date.fromisoformat(day), lake.open_partition(dataset, day).iter_batches())
-        spooled.discard()
-
-
-def plain_produce(port: int, topic: str, encoded: list) -> None:
-    producer = Producer({"bootstrap.servers": f"127.0.0.1:{port}", "linger.ms": 20, "compression.type": "lz4",
-                         "enable.idempotence": True, "acks": "all"})
-    for keys, values in encoded:
-        for key, value in zip(keys, values):
-            while True:
-                try:
-                    producer.produce(topic, value=value, key=key)
-                    break
-                except BufferError:
-                    producer.poll(0.2)
-        producer.poll(0)
-    assert producer.flush(60) == 0
-
-
-def raw_clickhouse(warehouse: ClickHouseWarehouse, dataset, endpoint: str, path: str, creds: dict) -> None:
-    raw = f"{dataset.table}_raw"
-    warehouse.client.command(f"DROP TABLE IF EXISTS {warehouse.database}.{raw}")
-    warehouse.client.command(create_table_sql(dataset, warehouse.database, raw))
-    warehouse.client.command(
-        f"INSERT INTO {warehouse.database}.{raw} SELECT * FROM s3({{url:String}}, {{key:String}}, {{secret:String}}, 'Parquet')",
-        parameters={"url": f"{endpoint}/{path}", "key": creds["access_key_id"], "secret": creds["secret_access_key"]})
-
-
-def report(results: list[dict], peak_mb: float) -> None:
-    print(f"\n{'dataset':13}{'stage':11}{'ours s':>8}{'base s':>8}{'ratio':>7}{'blocks/s':>10}{'rows/s':>10}{'base rows/s':>12}")
-    for r in results:
-        for stage, (ours, base) in r["stages"].items():
-            baseline = f"{base:8.2f}{ours / base:7.2f}" if base else f"{'-':>8}{'-':>7}"
-            print(f"{r['dataset'][:12]:13}{stage:11}{ours:8.2f}{baseline}"
-                  f"{r['blocks'] / ours:10.0f}{r['rows'] / ours:10.0f}{(r['rows'] / base) if base else 0:12.0f}")
-    print(f"\npeak RSS of the whole run: {peak_mb:.0f} MB")
+    print("memory:", flush=True)
+    small, large = memory_probe(MEMORY_BLOCKS), memory_probe(min(10 * MEMORY_BLOCKS, blocks.count - 2))
+    results = {
+        "profile": args.profile, "machine": {"cpus": os.cpu_count()},
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "devchain": {"blocks": blocks.count, "transactions": rows["transactions"], "logs": rows["logs"],
+                     "generate_s": round(generate_s, 1)},
+        "settings": {"batch_size": args.batch_size, "concurrency": args.concurrency, "chunk_blocks": args.chunk_blocks},
+        "extract_vs_bytes": ratio(extraction, "ours", "bytes"),
+        "extract_vs_cryo": ratio(extraction, "ours", "cryo"),
+        "extract_vs_etl": ratio(extraction, "ours", "ethereum-etl"),
+        "traces_vs_raw": ratio(traces, "ours", "raw"),
+        "kafka_vs_raw": ratio(kafka, "ours", "raw"),
+        "clickhouse_vs_raw": ratio(clickhouse, "ours", "raw"),
+        "memory_10x": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
+        "seconds": {"extraction": extraction, "traces": traces, "kafka": kafka, "clickhouse": clickhouse},
+        "rows": {**rows, "internal_transactions (traced blocks)": trace_rows, "kafka_messages": spooled.rows},
+        "memory": {"1x": small, "10x": large},
+        "side_venvs": {"cryo": cryo_state, "ethereum-etl": etl_state},
+    }
     out = REPO / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"chain_pipeline-{stamp}.json").write_text(json.dumps({"results": results, "peak_rss_mb": peak_mb}, indent=1))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    report(results)
+
+
+def report(results: dict) -> None:
+    print(f"\n{'ratio (ours ÷ theirs, time)':32}{'value':>8}   target")
+    targets = {"extract_vs_bytes": "≤ 1.15", "extract_vs_cryo": "< 1.0", "extract_vs_etl": "< 1.0",
+               "traces_vs_raw": "≤ 1.15", "kafka_vs_raw": "≤ 1.25", "clickhouse_vs_raw": "≤ 1.25",
+               "memory_10x": "≤ 1.3"}
+    for key, target in targets.items():
+        value = results[key]
+        print(f"{key:32}{'-' if value is None else f'{value:.2f}':>8}   {target}")
+    print("\nwritten to benchmarks/results/latest.json")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ its day's block range, one Arrow batch per chunk, so memory stays flat in the da
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -37,13 +39,38 @@ EXTRACTIONS = (
 )
 
 
+CHUNKS_AHEAD = 2  # chunks extracted while the caller consumes the current one: bounds memory to 3 chunks
+
+
 def block_batches(reader, dataset: Dataset, partition: str, blocks: BlockRange, extract: Extractor,
                   chunk_blocks: int, log=None) -> Iterator[pa.RecordBatch]:
-    """The partition's blocks, `chunk_blocks` at a time, each chunk extracted into one batch."""
+    """The partition's blocks, `chunk_blocks` at a time, each chunk extracted into one batch, in order.
+    The next chunks are fetched while this one is decoded and written (the node is never left idle)."""
     scope = Scope(dataset, partition)
     started = time.monotonic()
-    for done, chunk in enumerate(blocks.chunks(chunk_blocks), start=1):
-        yield extract(reader, chunk, scope)
+    chunks = blocks.chunks(chunk_blocks)
+    for done, (chunk, batch) in enumerate(ordered_ahead(lambda c: extract(reader, c, scope), chunks), start=1):
+        yield batch
         if log and done % PROGRESS_EVERY == 0:
             log.info(f"{dataset.name} {partition}: block {chunk.stop - 1} of {blocks.first}..{blocks.last}, "
                      f"{time.monotonic() - started:.1f}s")
+
+
+def ordered_ahead(work: Callable, items: Iterable, ahead: int = CHUNKS_AHEAD) -> Iterator[tuple]:
+    """(item, work(item)) in the order of items, with up to `ahead` items worked on in threads beforehand.
+    The first failure is raised in order; work not yet started is cancelled."""
+    pending: deque = deque()
+    items = iter(items)
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="chunk") as pool:
+        try:
+            for item in items:
+                pending.append((item, pool.submit(work, item)))
+                if len(pending) > ahead:
+                    item, future = pending.popleft()
+                    yield item, future.result()
+            while pending:
+                item, future = pending.popleft()
+                yield item, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()

@@ -10,15 +10,42 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 
 import httpx
+import msgspec
 
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
 from avax_assets.core.http import bounded, redact_url, redacted, send_with_retries
 from avax_assets.core.settings import RpcSettings
 
 METHOD_NOT_FOUND = -32601
+
+
+T = TypeVar("T")
+
+
+class Reply(msgspec.Struct, Generic[T]):
+    """One JSON-RPC answer, its result decoded straight into `T` (a caller's shape: only the fields it reads)."""
+
+    id: Any = msgspec.UNSET
+    result: T | None | msgspec.UnsetType = msgspec.UNSET
+    error: Any = msgspec.UNSET
+
+
+@lru_cache(maxsize=None)
+def _decoder(shape: Any) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(list[Reply[shape]])
+
+
+def as_plain(value: Any) -> Any:
+    """A decoded shape as the plain dicts and lists a generic decode gives (fields absent stay absent)."""
+    if isinstance(value, msgspec.Struct):
+        return {k: as_plain(v) for k, v in msgspec.structs.asdict(value).items() if v is not msgspec.UNSET}
+    if isinstance(value, list):
+        return [as_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,17 +77,20 @@ class JsonRpcClient:
     def call(self, method: str, params: list, allow_null: bool = False) -> Any:
         return self.batch([Call(method, params)], allow_null=allow_null)[0]
 
-    def batch(self, calls: Sequence[Call], allow_null: bool = False) -> list[Any]:
-        """Results in the order of calls; batches of `batch_size`, up to `concurrency` in flight."""
-        size = self.settings.batch_size
+    def batch(self, calls: Sequence[Call], allow_null: bool = False, shape: Any = None,
+              batch_size: int | None = None) -> list[Any]:
+        """Results in the order of calls; batches of `batch_size`, up to `concurrency` in flight. With a
+        `shape` (a msgspec type), results are decoded into it, skipping every field it does not name; an
+        answer that does not fit the shape is decoded as plain JSON instead, for the caller to judge."""
+        size = batch_size or self.settings.batch_size
         chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
         if len(chunks) <= 1:
-            results = [self._post_batch(chunk, allow_null) for chunk in chunks]
+            results = [self._post_batch(chunk, allow_null, shape) for chunk in chunks]
         else:
-            results = list(self._pool.map(lambda chunk: self._post_batch(chunk, allow_null), chunks))
+            results = list(self._pool.map(lambda chunk: self._post_batch(chunk, allow_null, shape), chunks))
         return [item for chunk_results in results for item in chunk_results]
 
-    def _post_batch(self, calls: Sequence[Call], allow_null: bool) -> list[Any]:
+    def _post_batch(self, calls: Sequence[Call], allow_null: bool, shape: Any = None) -> list[Any]:
         payload = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params} for i, c in enumerate(calls)]
         method = calls[0].method
         what = f"JSON-RPC {method} at {self.endpoint}"
@@ -70,12 +100,18 @@ class JsonRpcClient:
         if response.status_code != 200:
             raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
                            redacted(response.text))
-        return self._results(self._decode(response, method), calls, allow_null)
+        return self._results(self._decode(response, method, shape), calls, allow_null)
 
-    def _decode(self, response: httpx.Response, method: str) -> Any:
+    def _decode(self, response: httpx.Response, method: str, shape: Any = None) -> Any:
+        if shape is not None:
+            try:
+                return [{k: v for k, v in msgspec.structs.asdict(reply).items() if v is not msgspec.UNSET}
+                        for reply in _decoder(shape).decode(response.content)]
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass  # not the expected shape (an error object, a malformed answer): judged below
         try:
-            return response.json()
-        except ValueError:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
             raise MalformedResponse(
                 f"JSON-RPC {method} at {self.endpoint}: response is not JSON: {redacted(response.text, 120)!r}"
             ) from None

@@ -7,6 +7,8 @@ ancestor. The top frame's gas used comes from the receipt (some nodes' callTrace
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pyarrow as pa
 
 from avax_assets.chain import fields as f
@@ -31,7 +33,8 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
         call = ("debug_traceBlockByNumber", lambda n: [hex(n), {"tracer": "callTracer"}]) if style == "debug" \
             else ("trace_block", lambda n: [hex(n)])
         try:
-            return style, client.batch([Call(call[0], call[1](n)) for n in blocks])
+            return style, client.batch([Call(call[0], call[1](n)) for n in blocks],
+                                       batch_size=client.settings.trace_batch_size)
         except RpcError as exc:
             if not _is_unsupported(exc):
                 raise
@@ -98,9 +101,11 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
 
 
 def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    headers = checked_blocks(reader.headers(blocks), blocks, scope)
-    style, traced = fetch_traces(reader, blocks, reader.trace_method)
-    gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in reader.receipts(headers)}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="traces") as side:
+        tracing = side.submit(fetch_traces, reader, blocks, reader.trace_method)  # the node's slowest call first
+        headers = checked_blocks(reader.headers(blocks), blocks, scope)
+        gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in reader.receipts(headers)}
+        style, traced = tracing.result()
     rows = []
     for header, block_traces in zip(headers, traced):
         number = int(header["number"], 16)

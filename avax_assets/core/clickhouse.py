@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -43,14 +44,38 @@ def quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+@dataclass(frozen=True)
+class ParquetSource:
+    """A stored Parquet object as a ClickHouse table function, its location and secrets bound as parameters."""
+
+    table_function: str
+    parameters: dict
+
+    @staticmethod
+    def s3(url: str, access_key_id: str | None, secret_access_key: str | None) -> ParquetSource:
+        if access_key_id and secret_access_key:
+            return ParquetSource("s3({url:String}, {key:String}, {secret:String}, 'Parquet')",
+                                 {"url": url, "key": access_key_id, "secret": secret_access_key})
+        return ParquetSource("s3({url:String}, 'Parquet')", {"url": url})
+
+    @staticmethod
+    def file(path: str) -> ParquetSource:
+        return ParquetSource("file({path:String}, 'Parquet')", {"path": path})
+
+
 STAGING = "__staging_"
 # A staging table lives for one load (seconds to minutes): one this old was left by a killed load.
 STALE_STAGING_S = 6 * 3600
 
 
 class ClickHouseWarehouse:
-    def __init__(self, client, database: str = CLICKHOUSE.database, stale_staging_s: float = STALE_STAGING_S) -> None:
+    """`reads_lake`: the engine sees the lake as this process does (the embedded engine), so a load can
+    have it read the stored Parquet object directly; a server gets the rows streamed instead."""
+
+    def __init__(self, client, database: str = CLICKHOUSE.database, stale_staging_s: float = STALE_STAGING_S,
+                 reads_lake: bool = False) -> None:
         self.client = client
+        self.reads_lake = reads_lake
         self.database = checked_identifier(database)
         self.stale_staging_s = stale_staging_s
         self._ready: set[str] = set()
@@ -93,15 +118,32 @@ class ClickHouseWarehouse:
 
     def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch]) -> int:
         """Make the table's partition for `day` hold exactly `batches`; returns its row count."""
+        def insert(staging: str) -> None:
+            for batch in batches:
+                if batch.num_rows:
+                    self.client.insert_arrow(staging, pa.Table.from_batches([batch]))
+
+        return self._replace(dataset, day, insert)
+
+    def replace_partition_from(self, dataset: Dataset, day: dt.date, source: ParquetSource) -> int:
+        """The same, with the engine reading the stored Parquet object itself (`INSERT … SELECT FROM s3()`
+        or `file()`): no rows pass through Python."""
+        columns = ", ".join(checked_identifier(c.name) for c in dataset.columns)
+
+        def insert(staging: str) -> None:
+            self.client.command(f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM {source.table_function}",
+                                parameters=source.parameters)
+
+        return self._replace(dataset, day, insert)
+
+    def _replace(self, dataset: Dataset, day: dt.date, insert) -> int:
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
         staging = self.qualified(f"{dataset.table}{STAGING}{day:%Y%m%d}")
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
         self.client.command(f"CREATE TABLE {staging} AS {target}")
         try:
-            for batch in batches:
-                if batch.num_rows:
-                    self.client.insert_arrow(staging, pa.Table.from_batches([batch]))
+            insert(staging)
             self._check_staging(dataset, staging, day)
             staged = self._count(staging)
             if staged:

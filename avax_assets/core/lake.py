@@ -24,6 +24,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from avax_assets.core.clickhouse import ParquetSource
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import PREFLIGHT_S, S3Settings
@@ -213,6 +214,21 @@ class LakePartition:
                 yield from parquet.iter_batches(batch_size=batch_rows)
             else:
                 yield from read_conformed(parquet, self.schema, batch_rows)
+
+    def stored_as(self, dataset: Dataset) -> bool:
+        """Whether the object holds exactly the declared columns and types (no conforming needed)."""
+        with self.lake.fs.open(self.path, "rb") as handle:
+            return pq.ParquetFile(handle).schema_arrow.remove_metadata().equals(dataset.arrow_schema.remove_metadata())
+
+    def parquet_source(self) -> ParquetSource:
+        """The object as a ClickHouse table function, for an engine that shares this machine's view of the lake."""
+        if not self.lake.is_s3:
+            return ParquetSource.file(self.path)
+        s3 = self.lake.s3
+        bucket, _, key = self.path.removeprefix("s3://").partition("/")
+        url = (f"{s3.endpoint_url.rstrip('/')}/{bucket}/{key}" if s3.endpoint_url
+               else f"https://{bucket}.s3.{s3.region}.amazonaws.com/{key}")
+        return ParquetSource.s3(url, s3.access_key_id, s3.secret_access_key)
 
     @property
     def num_rows(self) -> int:

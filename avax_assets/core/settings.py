@@ -68,6 +68,7 @@ class RpcSettings:
     concurrency: int = 4
     logs_block_range: int = 2048
     chunk_blocks: int = 200  # blocks per extracted chunk: one Arrow batch, bounded memory
+    trace_batch_size: int = 1  # blocks per trace request: a dense block's traces are seconds of node time
     patience: Patience = replace(PATIENCE, settings="AVAX_RPC_TIMEOUT_S, AVAX_RPC_DEADLINE_S and AVAX_RPC_MAX_ATTEMPTS")
 
 

@@ -35,6 +35,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_RPC_CONCURRENCY": ("rpc", "concurrency"),
     "AVAX_RPC_LOGS_BLOCK_RANGE": ("rpc", "logs_block_range"),
     "AVAX_RPC_CHUNK_BLOCKS": ("rpc", "chunk_blocks"),
+    "AVAX_RPC_TRACE_BATCH_SIZE": ("rpc", "trace_batch_size"),
     "AVAX_RPC_RECEIPTS": ("rpc", "receipts"),
     "AVAX_RPC_TIMEOUT_S": ("rpc", "timeout_s"),
     "AVAX_RPC_DEADLINE_S": ("rpc", "deadline_s"),

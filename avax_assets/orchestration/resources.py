@@ -43,6 +43,7 @@ class ChainRpcResource(dg.ConfigurableResource):
     concurrency: int = RPC.concurrency
     logs_block_range: int = RPC.logs_block_range
     chunk_blocks: int = RPC.chunk_blocks
+    trace_batch_size: int = RPC.trace_batch_size
     receipts: ReceiptsMethod = ReceiptsMethod.auto
     timeout_s: float = RPC.patience.timeout_s
     max_attempts: int = RPC.patience.max_attempts
@@ -57,6 +58,7 @@ class ChainRpcResource(dg.ConfigurableResource):
     def settings(self, url: str | None = None) -> RpcSettings:
         return RpcSettings(url=url or self.url, batch_size=self.batch_size, concurrency=self.concurrency,
                            logs_block_range=self.logs_block_range, chunk_blocks=self.chunk_blocks,
+                           trace_batch_size=self.trace_batch_size,
                            patience=replace(RPC.patience, timeout_s=self.timeout_s, max_attempts=self.max_attempts,
                                             backoff_base_s=self.backoff_base_s, deadline_s=self.deadline_s,
                                             max_response_bytes=int(self.max_response_mb * 2**20)))
@@ -162,10 +164,9 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     def warehouse(self) -> ClickHouseWarehouse:
         if self.host:
-            client = self._server_client()
-        else:
-            client = chdb_client(str(Path(self.chdb_path).resolve()), self.chdb_lock_wait_s)
-        return ClickHouseWarehouse(client, self.database)
+            return ClickHouseWarehouse(self._server_client(), self.database)
+        client = chdb_client(str(Path(self.chdb_path).resolve()), self.chdb_lock_wait_s)
+        return ClickHouseWarehouse(client, self.database, reads_lake=True)
 
     def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
         """A server answers `SELECT 1` within `timeout_s`; the embedded engine's directory can be written.

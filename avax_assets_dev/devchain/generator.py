@@ -4,7 +4,9 @@ with blocks on chosen timestamps. Same seed and spec → same chain, same block 
 Each day holds native transfers (some above 2^64 wei), ERC-20 transfers (direct and contract-driven
 transferFrom), ERC-721 mint/transfer/burn, ERC-1155 single and batch mints and transfers, value fanned
 out and relayed between contracts (internal transactions), CREATE/CREATE2 from a contract, and a few
-forced reverts. A last empty block on the following day makes the last day complete.
+forced reverts. A last empty block on the following day makes the last day complete. The dense profile
+(`swaps_per_block`) adds Uniswap-V2-style swaps on a DevPair pool (Transfer, Transfer, Sync, Swap: four
+logs each) and keeps the accounts funded, for mainnet-like density (≥ 100k transactions a day).
 
     python -m avax_assets_dev.devchain.generator --rpc-url http://127.0.0.1:8545 [--days 3 --blocks-per-day 40]
 """
@@ -28,7 +30,7 @@ from avax_assets.core.settings import RpcSettings
 ARTIFACTS = json.loads((Path(__file__).parent / "contracts" / "artifacts.json").read_text())["contracts"]
 GWEI = 10**9
 AVAX = 10**18
-GAS = {"transfer": 21_000, "call": 300_000, "deploy_token": 3_000_000, "deploy": 400_000}
+GAS = {"transfer": 21_000, "call": 300_000, "deploy_token": 3_000_000, "deploy": 400_000, "swap": 200_000}
 HUGE_TOKEN_ID = 2**200 + 7  # token ids and amounts above 2^64 exercise exact uint256 handling
 MULTI_IDS = (1, 2, 3, HUGE_TOKEN_ID)
 
@@ -49,6 +51,7 @@ class DevchainSpec:
     blocks_per_day: int = 40
     max_txs_per_block: int = 6
     reverts_per_day: int = 2
+    swaps_per_block: int = 0  # dense profile: this many pool swaps in every block, besides the random mix
 
     @property
     def dates(self) -> list[dt.date]:
@@ -79,9 +82,11 @@ class _Chain:
         self.accounts = [a.lower() for a in rpc.call("eth_accounts", [])]
         self.nonces: dict[str, int] = defaultdict(int)
         self.expected_status: dict[str, int] = {}
+        self.pending: list[tuple[dict, int]] = []
 
     def send(self, sender: str, to: str | None, data: str = "0x", value: int = 0, gas: int = GAS["call"],
-             expect_success: bool = True) -> str:
+             expect_success: bool = True) -> None:
+        """Queue a transaction (sent in batches by `flush`, at the latest before the next block is mined)."""
         tx = {"from": sender, "data": data, "value": hex(value), "gas": hex(gas), "nonce": hex(self.nonces[sender])}
         if to:
             tx["to"] = to
@@ -90,14 +95,25 @@ class _Chain:
         else:
             tx["maxFeePerGas"] = hex(100 * GWEI)
             tx["maxPriorityFeePerGas"] = hex(self.rng.randint(1, 3) * GWEI)
-        tx_hash = self.rpc.call("eth_sendTransaction", [tx]).lower()
         self.nonces[sender] += 1
-        self.expected_status[tx_hash] = 1 if expect_success else 0
-        return tx_hash
+        self.pending.append((tx, 1 if expect_success else 0))
+
+    def flush(self) -> list[str]:
+        """Send the queued transactions, in order; their hashes."""
+        sent = self.rpc.batch([Call("eth_sendTransaction", [tx]) for tx, _ in self.pending])
+        hashes = [h.lower() for h in sent]
+        self.expected_status.update(zip(hashes, (status for _, status in self.pending)))
+        self.pending = []
+        return hashes
 
     def mine(self, timestamp: int) -> None:
+        self.flush()
         self.rpc.call("anvil_setNextBlockBaseFeePerGas", [hex(self.rng.randint(25, 35) * GWEI)], allow_null=True)
         self.rpc.call("evm_mine", [timestamp], allow_null=True)
+
+    def fund(self, accounts: list[str], balance: int) -> None:
+        """Top accounts up (a dev-node call, no transaction), so a dense chain never runs dry."""
+        self.rpc.batch([Call("anvil_setBalance", [a, hex(balance)]) for a in accounts], allow_null=True)
 
     def receipt(self, tx_hash: str) -> dict:
         return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
@@ -246,17 +262,66 @@ class _Activity:
         self.chain.send(sender, self.c["ForwarderA"], data, value=value, expect_success=False)
 
 
+FUND_EVERY_BLOCKS = 100
+USER_FUNDS = 10_000 * AVAX
+
+
+class _Pool:
+    """Swaps on the DevPair pool against a model of its reserves, so every swap succeeds and the
+    ERC-20 model of the random mix stays exact."""
+
+    def __init__(self, chain: _Chain, activity: _Activity) -> None:
+        self.chain, self.activity, self.rng = chain, activity, chain.rng
+        self.pair, token0, token1 = activity.c["DevPair"], activity.c["DevToken"], activity.c["DevTokenB"]
+        admin = chain.accounts[0]
+        self.reserves = [10**30, 10**30]
+        mint = "mint(address,uint256)"
+        for token, reserve in zip((token0, token1), self.reserves):
+            chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.pair, reserve]))
+        chain.send(admin, self.pair, calldata("sync()", [], []))
+        self.token1_balance = {}
+        for user in activity.users:
+            chain.send(admin, token1, calldata(mint, ["address", "uint256"], [user, 10**27]))
+            self.token1_balance[user] = 10**27
+            for token in (token0, token1):
+                chain.send(user, token, calldata("approve(address,uint256)", ["address", "uint256"],
+                                                 [self.pair, 2**256 - 1]))
+
+    def swaps(self, count: int) -> None:
+        for _ in range(count):
+            sender, to = self.rng.choice(self.activity.users), self.rng.choice(self.activity.users)
+            zero_for_one = self.rng.random() < 0.5
+            balances = (self.activity.erc20, self.token1_balance)
+            source, target = (balances[0], balances[1]) if zero_for_one else (balances[1], balances[0])
+            amount_in = self.rng.randint(1, max(1, source[sender] // 10_000))
+            r_in, r_out = (self.reserves[0], self.reserves[1]) if zero_for_one else (self.reserves[1], self.reserves[0])
+            amount_out = amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
+            self.chain.send(sender, self.pair, calldata("swap(uint256,bool,address)", ["uint256", "bool", "address"],
+                                                        [amount_in, zero_for_one, to]), gas=GAS["swap"])
+            source[sender] -= amount_in
+            target[to] += amount_out
+            i, o = (0, 1) if zero_for_one else (1, 0)
+            self.reserves[i] += amount_in
+            self.reserves[o] -= amount_out
+
+
 def _day_start(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
 
 
-def _deploy(chain: _Chain) -> dict[str, str]:
+def _deploy(chain: _Chain, dense: bool) -> dict[str, str]:
     admin = chain.accounts[0]
     names = {"DevToken": "DevToken", "DevCollectible": "DevCollectible", "DevMultiToken": "DevMultiToken",
-             "ForwarderA": "Forwarder", "ForwarderB": "Forwarder"}
-    hashes = {alias: chain.send(admin, None, ARTIFACTS[name]["bytecode"], gas=GAS["deploy_token"])
-              for alias, name in names.items()}
-    return hashes
+             "ForwarderA": "Forwarder", "ForwarderB": "Forwarder", **({"DevTokenB": "DevToken"} if dense else {})}
+    for name in names.values():
+        chain.send(admin, None, ARTIFACTS[name]["bytecode"], gas=GAS["deploy_token"])
+    return dict(zip(names, chain.flush()))
+
+
+def _deploy_pair(chain: _Chain, token0: str, token1: str) -> str:
+    code = ARTIFACTS["DevPair"]["bytecode"] + encode(["address", "address"], [token0, token1]).hex()
+    chain.send(chain.accounts[0], None, code, gas=GAS["deploy_token"])
+    return chain.flush()[0]
 
 
 def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSummary:
@@ -266,11 +331,17 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSumma
             raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
         chain = _Chain(rpc, rng)
         first_day = _day_start(spec.start)
-        deploy_hashes = _deploy(chain)
+        dense = spec.swaps_per_block > 0
+        deploy_hashes = _deploy(chain, dense)
         chain.mine(first_day + 5)
         contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deploy_hashes.items()}
+        if dense:
+            pair = _deploy_pair(chain, contracts["DevToken"], contracts["DevTokenB"])
+            chain.mine(first_day + 7)
+            contracts["DevPair"] = chain.receipt(pair)["contractAddress"].lower()
         activity = _Activity(chain, contracts)
         activity.setup()
+        pool = _Pool(chain, activity) if dense else None
         chain.mine(first_day + 10)
         spacing = (86_400 - 120) // spec.blocks_per_day
         for day in spec.dates:
@@ -280,6 +351,10 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSumma
                     activity.random_action()
                 if i in reverts_at:
                     activity.forced_revert()
+                if pool:
+                    pool.swaps(spec.swaps_per_block)
+                    if i % FUND_EVERY_BLOCKS == 0:
+                        chain.fund(activity.users, USER_FUNDS)
                 chain.mine(_day_start(day) + 60 + i * spacing + rng.randint(0, spacing // 2))
         chain.mine(_day_start(spec.dates[-1] + dt.timedelta(days=1)) + 30)
         return _verify(rpc, chain, spec, contracts)

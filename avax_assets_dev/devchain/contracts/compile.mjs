@@ -1,4 +1,4 @@
-// Compile DevChain.sol with solc-js and write artifacts.json (ABI + creation bytecode per contract).
+// Compile DevChain.sol and DevPair.sol with solc-js and write artifacts.json (ABI + creation bytecode per contract).
 // Run from the repo root: node avax_assets/devchain/contracts/compile.mjs
 // (solc and @openzeppelin/contracts come from deployments/local/node: `npm ci` there first).
 import fs from "node:fs";
@@ -11,10 +11,11 @@ const nodeTools = path.resolve(here, "../../../deployments/local/node");
 const require = createRequire(path.join(nodeTools, "package.json"));
 const solc = require("solc");
 
-const source = fs.readFileSync(path.join(here, "DevChain.sol"), "utf8");
+const files = ["DevChain.sol", "DevPair.sol"];
+const sources = Object.fromEntries(files.map((f) => [f, { content: fs.readFileSync(path.join(here, f), "utf8") }]));
 const input = {
   language: "Solidity",
-  sources: { "DevChain.sol": { content: source } },
+  sources,
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: "cancun",
@@ -28,11 +29,12 @@ const findImports = (p) => {
 const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errors = (output.errors || []).filter((e) => e.severity === "error");
 if (errors.length) { console.error(errors.map((e) => e.formattedMessage).join("\n")); process.exit(1); }
-const wanted = ["DevToken", "DevCollectible", "DevMultiToken", "Forwarder", "Child"];
+const wanted = { "DevChain.sol": ["DevToken", "DevCollectible", "DevMultiToken", "Forwarder", "Child"],
+                 "DevPair.sol": ["DevPair"] };
 const artifacts = { compiler: solc.version(), contracts: {} };
-for (const name of wanted) {
-  const c = output.contracts["DevChain.sol"][name];
+for (const [file, name] of Object.entries(wanted).flatMap(([f, names]) => names.map((n) => [f, n]))) {
+  const c = output.contracts[file][name];
   artifacts.contracts[name] = { abi: c.abi, bytecode: "0x" + c.evm.bytecode.object };
 }
 fs.writeFileSync(path.join(here, "artifacts.json"), JSON.stringify(artifacts, null, 1) + "\n");
-console.log(`wrote artifacts for ${wanted.join(", ")} with solc ${solc.version()}`);
+console.log(`wrote artifacts for ${Object.values(wanted).flat().join(", ")} with solc ${solc.version()}`);

@@ -1,0 +1,66 @@
+"""The column-at-a-time path builds exactly the batch the row converters build, and gives way to them
+(so the error names the field and value) whenever any value breaks a rule."""
+
+import pyarrow as pa
+import pytest
+
+from avax_assets.chain import fields as f
+from avax_assets.chain.datasets import LOGS, TRANSACTIONS
+from avax_assets.chain.reader import (ChainReader, Scope, log_columns, log_row, to_batch, transaction_columns,
+                                      transaction_row)
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.settings import RpcSettings
+
+DAY = "2024-06-02"
+
+
+def test_hex_columns_are_lower_case_and_refuse_what_the_row_converter_refuses():
+    assert f.hex_column(["0xAB", "0x", None], nullable=True).to_pylist() == ["0xab", "0x", None]
+    assert f.hex_column(["0xabc"]) is None  # odd length
+    assert f.hex_column(["0x" + "a" * 40, "0x" + "a" * 38], byte_length=20) is None
+    assert f.hex_column(["0xab", None]) is None  # null where required
+    assert f.hex_column([12]) is None
+
+
+def test_quantity_columns_take_64_bits_and_leave_the_rest_to_the_row_converter():
+    assert f.quantity_column(["0x0", "0xffffffffffffffff"]).to_pylist() == [0, 2**64 - 1]
+    assert f.quantity_column(["0x1" + "0" * 16]) is None  # 2^64: over UInt64
+    assert f.quantity_column(["0x100"], pa.uint8()) is None  # 256: over UInt8
+    assert f.quantity_column(["12"]) is None and f.quantity_column(["0x"]) is None
+
+
+def test_uint256_columns_are_exact():
+    assert f.uint256_column([hex(2**256 - 1), "0x0", None], nullable=True).to_pylist() == [str(2**256 - 1), "0", None]
+    assert f.uint256_column(["0x" + "f" * 65]) is None
+
+
+@pytest.fixture(scope="module")
+def reader(stack, devchain):
+    with JsonRpcClient(RpcSettings(stack.anvil.url)) as client:
+        yield ChainReader(client)
+
+
+def test_transactions_built_by_column_equal_the_rows(reader, devchain):
+    first, last = devchain.blocks_by_day[DAY]
+    blocks = range(first, last + 1)
+    scope = Scope(TRANSACTIONS, DAY)
+    full = reader.full_blocks(blocks)
+    receipts = {r["transactionHash"]: r for r in reader.receipts(full)}
+    rows = [transaction_row(b, tx, receipts[tx["hash"]]) for b in full for tx in b["transactions"]]
+    by_column = transaction_columns(full, receipts, TRANSACTIONS.arrow_schema)
+    assert by_column is not None and by_column.num_rows > 50 and by_column.equals(to_batch(scope, rows))
+    receipts[full[-1]["transactions"][0]["hash"]]["status"] = "0x2A0"  # over UInt8: the rows must judge
+    assert transaction_columns(full, receipts, TRANSACTIONS.arrow_schema) is None
+
+
+def test_logs_built_by_column_equal_the_rows(reader, devchain):
+    first, last = devchain.blocks_by_day[DAY]
+    blocks = range(first, last + 1)
+    scope = Scope(LOGS, DAY)
+    timestamps = {h["hash"]: int(h["timestamp"], 16) for h in reader.headers(blocks)}
+    logs = reader.logs(blocks)
+    rows = sorted((log_row(entry, timestamps) for entry in logs), key=lambda r: (r["block_number"], r["log_index"]))
+    by_column = log_columns(logs, timestamps, LOGS.arrow_schema)
+    assert by_column is not None and by_column.num_rows > 50 and by_column.equals(to_batch(scope, rows))
+    logs[3]["topics"] = [logs[3]["topics"][0], None]  # a null topic: the rows must judge
+    assert log_columns(logs, timestamps, LOGS.arrow_schema) is None
