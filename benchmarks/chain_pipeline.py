@@ -64,7 +64,10 @@ PROFILES = {
 }
 CHAIN_DATASETS = EXTRACTIONS[:3]  # blocks, transactions, logs
 TRACED_BLOCKS = 100  # traces of the first blocks only: a dense day's traces take the node many minutes
-MEMORY_BLOCKS = 200  # the 1× partition of the memory probe (10× is ten times as many blocks)
+# The memory probe's 1× partition (10× is ten times as many blocks), in chunks of MEMORY_CHUNK_BLOCKS so
+# that even 1× fills the extraction pipeline (the chunk being written and CHUNKS_AHEAD being fetched).
+MEMORY_BLOCKS = 200
+MEMORY_CHUNK_BLOCKS = 50
 
 
 def timed(fn: Callable) -> tuple[object, float]:
@@ -80,7 +83,7 @@ def peak_rss_mb() -> float:
 # --- the contenders -----------------------------------------------------------------------------
 
 class Bench:
-    def __init__(self, stack: LocalStack, blocks: BlockRange, day: str, args) -> None:
+    def __init__(self, stack: LocalStack, blocks: BlockRange, day: str, args, chdb: Path = HOME / "chdb") -> None:
         self.stack, self.blocks, self.day, self.args = stack, blocks, day, args
         self.settings = RpcSettings(stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency,
                                     chunk_blocks=args.chunk_blocks)
@@ -89,7 +92,7 @@ class Bench:
         self.lake = Lake("s3://avax-bench", S3Settings(stack.s3.endpoint, creds["access_key_id"],
                                                        creds["secret_access_key"]))
         self.kafka = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"})
-        self.warehouse = ClickHouseWarehouse(chdb_client(str(HOME / "chdb")), "bench", reads_lake=True)
+        self.warehouse = ClickHouseWarehouse(chdb_client(str(chdb)), "bench", reads_lake=True)
 
     def ours_extract(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict[str, int]:
         """Each dataset's partition extracted into its Parquet spool, one dataset after the other (as the
@@ -259,8 +262,8 @@ def python_310() -> str | None:
 def memory_probe(blocks: int) -> dict:
     """Run this file again with --memory-probe: one transactions partition of `blocks` blocks through
     extract → Parquet → Kafka → ClickHouse; its peak RSS."""
-    out = subprocess.run([sys.executable, __file__, "--memory-probe", str(blocks)], check=True,
-                         capture_output=True, text=True, cwd=REPO)
+    out = subprocess.run([sys.executable, __file__, "--memory-probe", str(blocks), "--chunk-blocks",
+                          str(MEMORY_CHUNK_BLOCKS)], check=True, capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -268,14 +271,21 @@ def run_memory_probe(blocks: int, args) -> None:
     stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
     summary = json.loads((HOME / "devchain.json").read_text())
     first = summary["blocks_by_day"][summary["spec"]["start"]][0] + 2
-    bench = Bench(stack, BlockRange(first, first + blocks - 1), summary["spec"]["start"], args)
+    # an engine directory of its own: the benchmark's process holds its own one
+    bench = Bench(stack, BlockRange(first, first + blocks - 1), summary["spec"]["start"], args,
+                  chdb=HOME / f"chdb-memory-{blocks}")
+    stages = {"start": round(peak_rss_mb(), 1)}
     spooled = bench.spooled_transactions()
+    stages["extract"] = round(peak_rss_mb(), 1)
     path = bench.lake.put_atomic(spooled.path, f"memory_{blocks}", bench.day)
     bench.kafka.publish(TRANSACTIONS, bench.day, spooled.iter_batches(), "bench-memory")
+    stages["parquet + kafka"] = round(peak_rss_mb(), 1)
     part = bench.lake.stored(f"memory_{blocks}", bench.day).conformed_to(TRANSACTIONS)
     bench.warehouse.replace_partition_from(TRANSACTIONS, dt.date.fromisoformat(bench.day), part.parquet_source())
+    stages["clickhouse"] = round(peak_rss_mb(), 1)
     spooled.discard()
-    print(json.dumps({"blocks": blocks, "rows": spooled.rows, "path": path, "peak_rss_mb": round(peak_rss_mb(), 1)}))
+    print(json.dumps({"blocks": blocks, "rows": spooled.rows, "path": path, "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "peak_after_stage_mb": stages}))
 
 
 # --- the run ------------------------------------------------------------------------------------

@@ -72,38 +72,45 @@ def optional(converter, obj: dict, key: str, field: str):
 
 
 # --- whole columns at once ------------------------------------------------------------------------
-# The same rules as the converters above, applied to a column of values in Arrow's compute kernels
-# instead of value by value in Python. Each returns None when any value breaks a rule: the caller then
-# runs the per-value converters, which name the field and the first bad value.
+# The same rules as the converters above, applied to a column of values by polars' kernels instead of
+# value by value in Python. Each takes a list or a polars Series and returns an Arrow array, or None when
+# any value breaks a rule: the caller then runs the per-value converters, which name the field and value.
 
 _HEX_DIGITS = "^0x(?:[0-9a-fA-F]{2})*$"
 _QUANTITY_DIGITS = "^0x[0-9a-fA-F]{1,64}$"
 _SHORT_QUANTITY = "^0x[0-9a-fA-F]{1,16}$"  # fits in 64 bits
 
 
-def _strings(values: list, nullable: bool) -> pa.Array | None:
-    try:
-        array = pa.array(values, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+def _strings(values: list | pl.Series, nullable: bool) -> pa.Array | None:
+    if isinstance(values, pl.Series):
+        if values.dtype != pl.String:
+            return None
+        array = values.to_arrow()
+    else:
+        try:
+            array = pa.array(values, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
     return None if array.null_count and not nullable else array
 
 
 def all_true(mask: pa.Array) -> bool:
+    """Every non-null entry is true."""
     return pc.all(mask, skip_nulls=True).as_py() is not False
 
 
-def hex_column(values: list, byte_length: int | None = None, nullable: bool = False) -> pa.Array | None:
+def hex_column(values: list | pl.Series, byte_length: int | None = None, nullable: bool = False) -> pa.Array | None:
     """`data`, `hash32` (32) or `address` (20) over a column: lower-case, or None if any value is not."""
     array = _strings(values, nullable)
     if array is None or not all_true(pc.match_substring_regex(array, _HEX_DIGITS)):
         return None
     if byte_length is not None and not all_true(pc.equal(pc.utf8_length(array), 2 + 2 * byte_length)):
         return None
-    return pc.utf8_lower(array)
+    return pc.utf8_lower(array).cast(pa.string())
 
 
-def quantity_column(values: list, arrow_type: pa.DataType = pa.uint64(), nullable: bool = False) -> pa.Array | None:
+def quantity_column(values: list | pl.Series, arrow_type: pa.DataType = pa.uint64(),
+                    nullable: bool = False) -> pa.Array | None:
     """`quantity` over a column that fits 64 bits, as `arrow_type`; None if any value does not."""
     array = _strings(values, nullable)
     if array is None or not all_true(pc.match_substring_regex(array, _SHORT_QUANTITY)):
@@ -115,9 +122,9 @@ def quantity_column(values: list, arrow_type: pa.DataType = pa.uint64(), nullabl
         return None
 
 
-def uint256_column(values: list, nullable: bool = False) -> pa.Array | None:
+def uint256_column(values: list | pl.Series, nullable: bool = False) -> pa.Array | None:
     """`uint256` over a column: exact base-10 strings; None if any value is not a hex quantity."""
     array = _strings(values, nullable)
     if array is None or not all_true(pc.match_substring_regex(array, _QUANTITY_DIGITS)):
         return None
-    return pa.array([None if v is None else str(int(v, 16)) for v in values], pa.string())
+    return pa.array([None if v is None else str(int(v, 16)) for v in array.to_pylist()], pa.string())

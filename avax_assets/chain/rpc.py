@@ -30,7 +30,7 @@ class Reply(msgspec.Struct, Generic[T]):
     """One JSON-RPC answer, its result decoded straight into `T` (a caller's shape: only the fields it reads)."""
 
     id: Any = msgspec.UNSET
-    result: T | None | msgspec.UnsetType = msgspec.UNSET
+    result: T | msgspec.UnsetType = msgspec.UNSET  # a null result does not fit: decoded plain, judged below
     error: Any = msgspec.UNSET
 
 

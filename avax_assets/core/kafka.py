@@ -37,7 +37,10 @@ PRODUCER_DEFAULTS = {
     "compression.type": "lz4",
     "linger.ms": 20,
     "batch.num.messages": 10_000,
-    "queue.buffering.max.messages": 200_000,
+    # the local queue bounds memory: at most 20,000 messages or 32 MiB wait for the broker
+    "queue.buffering.max.messages": 20_000,
+    "queue.buffering.max.kbytes": 32_768,
+    "delivery.report.only.error": True,  # a callback per failed message only
 }
 _AUTH_ERRORS = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
                 KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
@@ -66,6 +69,16 @@ class RepeatedLinesOnce(logging.Filter):
 
 librdkafka_log = logging.getLogger("avax_assets.kafka")
 librdkafka_log.addFilter(RepeatedLinesOnce())
+
+
+ENCODE_ROWS = 8192  # rows encoded at a time: the encoding's copies stay small whatever the batch size
+
+
+def sliced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterable[pa.RecordBatch]:
+    """The batches cut into slices of at most `rows` (zero-copy views)."""
+    for batch in batches:
+        for offset in range(0, batch.num_rows, rows):
+            yield batch.slice(offset, rows)
 
 
 def encode_batch(dataset: Dataset, batch: pa.RecordBatch) -> tuple[list[bytes], list[bytes]]:
@@ -120,10 +133,12 @@ class KafkaPublisher:
             self.ensure_topic(dataset.topic)
         except KafkaException as exc:
             raise self._unreachable(exc, f"{where}: the topic could not be listed or created") from None
-        producer = Producer(self._producer_config(transactional_id(dataset, partition)))
+        failures: list[str] = []
+        producer = Producer({**self._producer_config(transactional_id(dataset, partition)),
+                             "on_delivery": lambda err, _msg: err is None or failures.append(str(err))})
         headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
         try:
-            return self._transaction(producer, dataset, batches, headers, where)
+            return self._transaction(producer, dataset, batches, headers, where, failures)
         finally:
             # Closed, not left to the garbage collector: a failed producer kept alive by a traceback would go
             # on retrying its transactional requests against a later producer of the same transactional id.
@@ -131,21 +146,18 @@ class KafkaPublisher:
             producer.close()
 
     def _transaction(self, producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
-                     where: str) -> int:
-        failures: list[str] = []
-        sent = 0
-
-        def on_delivery(err, _msg) -> None:
-            if err is not None:
-                failures.append(str(err))
-
+                     where: str, failures: list[str]) -> int:
+        sent, topic, produce = 0, dataset.topic, producer.produce
         try:
             producer.init_transactions(self.timeout_s)  # fences an older producer of the same partition
             producer.begin_transaction()
-            for batch in batches:
+            for batch in sliced(batches, ENCODE_ROWS):
                 keys, values = encode_batch(dataset, batch)
                 for key, value in zip(keys, values):
-                    self._produce(producer, dataset.topic, key, value, headers, on_delivery, failures)
+                    try:
+                        produce(topic, value, key, headers=headers)
+                    except BufferError:  # the local queue is full: wait for deliveries, then again
+                        self._produce_when_room(producer, topic, key, value, headers, failures)
                 sent += len(values)
                 producer.poll(0)
                 if failures:
@@ -174,15 +186,15 @@ class KafkaPublisher:
                 "transaction.timeout.ms": max(timeout_ms, 60_000),  # must not be shorter than message.timeout.ms
                 "socket.timeout.ms": max(timeout_ms, 10_000)}
 
-    def _produce(self, producer: Producer, topic, key, value, headers, on_delivery, failures: list[str]) -> None:
-        while True:
+    @staticmethod
+    def _produce_when_room(producer: Producer, topic, key, value, headers, failures: list[str]) -> None:
+        while not failures:  # deliveries drain the queue, or time out into failures
+            producer.poll(0.2)
             try:
-                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                producer.produce(topic, value, key, headers=headers)
                 return
-            except BufferError:  # local queue full: let deliveries drain (or time out), then retry
-                producer.poll(0.2)
-                if failures:
-                    return
+            except BufferError:
+                continue
 
     def _unreachable(self, exc: KafkaException, what: str) -> Exception:
         error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None

@@ -30,7 +30,8 @@ from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import PREFLIGHT_S, S3Settings
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
-PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
+PUBLISHED_MARKER = "_published.json"
+UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object  # beside the object: the fingerprint of what Kafka holds of it
 
 
 def fingerprint(local_file: Path) -> str:
@@ -138,7 +139,7 @@ class Lake:
         if self.is_s3:
             with self.errors(f"store {dataset} partition {partition}"):
                 self._ensure_bucket()
-                self.fs.put_file(str(local_file), target)
+                self.fs.put_file(str(local_file), target, chunksize=UPLOAD_PART_BYTES, max_concurrency=2)
         else:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             temporary = f"{target}.{uuid.uuid4().hex}.tmp"

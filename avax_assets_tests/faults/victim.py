@@ -57,9 +57,9 @@ def _pause_in_publish() -> None:
 
 
 def _pause_in_load() -> None:
-    def check_staging(self, *args):
+    def check_staging(self, *args):  # called once the staging table is filled
         pause("load")
-    ClickHouseWarehouse._check_staging = check_staging
+    ClickHouseWarehouse._staged_rows = check_staging
 
 
 PAUSES = {"extract": _pause_in_extract, "publish": _pause_in_publish, "load": _pause_in_load}
