@@ -77,6 +77,10 @@ def timed(fn: Callable) -> tuple[object, float]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -267,6 +271,12 @@ def memory_probe(blocks: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def measure_memory(day_blocks: int) -> dict:
+    print("memory:", flush=True)
+    small, large = memory_probe(MEMORY_BLOCKS), memory_probe(min(10 * MEMORY_BLOCKS, day_blocks - 2))
+    return {"memory_10x": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3), "memory": {"1x": small, "10x": large}}
+
+
 def run_memory_probe(blocks: int, args) -> None:
     stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
     summary = json.loads((HOME / "devchain.json").read_text())
@@ -297,10 +307,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=RpcSettings.batch_size)
     parser.add_argument("--concurrency", type=int, default=RpcSettings.concurrency)
     parser.add_argument("--chunk-blocks", type=int, default=RpcSettings.chunk_blocks)
+    parser.add_argument("--only-memory", action="store_true",
+                        help="measure memory again and update latest.json (the services must be up)")
     parser.add_argument("--memory-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
         run_memory_probe(args.memory_probe, args)
+        return
+    if args.only_memory:
+        latest = REPO / "benchmarks" / "results" / "latest.json"
+        results = json.loads(latest.read_text())
+        results.update(measure_memory(results["devchain"]["blocks"]))
+        latest.write_text(json.dumps(results, indent=1) + "\n")
+        report(results)
         return
 
     stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
@@ -345,8 +364,7 @@ def main() -> None:
                               "raw": lambda: bench.raw_clickhouse(path)}, args.repeats)
     spooled.discard()
 
-    print("memory:", flush=True)
-    small, large = memory_probe(MEMORY_BLOCKS), memory_probe(min(10 * MEMORY_BLOCKS, blocks.count - 2))
+    memory = measure_memory(blocks.count)
     results = {
         "profile": args.profile, "machine": {"cpus": os.cpu_count()},
         "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -359,10 +377,9 @@ def main() -> None:
         "traces_vs_raw": ratio(traces, "ours", "raw"),
         "kafka_vs_raw": ratio(kafka, "ours", "raw"),
         "clickhouse_vs_raw": ratio(clickhouse, "ours", "raw"),
-        "memory_10x": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
+        **memory,
         "seconds": {"extraction": extraction, "traces": traces, "kafka": kafka, "clickhouse": clickhouse},
         "rows": {**rows, "internal_transactions (traced blocks)": trace_rows, "kafka_messages": spooled.rows},
-        "memory": {"1x": small, "10x": large},
         "side_venvs": {"cryo": cryo_state, "ethereum-etl": etl_state},
     }
     out = REPO / "benchmarks" / "results"
