@@ -279,7 +279,7 @@ LOG_KEYS = ("address", "topics", "data", "blockHash", "blockNumber", "transactio
 
 def log_columns_from_json(results: list[msgspec.Raw], block_timestamps: dict[str, int],
                           schema: pa.Schema) -> pa.RecordBatch | None:
-    """`log_columns` straight from the node's JSON arrays, parsed into columns by polars (no Python object
+    """The logs batch straight from the node's JSON arrays, parsed into columns by polars (no Python object
     per log)."""
     try:
         frames = [frame for frame in (pl.read_json(bytes(result)) for result in results) if frame.width]
@@ -317,36 +317,6 @@ def log_columns_from_json(results: list[msgspec.Raw], block_timestamps: dict[str
     if batch is None:
         return None
     return batch.take(pc.sort_indices(batch, sort_keys=[("block_number", "ascending"), ("log_index", "ascending")]))
-
-
-def log_columns(logs: list[dict], block_timestamps: dict[str, int], schema: pa.Schema) -> pa.RecordBatch | None:
-    try:
-        of_log = lambda key: [entry.get(key) for entry in logs]  # noqa: E731
-        block_hashes = f.hex_column(of_log("blockHash"), 32)
-        topics = of_log("topics")
-        if block_hashes is None or any(not isinstance(t, list) or len(t) > 4 for t in topics):
-            return None
-        timestamps = [block_timestamps.get(h) for h in block_hashes.to_pylist()]
-        if any(t is None for t in timestamps):
-            return None
-        batch = _batch(schema, {
-            "block_number": f.quantity_column(of_log("blockNumber")),
-            "block_timestamp": pa.array(timestamps, pa.int64()),
-            "block_hash": block_hashes,
-            "transaction_hash": f.hex_column(of_log("transactionHash"), 32),
-            "transaction_index": f.quantity_column(of_log("transactionIndex"), pa.uint32()),
-            "log_index": f.quantity_column(of_log("logIndex"), pa.uint32()),
-            "address": f.hex_column(of_log("address"), 20),
-            **{f"topic{i}": f.hex_column([t[i] if len(t) > i else None for t in topics], 32, nullable=True)
-               for i in range(4)},
-            "data": f.hex_column(of_log("data")),
-        })
-        if batch is None or any(t[i] is None for t in topics for i in range(len(t))):
-            return None
-        order = pc.sort_indices(batch, sort_keys=[("block_number", "ascending"), ("log_index", "ascending")])
-        return batch.take(order)
-    except (KeyError, TypeError, AttributeError):
-        return None
 
 
 # --- extractors: one block chunk → one Arrow batch of the dataset's schema -----------------------
