@@ -4,7 +4,6 @@ and a proxy in front of the node that injects faults a real node will not produc
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import httpx
@@ -80,25 +79,13 @@ class FaultyNodeProxy:
                 if proxy.mode == "corrupt":
                     answer = _corrupt(answer)
                 if proxy.mode == "trickle":
-                    self._trickle(json.dumps(answer).encode())
+                    self.trickle(json.dumps(answer).encode(), pause_s=0.05)
                     return
                 if proxy.mode == "huge":
                     junk = b'{"junk": "' + b"f" * (proxy.junk_mib * 2**20) + b'", "answer": '
                     self.reply(200, junk + json.dumps(answer).encode() + b"}")
                     return
                 self.reply(200, answer)
-
-            def _trickle(self, payload: bytes) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                try:
-                    for byte in payload:
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                        time.sleep(0.05)
-                except OSError:  # the client hung up
-                    pass
 
         self._serving = BackgroundServer(Handler).__enter__()
         self.url = self._serving.base_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -16,6 +17,19 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def trickle(self, payload: bytes, pause_s: float) -> None:
+        """Answer 200 with `payload` one byte at a time, `pause_s` apart (a FAKE slow server, for tests)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        try:
+            for byte in payload:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(pause_s)
+        except OSError:  # the client hung up
+            pass
 
     def log_message(self, *args) -> None:
         pass

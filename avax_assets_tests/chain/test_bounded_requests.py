@@ -7,7 +7,6 @@ real node cannot be made to trickle its answer, send a huge one or echo the requ
 """
 
 import json
-import time
 
 import pytest
 
@@ -35,16 +34,7 @@ class Misbehaving(JsonHandler):
 
     def _misbehave(self) -> None:
         if self.mode == "trickle":  # a valid answer, one byte every 0.1 s (4.4 s in all)
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            try:
-                for byte in ANSWER:
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            except OSError:  # the client hung up
-                pass
+            self.trickle(ANSWER, pause_s=0.1)
         elif self.mode == "huge":  # 4 MiB of junk in one field, no content-length
             self.send_response(200)
             self.end_headers()
