@@ -235,9 +235,10 @@ def transaction_columns(full: list[dict], receipts: dict[str, dict], schema: pa.
             return None
         prices = [r["effectiveGasPrice"] if r.get("effectiveGasPrice") is not None else t.get("gasPrice")
                   for r, (_, t) in zip(matched, pairs)]
-        gas_used, effective = f.quantity_column(of_receipt("gasUsed")), f.uint256_column(prices)
+        gas_used_hex = of_receipt("gasUsed")
+        gas_used, effective = f.quantity_column(gas_used_hex), f.uint256_column(prices)
         fees = None if gas_used is None or effective is None else pa.array(
-            [str(int(g, 16) * int(p, 16)) for g, p in zip(of_receipt("gasUsed"), prices)], pa.string())
+            [str(int(g, 16) * int(p, 16)) for g, p in zip(gas_used_hex, prices)], pa.string())
         logs = of_receipt("logs")
         if any(not isinstance(entries, list) for entries in logs):
             return None

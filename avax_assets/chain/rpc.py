@@ -39,13 +39,9 @@ def _decoder(shape: Any) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(list[Reply[shape]])
 
 
-def as_plain(value: Any) -> Any:
-    """A decoded shape as the plain dicts and lists a generic decode gives (fields absent stay absent)."""
-    if isinstance(value, msgspec.Struct):
-        return {k: as_plain(v) for k, v in msgspec.structs.asdict(value).items() if v is not msgspec.UNSET}
-    if isinstance(value, list):
-        return [as_plain(v) for v in value]
-    return value
+def as_plain(value: msgspec.Struct) -> dict:
+    """A decoded shape as the dict a generic decode gives, with only its fields (absent ones stay absent)."""
+    return {k: v for k, v in msgspec.structs.asdict(value).items() if v is not msgspec.UNSET}
 
 
 @dataclass(frozen=True)
@@ -105,8 +101,7 @@ class JsonRpcClient:
     def _decode(self, response: httpx.Response, method: str, shape: Any = None) -> Any:
         if shape is not None:
             try:
-                return [{k: v for k, v in msgspec.structs.asdict(reply).items() if v is not msgspec.UNSET}
-                        for reply in _decoder(shape).decode(response.content)]
+                return [as_plain(reply) for reply in _decoder(shape).decode(response.content)]
             except (msgspec.ValidationError, msgspec.DecodeError):
                 pass  # not the expected shape (an error object, a malformed answer): judged below
         try:
