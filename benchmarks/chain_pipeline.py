@@ -281,9 +281,11 @@ def run_memory_probe(blocks: int, args) -> None:
     stack = LocalStack(HOME, kafka_port=29092, s3_port=48333, anvil_port=28545)
     summary = json.loads((HOME / "devchain.json").read_text())
     first = summary["blocks_by_day"][summary["spec"]["start"]][0] + 2
-    # an engine directory of its own: the benchmark's process holds its own one
-    bench = Bench(stack, BlockRange(first, first + blocks - 1), summary["spec"]["start"], args,
-                  chdb=HOME / f"chdb-memory-{blocks}")
+    # an empty engine directory of its own (the benchmark's process holds its own one): what an earlier
+    # probe stored there would weigh on this probe's start
+    engine = HOME / f"chdb-memory-{blocks}"
+    shutil.rmtree(engine, ignore_errors=True)
+    bench = Bench(stack, BlockRange(first, first + blocks - 1), summary["spec"]["start"], args, chdb=engine)
     stages = {"start": round(peak_rss_mb(), 1)}
     spooled = bench.spooled_transactions()
     stages["extract"] = round(peak_rss_mb(), 1)

@@ -71,38 +71,42 @@ class ChainReader:
     def timestamp(self, number: int) -> int:
         return f.quantity(f.required(self.headers(range(number, number + 1))[0], "timestamp"), "timestamp")
 
-    def full_blocks_with_receipts(self, blocks: range) -> tuple[list[dict], list[dict]]:
-        """Full blocks and their receipts. Block receipts are asked for by number at the same time as the
-        blocks (the node serves both at once); per-transaction receipts need the blocks first."""
+    def full_blocks_with_receipts(self, blocks: range) -> tuple[list[dict], list[Receipt]]:
+        """Full blocks and their receipts, in transaction order. Block receipts are asked for by number at
+        the same time as the blocks (the node serves both at once); per-transaction receipts need the
+        blocks first."""
         if not self._receipts_by_block:
             full = self.full_blocks(blocks)
-            return full, self.receipts(full)
+            return full, self.receipt_structs(full)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts") as side:
             by_number = side.submit(self.client.batch, [Call("eth_getBlockReceipts", [hex(n)]) for n in blocks],
                                     shape=list[Receipt])
             full = self.full_blocks(blocks)
             try:
-                return full, [as_plain(r) for block_receipts in by_number.result() for r in block_receipts]
+                return full, [r for block_receipts in by_number.result() for r in block_receipts]
             except RpcError as exc:
                 if self._receipts_fixed or exc.code != METHOD_NOT_FOUND:
                     raise
                 self._receipts_by_block = False
-                return full, self.receipts(full)
+                return full, self.receipt_structs(full)
 
     def receipts(self, blocks: list[dict]) -> list[dict]:
+        return [as_plain(r) if isinstance(r, Receipt) else r for r in self.receipt_structs(blocks)]
+
+    def receipt_structs(self, blocks: list[dict]) -> list[Receipt]:
+        """The blocks' receipts in transaction order (a receipt that does not fit the shape stays plain JSON)."""
         with_txs = [b for b in blocks if b.get("transactions")]
         if self._receipts_by_block:
             try:
                 per_block = self.client.batch([Call("eth_getBlockReceipts", [b["number"]]) for b in with_txs],
                                               shape=list[Receipt])
-                return [as_plain(r) for block_receipts in per_block for r in block_receipts]
+                return [r for block_receipts in per_block for r in block_receipts]
             except RpcError as exc:
                 if self._receipts_fixed or exc.code != METHOD_NOT_FOUND:
                     raise
                 self._receipts_by_block = False
         tx_hashes = [tx if isinstance(tx, str) else tx["hash"] for b in with_txs for tx in b["transactions"]]
-        return [as_plain(r) for r in self.client.batch([Call("eth_getTransactionReceipt", [h]) for h in tx_hashes],
-                                                       shape=Receipt)]
+        return self.client.batch([Call("eth_getTransactionReceipt", [h]) for h in tx_hashes], shape=Receipt)
 
     def logs_json(self, blocks: range) -> list[msgspec.Raw]:
         """The eth_getLogs results over the range, each still the node's JSON array (undecoded)."""
@@ -221,24 +225,24 @@ def _as(column: pa.Array, arrow_type: pa.DataType) -> pa.Array:
     return column.cast(arrow_type)
 
 
-def transaction_columns(full: list[dict], receipts: dict[str, dict], schema: pa.Schema) -> pa.RecordBatch | None:
+def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Schema) -> pa.RecordBatch | None:
+    """`receipts` in transaction order (as the node gives them); their hashes must equal the transactions'."""
     try:
         pairs = [(block, tx) for block in full for tx in block["transactions"]]
-        matched = [receipts.get(tx["hash"].lower()) for _, tx in pairs]
-        if any(receipt is None for receipt in matched):
+        if len(receipts) != len(pairs) or not all(isinstance(r, Receipt) for r in receipts):
             return None
         of_block = lambda key: [b.get(key) for b, _ in pairs]  # noqa: E731
         of_tx = lambda key: [t.get(key) for _, t in pairs]  # noqa: E731
-        of_receipt = lambda key: [r.get(key) for r in matched]  # noqa: E731
+        of_receipt = lambda key: [None if (v := getattr(r, key)) is msgspec.UNSET else v  # noqa: E731
+                                  for r in receipts]
         hashes, receipt_hashes = f.hex_column(of_tx("hash"), 32), f.hex_column(of_receipt("transactionHash"), 32)
         if hashes is None or receipt_hashes is None or not f.all_true(pc.equal(hashes, receipt_hashes)):
             return None
-        prices = [r["effectiveGasPrice"] if r.get("effectiveGasPrice") is not None else t.get("gasPrice")
-                  for r, (_, t) in zip(matched, pairs)]
+        prices = [price if price is not None else t.get("gasPrice")
+                  for price, (_, t) in zip(of_receipt("effectiveGasPrice"), pairs)]
         gas_used_hex = of_receipt("gasUsed")
         gas_used, effective = f.quantity_column(gas_used_hex), f.uint256_column(prices)
-        fees = None if gas_used is None or effective is None else pa.array(
-            [str(int(g, 16) * int(p, 16)) for g, p in zip(gas_used_hex, prices)], pa.string())
+        fees = None if gas_used is None or effective is None else f.product_column(gas_used, prices)
         logs = of_receipt("logs")
         if any(not isinstance(entries, list) for entries in logs):
             return None
@@ -265,7 +269,7 @@ def transaction_columns(full: list[dict], receipts: dict[str, dict], schema: pa.
             "effective_gas_price": effective,
             "transaction_fee": fees,
             "contract_address": f.hex_column(of_receipt("contractAddress"), 20, nullable=True),
-            "logs_count": pa.array([len(entries) for entries in logs], pa.uint32()),
+            "logs_count": pl.Series([len(entries) for entries in logs], dtype=pl.UInt32).to_arrow(),
         })
     except (KeyError, TypeError, AttributeError):
         return None
@@ -301,12 +305,13 @@ def log_columns_from_json(results: list[msgspec.Raw], block_timestamps: dict[str
     block_hashes = f.hex_column(frame["blockHash"], 32)
     if block_hashes is None:
         return None
-    timestamps = pl.from_arrow(block_hashes).replace_strict(block_timestamps, default=None, return_dtype=pl.Int64)
-    if timestamps.null_count():
+    known = pl.DataFrame({"hash": list(block_timestamps), "timestamp": list(block_timestamps.values())})
+    of_block = pc.index_in(block_hashes, value_set=known["hash"].to_arrow())
+    if of_block.null_count:  # a hash that is not one of the chunk's blocks
         return None
     batch = _batch(schema, {
         "block_number": f.quantity_column(frame["blockNumber"]),
-        "block_timestamp": timestamps.to_arrow(),
+        "block_timestamp": known["timestamp"].to_arrow().take(of_block),
         "block_hash": block_hashes,
         "transaction_hash": f.hex_column(frame["transactionHash"], 32),
         "transaction_index": f.quantity_column(frame["transactionIndex"], pa.uint32()),
@@ -317,7 +322,15 @@ def log_columns_from_json(results: list[msgspec.Raw], block_timestamps: dict[str
     })
     if batch is None:
         return None
-    return batch.take(pc.sort_indices(batch, sort_keys=[("block_number", "ascending"), ("log_index", "ascending")]))
+    return batch if _in_log_order(batch) else batch.take(
+        pc.sort_indices(batch, sort_keys=[("block_number", "ascending"), ("log_index", "ascending")]))
+
+
+def _in_log_order(batch: pa.RecordBatch) -> bool:
+    """Sorted by (block_number, log_index), as nodes return logs: then no sort is needed."""
+    keys = pl.from_arrow(batch.select(["block_number", "log_index"])).cast(pl.Int64)
+    step, index_step = pl.col("block_number").diff(), pl.col("log_index").diff()
+    return bool(keys.select(((step > 0) | ((step == 0) & (index_step > 0))).drop_nulls().all()).item())
 
 
 # --- extractors: one block chunk → one Arrow batch of the dataset's schema -----------------------
@@ -354,12 +367,13 @@ def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> pa.Recor
 
 
 def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    full, all_receipts = reader.full_blocks_with_receipts(blocks)
+    full, in_order = reader.full_blocks_with_receipts(blocks)
     full = checked_blocks(full, blocks, scope)
-    receipts = {r.get("transactionHash", "").lower(): r for r in all_receipts if isinstance(r, dict)}
-    fast = transaction_columns(full, receipts, scope.dataset.arrow_schema)
+    fast = transaction_columns(full, in_order, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
+    plain = (as_plain(r) if isinstance(r, Receipt) else r for r in in_order)
+    receipts = {r.get("transactionHash", "").lower(): r for r in plain if isinstance(r, dict)}
     rows = []  # something broke a rule: the row converters name the field and the first bad value
     for block in full:
         for tx in block["transactions"]:

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from avax_assets.core.processes import process_alive
 from avax_assets.core.schema import Dataset
 
-READ_BATCH_ROWS = 65_536
+READ_BATCH_ROWS = 8192  # rows read back at a time: well under a small partition, so reading stays flat
+ROW_GROUP_ROWS = 65_536  # at most; a row group is one extracted chunk, usually fewer rows
 SUFFIX = ".parquet"
 PID_END = "-p-"  # spool names: <dataset>-<partition>-<pid>-p-<random>.parquet
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
@@ -62,7 +63,7 @@ class PartitionSpool:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self._writer.write_batch(batch, row_group_size=READ_BATCH_ROWS)
+            self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
             self.result.rows += batch.num_rows
 
     def __enter__(self) -> PartitionSpool:

@@ -1,13 +1,12 @@
 """The column-at-a-time path builds exactly the batch the row converters build, and gives way to them
 (so the error names the field and value) whenever any value breaks a rule."""
 
+import msgspec
 import pyarrow as pa
 import pytest
 
 from avax_assets.chain import fields as f
 from avax_assets.chain.datasets import LOGS, TRANSACTIONS
-import msgspec
-
 from avax_assets.chain.reader import (ChainReader, Scope, log_columns_from_json, log_row, plain_logs, to_batch,
                                       transaction_columns, transaction_row)
 from avax_assets.chain.rpc import JsonRpcClient
@@ -47,12 +46,14 @@ def test_transactions_built_by_column_equal_the_rows(reader, devchain):
     blocks = range(first, last + 1)
     scope = Scope(TRANSACTIONS, DAY)
     full = reader.full_blocks(blocks)
+    in_order = reader.receipt_structs(full)
     receipts = {r["transactionHash"]: r for r in reader.receipts(full)}
     rows = [transaction_row(b, tx, receipts[tx["hash"]]) for b in full for tx in b["transactions"]]
-    by_column = transaction_columns(full, receipts, TRANSACTIONS.arrow_schema)
+    by_column = transaction_columns(full, in_order, TRANSACTIONS.arrow_schema)
     assert by_column is not None and by_column.num_rows > 50 and by_column.equals(to_batch(scope, rows))
-    receipts[full[-1]["transactions"][0]["hash"]]["status"] = "0x2A0"  # over UInt8: the rows must judge
-    assert transaction_columns(full, receipts, TRANSACTIONS.arrow_schema) is None
+    assert transaction_columns(full, in_order[::-1], TRANSACTIONS.arrow_schema) is None  # receipts out of order
+    in_order[-1].status = "0x2A0"  # over UInt8: the rows must judge
+    assert transaction_columns(full, in_order, TRANSACTIONS.arrow_schema) is None
 
 
 def test_logs_built_by_column_equal_the_rows(reader, devchain):
@@ -70,3 +71,17 @@ def test_logs_built_by_column_equal_the_rows(reader, devchain):
     logs[3]["topics"] = [logs[3]["topics"][0]]
     logs[5]["logIndex"] = 7  # a number, not a hex string
     assert log_columns_from_json([msgspec.Raw(msgspec.json.encode(logs))], timestamps, LOGS.arrow_schema) is None
+
+
+def test_uint256_columns_are_exact_across_the_128_bit_fast_path():
+    values = ["0x0", "0xde0b6b3a7640000", "0x" + "f" * 32, "0x1" + "0" * 32, None]
+    assert f.uint256_column(values[:3], nullable=True).to_pylist() == [str(int(v, 16)) for v in values[:3]]
+    assert f.uint256_column(values, nullable=True).to_pylist() == [str(int(v, 16)) for v in values[:4]] + [None]
+    assert f.uint256_column(["0x" + "f" * 65]) is None  # over 256 bits
+    assert f.uint256_column(["0xg"]) is None
+
+
+def test_fees_are_exact_products_beyond_64_bits():
+    gas = pa.array([21_000, 2**64 - 1], pa.uint64())
+    for prices in (["0x5d21dba00", "0x" + "f" * 16], ["0x5d21dba00", "0x1" + "0" * 20]):  # the second over 64 bits
+        assert f.product_column(gas, prices).to_pylist() == [str(g * int(p, 16)) for g, p in zip(gas.to_pylist(), prices)]
