@@ -1,5 +1,5 @@
 """The catalogue: the one module that reads every family's declarations, and what Dagster gets of them
-(assets, daily jobs, schedules, sensors, freshness checks).
+(assets, the outside sources they read, daily jobs, schedules, sensors).
 
     python -m avax_assets.catalogue datasets                       # every dataset: topic, table, key
     python -m avax_assets.catalogue cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
@@ -14,6 +14,7 @@ import dagster as dg
 
 from avax_assets.analytics.views import VIEWS
 from avax_assets.avacloud.assets import BRIDGE_ASSETS, METRICS_ASSETS, SNAPSHOT_ASSETS
+from avax_assets.avacloud.bridges import BRIDGES
 from avax_assets.avacloud.metrics import METRICS
 from avax_assets.avacloud.snapshots import VALIDATORS
 from avax_assets.chain import assets as chain
@@ -21,9 +22,9 @@ from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import CLICKHOUSE
-from avax_assets.orchestration.factory import DatasetAsset, extract_asset, load_asset, load_key, view_asset
+from avax_assets.orchestration.factory import DatasetAsset, SourceSystem, extract_asset, load_asset, load_key, view_asset
 from avax_assets.orchestration.partitions import Partitions
-from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, freshness_checks, transient_retry
+from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, transient_retry
 from avax_assets.subgraphs import assets as subgraphs
 from avax_assets.subgraphs.datasets import DEX_SWAPS
 from avax_assets.tokens import assets as tokens
@@ -37,6 +38,8 @@ FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
     "subgraphs": subgraphs.ASSETS,
 }
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in FAMILIES.values() for spec in specs}
+SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in FAMILIES.values() for spec in specs
+                                                        if spec.reads))
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,17 @@ class DailyJob:
 
 
 # The chain day is complete once the node is past midnight; metrics and the subgraph get more slack
-# (the API aggregates, the subgraph indexes with a lag).
+# (the API aggregates, the subgraph indexes with a lag). Each job's families share one backfill policy
+# (Dagster falls back to one day per run for a job whose assets differ): metrics 31 days, the rest one.
 DAILY_JOBS = (
     DailyJob("chain_daily", "Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
              ("chain",), minute=20, witness=BLOCKS),
     DailyJob("network_daily", "Snapshots of the Avalanche network from the AvaCloud Data API → Kafka → Parquet → "
              "ClickHouse.", ("network",), minute=5, witness=VALIDATORS),
-    DailyJob("metrics_daily", "Metrics API series and ICM messages (bridges) for one UTC day → Kafka → Parquet → "
-             "ClickHouse.", ("metrics", "bridges"), minute=40, witness=METRICS),
+    DailyJob("metrics_daily", "Metrics API series for one UTC day (backfills: 31 days per run) → Kafka → Parquet → "
+             "ClickHouse.", ("metrics",), minute=40, witness=METRICS),
+    DailyJob("bridges_daily", "ICM messages (bridges) of one UTC day from the AvaCloud Data API → Kafka → Parquet → "
+             "ClickHouse.", ("bridges",), minute=45, witness=BRIDGES),
     DailyJob("subgraphs_daily", "Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → "
              "Parquet → ClickHouse.", ("subgraphs",), minute=50, witness=DEX_SWAPS),
 )
@@ -74,7 +80,7 @@ class Catalogue:
     def __init__(self, partitions: Partitions | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
         self.extracts = {name: [extract_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
-        self.loads = {name: [load_asset(spec.dataset, partitions) for spec in specs] for name, specs in FAMILIES.items()}
+        self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
         self.analytics = [view_asset(view) for view in VIEWS]
 
     def family(self, name: str) -> list[dg.AssetsDefinition]:
@@ -89,17 +95,17 @@ class Catalogue:
         return dg.define_asset_job(job.name, op_retry_policy=retry or transient_retry(),
                                    selection=dg.AssetSelection.assets(*assets), description=job.description)
 
-    def definitions(self, resources: dict) -> dg.Definitions:
+    def definitions(self, resources: dict, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
         jobs = {job.name: self.job(job) for job in DAILY_JOBS}
         analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
-        freshness = freshness_checks([load for loads in self.loads.values() for load in loads])
-        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS),
-                   dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=600)]
+        sensors = [catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS]
         return dg.Definitions(
-            assets=[*(a for name in FAMILIES for a in self.family(name)), *self.analytics],
-            jobs=[*jobs.values(), analytics], asset_checks=freshness, sensors=sensors,
-            schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources)
+            assets=[*(source.spec() for source in SOURCES), *(a for name in FAMILIES for a in self.family(name)),
+                    *self.analytics],
+            jobs=[*jobs.values(), analytics], sensors=sensors,
+            schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources,
+            executor=executor)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,95 +1,139 @@
-"""The offline demo: local services + devchain → every chain asset of every complete day and the
-analytics views → rows per table, and a reconciliation of ClickHouse with the node's own state.
+"""The offline demo: local services + devchain → every asset of every complete day and the analytics
+views, recorded in the project's Dagster instance (so the UI shows them afterwards) → rows per table, a
+reconciliation of ClickHouse with the node's own state, and where everything is.
 
-    bash deployments/local/demo.sh [--days 3 --blocks-per-day 40 --blocks-source rpc|data_api]
+    bash deployments/local/demo.sh [--days 3 --blocks-per-day 40 --blocks-source rpc|data_api] [--verbose]
 
-The AvaCloud paths are served locally: Data API lists and Metrics API series from fixtures, and the
-per-block C-Chain paths from the devchain node (for `--blocks-source data_api`). The Trader Joe v2
-subgraph is served by a local GraphQL server over its real schema, with swaps in the devchain's blocks.
+Every source is a local service (`services.sh up` starts the same ones): the node (anvil), the AvaCloud
+Data and Metrics APIs (fixtures validated against the official specs, the per-block C-Chain paths from the
+node) and a Trader Joe v2 subgraph over its real schema with swaps in the devchain's blocks.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from avax_assets_dev.devchain.generator import DevchainSpec
-from avax_assets_dev.local.services import LocalStack
-from avax_assets.chain.rpc import JsonRpcClient
-from avax_assets.core.settings import RpcSettings
+from avax_assets_dev.local.services import REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args
+
+console = Console(highlight=False, soft_wrap=True)  # full lines, never folded at 80 columns
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
+    add_stack_arguments(parser)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--blocks-per-day", type=int, default=40)
     parser.add_argument("--blocks-source", choices=("rpc", "data_api"), default="rpc",
                         help="where blocks and transactions come from (logs and traces: always JSON-RPC)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show framework warnings, Dagster's event log and librdkafka's lines")
     args = parser.parse_args()
-    home = Path(args.home).resolve()
+    if not args.verbose:
+        quiet()
+    try:
+        demo(args)
+    except ServiceError as exc:
+        raise SystemExit(f"demo: {exc}") from None
 
-    stack = LocalStack(home)
-    print(f"starting local services under {home} …")
-    stack.up()
+
+def quiet() -> None:
+    """Only what the demo says, and errors: the framework's warnings (the version is pinned) and the
+    per-event log lines stay out of the terminal; --verbose brings them back."""
+    warnings.simplefilter("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"  # the same in subprocesses
+    for name in ("dagster", "avax_assets", "avax_assets.kafka", "alembic", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description:<44}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+def demo(args) -> None:
+    stack = stack_from_args(args)
     spec = DevchainSpec(days=args.days, blocks_per_day=args.blocks_per_day)
-    devchain = stack.devchain(spec)
-    print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
-          f"({devchain.reverted} reverted)")
+    console.print(f"[bold]avax-assets demo[/]: {args.days} devchain days of {args.blocks_per_day} blocks, "
+                  f"every service on loopback, state under {_relative(stack.home)}")
+    with progress_bar() as progress:
+        services = progress.add_task("starting local services", total=len(stack.services_with_fixtures))
+        for service in stack.services_with_fixtures:
+            service.start()
+            progress.advance(services)
+        chain = progress.add_task("devchain (anvil, chain id 43114)", total=spec.days * spec.blocks_per_day)
+        devchain = stack.devchain(spec, progress=lambda done: progress.update(chain, completed=done))
+        progress.update(chain, completed=spec.days * spec.blocks_per_day)
+    console.print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
+                  f"({devchain.reverted} reverted)")
+    os.environ.update({**stack.environment(with_fixtures=True), "AVAX_BLOCKS_SOURCE": args.blocks_source,
+                       "AVAX_CHAIN_START_DATE": spec.start.isoformat(),
+                       "AVAX_SNAPSHOT_START_DATE": spec.start.isoformat()})
+    os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(stack.home / "chdb"))
+    os.environ.setdefault("DAGSTER_HOME", str(REPO))  # the project's dagster.yaml: what the UI reads
+    materialize_all(spec, devchain, stack, args.verbose)
 
-    from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
-    from avax_assets_dev.local.subgraph_server import SubgraphServer, node_block_timestamps, trader_joe_swaps
 
-    stamps = node_block_timestamps(stack.anvil.url, 0, devchain.latest_block)
-    swaps = trader_joe_swaps(stamps, {block: 4 for block in stamps})
-    with AvaCloudFixtureServer(chain_rpc_url=stack.anvil.url) as avacloud, \
-            SubgraphServer(swaps, indexed_block=devchain.latest_block) as graph:
-        os.environ.update({**stack.environment(), "AVAX_AVACLOUD_DATA_URL": avacloud.url,
-                           "AVAX_AVACLOUD_METRICS_URL": avacloud.url, "AVAX_BLOCKS_SOURCE": args.blocks_source,
-                           "AVAX_GRAPH_GATEWAY_URL": graph.url.split("/subgraphs/")[0],
-                           "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={graph.subgraph_id}"})
-        os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(home / "chdb"))
-        materialize_all(spec, devchain, stack)
-
-
-def materialize_all(spec, devchain, stack) -> None:
+def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) -> None:
     import dagster as dg
 
-    from avax_assets.catalogue import DATASETS, FAMILIES, Catalogue
-    from avax_assets.orchestration.environment import build_resources
-    from avax_assets_dev import reconcile
+    from avax_assets.catalogue import Catalogue
+    from avax_assets.orchestration.environment import build_resources, partition_settings
+    from avax_assets.orchestration.partitions import Partitions
 
-    catalogue = Catalogue()
+    catalogue = Catalogue(Partitions.from_settings(partition_settings()))
     resources = build_resources()
     days = [d.isoformat() for d in spec.dates]
-    for day in days:
-        started = time.monotonic()
-        result = dg.materialize(catalogue.family("chain"), partition_key=day, resources=resources,
-                                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
-        if not result.success:
-            raise SystemExit(f"materializing {day} failed")
-        print(f"materialized {day} in {time.monotonic() - started:.1f}s "
-              f"(blocks and transactions from {os.environ['AVAX_BLOCKS_SOURCE']})")
+    runs: list[tuple[str, list, str | None]] = [(f"chain {day}", catalogue.family("chain"), day) for day in days]
+    runs.append(("analytics views", catalogue.analytics, None))
+    runs += [(f"{family} {day}", catalogue.family(family), day) for day in days
+             for family in ("network", "metrics", "bridges", "subgraphs")]
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance, progress_bar() as progress:
+        task = progress.add_task("materializing", total=sum(len(assets) for _, assets, _ in runs))
+        for label, assets, day in runs:
+            progress.update(task, description=f"materializing {label}")
+            result = dg.materialize(assets, partition_key=day, resources=resources, instance=instance,
+                                    run_config=run_config(verbose), tags={"avax-assets/source": "demo"},
+                                    raise_on_error=False)
+            if not result.success:
+                raise SystemExit(f"materializing {label} failed: see the run in the UI (bash deployments/local/ui.sh)")
+            progress.advance(task, len(assets))
+        progress.update(task, description="materialized")
+    console.print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s, recorded in the Dagster instance "
+                  f"({os.environ['DAGSTER_HOME']}/dagster.yaml)")
+    summary(catalogue, resources, days, devchain, stack)
 
-    assert dg.materialize(catalogue.analytics, resources=resources).success
-    for day in days:
-        for assets in (catalogue.family("network"), [*catalogue.family("metrics"), *catalogue.family("bridges")],
-                       catalogue.family("subgraphs")):  # a run each
-            if not dg.materialize(assets, partition_key=day, resources=resources,
-                                  run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}).success:
-                raise SystemExit(f"AvaCloud datasets for {day} failed")
-    print("network snapshots and metrics (AvaCloud fixtures) and DEX swaps (local subgraph) materialized")
+
+def run_config(verbose: bool) -> dict:
+    """The run's console logger at ERROR unless --verbose (then INFO, as Dagster prints it)."""
+    return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}}
+
+
+def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
+    from avax_assets.analytics.views import VIEWS
+    from avax_assets.catalogue import FAMILIES
+    from avax_assets.chain.rpc import JsonRpcClient
+    from avax_assets.core.settings import RpcSettings
+    from avax_assets_dev import reconcile
+
     warehouse = resources["clickhouse"].warehouse()
-    print(f"\nrows per ClickHouse table ({warehouse.database}):")
-    for group in ([spec.dataset for spec in FAMILIES["chain"]],
-                  [spec.dataset for name in ("network", "bridges", "metrics", "subgraphs") for spec in FAMILIES[name]]):
-        print(f"{'day':12}" + "".join(f"{d.table[:14]:>15}" for d in group))
-        for day in days:
-            counts = [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for d in group]
-            print(f"{day:12}" + "".join(f"{c:>15}" for c in counts))
+    datasets = [spec.dataset for specs in FAMILIES.values() for spec in specs]
+    width = max(len(f"{warehouse.database}.{d.table}") for d in datasets)
+    console.print(f"\n[bold]rows per ClickHouse table[/], by day")
+    console.print(f"{'table':<{width}}" + "".join(f"{day:>12}" for day in days))
+    for dataset in datasets:
+        counts = [warehouse.partition_rows(dataset, dt.date.fromisoformat(day)) for day in days]
+        console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
 
     last_block = devchain.blocks_by_day[days[-1]][1]
     with JsonRpcClient(RpcSettings(stack.anvil.url)) as node:
@@ -100,17 +144,39 @@ def materialize_all(spec, devchain, stack) -> None:
             reconcile.native_flows(warehouse, node, last_block,
                                    [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
         ]
-    print(f"\nreconciliation with the node at block {last_block}:")
+    console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
     for check in checks:
-        print(f"  {check}")
-    print(f"\nKafka: {os.environ['AVAX_KAFKA_BOOTSTRAP_SERVERS']}, topics "
-          f"{', '.join(d.topic for d in DATASETS.values())}")
-    print(f"Parquet: {os.environ['AVAX_LAKE_ROOT']}/<dataset>/date=YYYY-MM-DD/ on {os.environ['AVAX_S3_ENDPOINT_URL']}")
-    print(f"ClickHouse (chDB): {os.environ['AVAX_CLICKHOUSE_CHDB_PATH']}; views daily_chain_activity, "
-          "erc20_daily_volume, erc20_balances")
+        console.print(f"  {check}")
+
+    charts = stack.home / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    written = []
+    for view in (v for v in VIEWS if v.chart):
+        rows = warehouse.client.query(view.chart.query(warehouse.qualified(view.name))).result_rows
+        path = charts / f"{view.name}.png"
+        path.write_bytes(view.chart.png(rows))
+        written.append(path)
+    console.print("\n[bold]where the data is[/]")
+    console.print(f"  Kafka      {os.environ['AVAX_KAFKA_BOOTSTRAP_SERVERS']}  topics avalanche.*, avax.metrics.*")
+    console.print(f"  Parquet    {os.environ['AVAX_LAKE_ROOT']}/<dataset>/date=YYYY-MM-DD/ on "
+                  f"{os.environ['AVAX_S3_ENDPOINT_URL']}")
+    console.print(f"  ClickHouse {os.environ['AVAX_CLICKHOUSE_CHDB_PATH']} (embedded), database {warehouse.database}; "
+                  f"views {', '.join(v.name for v in VIEWS)}")
+    for path in written:
+        console.print(f"  chart      {_relative(path)}")
+    console.print("\n[bold]next[/]")
+    console.print("  the UI:   bash deployments/local/ui.sh            (then http://127.0.0.1:3000)")
+    console.print('  SQL:      uv run avax-assets sql "SELECT * FROM avax.daily_chain_activity"')
     if not all(check.ok for check in checks):
         raise SystemExit("reconciliation with the node failed")
-    print("everything reconciles with the node")
+    console.print("[bold green]everything reconciles with the node[/]")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

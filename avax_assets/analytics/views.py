@@ -2,6 +2,7 @@
 each partition exactly once, so no FINAL is needed; sums of wei stay exact (UInt256)."""
 
 from avax_assets.chain.datasets import TRANSACTIONS
+from avax_assets.core.chart import Chart
 from avax_assets.core.schema import View
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 
@@ -25,6 +26,9 @@ VIEWS = (
         FROM {db}.transactions
         GROUP BY day
         """,
+        Chart("C-Chain activity per UTC day", "day", (("transactions", "transactions"),
+                                                       ("active_addresses", "active addresses"),
+                                                       ("total_gas_used", "gas used"))),
     ),
     View(
         "erc20_daily_volume",

@@ -18,13 +18,19 @@ from avax_assets.avacloud.metrics import METRIC_GROUPS, METRICS, METRICS_BY_GROU
 from avax_assets.avacloud.snapshots import SNAPSHOTS, Snapshot, extract_snapshot
 from avax_assets.core.schema import Dataset
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, stateless
+from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, SourceSystem, stateless
+
+DATA_API = SourceSystem("avacloud_data_api", "The AvaCloud Data API (AVAX_AVACLOUD_DATA_URL): the network's "
+                        "chains, subnets, blockchains, validators, delegators and ICM messages.", kinds=("rest",))
+METRICS_API = SourceSystem("avacloud_metrics_api", "The AvaCloud Metrics API (AVAX_AVACLOUD_METRICS_URL): daily and "
+                           "hourly chain metrics.", kinds=("rest",))
 
 # (client, the avacloud resource, partition, fetched_at) → the partition's batches
 Extraction = Callable[[AvaCloudClient, object, str, int], Iterator[pa.RecordBatch]]
 
 
-def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: bool = False) -> DatasetAsset:
+def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, reads: SourceSystem,
+                   snapshot: bool = False) -> DatasetAsset:
     @contextmanager
     def source(run: Run) -> Iterator[PartitionReader]:
         avacloud = run.resources.avacloud
@@ -38,7 +44,7 @@ def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, snapshot: 
             run.metadata["state_as_of"] = _snapshot_note(run, dataset, run.partition_keys[0], fetched_at)
 
     return DatasetAsset(dataset=dataset, group=group, origin="From AvaCloud", source=source,
-                        resources=("avacloud",), pool=pools.AVACLOUD)
+                        resources=("avacloud",), pool=pools.AVACLOUD, reads=reads)
 
 
 def _snapshot_note(run: Run, dataset: Dataset, partition: str, fetched_at: int) -> str:
@@ -54,14 +60,14 @@ def snapshot_asset(snapshot: Snapshot) -> DatasetAsset:
     def extract(client, avacloud, partition, fetched_at):
         return extract_snapshot(client, snapshot, avacloud.network_name(), partition, fetched_at)
 
-    return avacloud_asset(snapshot.dataset, extract, "network", snapshot=True)
+    return avacloud_asset(snapshot.dataset, extract, "network", DATA_API, snapshot=True)
 
 
 def metrics_asset(dataset: Dataset, metrics: tuple[str, ...]) -> DatasetAsset:
     def extract(client, avacloud, partition, fetched_at):
         return extract_metrics(client, dataset, metrics, tuple(avacloud.metric_chain_ids), partition, fetched_at)
 
-    return avacloud_asset(dataset, extract, "metrics")
+    return avacloud_asset(dataset, extract, "metrics", METRICS_API)
 
 
 def union_asset(dataset: Dataset, sources: tuple[Dataset, ...], group: str) -> DatasetAsset:
@@ -77,7 +83,7 @@ def union_asset(dataset: Dataset, sources: tuple[Dataset, ...], group: str) -> D
 
 SNAPSHOT_ASSETS = tuple(snapshot_asset(snapshot) for snapshot in SNAPSHOTS)
 BRIDGE_ASSETS = (avacloud_asset(BRIDGES, lambda client, avacloud, partition, fetched_at: extract_bridges(
-    client, avacloud.network_name(), partition, fetched_at), "network"),)
+    client, avacloud.network_name(), partition, fetched_at), "network", DATA_API),)
 METRICS_ASSETS = (
     *(metrics_asset(METRICS_BY_GROUP[group], names) for group, names in METRIC_GROUPS.items()),
     union_asset(METRICS, tuple(METRICS_BY_GROUP.values()), "metrics"),

@@ -11,7 +11,12 @@ from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, block_batches
 from avax_assets.core.days import day_block_range, partition_day
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run
+from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, SourceSystem
+
+C_CHAIN_RPC = SourceSystem(
+    "c_chain_rpc", "The C-Chain node's JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
+    "traces. With AVAX_BLOCKS_SOURCE=data_api, blocks and transactions come from the AvaCloud Data API instead.",
+    kinds=("json-rpc",))
 
 
 def chain_source(extraction: ChainExtraction):
@@ -53,7 +58,7 @@ def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
     return DatasetAsset(
         dataset=extraction.dataset, group="chain", source=chain_source(extraction), pool=pools.RPC,
         origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api else ""),
-        resources=("rpc", "avacloud") if extraction.data_api else ("rpc",))
+        resources=("rpc", "avacloud") if extraction.data_api else ("rpc",), reads=C_CHAIN_RPC)
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)

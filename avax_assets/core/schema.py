@@ -12,6 +12,9 @@ from enum import Enum
 
 import pyarrow as pa
 
+from avax_assets.core.chart import Chart
+from avax_assets.core.vocabulary import VOCABULARY
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 CHAIN_ID = 43114  # Avalanche C-Chain mainnet
@@ -55,6 +58,11 @@ class Column:
 
     def __post_init__(self) -> None:
         checked_identifier(self.name)
+
+    @property
+    def meaning(self) -> str:
+        """What the column holds, with its unit: the shared vocabulary's entry, then this declaration's own."""
+        return "; ".join(part for part in (VOCABULARY.get(self.name, ""), self.description) if part)
 
     @property
     def arrow_field(self) -> pa.Field:
@@ -136,3 +144,4 @@ class View:
     description: str
     reads: tuple[Dataset, ...]
     select: str
+    chart: Chart | None = None  # drawn into the view asset's metadata (and the demo's charts folder)

@@ -24,7 +24,7 @@ READ_BATCH_ROWS = 8192  # rows read back at a time: well under a small partition
 ROW_GROUP_ROWS = 65_536  # at most; a row group is one extracted chunk, usually fewer rows
 SUFFIX = ".parquet"
 PID_END = "-p-"  # spool names: <dataset>-<partition>-<pid>-p-<random>.parquet
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}  # measured: smaller and faster than 3 here
 
 
 def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:

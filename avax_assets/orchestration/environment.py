@@ -149,6 +149,19 @@ def check(variable: str, value: Any) -> None:
             raise SettingError(f"{variable} {exc}") from None
 
 
+EXECUTORS = {"multiprocess": dg.multiprocess_executor, "in_process": dg.in_process_executor}
+
+
+def executor(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
+    """AVAX_DAGSTER_EXECUTOR: `multiprocess` (Dagster's default: a process per step, steps in parallel) or
+    `in_process` (one process per run: a local run starts in seconds instead of minutes)."""
+    environ = os.environ if environ is None else environ
+    name = environ.get("AVAX_DAGSTER_EXECUTOR") or "multiprocess"
+    if name not in EXECUTORS:
+        raise SettingError(f"AVAX_DAGSTER_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {name!r}")
+    return EXECUTORS[name]
+
+
 def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:
     environ = os.environ if environ is None else environ
     defaults = PartitionSettings()

@@ -12,6 +12,10 @@ per partition key and always receives stored inputs per partition key. A Permane
 without retries (Dagster's RetryPolicy then retries transient failures only).
 """
 
+import datetime as dt
+import decimal
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ import dagster as dg
 import pyarrow as pa
 
 from avax_assets.core.audits import AuditResult, Loaded, audits_for
+from avax_assets.core.chart import markdown_image
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import PermanentError
 from avax_assets.core.lake import LakePartition
@@ -32,6 +37,9 @@ from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import reach_sinks
 
 PREVIEW_ROWS = 5
+OWNERS = ("team:avax-assets",)
+# A ClickHouse load is fresh when the newest complete day is in by 03:00 UTC (the schedules run 00:05-00:50).
+FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=dt.timedelta(hours=3))
 
 # partition key → that partition's batches; a family's source yields one of these per run
 PartitionReader = Callable[[str], Iterable[pa.RecordBatch]]
@@ -67,6 +75,19 @@ class Run:
 
 
 @dataclass(frozen=True)
+class SourceSystem:
+    """An outside system a family reads: an external asset upstream of its extracts in the lineage."""
+
+    name: str
+    description: str
+    kinds: tuple[str, ...] = ()
+
+    def spec(self) -> dg.AssetSpec:
+        return dg.AssetSpec(self.name, description=self.description, group_name="sources", kinds=set(self.kinds),
+                            owners=list(OWNERS))
+
+
+@dataclass(frozen=True)
 class DatasetAsset:
     """What a family tells the factory about one dataset's asset.
 
@@ -74,6 +95,8 @@ class DatasetAsset:
     source     opened once per run; gives the reader of each partition of the run
     resources  the resources the source uses (Kafka and the lake are the factory's)
     inputs     datasets whose stored partitions the source reads (`Run.inputs`)
+    reads      the outside system it extracts from (none when it only reads stored inputs)
+    group      the domain: a dataset's extract and load assets share it
     """
 
     dataset: Dataset
@@ -85,6 +108,7 @@ class DatasetAsset:
     pool: str | None = None
     kinds: tuple[str, ...] = ("python",)
     checks: tuple[ExtractCheck, ...] = ()
+    reads: SourceSystem | None = None
 
 
 def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> Callable[[Run], AbstractContextManager[PartitionReader]]:
@@ -101,8 +125,15 @@ def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> Callable[
 
 def column_schema(dataset: Dataset) -> dg.TableSchema:
     return dg.TableSchema(columns=[
-        dg.TableColumn(c.name, c.clickhouse_type, description=c.description or None) for c in dataset.columns
+        dg.TableColumn(c.name, c.clickhouse_type, description=c.meaning or None) for c in dataset.columns
     ])
+
+
+def code_version(dataset: Dataset) -> str:
+    """Changes exactly when what the dataset stores changes (its columns, key, topic or table)."""
+    shape = [dataset.name, dataset.topic, dataset.table, list(dataset.key),
+             [(c.name, c.clickhouse_type) for c in dataset.columns]]
+    return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:12]
 
 
 def declaration_metadata(dataset: Dataset) -> dict:
@@ -114,14 +145,25 @@ def declaration_metadata(dataset: Dataset) -> dict:
     }
 
 
+def _cell(value: Any) -> str | int | float | bool | None:
+    """A preview cell the UI shows as it is: integers past 2^53 (JavaScript's exact limit) as text."""
+    if value is None or isinstance(value, (bool, float, str)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return json.dumps(value, default=str)
+
+
 def preview_metadata(spooled: SpooledPartition) -> dg.MetadataValue:
+    """The partition's first rows as a table the UI renders (scrolls, not cut off)."""
     batch = next(spooled.iter_batches(PREVIEW_ROWS), None)
-    if batch is None:
-        return dg.MetadataValue.md("_empty partition_")
-    rows = batch.slice(0, PREVIEW_ROWS).to_pylist()
-    header = "| " + " | ".join(batch.schema.names) + " |\n|" + "---|" * len(batch.schema.names)
-    lines = ["| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |" for row in rows]
-    return dg.MetadataValue.md("\n".join([header, *lines]))
+    rows = [] if batch is None else batch.slice(0, PREVIEW_ROWS).to_pylist()
+    return dg.MetadataValue.table([dg.TableRecord({k: _cell(v) for k, v in row.items()}) for row in rows],
+                                  schema=column_schema(spooled.dataset))
 
 
 def _partition_metadata(notes: dict[str, dict]) -> dict:
@@ -195,12 +237,15 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         name=dataset.name,
         description=f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as Parquet.",
         ins={name: dg.AssetIn(name) for name in inputs},
+        deps=[spec.reads.name] if spec.reads else [],
         partitions_def=partitions.of(dataset),
         backfill_policy=backfill_policy(dataset.days_per_backfill_run),
         io_manager_key="lake_io_manager",
         group_name=spec.group,
         pool=spec.pool,
         kinds={*spec.kinds, "kafka", "parquet"},
+        owners=list(OWNERS),
+        code_version=code_version(dataset),
         metadata=declaration_metadata(dataset),
         required_resource_keys={"lake_io_manager", "clickhouse", *spec.resources},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
@@ -214,7 +259,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
             reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
             first = next(iter(spools.values()))
-            metadata = {"rows": sum(s.rows for s in spools.values()),
+            metadata = {"dagster/row_count": sum(s.rows for s in spools.values()),
                         **({"partitions": len(spools)} if len(spools) > 1 else {}),
                         **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(first)}
             checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
@@ -229,8 +274,9 @@ def load_key(dataset: Dataset) -> dg.AssetKey:
     return dg.AssetKey(f"clickhouse_{dataset.name}")
 
 
-def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
+def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinition:
     """The dataset's ClickHouse table: each stored partition swapped in whole, then audited (blocking)."""
+    dataset = spec.dataset
     audits = audits_for(dataset)
     asset_key = load_key(dataset)
 
@@ -241,9 +287,12 @@ def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
         deps=[load_key(dataset.parent.dataset)] if dataset.parent else [],
         partitions_def=partitions.of(dataset),
         backfill_policy=backfill_policy(dataset.days_per_backfill_run),
-        group_name="clickhouse",
+        group_name=spec.group,
         pool=pools.CLICKHOUSE,
         kinds={"clickhouse"},
+        owners=list(OWNERS),
+        code_version=code_version(dataset),
+        freshness_policy=FRESHNESS,
         metadata={"clickhouse_table": dataset.table, "dagster/column_schema": column_schema(dataset)},
         required_resource_keys={"clickhouse"},
         check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=audit.__doc__)
@@ -266,8 +315,8 @@ def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
                     outcomes[name][partition] = audit(loaded)
             paths = [part.path for part in stored.values()]
         return dg.MaterializeResult(metadata={
-            "rows": rows,
-            "table": f"{warehouse.database}.{dataset.table}",
+            "dagster/row_count": rows,
+            "dagster/table_name": f"{warehouse.database}.{dataset.table}",
             "source": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
         }, check_results=[check_result(name, by_partition) for name, by_partition in outcomes.items()])
 
@@ -276,14 +325,14 @@ def load_asset(dataset: Dataset, partitions: Partitions) -> dg.AssetsDefinition:
 
 def dataset_assets(spec: DatasetAsset, partitions: Partitions) -> list[dg.AssetsDefinition]:
     """The extract asset of a dataset and its ClickHouse load."""
-    return [extract_asset(spec, partitions), load_asset(spec.dataset, partitions)]
+    return [extract_asset(spec, partitions), load_asset(spec, partitions)]
 
 
 # --- views --------------------------------------------------------------------------------------
 
 def view_asset(view: View) -> dg.AssetsDefinition:
     @dg.asset(name=view.name, description=view.description, deps=[load_key(d) for d in view.reads],
-              group_name="analytics", pool=pools.CLICKHOUSE, kinds={"clickhouse"},
+              group_name="analytics", pool=pools.CLICKHOUSE, kinds={"clickhouse"}, owners=list(OWNERS),
               required_resource_keys={"clickhouse"})
     def _view(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         with step():
@@ -292,7 +341,12 @@ def view_asset(view: View) -> dg.AssetsDefinition:
             warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")
             warehouse.client.command(f"CREATE OR REPLACE VIEW {warehouse.qualified(view.name)} AS {sql}")
             rows = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified(view.name)}").result_rows[0][0]
-        return dg.MaterializeResult(metadata={"rows": rows, "view": warehouse.qualified(view.name),
+            chart = {}
+            if view.chart:
+                points = warehouse.client.query(view.chart.query(warehouse.qualified(view.name))).result_rows
+                chart["chart"] = dg.MetadataValue.md(markdown_image(view.chart.png(points), view.chart.title))
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows,
+                                              "dagster/table_name": warehouse.qualified(view.name), **chart,
                                               "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```")})
 
     return _view

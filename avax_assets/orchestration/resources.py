@@ -242,6 +242,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         paths = [d.path for d in done]
         unchanged = [d.unchanged_since for d in done if d.unchanged_since]
         context.add_output_metadata({
+            **({"dagster/uri": dg.MetadataValue.url(object_url(paths[0], self.s3_endpoint_url))} if len(paths) == 1
+               else {}),
             "parquet_path": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
             "parquet_rows": sum(d.rows for d in done),
             "kafka_messages": sum(d.messages for d in done),
@@ -253,6 +255,14 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         name = context.upstream_output.asset_key.path[-1]  # the lake's folder is the asset's name
         lake = self.lake()
         return {key: lake.stored(name, key) for key in context.asset_partition_keys}
+
+
+def object_url(path: str, s3_endpoint_url: str | None) -> str:
+    """A stored object as a link a browser opens: path-style on the S3 endpoint when one is set (MinIO,
+    the local server), else as the lake names it."""
+    if s3_endpoint_url and path.startswith("s3://"):
+        return f"{s3_endpoint_url.rstrip('/')}/{path.removeprefix('s3://')}"
+    return path
 
 
 def reach_sinks(checks: dict[str, Callable[[], None]]) -> None:

@@ -5,8 +5,8 @@ AvaCloud APIs, The Graph) that Dagster cannot observe, so "the day has closed" i
 upstream event. Each job gets a schedule built from its partitions that runs the newest complete day
 shortly after midnight UTC; its ClickHouse loads are in the same job, so they follow in the same run.
 A catch-up sensor per job requests the days a stopped deployment missed, a few per tick, remembering
-in its cursor how far it got. Transient failures are retried by the jobs' RetryPolicy, permanent ones not. A freshness
-check on every ClickHouse load warns when its newest complete day is not loaded by 03:00 UTC.
+in its cursor how far it got. Transient failures are retried by the jobs' RetryPolicy, permanent ones not. Every
+ClickHouse load has a freshness policy (orchestration/factory.py): its newest complete day by 03:00 UTC.
 """
 
 import datetime as dt
@@ -15,7 +15,6 @@ from collections.abc import Callable
 import dagster as dg
 
 CATCH_UP_DAYS_PER_TICK = 3
-FRESHNESS_DEADLINE = "0 3 * * *"  # the newest complete day must be in ClickHouse by 03:00 UTC
 
 
 def transient_retry(delay_s: float = 120) -> dg.RetryPolicy:
@@ -29,12 +28,6 @@ def daily_schedule(job, minute: int) -> dg.ScheduleDefinition:
         job, name=f"{job.name}_schedule", hour_of_day=0, minute_of_hour=minute,
         description=f"The newest complete UTC day of `{job.name}`, {minute} min after midnight.",
     )
-
-
-def freshness_checks(load_assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
-    """A warning on each ClickHouse load whose newest complete day is not loaded by the deadline."""
-    return list(dg.build_time_partition_freshness_checks(assets=load_assets, deadline_cron=FRESHNESS_DEADLINE,
-                                                         timezone="UTC"))
 
 
 def utc_now() -> dt.datetime:

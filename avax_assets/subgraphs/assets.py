@@ -13,10 +13,12 @@ import pyarrow.compute as pc
 from avax_assets.core.audits import AuditResult
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.factory import DatasetAsset, ExtractCheck, PartitionReader, Run
+from avax_assets.orchestration.factory import DatasetAsset, ExtractCheck, PartitionReader, Run, SourceSystem
 from avax_assets.subgraphs.client import extract_entity
 from avax_assets.subgraphs.datasets import SUBGRAPH_ENTITIES, SubgraphEntity
 
+THE_GRAPH = SourceSystem("the_graph", "The Graph's gateway (AVAX_GRAPH_GATEWAY_URL): the declared subgraphs "
+                         "(AVAX_SUBGRAPH_IDS), queried by each day's block range.", kinds=("graphql",))
 BLOCKS_IN_RANGE = "blocks_in_partition_range"
 
 
@@ -68,7 +70,8 @@ def subgraph_asset(entity: SubgraphEntity) -> DatasetAsset:
     return DatasetAsset(
         dataset=dataset, group="subgraphs", source=source, resources=("rpc", "subgraph"), pool=pools.THEGRAPH,
         origin=f"From subgraph `{entity.subgraph}` (`{entity.collection}`)", kinds=("python", "graphql"),
-        checks=(ExtractCheck(BLOCKS_IN_RANGE, "Every row's block lies in the partition's block range"),))
+        checks=(ExtractCheck(BLOCKS_IN_RANGE, "Every row's block lies in the partition's block range"),),
+        reads=THE_GRAPH)
 
 
 ASSETS = tuple(subgraph_asset(entity) for entity in SUBGRAPH_ENTITIES)

@@ -19,7 +19,8 @@ ERC20_TRANSFERS = Dataset(
     description="ERC-20 Transfer events (3 topics, amount in data).",
     key=("block_number", "log_index"),
     parent=JOINS_TRANSACTION,
-    columns=(*LOG_POSITION, Column("from_address", HEX), Column("to_address", HEX), Column("value", U256)),
+    columns=(*LOG_POSITION, Column("from_address", HEX), Column("to_address", HEX),
+             Column("value", U256, description="tokens transferred, token base units (before the token's decimals)")),
 )
 
 ERC721_TRANSFERS = Dataset(
@@ -44,7 +45,7 @@ ERC1155_TRANSFERS = Dataset(
         Column("from_address", HEX),
         Column("to_address", HEX),
         Column("token_id", U256),
-        Column("value", U256),
+        Column("value", U256, description="amount of the token id transferred, token base units"),
         Column("batch_index", U32),
         Column("is_batch", U32, description="1 for TransferBatch"),
     ),

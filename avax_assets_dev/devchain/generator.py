@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -324,7 +325,9 @@ def _deploy_pair(chain: _Chain, token0: str, token1: str) -> str:
     return chain.flush()[0]
 
 
-def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSummary:
+def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
+             progress: Callable[[int], None] | None = None) -> DevchainSummary:
+    """The devchain of `spec` on a fresh anvil; `progress` hears how many of the days' blocks are mined."""
     rng = random.Random(spec.seed)
     with JsonRpcClient(RpcSettings(rpc_url, batch_size=100, concurrency=1)) as rpc:
         if int(rpc.call("eth_blockNumber", []), 16) != 0:
@@ -344,7 +347,7 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSumma
         pool = _Pool(chain, activity) if dense else None
         chain.mine(first_day + 10)
         spacing = (86_400 - 120) // spec.blocks_per_day
-        for day in spec.dates:
+        for day_index, day in enumerate(spec.dates):
             reverts_at = set(rng.sample(range(spec.blocks_per_day), spec.reverts_per_day))
             for i in range(spec.blocks_per_day):
                 for _ in range(rng.randint(0, spec.max_txs_per_block)):
@@ -356,6 +359,8 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec()) -> DevchainSumma
                     if i % FUND_EVERY_BLOCKS == 0:
                         chain.fund(activity.users, USER_FUNDS)
                 chain.mine(_day_start(day) + 60 + i * spacing + rng.randint(0, spacing // 2))
+                if progress:
+                    progress(day_index * spec.blocks_per_day + i + 1)
         chain.mine(_day_start(spec.dates[-1] + dt.timedelta(days=1)) + 30)
         return _verify(rpc, chain, spec, contracts)
 
@@ -380,7 +385,8 @@ def _verify(rpc: JsonRpcClient, chain: _Chain, spec: DevchainSpec, contracts: di
                            blocks_by_day={d: [min(n), max(n)] for d, n in sorted(by_day.items())})
 
 
-def ensure_devchain(rpc_url: str, spec: DevchainSpec, record: Path) -> DevchainSummary:
+def ensure_devchain(rpc_url: str, spec: DevchainSpec, record: Path,
+                   progress: Callable[[int], None] | None = None) -> DevchainSummary:
     """Generate the devchain unless this anvil already holds exactly the recorded one."""
     if record.exists():
         summary = DevchainSummary(**json.loads(record.read_text()))
@@ -390,7 +396,7 @@ def ensure_devchain(rpc_url: str, spec: DevchainSpec, record: Path) -> DevchainS
         spec_dict = {**asdict(spec), "start": spec.start.isoformat()}
         if summary.spec == spec_dict and head["hash"] == summary.latest_block_hash:
             return summary
-    summary = generate(rpc_url, spec)
+    summary = generate(rpc_url, spec, progress)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(asdict(summary), indent=1))
     return summary

@@ -1,11 +1,14 @@
 """Start and stop the real local services on loopback: Tansu (Kafka protocol), SeaweedFS (S3, with
-credentials enforced), anvil (a C-Chain stand-in, chain id 43114) and, on request, PostgreSQL (Debian's
-package) for a production-shaped Dagster instance.
+credentials enforced), anvil (a C-Chain stand-in, chain id 43114); on request the fixture servers (the
+AvaCloud Data and Metrics APIs, a Trader Joe v2 subgraph) so every job also runs offline from the UI, and
+PostgreSQL (Debian's package) for a production-shaped Dagster instance.
 
-Idempotent: a service whose PID file points at a live, ready process is reused. Each service has a
-PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by PID.
+Idempotent: a service whose PID file points at a live, ready process that owns its port is reused. Each
+service has a PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by
+PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` used, else the defaults.
 
-    python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-postgres]
+    python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-fixtures]
+        [--with-postgres] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N] [--graph-port N]
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ class Service:
     def is_ready(self) -> bool:
         return _port_open(self.port)
 
+    def owns_port(self) -> bool:
+        """The port is listened on by this service's process (or one it started), not another program."""
+        pid = self.pid()
+        return bool(pid) and port_listener_in_session(self.port, pid)
+
     def prepare(self) -> None:
         """Install or configure what the service needs before it starts."""
 
@@ -89,12 +97,13 @@ class Service:
     def start(self) -> None:
         current = json.dumps(self.command())
         started_as = self.command_file.read_text() if self.command_file.exists() else None
-        if self.pid() and self.is_ready() and started_as == current:
+        if self.pid() and self.is_ready() and started_as == current and self.owns_port():
             return
         if self.pid():  # not ready, or started with another command (an older version of this project)
             self.stop()
         if _port_open(self.port):
-            raise ServiceError(f"{self.name}: port {self.port} is taken by a process this project did not start")
+            raise ServiceError(f"{self.name}: port {self.port} is in use by another program; start on a free one with "
+                               f"--{self.name}-port N (or AVAX_LOCAL_{self.name.upper()}_PORT=N)")
         self.prepare()
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +131,13 @@ class Service:
 
     def status(self) -> str:
         pid = self.pid()
-        state = "ready" if pid and self.is_ready() else "running, not ready" if pid else "stopped"
-        return f"{self.name:8} {state:18} port {self.port}" + (f" pid {pid}" if pid else "")
+        if pid and not self.owns_port():
+            state = "running, port held by another program" if _port_open(self.port) else "running, not listening"
+        elif pid:
+            state = "ready" if self.is_ready() else "running, not ready"
+        else:
+            state = "stopped, port in use by another program" if _port_open(self.port) else "stopped"
+        return f"{self.name:9} {state:40} port {self.port}" + (f" pid {pid}" if pid else "")
 
 
 class S3(Service):
@@ -257,6 +271,24 @@ class Prism(Service):
         return f"http://{HOST}:{self.port}"
 
 
+class FixtureServer(Service):
+    """One of this project's fixture servers (avax_assets_dev.local), as a process of its own."""
+
+    def __init__(self, name: str, port: int, home: Path, module: str, arguments: Callable[[], list[str]]) -> None:
+        super().__init__(name, port, home)
+        self.module, self.arguments = module, arguments
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module, "--port", str(self.port), *self.arguments()]
+
+    def process_environment(self) -> dict[str, str]:
+        return {"PYTHONWARNINGS": "ignore"}
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
 class Postgres(Service):
     """Debian's PostgreSQL server in a cluster of our own, password auth on loopback only. The server
     refuses to run as root, so a root caller runs it as the `postgres` system user."""
@@ -370,13 +402,19 @@ def ensure_node_tools() -> None:
     subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_TOOLS, check=True)
 
 
+SUBGRAPH_ID = "local-traderjoe-v2"  # what the local subgraph server serves (subgraph_server.NodeIndexingSubgraph)
+PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432}
+
+
 @dataclass
 class LocalStack:
     home: Path
-    kafka_port: int = 9092
-    s3_port: int = 8333
-    anvil_port: int = 8545
-    postgres_port: int = 15432
+    kafka_port: int = PORTS["kafka"]
+    s3_port: int = PORTS["s3"]
+    anvil_port: int = PORTS["anvil"]
+    postgres_port: int = PORTS["postgres"]
+    avacloud_port: int = PORTS["avacloud"]
+    graph_port: int = PORTS["graph"]
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -384,35 +422,53 @@ class LocalStack:
         self.kafka = Kafka("kafka", self.kafka_port, self.home, self.s3)
         self.anvil = Anvil("anvil", self.anvil_port, self.home)
         self.postgres = Postgres("postgres", self.postgres_port, self.home)
+        self.avacloud = FixtureServer("avacloud", self.avacloud_port, self.home, "avax_assets_dev.local.avacloud_fixtures",
+                                      lambda: ["--chain-rpc-url", self.anvil.url])
+        self.graph = FixtureServer("graph", self.graph_port, self.home, "avax_assets_dev.local.subgraph_server",
+                                   lambda: ["--rpc-url", self.anvil.url])
 
     @property
     def services(self) -> list[Service]:
         """What the pipeline needs; PostgreSQL only backs a production-shaped Dagster instance."""
         return [self.s3, self.kafka, self.anvil]  # Kafka keeps its topics on S3
 
-    def up(self, with_postgres: bool = False) -> None:
-        for service in self.services + ([self.postgres] if with_postgres else []):
+    @property
+    def services_with_fixtures(self) -> list[Service]:
+        """And the AvaCloud and subgraph fixture servers (they read the node, so they come after it)."""
+        return [*self.services, self.avacloud, self.graph]
+
+    def up(self, with_postgres: bool = False, with_fixtures: bool = False) -> None:
+        services = self.services_with_fixtures if with_fixtures else self.services
+        for service in services + ([self.postgres] if with_postgres else []):
             service.start()
+        self.ports_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ports_file.write_text(json.dumps({s.name: s.port for s in [*self.services_with_fixtures, self.postgres]}))
 
     def down(self) -> None:
-        for service in [*reversed(self.services), self.postgres]:
+        for service in [*reversed(self.services_with_fixtures), self.postgres]:
             service.stop()
 
-    def devchain(self, spec: DevchainSpec, record: Path | None = None) -> DevchainSummary:
+    @property
+    def ports_file(self) -> Path:
+        return self.home / "run" / "ports.json"
+
+    def devchain(self, spec: DevchainSpec, record: Path | None = None,
+                 progress: Callable[[int], None] | None = None) -> DevchainSummary:
         """The devchain of `spec` on this stack's anvil: reused when anvil already holds it, else
-        generated on a freshly restarted anvil."""
+        generated on a freshly restarted anvil (`progress` hears the blocks generated so far)."""
         record = record or self.home / "devchain.json"
         try:
-            return ensure_devchain(self.anvil.url, spec, record)
+            return ensure_devchain(self.anvil.url, spec, record, progress)
         except ChainNotFresh:
             self.anvil.stop()
             self.anvil.start()
-            return ensure_devchain(self.anvil.url, spec, record)
+            return ensure_devchain(self.anvil.url, spec, record, progress)
 
-    def environment(self, bucket: str = "avax-assets") -> dict[str, str]:
-        """Settings that point avax_assets.definitions at this stack."""
+    def environment(self, bucket: str = "avax-assets", with_fixtures: bool = False) -> dict[str, str]:
+        """Settings that point avax_assets.definitions at this stack (and, with the fixture servers, the
+        AvaCloud APIs and The Graph too; the partitions then start at the devchain's first day)."""
         creds = self.s3.credentials()
-        return {
+        settings = {
             "AVAX_RPC_URL": self.anvil.url,
             "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.kafka.port}",
             "AVAX_S3_ENDPOINT_URL": self.s3.endpoint,
@@ -420,6 +476,62 @@ class LocalStack:
             "AVAX_S3_SECRET_ACCESS_KEY": creds["secret_access_key"],
             "AVAX_LAKE_ROOT": f"s3://{bucket}",
         }
+        if with_fixtures:
+            settings.update({"AVAX_AVACLOUD_DATA_URL": self.avacloud.url, "AVAX_AVACLOUD_METRICS_URL": self.avacloud.url,
+                             "AVAX_GRAPH_GATEWAY_URL": f"{self.graph.url}/api",
+                             "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={SUBGRAPH_ID}"})
+        record = self.home / "devchain.json"
+        if record.exists():
+            start = json.loads(record.read_text())["spec"]["start"]
+            settings.update({"AVAX_CHAIN_START_DATE": start, "AVAX_SNAPSHOT_START_DATE": start})
+        return settings
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """--home and a --<service>-port flag per service (defaults: AVAX_LOCAL_<SERVICE>_PORT, then the ports
+    the last `up` used)."""
+    parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
+    for name in PORTS:
+        parser.add_argument(f"--{name}-port", type=int, default=None, metavar="N",
+                            help=f"default: AVAX_LOCAL_{name.upper()}_PORT, the last up's, or {PORTS[name]}")
+
+
+def stack_from_args(args: argparse.Namespace) -> LocalStack:
+    home = Path(args.home).resolve()
+    stored_file = home / "run" / "ports.json"
+    stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
+    ports = {}
+    for name, default in PORTS.items():
+        flag, variable = getattr(args, f"{name}_port"), os.environ.get(f"AVAX_LOCAL_{name.upper()}_PORT")
+        if variable and not variable.isdigit():
+            raise ServiceError(f"AVAX_LOCAL_{name.upper()}_PORT must be a port number, not {variable!r}")
+        ports[f"{name}_port"] = flag or (int(variable) if variable else None) or stored.get(name) or default
+    return LocalStack(home, **ports)
+
+
+def port_listener_in_session(port: int, session: int) -> bool:
+    """Whether a process of `session` (a service and what it started) listens on the TCP port (Linux /proc)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                sockets.add(f"socket:[{fields[9]}]")
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(process.name)) != session:
+                continue
+            if any(os.readlink(fd) in sockets for fd in (process / "fd").iterdir()):
+                return True
+        except OSError:  # gone, or not ours to read
+            continue
+    return False
 
 
 def _port_open(port: int) -> bool:
@@ -446,23 +558,34 @@ def _terminate(pid: int, timeout_s: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down", "status", "env"])
-    parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
+    add_stack_arguments(parser)
+    parser.add_argument("--with-fixtures", action="store_true",
+                        help="also start the AvaCloud and subgraph fixture servers (every job runs offline)")
     parser.add_argument("--with-postgres", action="store_true",
                         help="also start PostgreSQL (for deployments/production/dagster.yaml)")
     args = parser.parse_args(argv)
-    stack = LocalStack(Path(args.home))
+    try:
+        run(args)
+    except ServiceError as exc:
+        print(f"services: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run(args: argparse.Namespace) -> None:
+    stack = stack_from_args(args)
     if args.action == "up":
-        stack.up(with_postgres=args.with_postgres)
+        stack.up(with_postgres=args.with_postgres, with_fixtures=args.with_fixtures)
     elif args.action == "down":
         stack.down()
     elif args.action == "env":
-        settings = stack.environment()
+        fixtures = all(s.pid() for s in (stack.avacloud, stack.graph))
+        settings = stack.environment(with_fixtures=fixtures)
         if stack.postgres.pid():
             settings.update(stack.postgres.environment())
         for key, value in settings.items():
             print(f"export {key}={value}")
         return
-    for service in [*stack.services, stack.postgres]:
+    for service in [*stack.services_with_fixtures, stack.postgres]:
         print(service.status())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
 SPEC = Path(__file__).parent / "subgraphs" / "traderjoe-joe-subgraph-v2.schema.graphql"
 MAX_FIRST = 1000
+SWAPS_PER_BLOCK = 4
 MAX_SKIP = 5000
 ENTITY_DIRECTIVES = """
 directive @entity(immutable: Boolean) on OBJECT
@@ -215,10 +217,14 @@ class SubgraphServer(BackgroundServer):
                     return self.reply(401, {"errors": [{"message": "auth error: missing or invalid API key"}]})
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
                 server.queries.append(body)
+                server.refresh()
                 self.reply(200, server.execute(body.get("query", ""), body.get("variables") or {}))
 
         super().__init__(Handler, port)
         self.url = f"{self.base_url}/api/subgraphs/id/{subgraph_id}"
+
+    def refresh(self) -> None:
+        """Called before each query; a server that follows a node indexes its new blocks here."""
 
     def execute(self, query: str, variables: dict) -> dict:
         meta = {"block": {"number": self.indexed_block}, "deployment": self.subgraph_id,
@@ -288,20 +294,37 @@ def node_block_timestamps(rpc_url: str, first: int, last: int) -> dict[int, int]
     return {r["id"]: int(r["result"]["timestamp"], 16) for r in replies}
 
 
+class NodeIndexingSubgraph(SubgraphServer):
+    """The subgraph as an indexer would serve it: swaps in every block the node has, indexed up to its
+    latest block, caught up before each query (so it can start before the devchain is generated)."""
+
+    def __init__(self, rpc_url: str, swaps_per_block: int = SWAPS_PER_BLOCK, port: int = 0) -> None:
+        super().__init__({"Swap": {}}, port=port, indexed_block=-1)
+        self.rpc_url, self.swaps_per_block = rpc_url, swaps_per_block
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        import httpx
+
+        with self._lock:
+            reply = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
+                                                   "params": []}, timeout=30).json()
+            latest = int(reply["result"], 16)
+            if latest == self.indexed_block:
+                return
+            stamps = node_block_timestamps(self.rpc_url, 0, latest)
+            self.store = EntityStore(self.schema, trader_joe_swaps(stamps, {n: self.swaps_per_block for n in stamps}))
+            self.indexed_block = latest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rpc-url", default="http://127.0.0.1:8545")
     parser.add_argument("--port", type=int, default=8450)
-    parser.add_argument("--swaps-per-block", type=int, default=5)
+    parser.add_argument("--swaps-per-block", type=int, default=SWAPS_PER_BLOCK)
     args = parser.parse_args()
-    import httpx
-
-    latest = int(httpx.post(args.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
-                                                "params": []}).json()["result"], 16)
-    stamps = node_block_timestamps(args.rpc_url, 0, latest)
-    entities = trader_joe_swaps(stamps, {n: args.swaps_per_block for n in stamps})
-    with SubgraphServer(entities, indexed_block=latest, port=args.port) as server:
-        print(f"serving {len(entities['Swap'])} swaps at {server.url}")
+    with NodeIndexingSubgraph(args.rpc_url, args.swaps_per_block, args.port) as server:
+        print(f"serving the subgraph of the node at {args.rpc_url} on {server.url}", flush=True)
         server.wait()
 
 

@@ -94,3 +94,20 @@ def test_reconciliation_fails_on_one_lost_duplicated_or_misdecoded_transfer(ware
         restore()
     finally:
         warehouse.client.command(f"SYSTEM START MERGES {table}")
+
+
+def test_the_activity_view_carries_its_chart_and_the_sql_command_reads_the_same_tables(warehouse, resources,
+                                                                                        capsys):
+    import base64
+
+    from avax_assets import cli
+
+    result = dg.materialize(Catalogue().analytics, resources=resources)
+    chart = result.asset_materializations_for_node("daily_chain_activity")[0].metadata["chart"].value
+    assert chart.startswith("![") and base64.b64decode(chart.split("base64,")[1].rstrip(")"))[:4] == b"\x89PNG"
+    blocks = warehouse.client.query("SELECT count() FROM avax.blocks").result_rows[0][0]
+    assert cli.sql("SELECT count() AS blocks FROM avax.blocks") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].strip() == "blocks" and printed[2].strip() == str(blocks) and printed[-1] == "(1 row)"
+    assert cli.sql("SELECT no_such_column FROM avax.blocks") == 1  # the engine's message, one line, no traceback
+    assert "no_such_column" in capsys.readouterr().err

@@ -63,7 +63,7 @@ def test_materialization_is_recorded_in_postgres(production_instance, postgres, 
     event = instance.get_latest_materialization_event(dg.AssetKey("clickhouse_blocks"))
     assert event is not None and event.run_id == result.run_id
     first, last = devchain.blocks_by_day[DAY]
-    assert event.asset_materialization.metadata["rows"].value == last - first + 1
+    assert event.asset_materialization.metadata["dagster/row_count"].value == last - first + 1
     for pool, limit in pools.PRODUCTION_LIMITS.items():
         assert instance.event_log_storage.get_concurrency_info(pool).slot_count == limit
 

@@ -60,8 +60,12 @@ def test_without_a_cursor_the_sensor_starts_at_the_newest_day_not_the_chains_gen
         assert tick(sensor, instance, None) == (["2026-11-23"], "2026-11-23")
 
 
-def test_every_clickhouse_load_has_a_freshness_check_and_a_sensor_runs_them():
-    checked = {key.asset_key for check in DEFS.asset_checks for key in check.check_keys}
-    loads = {a.key for a in DEFS.assets if a.key.path[-1].startswith("clickhouse_")}
-    assert checked == loads and len(loads) == len(DATASETS)  # one load per dataset
-    assert DEFS.get_sensor_def("freshness_checks_sensor").minimum_interval_seconds == 600
+def test_every_clickhouse_load_has_the_freshness_policy_and_no_superseded_freshness_checks():
+    loads = [a for a in DEFS.assets if isinstance(a, dg.AssetsDefinition) and a.key.path[-1].startswith("clickhouse_")]
+    assert len(loads) == len(DATASETS)  # one load per dataset
+    for load in loads:
+        policy = load.specs_by_key[load.key].freshness_policy
+        assert policy is not None and policy.deadline_cron == "0 3 * * *", load.key
+    assert not list(DEFS.asset_checks or [])  # the checks are the loads' own (blocking) audits
+
+

@@ -138,7 +138,7 @@ def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
         first, last = devchain.blocks_by_day[DAY]
         assert event.run_id == run.run_id
         assert event.asset_materialization.partition == DAY
-        assert event.asset_materialization.metadata["rows"].value == last - first + 1
+        assert event.asset_materialization.metadata["dagster/row_count"].value == last - first + 1
 
     page.goto(f"{dagster_ui.url}/runs/{run.run_id}")
     page.get_by_text("Success", exact=True).first.wait_for()
@@ -170,7 +170,7 @@ def test_readme_backfill_command_works_as_written(dagster_ui, devchain):
             first, last = devchain.blocks_by_day[day]
             loaded = instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=dg.AssetKey("clickhouse_blocks"), asset_partitions=[day]), limit=1)
-            assert loaded.records[0].asset_materialization.metadata["rows"].value == last - first + 1
+            assert loaded.records[0].asset_materialization.metadata["dagster/row_count"].value == last - first + 1
 
 
 def wait_for_runs(instance: dg.DagsterInstance, tags: dict[str, str], count: int) -> list[dg.DagsterRun]:

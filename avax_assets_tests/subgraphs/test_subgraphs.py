@@ -98,7 +98,7 @@ def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resource
 def test_an_empty_range_is_an_empty_partition(graph_resources):
     result = dg.materialize(Catalogue().family("subgraphs"), partition_key=EMPTY_DAY, resources=graph_resources)
     assert result.success
-    assert result.asset_materializations_for_node("dex_swaps")[0].metadata["rows"].value == 0
+    assert result.asset_materializations_for_node("dex_swaps")[0].metadata["dagster/row_count"].value == 0
 
 
 def failure(result) -> str:

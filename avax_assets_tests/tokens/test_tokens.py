@@ -97,7 +97,7 @@ def test_malformed_logs_fail_the_check_and_show_in_metadata(resources, lake):
     spool.result.discard()
     result = dg.materialize(Catalogue().family("chain"), selection=["erc20_transfers"], partition_key=day, resources=resources)
     materialization = result.asset_materializations_for_node("erc20_transfers")[0]
-    assert materialization.metadata["malformed_logs"].value == 1 and materialization.metadata["rows"].value == 1
+    assert materialization.metadata["malformed_logs"].value == 1 and materialization.metadata["dagster/row_count"].value == 1
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "no_malformed_logs" and not check.passed
     assert check.severity == dg.AssetCheckSeverity.WARN

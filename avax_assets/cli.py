@@ -1,0 +1,110 @@
+"""`avax-assets`: the project's command line for people who query the data.
+
+    uv run avax-assets sql "SELECT count() FROM avax.blocks"   # one query, an aligned table
+    uv run avax-assets sql                                     # an interactive prompt (exit with Ctrl-D)
+
+It opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
+engine in .avax-assets/chdb unless AVAX_CLICKHOUSE_HOST names a server). The embedded engine allows one
+process per directory: while a run holds it, the command says so and exits instead of waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+from avax_assets.core.errors import AvaxError
+
+MAX_WIDTH = 60  # characters per column; longer values (hashes, calldata) are cut with …
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """Rows as an aligned text table: numbers to the right, text to the left."""
+    def cell(value) -> str:
+        text = "NULL" if value is None else str(value)
+        return text if len(text) <= MAX_WIDTH else text[: MAX_WIDTH - 1] + "…"
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(row[i], (int, float)) for row in rows if row[i] is not None)
+               for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)).rstrip()
+
+    footer = f"({len(rows)} row{'' if len(rows) == 1 else 's'})"
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(row) for row in cells), footer])
+
+
+def warehouse():
+    from avax_assets.orchestration.environment import build_resources
+
+    clickhouse = build_resources()["clickhouse"].model_copy(update={"chdb_lock_wait_s": 0})
+    with _engine_stderr_silenced():  # the engine prints its own lock error; ours says it in one line
+        return clickhouse.warehouse()
+
+
+@contextmanager
+def _engine_stderr_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def run_query(client, query: str) -> str:
+    result = client.query(query)
+    return render(result.column_names, result.result_rows)
+
+
+def sql(query: str | None) -> int:
+    try:
+        client = warehouse().client
+    except AvaxError as exc:  # the engine is held by a run, or a setting is wrong: one line, no traceback
+        print(f"avax-assets sql: {str(exc).split('. chDB said')[0]}", file=sys.stderr)
+        return 1
+    if query:
+        return _answer(client, query)
+    print("ClickHouse (avax_assets): one query per line; tables in database `avax` (e.g. SHOW TABLES FROM avax). "
+          "Ctrl-D ends.")
+    while True:
+        try:
+            line = input("avax> ").strip().rstrip(";")
+        except EOFError:
+            print()
+            return 0
+        if line.lower() in ("exit", "quit"):
+            return 0
+        if line:
+            _answer(client, line)
+
+
+def _answer(client, query: str) -> int:
+    try:
+        print(run_query(client, query))
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the engine's message is what the person needs
+        print(f"error: {str(exc).strip().splitlines()[0][:500]}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="avax-assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    query = commands.add_parser("sql", help="query the ClickHouse tables (no query: an interactive prompt)")
+    query.add_argument("query", nargs="?")
+    args = parser.parse_args(argv)
+    raise SystemExit(sql(args.query))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""`avax-assets sql`: aligned tables, and a polite refusal while another process holds the embedded engine."""
+
+import os
+import subprocess
+import sys
+
+from avax_assets.cli import render
+
+
+def test_tables_are_aligned_numbers_right_text_left_and_long_values_cut():
+    text = render(["day", "transactions", "hash"], [("2024-06-01", 7, "0x" + "a" * 70), ("2024-06-02", 1234, None)])
+    lines = text.splitlines()
+    assert lines[0].split() == ["day", "transactions", "hash"]
+    assert lines[2].index("7") == lines[3].index("1234") + 3  # right-aligned
+    assert lines[2].endswith("…") and "NULL" in lines[3] and lines[-1] == "(2 rows)"
+
+
+def test_a_held_engine_is_refused_in_one_line(tmp_path):
+    path = str(tmp_path / "chdb")
+    # another process holds the directory, as a running materialization would (one engine per process)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        env = {**os.environ, "AVAX_CLICKHOUSE_CHDB_PATH": path, "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run([sys.executable, "-m", "avax_assets.cli", "sql", "SELECT 1"], env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "held by another process" in done.stderr, done.stderr
+
+
+HOLD = """
+import sys, time
+from avax_assets.core.clickhouse import chdb_client
+chdb_client(sys.argv[1])
+print("held", flush=True)
+time.sleep(300)
+"""
