@@ -111,7 +111,7 @@ def page(browser, dagster_ui):
 
 def test_asset_graph_shows_the_datasets(page, dagster_ui):
     page.goto(f"{dagster_ui.url}/asset-groups")
-    for group in ("chain", "tokens", "network", "metrics", "subgraphs", "clickhouse", "analytics"):
+    for group in ("chain", "tokens", "network", "metrics", "subgraphs", "analytics", "sources"):
         page.get_by_text(group, exact=True).first.wait_for()
     page.goto(f"{dagster_ui.url}/locations/avax_assets/asset-groups/chain")
     for asset in ("blocks", "transactions", "logs", "internal_transactions"):
@@ -144,6 +144,37 @@ def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
     page.get_by_text("Success", exact=True).first.wait_for()
     page.screenshot(path=ARTIFACTS / "blocks-materialization-success.png")
 
+
+
+def test_after_a_demo_style_fill_the_ui_shows_row_counts_check_descriptions_and_the_chart(page, dagster_ui,
+                                                                                          resources, devchain):
+    from avax_assets.catalogue import Catalogue
+    from avax_assets.core.audits import unique_keys
+
+    catalogue = Catalogue()
+    with dagster_ui.instance() as instance:  # what the demo does: runs recorded in the instance the UI reads
+        assert dg.materialize(catalogue.family("chain"), partition_key=DAY, resources=resources,
+                              instance=instance).success
+        assert dg.materialize(catalogue.analytics, resources=resources, instance=instance).success
+    first, last = devchain.blocks_by_day[DAY]
+
+    page.goto(f"{dagster_ui.url}/assets/clickhouse_blocks")
+    row_count = page.get_by_text("Row count", exact=True).first
+    row_count.wait_for()
+    assert str(last - first + 1) in row_count.locator("xpath=..").inner_text()
+    page.screenshot(path=ARTIFACTS / "clickhouse-blocks-row-count.png")
+
+    page.goto(f"{dagster_ui.url}/assets/clickhouse_blocks?view=checks")
+    page.get_by_text("unique_keys", exact=True).first.click()
+    page.get_by_text(unique_keys.__doc__.strip(), exact=False).first.wait_for()
+    page.screenshot(path=ARTIFACTS / "clickhouse-blocks-check.png")
+
+    page.goto(f"{dagster_ui.url}/assets/daily_chain_activity")
+    page.get_by_text("[Show Markdown]").first.click()
+    chart = page.locator("img[src^='data:image/png;base64,']").first
+    chart.wait_for()
+    assert chart.evaluate("img => img.complete && img.naturalWidth") > 300  # the PNG decoded and laid out
+    page.screenshot(path=ARTIFACTS / "daily-chain-activity-chart.png")
 
 
 def readme_backfill_command() -> list[str]:
