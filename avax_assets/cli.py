@@ -2,8 +2,12 @@
 
     uv run avax-assets sql "SELECT count() FROM avax.blocks"   # one query, an aligned table
     uv run avax-assets sql                                     # an interactive prompt (exit with Ctrl-D)
+    uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
 
-It opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
+`materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
+the partition (an unknown one gets the valid range and the variable that moves it, not a traceback).
+
+`sql` opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
 engine in .avax-assets/chdb unless AVAX_CLICKHOUSE_HOST names a server). The embedded engine allows one
 process per directory: while a run holds it, the command says so and exits instead of waiting.
 """
@@ -16,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
 
-from avax_assets.core.errors import AvaxError
+from avax_assets.core.errors import AvaxError, SettingError
 
 MAX_WIDTH = 60  # characters per column; longer values (hashes, calldata) are cut with …
 
@@ -96,14 +100,60 @@ def _answer(client, query: str) -> int:
         return 1
 
 
+def materialize(select: str, partition: str | None, verbose: bool = False) -> int:
+    import warnings
+
+    if not verbose:
+        warnings.simplefilter("ignore")
+    import dagster as dg
+
+    from avax_assets.catalogue import FAMILIES, Catalogue
+    from avax_assets.orchestration.environment import build_resources, executor, partition_settings
+    from avax_assets.orchestration.partitions import Partitions
+
+    try:
+        partitions = Partitions.from_settings(partition_settings())
+        catalogue = Catalogue(partitions)
+        assets = {a.key.to_user_string(): a
+                  for a in [*(a for family in FAMILIES for a in catalogue.family(family)), *catalogue.analytics]}
+        names = [name.strip() for name in select.split(",") if name.strip()]
+        unknown = [name for name in names if name not in assets]
+        if unknown:
+            raise SettingError(f"no asset named {', '.join(unknown)}; assets: {', '.join(sorted(assets))}")
+        for name in names:
+            if assets[name].partitions_def is not None:
+                if partition is None:
+                    raise SettingError(f"{name} is partitioned by day: give --partition YYYY-MM-DD")
+                partitions.check_key(name, assets[name].partitions_def, partition)
+        resources = build_resources()
+        executor()  # the setting is checked here too
+    except AvaxError as exc:
+        print(f"avax-assets materialize: {exc}", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(list(assets.values()), selection=names, partition_key=partition, resources=resources,
+                                instance=instance, raise_on_error=False,
+                                run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose
+                                                                                else "WARNING"}}}})
+    done = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}; materialized {', '.join(done) or 'nothing'}")
+    return 0 if result.success else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="avax-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("sql", help="query the ClickHouse tables (no query: an interactive prompt)")
     query.add_argument("query", nargs="?")
+    run = commands.add_parser("materialize", help="materialize assets in one process (names and partition checked)")
+    run.add_argument("--select", required=True, help="asset names, comma-separated")
+    run.add_argument("--partition", help="the UTC day, YYYY-MM-DD, of partitioned assets")
+    run.add_argument("--verbose", action="store_true", help="Dagster's event log and warnings too")
     args = parser.parse_args(argv)
-    raise SystemExit(sql(args.query))
+    if args.command == "sql":
+        raise SystemExit(sql(args.query))
+    raise SystemExit(materialize(args.select, args.partition, args.verbose))
 
 
 if __name__ == "__main__":

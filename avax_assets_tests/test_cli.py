@@ -38,3 +38,15 @@ chdb_client(sys.argv[1])
 print("held", flush=True)
 time.sleep(300)
 """
+
+
+def test_materialize_names_the_valid_range_and_the_setting_for_a_day_outside_it(capsys, monkeypatch):
+    from avax_assets.cli import materialize
+
+    monkeypatch.setenv("AVAX_CHAIN_START_DATE", "2024-06-01")
+    assert materialize("blocks,clickhouse_blocks", "2024-13-45") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "'2024-13-45'" in error and "2024-06-01 to " in error
+    assert "AVAX_CHAIN_START_DATE" in error
+    assert materialize("blocks", None) == 2 and "--partition" in capsys.readouterr().err
+    assert materialize("no_such_asset", "2024-06-02") == 2 and "no asset named no_such_asset" in capsys.readouterr().err

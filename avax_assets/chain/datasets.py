@@ -35,6 +35,13 @@ BLOCKS = Dataset(
         Column("block_gas_cost", U256, nullable=True, description="C-Chain only"),
         Column("ext_data_gas_used", U256, nullable=True, description="C-Chain only"),
         Column("blob_gas_used", U64, nullable=True),
+        # Avalanche's header fields, as served (absent on older blocks, or from the Data API source: null)
+        Column("ext_data_hash", HEX, nullable=True, description="C-Chain only"),
+        Column("block_extra_data", HEX, nullable=True, description="C-Chain only"),
+        Column("excess_blob_gas", U64, nullable=True),
+        Column("parent_beacon_block_root", HEX, nullable=True),
+        Column("timestamp_milliseconds", U64, nullable=True, description="from the upgrade that adds it"),
+        Column("min_delay_excess", U64, nullable=True, description="from the upgrade that adds it"),
     ),
 )
 

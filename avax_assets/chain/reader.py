@@ -143,6 +143,12 @@ def block_row(block: dict) -> dict:
         "block_gas_cost": f.optional(f.uint256, block, "blockGasCost", "blockGasCost"),
         "ext_data_gas_used": f.optional(f.uint256, block, "extDataGasUsed", "extDataGasUsed"),
         "blob_gas_used": f.optional(f.quantity, block, "blobGasUsed", "blobGasUsed"),
+        "ext_data_hash": f.optional(f.hash32, block, "extDataHash", "extDataHash"),
+        "block_extra_data": f.optional(f.data, block, "blockExtraData", "blockExtraData"),
+        "excess_blob_gas": f.optional(f.quantity, block, "excessBlobGas", "excessBlobGas"),
+        "parent_beacon_block_root": f.optional(f.hash32, block, "parentBeaconBlockRoot", "parentBeaconBlockRoot"),
+        "timestamp_milliseconds": f.optional(f.quantity, block, "timestampMilliseconds", "timestampMilliseconds"),
+        "min_delay_excess": f.optional(f.quantity, block, "minDelayExcess", "minDelayExcess"),
     }
 
 

@@ -115,12 +115,23 @@ class ClickHouseWarehouse:
                                   "table = {table:String} ORDER BY position",
                                   parameters={"db": self.database, "table": dataset.table}).result_rows
         declared = [(c.name, c.clickhouse_type) for c in dataset.columns]
-        if [tuple(row) for row in found] != declared:
-            differences = sorted(set(map(tuple, found)) ^ set(declared))[:6]
+        found = [tuple(row) for row in found]
+        if found != declared:
+            differences = sorted(set(found) ^ set(declared))[:6]
             raise PartitionLoadError(
                 f"dataset '{dataset.name}': table {self.qualified(dataset.table)} does not match its declaration "
-                f"(differing (column, type): {differences}); migrate it with ALTER TABLE, or drop it and reload "
-                "the partitions from the lake")
+                f"(differing (column, type): {differences}); {self._migration(dataset, found)}")
+
+    def _migration(self, dataset: Dataset, found: list[tuple]) -> str:
+        """The ALTER TABLE that adds columns declared after the table was made, when that is the difference."""
+        added = dataset.columns[len(found):]
+        if found != [(c.name, c.clickhouse_type) for c in dataset.columns[:len(found)]] or \
+                not all(c.nullable for c in added):
+            return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
+        after = [found[-1][0], *(c.name for c in added[:-1])]
+        columns = ", ".join(f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after))
+        return (f"new nullable columns: add them with `ALTER TABLE {self.qualified(dataset.table)} {columns}` (rows "
+                "loaded before stay null until their days are materialized again), or drop the table and reload")
 
     def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch]) -> int:
         """Make the table's partition for `day` hold exactly `batches`; returns its row count."""

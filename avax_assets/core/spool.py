@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from avax_assets.core.errors import PartitionLoadError
 from avax_assets.core.processes import process_alive
 from avax_assets.core.schema import Dataset
 
@@ -29,9 +30,25 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}  # measured: s
 
 def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Batches with exactly the declared types: Parquet has no seconds unit and returns
-    timestamp[s] as timestamp[ms]; the (safe) cast restores the declaration."""
+    timestamp[s] as timestamp[ms]; the (safe) cast restores the declaration. A nullable column declared
+    after the object was written (a new field) reads as nulls, so older objects reload as they are."""
     for batch in parquet.iter_batches(batch_size=batch_rows):
+        if batch.schema.names != schema.names:
+            batch = _with_declared_columns(batch, schema)
         yield batch.cast(schema)
+
+
+def _with_declared_columns(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for field in schema:
+        if field.name in batch.schema.names:
+            columns.append(batch.column(field.name))
+        elif field.nullable:
+            columns.append(pa.nulls(batch.num_rows, field.type))
+        else:
+            raise PartitionLoadError(f"the stored object has no column {field.name!r}, which is declared and "
+                                     "required: extract the partition again")
+    return pa.RecordBatch.from_arrays(columns, names=schema.names)
 
 
 @dataclass

@@ -27,9 +27,16 @@ VOCABULARY: dict[str, str] = {
     "base_fee_per_gas": "EIP-1559 base fee, wei per gas",
     "difficulty": "difficulty (1 on Avalanche)",
     "transaction_count": "transactions in the block",
-    "block_gas_cost": "Avalanche block gas cost, wei per gas",
+    "block_gas_cost": "Avalanche block gas cost (the block's tips must pay it at the base fee), gas",
     "ext_data_gas_used": "gas used by the block's atomic (X/P-Chain) transactions, gas",
     "blob_gas_used": "EIP-4844 blob gas used, gas",
+    "ext_data_hash": "hash of the block's atomic transactions (blockExtraData), lower-case hex",
+    "block_extra_data": "the block's atomic import/export transactions with the X- and P-Chains, Avalanche codec, "
+                        "lower-case hex ('0x' when none)",
+    "excess_blob_gas": "EIP-4844 excess blob gas, gas",
+    "parent_beacon_block_root": "EIP-4788 parent beacon block root, lower-case hex",
+    "timestamp_milliseconds": "block time, milliseconds since the Unix epoch",
+    "min_delay_excess": "Avalanche minimum block delay excess",
     # transactions
     "from_address": "sender address, lower-case hex",
     "to_address": "recipient address, lower-case hex",

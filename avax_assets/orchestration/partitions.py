@@ -6,8 +6,13 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from avax_assets.core.errors import SettingError
 from avax_assets.core.schema import Dataset, Partitioning
 from avax_assets.core.settings import PARTITIONS, PartitionSettings
+
+# the variable that moves each partitioning's first day (orchestration/environment.py reads them)
+START_SETTINGS = {Partitioning.CHAIN_DAILY: "AVAX_CHAIN_START_DATE",
+                  Partitioning.SNAPSHOT_DAILY: "AVAX_SNAPSHOT_START_DATE"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,16 @@ class Partitions:
 
     def of(self, dataset: Dataset) -> dg.DailyPartitionsDefinition:
         return self.by_partitioning[dataset.partitioning]
+
+    def check_key(self, asset: str, partitions: dg.PartitionsDefinition, key: str) -> None:
+        """A SettingError naming the valid range and the variable that moves it, for a key outside it."""
+        if partitions.has_partition_key(key):
+            return
+        partitioning = next(p for p, d in self.by_partitioning.items() if d == partitions)
+        keys = partitions.get_partition_keys()
+        valid = f"the days {keys[0]} to {keys[-1]} (UTC)" if keys else "no day yet"
+        raise SettingError(f"partition {key!r} of {asset} is not one of {valid}; the first day is "
+                           f"{START_SETTINGS[partitioning]}, the last is the newest complete day")
 
 
 def backfill_policy(days_per_run: int) -> dg.BackfillPolicy:

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 
 from avax_assets.chain import fields as f
-from avax_assets.chain.datasets import LOGS, TRANSACTIONS
-from avax_assets.chain.reader import (ChainReader, Scope, log_columns_from_json, log_row, plain_logs, to_batch,
+from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.chain.reader import (ChainReader, Scope, block_row, log_columns_from_json, log_row, plain_logs, to_batch,
                                       transaction_columns, transaction_row)
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.settings import RpcSettings
@@ -85,3 +85,28 @@ def test_fees_are_exact_products_beyond_64_bits():
     gas = pa.array([21_000, 2**64 - 1], pa.uint64())
     for prices in (["0x5d21dba00", "0x" + "f" * 16], ["0x5d21dba00", "0x1" + "0" * 20]):  # the second over 64 bits
         assert f.product_column(gas, prices).to_pylist() == [str(g * int(p, 16)) for g, p in zip(gas.to_pylist(), prices)]
+
+
+AVALANCHE_HEADER = {  # the fields a C-Chain node serves beyond Ethereum's, as coreth names them
+    "number": "0x2faf080", "timestamp": "0x6659a6d0", "hash": "0x" + "ab" * 32, "parentHash": "0x" + "cd" * 32,
+    "miner": "0x0100000000000000000000000000000000000000", "stateRoot": "0x" + "01" * 32,
+    "transactionsRoot": "0x" + "02" * 32, "receiptsRoot": "0x" + "03" * 32, "extraData": "0x" + "00" * 80,
+    "size": "0x2c1", "gasLimit": "0xe4e1c0", "gasUsed": "0x5208", "baseFeePerGas": "0x5d21dba00",
+    "difficulty": "0x1", "transactions": [], "blockGasCost": "0x0", "extDataGasUsed": "0x2710",
+    "extDataHash": "0x" + "EF" * 32, "blockExtraData": "0x0000000000010000000100" + "AB" * 40,
+    "blobGasUsed": "0x0", "excessBlobGas": "0x0", "parentBeaconBlockRoot": "0x" + "00" * 32,
+    "timestampMilliseconds": "0x18fe5a6cf51", "minDelayExcess": "0x4c4b40",
+}
+
+
+def test_avalanche_header_fields_are_kept_exact_and_lower_case():
+    row = block_row(AVALANCHE_HEADER)
+    assert row["ext_data_hash"] == "0x" + "ef" * 32
+    assert row["block_extra_data"] == AVALANCHE_HEADER["blockExtraData"].lower()
+    assert row["ext_data_gas_used"] == "10000" and row["excess_blob_gas"] == 0
+    assert row["parent_beacon_block_root"] == "0x" + "00" * 32
+    assert row["timestamp_milliseconds"] == 0x18fe5a6cf51 and row["min_delay_excess"] == 5_000_000
+    older = {k: v for k, v in AVALANCHE_HEADER.items()
+             if k not in ("extDataHash", "blockExtraData", "timestampMilliseconds", "minDelayExcess")}
+    assert block_row(older)["block_extra_data"] is None and block_row(older)["timestamp_milliseconds"] is None
+    assert to_batch(Scope(BLOCKS, DAY), [row]).num_rows == 1  # fits the declared schema

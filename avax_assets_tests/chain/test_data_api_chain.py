@@ -27,7 +27,8 @@ SPEC = SPECS_DIR / "glacier-data-api.openapi.json"
 DAY = "2024-06-03"
 NOT_SERVED = {
     BLOCKS.name: ("miner", "state_root", "transactions_root", "receipts_root", "extra_data", "size", "difficulty",
-                  "ext_data_gas_used", "blob_gas_used"),
+                  "ext_data_gas_used", "blob_gas_used", "ext_data_hash", "block_extra_data", "excess_blob_gas",
+                  "parent_beacon_block_root", "timestamp_milliseconds", "min_delay_excess"),
     TRANSACTIONS.name: ("max_fee_per_gas", "max_priority_fee_per_gas", "input", "cumulative_gas_used",
                         "contract_address", "logs_count"),
 }

@@ -121,3 +121,21 @@ def test_a_table_from_an_older_declaration_is_refused(resources):
     with pytest.raises(PartitionLoadError, match=r"dataset 'blocks': table drift_test.blocks does not match its "
                                                  r"declaration .*'miner', 'String'"):
         ClickHouseWarehouse(client, "drift_test").replace_partition(BLOCKS, DAY, [batch([1])])
+
+
+def test_a_table_made_before_new_nullable_columns_gets_the_alter_that_adds_them(resources):
+    import dataclasses
+    import re
+
+    client = resources["clickhouse"].warehouse().client
+    client.command("CREATE DATABASE IF NOT EXISTS migration_test")
+    client.command("DROP TABLE IF EXISTS migration_test.blocks")
+    older = dataclasses.replace(BLOCKS, columns=BLOCKS.columns[:-3])  # as declared before the newest columns
+    client.command(create_table_sql(older, "migration_test"))
+    ClickHouseWarehouse(client, "migration_test").replace_partition(older, DAY, [batch([1]).drop_columns(
+        [c.name for c in BLOCKS.columns[-3:]])])
+    with pytest.raises(PartitionLoadError, match="new nullable columns") as refused:
+        ClickHouseWarehouse(client, "migration_test").replace_partition(BLOCKS, DAY, [batch([1])])
+    client.command(re.search(r"`(ALTER TABLE [^`]+)`", str(refused.value)).group(1))
+    warehouse = ClickHouseWarehouse(client, "migration_test")
+    assert warehouse.replace_partition(BLOCKS, DAY, [batch([1, 2])]) == 2  # the migrated table takes the declaration

@@ -81,3 +81,25 @@ def test_an_s3_endpoint_that_is_down_is_unavailable_within_the_preflight_bound()
 def test_a_lake_root_outside_the_rules_is_refused_before_any_request(root):
     with pytest.raises(SettingError, match="AVAX_LAKE_ROOT"):
         Lake(root)
+
+
+def test_an_object_written_before_a_nullable_column_was_declared_reads_with_it_null(tmp_path):
+    import pyarrow.parquet as pq
+
+    from avax_assets.chain.datasets import BLOCKS
+    from avax_assets.core.errors import PartitionLoadError
+    from avax_assets.core.spool import read_conformed
+
+    older = pa.schema([f for f in BLOCKS.arrow_schema if f.name not in ("ext_data_hash", "min_delay_excess")])
+    rows = [{f.name: None for f in older} | {"block_number": 7, "block_timestamp": 1717200000, "block_hash": "0xab",
+                                             "parent_hash": "0xcd", "gas_limit": 1, "gas_used": 0,
+                                             "transaction_count": 0}]
+    pq.write_table(pa.Table.from_pylist(rows, schema=older), tmp_path / "old.parquet")
+    [batch] = read_conformed(pq.ParquetFile(tmp_path / "old.parquet"), BLOCKS.arrow_schema, 100)
+    assert batch.schema.names == BLOCKS.arrow_schema.names
+    assert batch.column("ext_data_hash").null_count == 1 and batch.column("block_number").to_pylist() == [7]
+    required = pa.schema([f for f in BLOCKS.arrow_schema if f.name != "gas_used"])
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in rows[0].items() if k != "gas_used"}], schema=required),
+                   tmp_path / "broken.parquet")
+    with pytest.raises(PartitionLoadError, match="'gas_used'"):
+        list(read_conformed(pq.ParquetFile(tmp_path / "broken.parquet"), BLOCKS.arrow_schema, 100))

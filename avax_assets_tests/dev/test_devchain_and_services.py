@@ -1,12 +1,15 @@
 """The devchain is deterministic, and the local services start idempotently and stop cleanly."""
 
+import os
 import socket
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, generate
-from avax_assets_dev.local.services import Anvil, ServiceError, _port_open
+from avax_assets_dev.local.services import Anvil, ServiceError, _port_open, port_listener_in_session
 
 SMALL = DevchainSpec(seed=5, days=1, blocks_per_day=6, max_txs_per_block=4, reverts_per_day=1)
 
@@ -28,12 +31,32 @@ def test_start_is_idempotent_and_stop_is_clean(anvil):
     assert anvil.pid() is None and not anvil.pid_file.exists() and not _port_open(anvil.port)
 
 
-def test_a_port_taken_by_another_process_is_refused(anvil):
+def test_a_port_taken_by_another_process_is_refused_in_one_line_naming_the_flag(anvil, tmp_path):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", anvil.port))
         squatter.listen()
-        with pytest.raises(ServiceError, match="taken by a process this project did not start"):
+        with pytest.raises(ServiceError, match="--anvil-port N .or AVAX_LOCAL_ANVIL_PORT=N"):
             anvil.start()
+        assert "stopped, port in use by another program" in anvil.status()
+        done = subprocess.run([sys.executable, "-m", "avax_assets_dev.local.services", "up", "--home", str(tmp_path),
+                               "--anvil-port", str(anvil.port), "--s3-port", "38333", "--kafka-port", "39092"],
+                              capture_output=True, text=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "avax_assets_dev.local.services", "down", "--home", str(tmp_path)],
+                       capture_output=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--anvil-port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_status_knows_whether_the_services_own_process_holds_the_port(anvil):
+    anvil.start()
+    assert port_listener_in_session(anvil.port, anvil.pid()) and "ready" in anvil.status()
+    assert not port_listener_in_session(anvil.port, os.getsid(0))  # the test's session does not hold it
+    real = anvil.pid()
+    try:  # a PID file pointing at a live process (this one) that does not hold the port
+        anvil.pid_file.write_text(str(os.getpid()))
+        assert "running, port held by another program" in anvil.status()
+    finally:
+        anvil.pid_file.write_text(str(real))  # so the fixture stops anvil, not this process
 
 
 def test_same_seed_same_chain(anvil):
