@@ -106,7 +106,9 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
                                     run_config=run_config(verbose), tags={"avax-assets/source": "demo"},
                                     raise_on_error=False)
             if not result.success:
-                raise SystemExit(f"materializing {label} failed: see the run in the UI (bash deployments/local/ui.sh)")
+                progress.stop()
+                raise SystemExit(f"materializing {label} failed, {failure(result)}\n"
+                                 f"(the run: bash deployments/local/ui.sh, then Runs)")
             progress.advance(task, len(assets))
         progress.update(task, description="materialized")
     console.print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s, recorded in the Dagster instance "
@@ -115,8 +117,19 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
 
 
 def run_config(verbose: bool) -> dict:
-    """The run's console logger at ERROR unless --verbose (then INFO, as Dagster prints it)."""
-    return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}}
+    """The run's console logger silent unless --verbose (then INFO, as Dagster prints it): a failure is
+    said once, by `failure`, without the framework's traceback."""
+    return {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}}
+
+
+def failure(result) -> str:
+    """The first failed step and its error, in a line or two."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = (error.cause.message if error.cause else error.message).strip()
+            return f"step {event.step_key}: {message}"
+    return "the run failed"
 
 
 def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
