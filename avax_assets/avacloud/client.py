@@ -137,25 +137,28 @@ class AvaCloudClient:
         return self._decode(path.template, response)
 
     def pages(self, path: ApiPath, items_key: str, path_params: dict | None = None, query: dict | None = None,
-              page_size: int | None = None) -> Iterator[list[dict]]:
-        """Every page's items, following nextPageToken until it is missing or empty."""
+              page_size: int | None = None, about: str = "") -> Iterator[list[dict]]:
+        """Every page's items, following nextPageToken until it is missing or empty. `about` (what is being
+        read: dataset, partition, chain…) leads every error."""
         token, seen = None, set()
+        about = f"{about}: " if about else ""
         for _ in range(self.settings.max_pages):
             body = self.get(path, path_params, {**(query or {}), "pageSize": page_size or self.settings.page_size,
                                                 "pageToken": token})
             items = body.get(items_key)
             if not isinstance(items, list):
-                raise SourceRefused(f"AvaCloud GET {path.template}: response has no '{items_key}' list")
+                raise SourceRefused(f"{about}AvaCloud GET {path.template}: response has no '{items_key}' list "
+                                    f"(page {len(seen)})")
             yield items
             token = body.get("nextPageToken")
             if not token:
                 return
             if token in seen:
-                raise SourceRefused(f"AvaCloud GET {path.template}: nextPageToken repeated after {len(seen)} pages; "
-                                      "refusing to loop")
+                raise SourceRefused(f"{about}AvaCloud GET {path.template}: nextPageToken repeated after "
+                                    f"{len(seen)} pages; refusing to loop")
             seen.add(token)
-        raise SourceRefused(f"AvaCloud GET {path.template}: more than {self.settings.max_pages} pages; raise max_pages "
-                              "if that is expected")
+        raise SourceRefused(f"{about}AvaCloud GET {path.template}: more than {self.settings.max_pages} pages; "
+                            "raise max_pages if that is expected")
 
     @staticmethod
     def _decode(path: str, response: httpx.Response) -> dict:

@@ -4,14 +4,15 @@ project's, and `metrics` is their union."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from avax_assets.avacloud.client import ApiPath, AvaCloudClient
 from avax_assets.core.days import day_bounds
-from avax_assets.core.errors import SourceDataError
-from avax_assets.core.items import exact
+from avax_assets.core.errors import BadField, SourceDataError
+from avax_assets.core.items import exact, integer
 from avax_assets.core.schema import FLOAT, TEXT, TIMESTAMP, Column, Dataset
 
 METRIC_PATH = ApiPath("/v2/chains/{chainId}/metrics/{metric}", cost=10)
@@ -59,23 +60,43 @@ METRICS = metrics_dataset("metrics", "avax.metrics", "Every Metrics API series o
 
 
 def extract_metrics(client: AvaCloudClient, dataset: Dataset, metrics: tuple[str, ...], chain_ids: tuple[str, ...],
-                    partition: str, fetched_at: int) -> Iterator[pa.RecordBatch]:
+                    partition: str, fetched_at: int, outside: Callable[[int], None] = lambda count: None
+                    ) -> Iterator[pa.RecordBatch]:
+    """The day's points of every (chain, metric). Points the API returns outside the day (its end bound is
+    inclusive) are left out and counted: `outside` hears how many, once per page."""
     start, end = day_bounds(partition)
     for chain_id in chain_ids:
         for metric in metrics:
             interval = interval_of(metric)
             query = {"startTimestamp": start, "endTimestamp": end - 1, "timeInterval": interval}
-            for results in client.pages(METRIC_PATH, "results", {"chainId": chain_id, "metric": metric}, query,
-                                        page_size=MAX_PAGE_SIZE):
+            about = f"dataset '{dataset.name}' partition {partition}, chain {chain_id}, metric {metric}"
+            for page, results in enumerate(client.pages(METRIC_PATH, "results", {"chainId": chain_id, "metric": metric},
+                                                        query, page_size=MAX_PAGE_SIZE, about=about)):
                 rows = []
                 for position, point in enumerate(results):
-                    try:
-                        timestamp, value = int(point["timestamp"]), exact(point["value"])
-                    except (KeyError, TypeError, ValueError) as exc:
-                        raise SourceDataError(dataset.name, partition, f"{metric}.results[{position}]",
-                                              f"is not a {{value, timestamp}} point: {exc}") from None
-                    if start <= timestamp < end:  # the API's end bound is inclusive; keep the day only
+                    where = f"GET {METRIC_PATH.template} chain {chain_id} metric {metric} page {page} item {position}"
+                    timestamp, value = metric_point(dataset, partition, point, where)
+                    if start <= timestamp < end:
                         rows.append({"chain_id": chain_id, "metric": metric, "time_interval": interval,
                                      "timestamp": timestamp, "value": value, "value_float": float(value),
                                      "fetched_at": fetched_at})
+                outside(len(results) - len(rows))
                 yield pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)
+
+
+def metric_point(dataset: Dataset, partition: str, point: Any, where: str) -> tuple[int, str]:
+    """(timestamp, exact value) of one {value, timestamp} point: a whole-second timestamp, as everywhere else."""
+    if not isinstance(point, dict):
+        raise SourceDataError(dataset.name, partition, "results[]", f"is not a {{value, timestamp}} object: "
+                              f"{str(point)[:80]!r}", where)
+    for field in ("timestamp", "value"):
+        if field not in point:
+            raise SourceDataError(dataset.name, partition, field, "is missing", where)
+    try:
+        timestamp = integer("timestamp", point["timestamp"])
+    except BadField as bad:
+        raise SourceDataError(dataset.name, partition, bad.field, bad.detail, where) from None
+    try:
+        return timestamp, exact(point["value"])
+    except ValueError as exc:
+        raise SourceDataError(dataset.name, partition, "value", f"is {exc}", where) from None

@@ -9,7 +9,10 @@ from contextlib import contextmanager
 
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, block_batches
-from avax_assets.core.days import day_block_range, partition_day
+from avax_assets.core.days import BlockRange, day_block_range, partition_day
+from avax_assets.core.errors import BadField, SourceDataError
+from avax_assets.core.http import redact_url
+from avax_assets.core.schema import Dataset
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, SourceSystem
 
@@ -28,17 +31,31 @@ def chain_source(extraction: ChainExtraction):
         with _reader(run, use_data_api) as (reader, source_metadata):
             def read(partition: str):
                 started = time.monotonic()
-                blocks = day_block_range(reader, partition_day(partition))
+                blocks = block_range(reader, extraction.dataset, partition)
                 run.log.info(f"{extraction.dataset.name} {partition}: blocks {blocks.first}..{blocks.last} "
                              f"({blocks.count}) from {'the Data API' if use_data_api else 'JSON-RPC'}")
-                yield from block_batches(reader, extraction.dataset, partition, blocks, extract, rpc.chunk_blocks,
-                                         run.log)
+                counted = dict.fromkeys((name for name, _ in extraction.counts), 0)
+                for batch in block_batches(reader, extraction.dataset, partition, blocks, extract, rpc.chunk_blocks,
+                                           run.log):
+                    for name, count in extraction.counts:
+                        counted[name] += count(batch)
+                    yield batch
                 run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
-                         extract_seconds=round(time.monotonic() - started, 2))
+                         extract_seconds=round(time.monotonic() - started, 2), **counted)
             yield read
             run.metadata.update(source_metadata())
 
     return source
+
+
+def block_range(reader, dataset: Dataset, partition: str) -> BlockRange:
+    """The partition's block range; a malformed block number or timestamp in the source's answers is
+    named with the dataset and partition."""
+    try:
+        return day_block_range(reader, partition_day(partition))
+    except BadField as bad:
+        raise SourceDataError(dataset.name, partition, bad.field, bad.detail,
+                              f"finding the day's block range at {redact_url(reader.endpoint.split('#')[0])}") from None
 
 
 @contextmanager

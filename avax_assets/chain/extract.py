@@ -29,13 +29,19 @@ class ChainExtraction:
     dataset: Dataset
     rpc: Extractor
     data_api: Extractor | None = None  # when set, `blocks_source=data_api` may pick it
+    counts: tuple[tuple[str, Callable[[pa.RecordBatch], int]], ...] = ()  # per partition, in its metadata
+
+
+def frames_without_addresses(batch: pa.RecordBatch) -> int:
+    return batch.column("from_address").null_count
 
 
 EXTRACTIONS = (
     ChainExtraction(BLOCKS, extract_blocks, data_api.extract_blocks),
     ChainExtraction(TRANSACTIONS, extract_transactions, data_api.extract_transactions),
     ChainExtraction(LOGS, extract_logs),
-    ChainExtraction(INTERNAL_TRANSACTIONS, extract_internal_transactions),
+    ChainExtraction(INTERNAL_TRANSACTIONS, extract_internal_transactions,
+                    counts=(("frames_without_addresses", frames_without_addresses),)),
 )
 
 

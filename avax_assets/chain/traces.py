@@ -53,7 +53,7 @@ def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from
         "trace_address": ".".join(map(str, path)),
         "depth": len(path),
         "call_type": call_type.upper(),
-        "from_address": f.address(frame_from, "from"),
+        "from_address": None if frame_from is None else f.address(frame_from, "from"),
         "to_address": None if to is None else f.address(to, "to"),
         "value": f.uint256(value or "0x0", "value"),
         "gas": f.quantity(gas or "0x0", "gas"),
@@ -67,13 +67,24 @@ def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from
 
 
 def flatten_call_tracer(position: dict, frame: dict, path: tuple[int, ...] = (), failed: bool = False) -> list[dict]:
+    """A transaction's call tree, depth first. A frame without addresses (old geth's JS callTracer emits bare
+    {"type": "SELFDESTRUCT"} frames) is kept with null addresses; a bad value names its frame."""
+    if not isinstance(frame, dict):
+        raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
     failed = failed or frame.get("error") is not None
-    rows = [_frame_row(position, path, f.required(frame, "type"), f.required(frame, "from"), frame.get("to"),
-                       frame.get("value"), frame.get("gas"), frame.get("gasUsed"), frame.get("input"),
-                       frame.get("output"), frame.get("error"), failed)]
+    try:
+        rows = [_frame_row(position, path, f.required(frame, "type"), frame.get("from"), frame.get("to"),
+                           frame.get("value"), frame.get("gas"), frame.get("gasUsed"), frame.get("input"),
+                           frame.get("output"), frame.get("error"), failed)]
+    except BadField as bad:
+        raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
     for index, child in enumerate(frame.get("calls") or []):
         rows += flatten_call_tracer(position, child, (*path, index), failed)
     return rows
+
+
+def _path(path: tuple[int, ...]) -> str:
+    return ".".join(map(str, path)) or "top"
 
 
 _PARITY_TYPES = {"create": "CREATE", "suicide": "SELFDESTRUCT", "selfdestruct": "SELFDESTRUCT"}
@@ -93,10 +104,13 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
         failed = any(path[:i] in failed_paths for i in range(len(path) + 1))
         call_type = action.get("callType") or _PARITY_TYPES.get(kind, kind)
         to = action.get("to") or result.get("address") or action.get("refundAddress")
-        rows.append(_frame_row(position, path, call_type, action.get("from") or action.get("address"), to,
-                               action.get("value") or action.get("balance"), action.get("gas"),
-                               result.get("gasUsed"), action.get("input") or action.get("init"),
-                               result.get("output") or result.get("code"), trace.get("error"), failed))
+        try:
+            rows.append(_frame_row(position, path, call_type, action.get("from") or action.get("address"), to,
+                                   action.get("value") or action.get("balance"), action.get("gas"),
+                                   result.get("gasUsed"), action.get("input") or action.get("init"),
+                                   result.get("output") or result.get("code"), trace.get("error"), failed))
+        except BadField as bad:
+            raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
     return rows
 
 
@@ -110,19 +124,21 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
     for header, block_traces in zip(headers, traced):
         number = int(header["number"], 16)
         tx_hashes = [h.lower() for h in header["transactions"]]
+        where = f"block {number}"
         try:
             per_tx = _per_transaction(style, block_traces, tx_hashes)
             for index, tx_hash in enumerate(tx_hashes):
                 position = {"block_number": number, "block_timestamp": int(header["timestamp"], 16),
                             "block_hash": header["hash"].lower(), "transaction_hash": tx_hash,
                             "transaction_index": index}
+                where = f"block {number} tx {tx_hash}"
                 frames = flatten_call_tracer(position, per_tx[tx_hash]) if style == "debug" \
                     else flatten_parity(position, per_tx[tx_hash])
                 if frames:
                     frames[0]["gas_used"] = f.quantity(gas_used[tx_hash], "receipt.gasUsed")
                 rows += frames
         except BadField as bad:
-            raise scope.error(bad, f"block {number}") from None
+            raise scope.error(bad, where) from None
     return to_batch(scope, rows)
 
 

@@ -123,15 +123,24 @@ class ClickHouseWarehouse:
                 f"(differing (column, type): {differences}); {self._migration(dataset, found)}")
 
     def _migration(self, dataset: Dataset, found: list[tuple]) -> str:
-        """The ALTER TABLE that adds columns declared after the table was made, when that is the difference."""
-        added = dataset.columns[len(found):]
-        if found != [(c.name, c.clickhouse_type) for c in dataset.columns[:len(found)]] or \
-                not all(c.nullable for c in added):
+        """The ALTER TABLE that makes the table the declaration, when the declaration only added nullable
+        columns at the end or made columns nullable."""
+        declared, changes = dataset.columns, []
+        if len(found) > len(declared) or [name for name, _ in found] != [c.name for c in declared[:len(found)]]:
+            return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
+        for (name, kind), column in zip(found, declared):
+            if kind != column.clickhouse_type:
+                if column.clickhouse_type != f"Nullable({kind})":
+                    return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
+                changes.append(f"MODIFY COLUMN {name} {column.clickhouse_type}")
+        added = declared[len(found):]
+        if not all(c.nullable for c in added):
             return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
         after = [found[-1][0], *(c.name for c in added[:-1])]
-        columns = ", ".join(f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after))
-        return (f"new nullable columns: add them with `ALTER TABLE {self.qualified(dataset.table)} {columns}` (rows "
-                "loaded before stay null until their days are materialized again), or drop the table and reload")
+        changes += [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after)]
+        return (f"the declaration added nullable columns or made columns nullable: migrate with `ALTER TABLE "
+                f"{self.qualified(dataset.table)} {', '.join(changes)}` (rows loaded before keep their values, new "
+                "columns null until their days are materialized again), or drop the table and reload")
 
     def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch]) -> int:
         """Make the table's partition for `day` hold exactly `batches`; returns its row count."""

@@ -148,3 +148,19 @@ def test_an_unknown_blocks_source_is_refused_when_the_resources_are_built():
         build_resources({"AVAX_BLOCKS_SOURCE": "glacier"})
     with pytest.raises(Exception, match="blocks_source"):
         ChainRpcResource(blocks_source="glacier")
+
+
+def test_a_malformed_block_number_while_finding_the_day_names_dataset_and_partition():
+    from avax_assets.chain.assets import block_range
+    from avax_assets.chain.data_api import DataApiChainReader
+    from avax_assets.core.errors import SourceDataError
+    from avax_assets_tests.avacloud.test_avacloud_client import client
+
+    def handler(request: httpx.Request) -> httpx.Response:  # the newest block, its number as text with a fraction
+        return httpx.Response(200, json={"blocks": [{"blockNumber": "12.5", "blockTimestamp": 1717200000}]})
+
+    reader = DataApiChainReader(client(handler), concurrency=1)
+    with pytest.raises(SourceDataError) as refused:
+        block_range(reader, BLOCKS, DAY)
+    assert str(refused.value).startswith(f"dataset 'blocks' partition {DAY}: field 'blockNumber' is not an integer")
+    assert "finding the day's block range at https://data.test" in str(refused.value)

@@ -85,3 +85,54 @@ def test_a_node_without_tracing_fails_the_asset_with_what_to_configure(stack, re
     text = failure.step_failure_data.error.to_string()
     assert TracingUnavailable.__name__ in text
     assert "debug_traceBlockByNumber" in text and "trace_block" in text and "AVAX_TRACE_RPC_URL" in text
+
+
+POSITION = {"block_number": 7, "block_timestamp": 1717200000, "block_hash": "0x" + "ab" * 32,
+            "transaction_hash": "0x" + "cd" * 32, "transaction_index": 0}
+OLD_GETH_TREE = {  # old geth's JS callTracer: a bare SELFDESTRUCT frame with neither from nor to
+    "type": "CALL", "from": "0x" + "11" * 20, "to": "0x" + "22" * 20, "value": "0x0", "gas": "0x5208",
+    "gasUsed": "0x5208", "input": "0x", "calls": [{"type": "SELFDESTRUCT"}],
+}
+
+
+def test_a_frame_without_addresses_is_kept_with_null_addresses():
+    from avax_assets.chain.extract import frames_without_addresses
+    from avax_assets.chain.reader import to_batch
+    from avax_assets.chain.traces import flatten_call_tracer
+
+    rows = flatten_call_tracer(POSITION, OLD_GETH_TREE)
+    assert [(r["trace_address"], r["call_type"], r["from_address"], r["to_address"]) for r in rows] == [
+        ("", "CALL", "0x" + "11" * 20, "0x" + "22" * 20), ("0", "SELFDESTRUCT", None, None)]
+    assert frames_without_addresses(to_batch(Scope(INTERNAL_TRANSACTIONS, DAY), rows)) == 1
+
+
+def test_a_bad_frame_names_its_transaction_and_trace_address():
+    from avax_assets.chain.traces import flatten_call_tracer
+
+    broken = {**OLD_GETH_TREE, "calls": [{"type": "CALL", "from": "0x11", "calls": []},]}
+    with pytest.raises(Exception, match=r"field 'from': is not a 20-byte address: '0x11' \(call frame \[0\]\)"):
+        flatten_call_tracer(POSITION, broken)
+
+
+class OneBrokenTrace:  # a reader whose one block's trace has a bad frame two levels down
+    trace_method = "debug"
+    trace_client = None
+
+    def headers(self, blocks):
+        return [{"number": hex(7), "timestamp": hex(1717200000), "hash": "0x" + "ab" * 32,
+                 "transactions": [POSITION["transaction_hash"]]}]
+
+    def receipts(self, headers):
+        return [{"transactionHash": POSITION["transaction_hash"], "gasUsed": "0x5208"}]
+
+
+def test_the_error_of_a_block_names_dataset_partition_transaction_and_frame(monkeypatch):
+    from avax_assets.chain import traces
+
+    deep = {**OLD_GETH_TREE, "calls": [{**OLD_GETH_TREE, "calls": [{"type": "CALL", "value": "0xnope"}]}]}
+    monkeypatch.setattr(traces, "fetch_traces", lambda reader, blocks, method: ("debug", [[{"result": deep}]]))
+    with pytest.raises(Exception) as refused:
+        traces.extract_internal_transactions(OneBrokenTrace(), range(7, 8), Scope(INTERNAL_TRANSACTIONS, DAY))
+    message = str(refused.value)
+    assert f"dataset 'internal_transactions' partition {DAY}: field 'value'" in message
+    assert "(call frame [0.0])" in message and f"at block 7 tx {POSITION['transaction_hash']}" in message

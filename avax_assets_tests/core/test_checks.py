@@ -134,8 +134,24 @@ def test_a_table_made_before_new_nullable_columns_gets_the_alter_that_adds_them(
     client.command(create_table_sql(older, "migration_test"))
     ClickHouseWarehouse(client, "migration_test").replace_partition(older, DAY, [batch([1]).drop_columns(
         [c.name for c in BLOCKS.columns[-3:]])])
-    with pytest.raises(PartitionLoadError, match="new nullable columns") as refused:
+    with pytest.raises(PartitionLoadError, match="added nullable columns") as refused:
         ClickHouseWarehouse(client, "migration_test").replace_partition(BLOCKS, DAY, [batch([1])])
     client.command(re.search(r"`(ALTER TABLE [^`]+)`", str(refused.value)).group(1))
     warehouse = ClickHouseWarehouse(client, "migration_test")
     assert warehouse.replace_partition(BLOCKS, DAY, [batch([1, 2])]) == 2  # the migrated table takes the declaration
+
+
+def test_a_column_made_nullable_gets_the_alter_that_modifies_it(resources):
+    from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS
+
+    client = resources["clickhouse"].warehouse().client
+    client.command("CREATE DATABASE IF NOT EXISTS nullable_test")
+    client.command("DROP TABLE IF EXISTS nullable_test.internal_transactions")
+    client.command(create_table_sql(INTERNAL_TRANSACTIONS, "nullable_test").replace(
+        "from_address Nullable(String)", "from_address String"))
+    with pytest.raises(PartitionLoadError) as refused:
+        ClickHouseWarehouse(client, "nullable_test").ensure_table(INTERNAL_TRANSACTIONS)
+    assert "`ALTER TABLE nullable_test.internal_transactions MODIFY COLUMN from_address Nullable(String)`" in \
+        str(refused.value)
+    client.command("ALTER TABLE nullable_test.internal_transactions MODIFY COLUMN from_address Nullable(String)")
+    ClickHouseWarehouse(client, "nullable_test").ensure_table(INTERNAL_TRANSACTIONS)
