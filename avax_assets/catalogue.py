@@ -92,8 +92,11 @@ class Catalogue:
 
     def job(self, job: DailyJob, retry: dg.RetryPolicy | None = None) -> dg.UnresolvedAssetJobDefinition:
         assets = [asset for family in job.families for asset in self.family(family)]
+        # the step RetryPolicy retries transient failures; a run retry (instance run_retries) is for a crashed
+        # run worker only, on every deployment, whatever its instance config says
         return dg.define_asset_job(job.name, op_retry_policy=retry or transient_retry(),
-                                   selection=dg.AssetSelection.assets(*assets), description=job.description)
+                                   selection=dg.AssetSelection.assets(*assets), description=job.description,
+                                   tags={"dagster/retry_on_asset_or_op_failure": "false"})
 
     def definitions(self, resources: dict, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
         jobs = {job.name: self.job(job) for job in DAILY_JOBS}

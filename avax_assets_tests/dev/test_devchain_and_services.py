@@ -38,13 +38,11 @@ def test_a_port_taken_by_another_process_is_refused_in_one_line_naming_the_flag(
         with pytest.raises(ServiceError, match="--anvil-port N .or AVAX_LOCAL_ANVIL_PORT=N"):
             anvil.start()
         assert "stopped, port in use by another program" in anvil.status()
+        # the command line: the first service to start (S3) finds its port taken
         done = subprocess.run([sys.executable, "-m", "avax_assets_dev.local.services", "up", "--home", str(tmp_path),
-                               "--anvil-port", str(anvil.port), "--s3-port", "38333", "--kafka-port", "39092"],
-                              capture_output=True, text=True, timeout=300)
-        subprocess.run([sys.executable, "-m", "avax_assets_dev.local.services", "down", "--home", str(tmp_path)],
-                       capture_output=True, timeout=120)
+                               "--s3-port", str(anvil.port)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "--anvil-port" in done.stderr and "Traceback" not in done.stderr
+    assert "s3: port" in done.stderr and "--s3-port" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_status_knows_whether_the_services_own_process_holds_the_port(anvil):

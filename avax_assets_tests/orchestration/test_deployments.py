@@ -15,6 +15,7 @@ import yaml
 
 from avax_assets.catalogue import DATASETS as ALL_DATASETS
 from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl, distributed_table_sql, replicated_table_sql
+from avax_assets.definitions import defs as load_definitions
 from avax_assets_tests.conftest import REPO
 
 DEPLOYMENTS = REPO / "deployments"
@@ -134,8 +135,13 @@ def test_helm_values_mirror_the_production_instance(helm):
     assert queued["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
     assert daemon["runMonitoring"]["enabled"] and PRODUCTION_INSTANCE["run_monitoring"]["enabled"]
     assert daemon["runRetries"]["maxRetries"] == PRODUCTION_INSTANCE["run_retries"]["max_retries"]
-    assert daemon["runRetries"]["retryOnAssetOrOpFailure"] is PRODUCTION_INSTANCE["run_retries"][
-        "retry_on_asset_or_op_failure"]
+    # the chart does not render retry_on_asset_or_op_failure: the jobs carry it as a tag, on every deployment
+    assert "retryOnAssetOrOpFailure" not in daemon["runRetries"]
+    assert PRODUCTION_INSTANCE["run_retries"]["retry_on_asset_or_op_failure"] is False
+    for job in load_definitions().jobs:
+        if job.name.endswith("_daily"):
+            assert job.tags["dagster/retry_on_asset_or_op_failure"] == "false", job.name
+    assert helm["generatePostgresqlPasswordSecret"] is False  # the README has you create that Secret yourself
     config_map = yaml.safe_load((DEPLOYMENTS / "helm" / "avax-assets-config.yaml").read_text())
     assert config_map["metadata"]["name"] == helm["dagster-user-deployments"]["deployments"][0]["envConfigMaps"][0]["name"]
     assert our_settings(config_map["data"]) - code_settings() == set()
@@ -204,3 +210,58 @@ def test_chdb_accepts_the_cluster_ddl_as_far_as_it_can(tmp_path):
 def test_cluster_layout_names_are_checked():
     with pytest.raises(ValueError):
         ClusterLayout(local_suffix="; DROP TABLE x").local_table(ALL_DATASETS["blocks"])
+
+
+def test_compose_holds_to_the_compose_specification(compose):
+    import jsonschema
+
+    schema = json.loads((REPO / "avax_assets_tests" / "specs" / "compose-spec.json").read_text())
+    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_compose_publishes_nothing_beyond_loopback(compose):
+    published = {name: service.get("ports", []) for name, service in compose["services"].items()}
+    assert {name for name, ports in published.items() if ports} == {"webserver", "clickhouse"}
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_compose_keeps_kafka_data_on_its_volume_and_waits_for_healthy_engines(compose):
+    kafka = compose["services"]["kafka"]
+    [volume] = kafka["volumes"]
+    assert volume.split(":", 1)[1] == kafka["environment"]["KAFKA_LOG_DIRS"]  # where apache/kafka writes its logs
+    for engine in ("kafka", "clickhouse", "minio", "postgres"):
+        assert compose["services"][engine]["healthcheck"]["test"], engine
+        assert compose["services"]["code-location"]["depends_on"][engine] == {"condition": "service_healthy"}
+
+
+def test_analysts_get_a_read_only_clickhouse_user_that_cannot_write(compose, resources):
+    import xml.etree.ElementTree as ET
+
+    analyst_file = DEPLOYMENTS / "clickhouse" / "users.d" / "analyst.xml"
+    config = ET.parse(analyst_file).getroot()
+    user = config.find("users/analyst")
+    profile = config.find(f"profiles/{user.findtext('profile')}")
+    assert profile.findtext("readonly") == "1"
+    assert [q.text for q in user.findall("grants/query")] == ["GRANT SELECT ON avax.*"]
+    assert user.find("password").get("from_env") and not (user.findtext("password") or "").strip()
+    mounts = compose["services"]["clickhouse"]["volumes"]
+    assert any(m.startswith("../clickhouse/users.d/analyst.xml:/etc/clickhouse-server/users.d/") for m in mounts)
+    # what the profile's readonly = 1 means, on the real engine: reads pass, writes and DDL are refused
+    client = resources["clickhouse"].warehouse().client
+    client.command("CREATE DATABASE IF NOT EXISTS readonly_test")
+    client.command("CREATE TABLE IF NOT EXISTS readonly_test.t (x UInt8) ENGINE = MergeTree ORDER BY x")
+    assert client.query("SELECT count() FROM readonly_test.t", settings={"readonly": 1}).result_rows == [(0,)]
+    for statement in ("INSERT INTO readonly_test.t VALUES (1)", "DROP TABLE readonly_test.t"):
+        with pytest.raises(Exception, match="readonly"):
+            client.command(statement, settings={"readonly": 1})
+
+
+def test_the_cluster_nodes_authenticate_to_each_other_with_secrets_from_the_environment():
+    import xml.etree.ElementTree as ET
+
+    config = ET.parse(DEPLOYMENTS / "clickhouse" / "config.d" / "cluster.xml").getroot()
+    assert config.find("remote_servers/avax/secret").get("from_env") == "CLICKHOUSE_INTERSERVER_SECRET"
+    credentials = config.find("interserver_http_credentials")
+    assert credentials.findtext("user") and credentials.find("password").get("from_env")
