@@ -236,7 +236,7 @@ def test_compose_keeps_kafka_data_on_its_volume_and_waits_for_healthy_engines(co
         assert compose["services"]["code-location"]["depends_on"][engine] == {"condition": "service_healthy"}
 
 
-def test_analysts_get_a_read_only_clickhouse_user_that_cannot_write(compose, resources):
+def test_analysts_get_a_read_only_clickhouse_user_that_cannot_write(compose, tmp_path):
     import xml.etree.ElementTree as ET
 
     analyst_file = DEPLOYMENTS / "clickhouse" / "users.d" / "analyst.xml"
@@ -248,14 +248,30 @@ def test_analysts_get_a_read_only_clickhouse_user_that_cannot_write(compose, res
     assert user.find("password").get("from_env") and not (user.findtext("password") or "").strip()
     mounts = compose["services"]["clickhouse"]["volumes"]
     assert any(m.startswith("../clickhouse/users.d/analyst.xml:/etc/clickhouse-server/users.d/") for m in mounts)
-    # what the profile's readonly = 1 means, on the real engine: reads pass, writes and DDL are refused
-    client = resources["clickhouse"].warehouse().client
-    client.command("CREATE DATABASE IF NOT EXISTS readonly_test")
-    client.command("CREATE TABLE IF NOT EXISTS readonly_test.t (x UInt8) ENGINE = MergeTree ORDER BY x")
-    assert client.query("SELECT count() FROM readonly_test.t", settings={"readonly": 1}).result_rows == [(0,)]
-    for statement in ("INSERT INTO readonly_test.t VALUES (1)", "DROP TABLE readonly_test.t"):
-        with pytest.raises(Exception, match="readonly"):
-            client.command(statement, settings={"readonly": 1})
+    # What the profile's readonly = 1 means, on the real engine: reads pass, writes and DDL are refused. In a
+    # process and engine directory of its own: the setting would stay on this session's engine.
+    done = subprocess.run([sys.executable, "-c", READONLY_PROBE, str(tmp_path / "chdb")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"select": [[0]], "INSERT": "READONLY",
+                                                                "DROP": "READONLY"}
+
+
+READONLY_PROBE = """
+import json, sys
+from avax_assets.core.clickhouse import chdb_client
+client = chdb_client(sys.argv[1])
+client.command("CREATE DATABASE IF NOT EXISTS avax")
+client.command("CREATE TABLE avax.t (x UInt8) ENGINE = MergeTree ORDER BY x")
+seen = {"select": [list(r) for r in client.query("SELECT count() FROM avax.t", settings={"readonly": 1}).result_rows]}
+for name, statement in (("INSERT", "INSERT INTO avax.t VALUES (1)"), ("DROP", "DROP TABLE avax.t")):
+    try:
+        client.command(statement, settings={"readonly": 1})
+        seen[name] = "allowed"
+    except Exception as exc:
+        seen[name] = "READONLY" if "READONLY" in str(exc) else str(exc)[:200]
+print(json.dumps(seen))
+"""
 
 
 def test_the_cluster_nodes_authenticate_to_each_other_with_secrets_from_the_environment():
