@@ -129,15 +129,19 @@ def uint256_column(values: list | pl.Series, nullable: bool = False) -> pa.Array
     if array is None or not all_true(pc.match_substring_regex(array, _QUANTITY_DIGITS)):
         return None
     if all_true(pc.match_substring_regex(array, _UINT128_DIGITS)):  # nearly every value: done in polars, exact
-        numbers = pl.from_arrow(array).str.slice(2).str.to_integer(base=16, dtype=pl.UInt128)
-        return numbers.cast(pl.String).to_arrow().cast(pa.string())
-    return pl.Series([None if v is None else str(int(v, 16)) for v in array.to_pylist()], dtype=pl.String).to_arrow()
+        return _text(pl.from_arrow(array).str.slice(2).str.to_integer(base=16, dtype=pl.UInt128))
+    return _text([None if v is None else str(int(v, 16)) for v in array.to_pylist()])
 
 
 def product_column(numbers: pa.Array, quantities: list) -> pa.Array:
     """numbers (uint64) × hex quantities, exact, as base-10 strings (a fee: gas used × price per gas)."""
     short = quantity_column(quantities)
     if short is not None:  # both under 2^64: the product fits in 128 bits
-        product = pl.from_arrow(numbers).cast(pl.UInt128) * pl.from_arrow(short).cast(pl.UInt128)
-        return product.cast(pl.String).to_arrow().cast(pa.string())
-    return pl.Series([str(n * int(q, 16)) for n, q in zip(numbers.to_pylist(), quantities)], dtype=pl.String).to_arrow()
+        return _text(pl.from_arrow(numbers).cast(pl.UInt128) * pl.from_arrow(short).cast(pl.UInt128))
+    return _text([str(n * int(q, 16)) for n, q in zip(numbers.to_pylist(), quantities)])
+
+
+def _text(values: pl.Series | list) -> pa.Array:
+    """Numbers (or their decimal strings) as an Arrow string column, the one type every text column has."""
+    series = values.cast(pl.String) if isinstance(values, pl.Series) else pl.Series(values, dtype=pl.String)
+    return series.to_arrow().cast(pa.string())

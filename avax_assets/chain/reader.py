@@ -44,6 +44,11 @@ class Receipt(msgspec.Struct):
     logs: list[msgspec.Raw] | None | msgspec.UnsetType = msgspec.UNSET
 
 
+def plain_receipt(receipt: Receipt | Any) -> Any:
+    """A receipt as the dict a generic decode gives (one that did not fit the shape already is one)."""
+    return as_plain(receipt) if isinstance(receipt, Receipt) else receipt
+
+
 class ChainReader:
     """Typed reads over a JsonRpcClient; knows the node's quirks (receipts API, getLogs range limit)."""
 
@@ -91,7 +96,7 @@ class ChainReader:
                 return full, self.receipt_structs(full)
 
     def receipts(self, blocks: list[dict]) -> list[dict]:
-        return [as_plain(r) if isinstance(r, Receipt) else r for r in self.receipt_structs(blocks)]
+        return [plain_receipt(r) for r in self.receipt_structs(blocks)]
 
     def receipt_structs(self, blocks: list[dict]) -> list[Receipt]:
         """The blocks' receipts in transaction order (a receipt that does not fit the shape stays plain JSON)."""
@@ -378,7 +383,7 @@ def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa
     fast = transaction_columns(full, in_order, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
-    plain = (as_plain(r) if isinstance(r, Receipt) else r for r in in_order)
+    plain = (plain_receipt(r) for r in in_order)
     receipts = {r.get("transactionHash", "").lower(): r for r in plain if isinstance(r, dict)}
     rows = []  # something broke a rule: the row converters name the field and the first bad value
     for block in full:

@@ -7,7 +7,9 @@ ancestor. The top frame's gas used comes from the receipt (some nodes' callTrace
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pyarrow as pa
 
@@ -47,23 +49,35 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
 
 def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from, to, value, gas, gas_used,
                input_data: str, output: str, error, reverted: bool) -> dict:
-    input_hex = f.data(input_data or "0x", "input")
-    return {
-        **position,
-        "trace_address": ".".join(map(str, path)),
-        "depth": len(path),
-        "call_type": call_type.upper(),
-        "from_address": None if frame_from is None else f.address(frame_from, "from"),
-        "to_address": None if to is None else f.address(to, "to"),
-        "value": f.uint256(value or "0x0", "value"),
-        "gas": f.quantity(gas or "0x0", "gas"),
-        "gas_used": f.quantity(gas_used or "0x0", "gasUsed"),
-        "input_selector": input_hex[:10] if len(input_hex) >= 10 else None,
-        "input_size": (len(input_hex) - 2) // 2,
-        "output_size": (len(f.data(output or "0x", "output")) - 2) // 2,
-        "error": error,
-        "reverted": int(reverted),
-    }
+    """One call frame's row; a bad value names the frame (its trace address) beside the field."""
+    with _naming_frame(path):
+        if not isinstance(call_type, str):
+            raise BadField("type", "is missing" if call_type is None else f"is not text: {str(call_type)[:80]!r}")
+        input_hex = f.data(input_data or "0x", "input")
+        return {
+            **position,
+            "trace_address": ".".join(map(str, path)),
+            "depth": len(path),
+            "call_type": call_type.upper(),
+            "from_address": None if frame_from is None else f.address(frame_from, "from"),
+            "to_address": None if to is None else f.address(to, "to"),
+            "value": f.uint256(value or "0x0", "value"),
+            "gas": f.quantity(gas or "0x0", "gas"),
+            "gas_used": f.quantity(gas_used or "0x0", "gasUsed"),
+            "input_selector": input_hex[:10] if len(input_hex) >= 10 else None,
+            "input_size": (len(input_hex) - 2) // 2,
+            "output_size": (len(f.data(output or "0x", "output")) - 2) // 2,
+            "error": error,
+            "reverted": int(reverted),
+        }
+
+
+@contextmanager
+def _naming_frame(path: tuple[int, ...]) -> Iterator[None]:
+    try:
+        yield
+    except BadField as bad:
+        raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
 
 
 def flatten_call_tracer(position: dict, frame: dict, path: tuple[int, ...] = (), failed: bool = False) -> list[dict]:
@@ -72,12 +86,9 @@ def flatten_call_tracer(position: dict, frame: dict, path: tuple[int, ...] = (),
     if not isinstance(frame, dict):
         raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
     failed = failed or frame.get("error") is not None
-    try:
-        rows = [_frame_row(position, path, f.required(frame, "type"), frame.get("from"), frame.get("to"),
-                           frame.get("value"), frame.get("gas"), frame.get("gasUsed"), frame.get("input"),
-                           frame.get("output"), frame.get("error"), failed)]
-    except BadField as bad:
-        raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
+    rows = [_frame_row(position, path, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
+                       frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"),
+                       frame.get("error"), failed)]
     for index, child in enumerate(frame.get("calls") or []):
         rows += flatten_call_tracer(position, child, (*path, index), failed)
     return rows
@@ -104,13 +115,10 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
         failed = any(path[:i] in failed_paths for i in range(len(path) + 1))
         call_type = action.get("callType") or _PARITY_TYPES.get(kind, kind)
         to = action.get("to") or result.get("address") or action.get("refundAddress")
-        try:
-            rows.append(_frame_row(position, path, call_type, action.get("from") or action.get("address"), to,
-                                   action.get("value") or action.get("balance"), action.get("gas"),
-                                   result.get("gasUsed"), action.get("input") or action.get("init"),
-                                   result.get("output") or result.get("code"), trace.get("error"), failed))
-        except BadField as bad:
-            raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
+        rows.append(_frame_row(position, path, call_type, action.get("from") or action.get("address"), to,
+                               action.get("value") or action.get("balance"), action.get("gas"),
+                               result.get("gasUsed"), action.get("input") or action.get("init"),
+                               result.get("output") or result.get("code"), trace.get("error"), failed))
     return rows
 
 

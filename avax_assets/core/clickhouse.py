@@ -120,24 +120,12 @@ class ClickHouseWarehouse:
             differences = sorted(set(found) ^ set(declared))[:6]
             raise PartitionLoadError(
                 f"dataset '{dataset.name}': table {self.qualified(dataset.table)} does not match its declaration "
-                f"(differing (column, type): {differences}); {self._migration(dataset, found)}")
+                f"(differing (column, type): {differences}); {self._how_to_migrate(dataset, found)}")
 
-    def _migration(self, dataset: Dataset, found: list[tuple]) -> str:
-        """The ALTER TABLE that makes the table the declaration, when the declaration only added nullable
-        columns at the end or made columns nullable."""
-        declared, changes = dataset.columns, []
-        if len(found) > len(declared) or [name for name, _ in found] != [c.name for c in declared[:len(found)]]:
+    def _how_to_migrate(self, dataset: Dataset, found: list[tuple]) -> str:
+        changes = _nullable_changes(dataset, found)
+        if changes is None:
             return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
-        for (name, kind), column in zip(found, declared):
-            if kind != column.clickhouse_type:
-                if column.clickhouse_type != f"Nullable({kind})":
-                    return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
-                changes.append(f"MODIFY COLUMN {name} {column.clickhouse_type}")
-        added = declared[len(found):]
-        if not all(c.nullable for c in added):
-            return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
-        after = [found[-1][0], *(c.name for c in added[:-1])]
-        changes += [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after)]
         return (f"the declaration added nullable columns or made columns nullable: migrate with `ALTER TABLE "
                 f"{self.qualified(dataset.table)} {', '.join(changes)}` (rows loaded before keep their values, new "
                 "columns null until their days are materialized again), or drop the table and reload")
@@ -197,6 +185,25 @@ class ClickHouseWarehouse:
 
     def _count(self, table: str, where: str = "1", parameters: dict | None = None) -> int:
         return int(self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters).result_rows[0][0])
+
+def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
+    """The ALTER TABLE clauses that make a table of (column, type) `found` the declaration, when the declaration
+    only added nullable columns at the end or made columns nullable; None for any other difference."""
+    declared = dataset.columns
+    if [name for name, _ in found] != [c.name for c in declared[:len(found)]]:
+        return None
+    changes = []
+    for (name, kind), column in zip(found, declared):
+        if kind != column.clickhouse_type:
+            if column.clickhouse_type != f"Nullable({kind})":
+                return None
+            changes.append(f"MODIFY COLUMN {name} {column.clickhouse_type}")
+    added = declared[len(found):]
+    if not all(c.nullable for c in added):
+        return None
+    after = [found[-1][0], *(c.name for c in added[:-1])]
+    return changes + [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after)]
+
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import PREFLIGHT_S, S3Settings
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
-PUBLISHED_MARKER = "_published.json"
-UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object  # beside the object: the fingerprint of what Kafka holds of it
+PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
+UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
 
 
 def fingerprint(local_file: Path) -> str:

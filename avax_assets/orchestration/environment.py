@@ -16,8 +16,9 @@ import dagster as dg
 
 from avax_assets.core.errors import SettingError
 from avax_assets.core.lake import checked_root
-from avax_assets.core.schema import checked_identifier
+from avax_assets.core.schema import Partitioning, checked_identifier
 from avax_assets.core.settings import HOME, LAKE, PartitionSettings
+from avax_assets.orchestration.partitions import START_SETTINGS
 from avax_assets.orchestration.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
                                                  ParquetLakeIOManager, SubgraphResource)
 
@@ -165,8 +166,9 @@ def executor(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
 def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:
     environ = os.environ if environ is None else environ
     defaults = PartitionSettings()
-    return PartitionSettings(chain_start=environ.get("AVAX_CHAIN_START_DATE") or defaults.chain_start,
-                             snapshot_start=environ.get("AVAX_SNAPSHOT_START_DATE") or defaults.snapshot_start)
+    return PartitionSettings(
+        chain_start=environ.get(START_SETTINGS[Partitioning.CHAIN_DAILY]) or defaults.chain_start,
+        snapshot_start=environ.get(START_SETTINGS[Partitioning.SNAPSHOT_DAILY]) or defaults.snapshot_start)
 
 
 def parse(variable: str, text: str, field_type: Any) -> Any:
