@@ -22,6 +22,7 @@ from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import CLICKHOUSE
+from avax_assets.events import assets as events
 from avax_assets.orchestration.factory import DatasetAsset, SourceSystem, extract_asset, load_asset, load_key, view_asset
 from avax_assets.orchestration.partitions import Partitions
 from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, transient_retry
@@ -31,7 +32,7 @@ from avax_assets.tokens import assets as tokens
 
 # The families' assets, in the groups tests and the demo materialize together.
 FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
-    "chain": (*chain.ASSETS, *tokens.ASSETS),
+    "chain": (*chain.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET),
     "network": SNAPSHOT_ASSETS,
     "bridges": BRIDGE_ASSETS,
     "metrics": METRICS_ASSETS,

@@ -156,10 +156,15 @@ def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) 
             reconcile.erc721_owners(warehouse, node, last_block),
             reconcile.native_flows(warehouse, node, last_block,
                                    [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
+            reconcile.v2_reserves(warehouse, node, last_block),
+            reconcile.wavax_supply(warehouse, node, last_block),
+            *(reconcile.token_metadata(warehouse, node, day) for day in days),
         ]
     console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
     for check in checks:
         console.print(f"  {check}")
+
+    swaps_in_token_units(warehouse)
 
     charts = stack.home / "charts"
     charts.mkdir(parents=True, exist_ok=True)
@@ -183,6 +188,23 @@ def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) 
     if not all(check.ok for check in checks):
         raise SystemExit("reconciliation with the node failed")
     console.print("[bold green]everything reconciles with the node[/]")
+
+
+SWAPS_SHOWN = 8
+
+
+def swaps_in_token_units(warehouse) -> None:
+    """The swaps view's first rows, amounts in token units, and its swaps per DEX kind."""
+    view = warehouse.qualified("swaps")
+    per_dex = warehouse.client.query(f"SELECT dex, count() FROM {view} GROUP BY dex ORDER BY dex").result_rows
+    rows = warehouse.client.query(
+        f"SELECT block_number, dex, amount_in_units, symbol_in, amount_out_units, symbol_out, transaction_hash "
+        f"FROM {view} ORDER BY block_number, log_index LIMIT {SWAPS_SHOWN}").result_rows
+    console.print(f"\n[bold]swaps[/] ({', '.join(f'{dex} {n:,}' for dex, n in per_dex)}), in token units, exact")
+    console.print(f"{'block':>6}  {'dex':<15} {'paid in':>36}        {'paid out':>36}        transaction")
+    for block, dex, amount_in, symbol_in, amount_out, symbol_out, tx in rows:
+        console.print(f"{block:>6}  {dex:<15} {amount_in or '?':>36} {symbol_in or '?':<6} "
+                      f"{amount_out or '?':>36} {symbol_out or '?':<6} {tx[:18]}…")
 
 
 def _relative(path: Path) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import eth_abi
 from eth_hash.auto import keccak
 
 from avax_assets.analytics.views import ZERO_ADDRESS
-from avax_assets.chain.rpc import Call, JsonRpcClient
+from avax_assets.chain.rpc import Call, CallError, JsonRpcClient
 from avax_assets.core.clickhouse import ClickHouseWarehouse
 from avax_assets.core.errors import RpcError
+from avax_assets.events.datasets import EVENTS, UNISWAP_V2_SYNC, WAVAX, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL
 from avax_assets.tokens.decode import TRANSFER, TRANSFER_BATCH, TRANSFER_SINGLE
 
 VALUE_MOVING_CALLS = ("CALL", "CREATE", "CREATE2", "SELFDESTRUCT")
@@ -103,6 +105,9 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
         "erc721_transfers": ("1", count(TRANSFER, 4)),
         "erc1155_transfers": ("is_batch = 0", count(TRANSFER_SINGLE)),
         "internal_transactions": ("trace_address = ''", transactions),
+        **{event.dataset.table: ("1", sum(1 for log in logs if log["topics"] and log["topics"][0] == event.topic0
+                                          and (not event.contracts or log["address"].lower() in event.contracts)))
+           for event in EVENTS},
     }
     result = Reconciliation("dataset counts vs node", len(expected) + 1)
     for table, (where, node_count) in expected.items():
@@ -116,4 +121,68 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
         "WHERE is_batch = 1 AND block_number BETWEEN {a:UInt64} AND {b:UInt64}", parameters={"a": first, "b": last})
     if batches.result_rows[0][0] != count(TRANSFER_BATCH):
         result.mismatches.append(("erc1155_transfers batches", batches.result_rows[0][0], count(TRANSFER_BATCH)))
+    return result
+
+
+def v2_reserves(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+    """Each V2-style pair's last Sync up to `block` equals its getReserves() there."""
+    rows = warehouse.client.query(
+        f"SELECT contract_address, toString(argMax(reserve0, (block_number, log_index))), "
+        f"toString(argMax(reserve1, (block_number, log_index))) FROM {warehouse.qualified(UNISWAP_V2_SYNC.dataset.table)} "
+        "WHERE block_number <= {block:UInt64} GROUP BY contract_address ORDER BY contract_address",
+        parameters={"block": block}).result_rows
+    result = Reconciliation("V2 pairs' last Sync vs getReserves", len(rows))
+    for pair, reserve0, reserve1 in rows:
+        answer = rpc.call("eth_call", [{"to": pair, "data": _call_data("getReserves()")}, hex(block)])
+        onchain = eth_abi.decode(["uint112", "uint112", "uint32"], bytes.fromhex(answer[2:]))[:2]
+        if (int(reserve0), int(reserve1)) != onchain:
+            result.mismatches.append((pair, (int(reserve0), int(reserve1)), onchain))
+    return result
+
+
+def wavax_supply(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+    """WAVAX deposits minus withdrawals up to `block` (every day from the chain's start loaded) equal its
+    totalSupply() there."""
+    def total(dataset) -> int:
+        return int(warehouse.client.query(
+            f"SELECT toString(sum(wad)) FROM {warehouse.qualified(dataset.table)} WHERE block_number <= {{b:UInt64}}",
+            parameters={"b": block}).result_rows[0][0])
+
+    deposits, withdrawals = total(WAVAX_DEPOSIT.dataset), total(WAVAX_WITHDRAWAL.dataset)
+    onchain = int(rpc.call("eth_call", [{"to": WAVAX, "data": _call_data("totalSupply()")}, hex(block)]), 16)
+    result = Reconciliation("WAVAX deposits - withdrawals vs totalSupply", 1 if deposits else 0)
+    if deposits - withdrawals != onchain:
+        result.mismatches.append(("WAVAX", deposits, withdrawals, onchain))
+    return result
+
+
+def _text(answer) -> str | None:
+    """name()/symbol() decoded independently of the code under test: a string, else a bytes32."""
+    if isinstance(answer, CallError) or answer in (None, "0x"):
+        return None
+    raw = bytes.fromhex(answer[2:])
+    if len(raw) == 32:
+        return raw.rstrip(b"\0").decode("utf-8", errors="replace")
+    return eth_abi.decode(["bytes"], raw)[0].decode("utf-8", errors="replace")
+
+
+def _number(answer) -> int | None:
+    return None if isinstance(answer, CallError) or answer in (None, "0x") else int(answer, 16)
+
+
+def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str) -> Reconciliation:
+    """Each token's row of `day` equals its contract's answers at the block the row was read at."""
+    rows = warehouse.client.query(
+        f"SELECT token_address, block_number, name, symbol, decimals, "
+        f"if(isNull(total_supply), NULL, toString(total_supply)) FROM {warehouse.qualified('tokens')} "
+        "WHERE toDate(block_timestamp) = {day:Date} ORDER BY token_address", parameters={"day": day}).result_rows
+    result = Reconciliation("token metadata vs the contracts' answers", len(rows))
+    for token, block, name, symbol, decimals, supply in rows:
+        calls = [Call("eth_call", [{"to": token, "data": _call_data(f)}, hex(block)])
+                 for f in ("name()", "symbol()", "decimals()", "totalSupply()")]
+        answers = rpc.batch(calls, allow_null=True, keep_errors=True)
+        expected = (_text(answers[0]), _text(answers[1]), _number(answers[2]), _number(answers[3]))
+        found = (name, symbol, decimals, None if supply is None else int(supply))
+        if found != expected:
+            result.mismatches.append((token, found, expected))
     return result

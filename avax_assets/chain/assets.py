@@ -4,11 +4,14 @@ JSON-RPC or (blocks, transactions) the AvaCloud Data API, by the `rpc` resource'
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
+from avax_assets.chain.datasets import BLOCKS
 from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, block_batches
+from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.http import redact_url
@@ -79,3 +82,33 @@ def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)
+
+# contracts found in a day's stored inputs → what is known of each (for its reads)
+ContractsSeen = Callable[[Run, str], dict]
+StateReader = Callable[[JsonRpcClient, dict, dict], Iterable]
+
+
+def contract_reads_asset(dataset: Dataset, inputs: tuple[Dataset, ...], seen: ContractsSeen, read_state: StateReader,
+                         group: str, errors_column: str) -> DatasetAsset:
+    """A dataset of contract state: the contracts `seen` in the day's stored inputs, read with eth_call
+    at the day's last block (from the stored `blocks`) by `read_state(client, contracts, at)`."""
+
+    @contextmanager
+    def source(run: Run) -> Iterator[PartitionReader]:
+        with run.resources.rpc.reader() as reader:
+            def read(partition: str):
+                started = time.monotonic()
+                at = last_block_of(run.inputs[BLOCKS.name][partition].iter_batches())
+                contracts = seen(run, partition) if at else {}
+                with_errors = 0
+                for batch in read_state(reader.client, contracts, at) if contracts else ():
+                    with_errors += batch.num_rows - batch.column(errors_column).null_count
+                    yield batch
+                run.note(partition, contracts_read=len(contracts), contracts_with_errors=with_errors,
+                         read_at_block=at["block_number"] if at else None,
+                         read_seconds=round(time.monotonic() - started, 2))
+            yield read
+
+    return DatasetAsset(dataset=dataset, group=group, origin="Read with eth_call at the day's last block",
+                        source=source, resources=("rpc",), inputs=(BLOCKS, *inputs), pool=pools.RPC,
+                        reads=C_CHAIN_RPC)

@@ -50,6 +50,15 @@ class Call:
     params: list
 
 
+@dataclass(frozen=True)
+class CallError:
+    """One call's JSON-RPC error object, kept in place of its result (`batch(..., keep_errors=True)`)."""
+
+    code: Any
+    message: str
+    data: Any = None
+
+
 class JsonRpcClient:
     def __init__(self, settings: RpcSettings, transport: httpx.BaseTransport | None = None) -> None:
         if settings.batch_size < 1 or settings.concurrency < 1 or settings.patience.max_attempts < 1:
@@ -74,19 +83,23 @@ class JsonRpcClient:
         return self.batch([Call(method, params)], allow_null=allow_null)[0]
 
     def batch(self, calls: Sequence[Call], allow_null: bool = False, shape: Any = None,
-              batch_size: int | None = None) -> list[Any]:
+              batch_size: int | None = None, keep_errors: bool = False) -> list[Any]:
         """Results in the order of calls; batches of `batch_size`, up to `concurrency` in flight. With a
         `shape` (a msgspec type), results are decoded into it, skipping every field it does not name; an
-        answer that does not fit the shape is decoded as plain JSON instead, for the caller to judge."""
+        answer that does not fit the shape is decoded as plain JSON instead, for the caller to judge.
+        With `keep_errors`, a call's error object comes back as a `CallError` in its place (for calls
+        whose error is an answer, like a reverting eth_call) instead of failing the batch."""
         size = batch_size or self.settings.batch_size
         chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
-        if len(chunks) <= 1:
-            results = [self._post_batch(chunk, allow_null, shape) for chunk in chunks]
-        else:
-            results = list(self._pool.map(lambda chunk: self._post_batch(chunk, allow_null, shape), chunks))
+
+        def post(chunk: Sequence[Call]) -> list[Any]:
+            return self._post_batch(chunk, allow_null, shape, keep_errors)
+
+        results = [post(chunk) for chunk in chunks] if len(chunks) <= 1 else list(self._pool.map(post, chunks))
         return [item for chunk_results in results for item in chunk_results]
 
-    def _post_batch(self, calls: Sequence[Call], allow_null: bool, shape: Any = None) -> list[Any]:
+    def _post_batch(self, calls: Sequence[Call], allow_null: bool, shape: Any = None,
+                    keep_errors: bool = False) -> list[Any]:
         payload = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params} for i, c in enumerate(calls)]
         method = calls[0].method
         what = f"JSON-RPC {method} at {self.endpoint}"
@@ -96,7 +109,7 @@ class JsonRpcClient:
         if response.status_code != 200:
             raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
                            redacted(response.text))
-        return self._results(self._decode(response, method, shape), calls, allow_null)
+        return self._results(self._decode(response, method, shape), calls, allow_null, keep_errors)
 
     def _decode(self, response: httpx.Response, method: str, shape: Any = None) -> Any:
         if shape is not None:
@@ -111,7 +124,7 @@ class JsonRpcClient:
                 f"JSON-RPC {method} at {self.endpoint}: response is not JSON: {redacted(response.text, 120)!r}"
             ) from None
 
-    def _results(self, body: Any, calls: Sequence[Call], allow_null: bool) -> list[Any]:
+    def _results(self, body: Any, calls: Sequence[Call], allow_null: bool, keep_errors: bool = False) -> list[Any]:
         method = calls[0].method
         if isinstance(body, dict) and "error" in body:
             error = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
@@ -131,6 +144,9 @@ class JsonRpcClient:
                 raise MalformedResponse(f"JSON-RPC {call.method}{short(call.params)}: no response in batch")
             if item.get("error") is not None:
                 error = item["error"] if isinstance(item["error"], dict) else {"message": str(item["error"])}
+                if keep_errors:
+                    results.append(CallError(error.get("code"), redacted(str(error.get("message"))), error.get("data")))
+                    continue
                 raise RpcError(call.method, call.params, error.get("code"), redacted(str(error.get("message"))))
             if "result" not in item:
                 raise MalformedResponse(f"JSON-RPC {call.method}{short(call.params)}: response has no result")

@@ -39,6 +39,9 @@ U64 = ColumnType(pa.uint64(), "UInt64")
 # uint256 travels as a base-10 string (Arrow/Parquet/JSON) and lands as a native UInt256:
 # lossless at every hop, no float or int64 on the way.
 U256 = ColumnType(pa.string(), "UInt256")
+I32 = ColumnType(pa.int32(), "Int32")
+I64 = ColumnType(pa.int64(), "Int64")
+I256 = ColumnType(pa.string(), "Int256")  # signed, as U256: a base-10 string with its sign, native Int256
 # Hashes, addresses and calldata: lower-case 0x-prefixed hex.
 HEX = ColumnType(pa.string(), "String")
 TIMESTAMP = ColumnType(pa.timestamp("s", tz="UTC"), "DateTime('UTC')")

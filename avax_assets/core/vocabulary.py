@@ -52,7 +52,8 @@ VOCABULARY: dict[str, str] = {
     "cumulative_gas_used": "gas used by the block up to and including this transaction, gas",
     "effective_gas_price": "price paid, wei per gas",
     "transaction_fee": "fee paid, wei",
-    "contract_address": "address of the contract the transaction created, lower-case hex",
+    "contract_address": "contract address, lower-case hex: the contract the transaction created (transactions), "
+                        "the contract that emitted the event (decoded events)",
     "logs_count": "logs the transaction emitted",
     # logs
     "address": "address of the contract that emitted the log, lower-case hex",
@@ -172,6 +173,7 @@ VOCABULARY: dict[str, str] = {
     "fees_token_y": "fees in token Y, token units (decimals applied)",
     "fees_usd": "fees, USD",
     "active_id": "active bin id",
+    "pool_address": "DEX pool (pair) contract address, lower-case hex",
     "sender": "swap sender address, lower-case hex",
     "recipient": "swap recipient address, lower-case hex",
     "origin": "transaction sender address, lower-case hex",

@@ -131,15 +131,20 @@ LogDecoder = Callable[[dict], list[dict]]
 
 @dataclass(frozen=True)
 class LogEvent:
-    """A dataset decoded from logs: the logs whose topic0 is one of `signatures`, each turned into rows
-    by `decode_log`, which raises NotDecodable for a log that fits no standard shape."""
+    """A dataset decoded from logs: the logs whose topic0 is one of `signatures` (emitted by one of
+    `addresses`, when given), each turned into rows by `decode_log`, which raises NotDecodable for a log
+    that fits no standard shape."""
 
     dataset: Dataset
     signatures: tuple[str, ...]
     decode_log: LogDecoder
+    addresses: tuple[str, ...] = ()
 
     def __call__(self, logs: pa.RecordBatch) -> Decoded:
-        matches = logs.filter(pc.is_in(logs.column("topic0"), value_set=pa.array(self.signatures)))
+        wanted = pc.is_in(logs.column("topic0"), value_set=pa.array(self.signatures))
+        if self.addresses:
+            wanted = pc.and_(wanted, pc.is_in(logs.column("address"), value_set=pa.array(self.addresses)))
+        matches = logs.filter(wanted)
         rows, malformed = [], []
         for log in matches.to_pylist():
             try:

@@ -4,9 +4,12 @@ with blocks on chosen timestamps. Same seed and spec → same chain, same block 
 Each day holds native transfers (some above 2^64 wei), ERC-20 transfers (direct and contract-driven
 transferFrom), ERC-721 mint/transfer/burn, ERC-1155 single and batch mints and transfers, value fanned
 out and relayed between contracts (internal transactions), CREATE/CREATE2 from a contract, and a few
-forced reverts. A last empty block on the following day makes the last day complete. The dense profile
-(`swaps_per_block`) adds Uniswap-V2-style swaps on a DevPair pool (Transfer, Transfer, Sync, Swap: four
-logs each) and keeps the accounts funded, for mainnet-like density (≥ 100k transactions a day).
+forced reverts; swaps on a Uniswap-V2-style pair (Transfer, Transfer, Sync, Swap), a Liquidity Book pair
+and a Uniswap-v3-style pool (amounts above 2^128, negative int256), WAVAX deposits and withdrawals (WETH9's
+code at mainnet WAVAX's address), and transfers of tokens whose metadata is awkward (bytes32 name and
+symbol; no decimals(), a name that is not UTF-8, a reverting totalSupply()). A last empty block on the
+following day makes the last day complete. The dense profile (`swaps_per_block`) adds that many V2 swaps
+to every block and keeps the accounts funded, for mainnet-like density (≥ 100k transactions a day).
 
     python -m avax_assets_dev.devchain.generator --rpc-url http://127.0.0.1:8545 [--days 3 --blocks-per-day 40]
 """
@@ -34,6 +37,17 @@ AVAX = 10**18
 GAS = {"transfer": 21_000, "call": 300_000, "deploy_token": 3_000_000, "deploy": 400_000, "swap": 200_000}
 HUGE_TOKEN_ID = 2**200 + 7  # token ids and amounts above 2^64 exercise exact uint256 handling
 MULTI_IDS = (1, 2, 3, HUGE_TOKEN_ID)
+WAVAX = "0xb31f66aa3c1e785363f0875a1b74e27b85fd66c7"  # mainnet WAVAX: the devchain's WETH9 lives here too
+# alias → (artifact, constructor types, constructor arguments)
+TOKENS = {
+    "DevToken": ("DevToken", ["string", "string", "uint8"], ["Dev Token", "DEV", 18]),
+    "DevTokenB": ("DevToken", ["string", "string", "uint8"], ["Dev Dollar", "DUSD", 6]),
+    "DevTokenC": ("DevToken", ["string", "string", "uint8"], ["Dev Wide", "WIDE", 18]),
+    "DevTokenD": ("DevToken", ["string", "string", "uint8"], ["Dev Wider", "WIDER", 24]),
+    "DevBytes32Token": ("DevBytes32Token", [], []),
+    "DevOddToken": ("DevOddToken", [], []),
+}
+GENERATOR_VERSION = 2  # part of the recorded spec: a changed generator regenerates the chain
 
 
 def selector(signature: str) -> bytes:
@@ -53,6 +67,7 @@ class DevchainSpec:
     max_txs_per_block: int = 6
     reverts_per_day: int = 2
     swaps_per_block: int = 0  # dense profile: this many pool swaps in every block, besides the random mix
+    generator: int = GENERATOR_VERSION
 
     @property
     def dates(self) -> list[dt.date]:
@@ -126,7 +141,10 @@ class _Activity:
     def __init__(self, chain: _Chain, contracts: dict[str, str]) -> None:
         self.chain, self.c, self.rng = chain, contracts, chain.rng
         self.users = chain.accounts[1:12]
-        self.erc20: dict[str, int] = {}
+        self.erc20: dict[str, int] = {}  # DevToken balances
+        self.dex: _Dex | None = None  # set once the pools are deployed
+        self.wavax: dict[str, int] = defaultdict(int)
+        self.odd: dict[tuple[str, str], int] = defaultdict(int)  # (token alias, holder) → balance
         self.nft_owner: dict[int, str] = {}
         self.next_nft = 1
         self.multi: dict[tuple[str, int], int] = defaultdict(int)
@@ -140,11 +158,15 @@ class _Activity:
             self.erc20[user] = amount
             self.chain.send(user, self.c["DevToken"], calldata("approve(address,uint256)", ["address", "uint256"],
                                                                 [self.c["ForwarderA"], 2**256 - 1]))
+            for alias in ("DevBytes32Token", "DevOddToken"):
+                self.chain.send(admin, self.c[alias], calldata("mint(address,uint256)", ["address", "uint256"],
+                                                               [user, 10**24]))
+                self.odd[(alias, user)] = 10**24
 
     def random_action(self) -> None:
         actions = [self.native, self.erc20_transfer, self.erc20_pull, self.nft, self.multi_token,
-                   self.fan_out, self.relay, self.create]
-        self.rng.choices(actions, weights=[3, 4, 2, 3, 3, 2, 2, 1])[0]()
+                   self.fan_out, self.relay, self.create, self.wrap, self.odd_transfer, self.swap]
+        self.rng.choices(actions, weights=[3, 4, 2, 3, 3, 2, 2, 1, 2, 1, 3])[0]()
 
     def _two_users(self) -> tuple[str, str]:
         a, b = self.rng.sample(self.users, 2)
@@ -243,15 +265,56 @@ class _Activity:
         data = calldata("relay(address,address)", ["address", "address"], [self.c["ForwarderB"], recipient])
         self.chain.send(sender, self.c["ForwarderA"], data, value=self.rng.randint(1, 25) * AVAX)
 
-    def create(self) -> None:
+    def create(self, salted: bool | None = None) -> None:
         sender = self.rng.choice(self.users)
         value = self.rng.randint(0, 5) * AVAX
-        if self.rng.random() < 0.5:
+        if not (self.rng.random() < 0.5 if salted is None else salted):
             data = calldata("deploy(uint256)", ["uint256"], [value])
         else:
             salt = self.rng.getrandbits(256).to_bytes(32, "big")
             data = calldata("deploy2(bytes32,uint256)", ["bytes32", "uint256"], [salt, value])
         self.chain.send(sender, self.c["ForwarderA"], data, value=value, gas=GAS["deploy"])
+
+    def every_day(self, block_in_day: int) -> None:
+        """What each day holds whatever the random mix draws, in its first two blocks (so every day has
+        every dataset's rows: CREATE and CREATE2, each pool's swaps, a wrap and an unwrap, both awkward
+        tokens moving)."""
+        if block_in_day == 0:
+            self.create(salted=False)
+            self.wrap(unwrap=False)
+            self.dex.lb_swap()
+        elif block_in_day == 1:
+            self.create(salted=True)
+            self.wrap(unwrap=True)
+            self.dex.v2_swap()
+            self.dex.v3_swap()
+            self.odd_transfer("DevBytes32Token")
+            self.odd_transfer("DevOddToken")
+
+    def wrap(self, unwrap: bool | None = None) -> None:
+        """WAVAX: deposit native AVAX, or withdraw part of what the user holds (an internal transaction)."""
+        holders = [u for u in self.users if self.wavax[u]]
+        if unwrap or (unwrap is None and holders and self.rng.random() < 0.4):
+            user = self.rng.choice(holders)
+            amount = self.rng.randint(1, self.wavax[user])
+            self.chain.send(user, WAVAX, calldata("withdraw(uint256)", ["uint256"], [amount]))
+            self.wavax[user] -= amount
+            return
+        user = self.rng.choice(self.users)
+        amount = self.rng.randint(1, 50) * AVAX + self.rng.randint(0, 10**18)
+        self.chain.send(user, WAVAX, calldata("deposit()", [], []), value=amount)
+        self.wavax[user] += amount
+
+    def odd_transfer(self, alias: str | None = None) -> None:
+        alias = alias or self.rng.choice(("DevBytes32Token", "DevOddToken"))
+        a, b = self._two_users()
+        amount = self.rng.randint(1, self.odd[(alias, a)] // 10)
+        self.chain.send(a, self.c[alias], calldata("transfer(address,uint256)", ["address", "uint256"], [b, amount]))
+        self.odd[(alias, a)] -= amount
+        self.odd[(alias, b)] += amount
+
+    def swap(self) -> None:
+        self.rng.choice((self.dex.v2_swap, self.dex.lb_swap, self.dex.v3_swap))()
 
     def forced_revert(self) -> None:
         sender, recipient = self._two_users()
@@ -267,62 +330,113 @@ FUND_EVERY_BLOCKS = 100
 USER_FUNDS = 10_000 * AVAX
 
 
-class _Pool:
-    """Swaps on the DevPair pool against a model of its reserves, so every swap succeeds and the
-    ERC-20 model of the random mix stays exact."""
+class _Dex:
+    """Swaps on the three pools against a model of balances and reserves, so every swap succeeds and the
+    ERC-20 model of the random mix stays exact: the V2 pair and the LB pair trade DevToken/DevTokenB, the
+    v3 pool DevTokenC/DevTokenD in amounts above 2^128."""
 
     def __init__(self, chain: _Chain, activity: _Activity) -> None:
         self.chain, self.activity, self.rng = chain, activity, chain.rng
-        self.pair, token0, token1 = activity.c["DevPair"], activity.c["DevToken"], activity.c["DevTokenB"]
+        c = activity.c
+        self.pair, self.lb, self.v3 = c["DevPair"], c["DevLBPair"], c["DevV3Pool"]
         admin = chain.accounts[0]
-        self.reserves = [10**30, 10**30]
         mint = "mint(address,uint256)"
-        for token, reserve in zip((token0, token1), self.reserves):
+        self.reserves = [10**30, 10**30]
+        for token, reserve in zip((c["DevToken"], c["DevTokenB"]), self.reserves):
             chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.pair, reserve]))
+            chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.lb, 10**30]))
+        for token in (c["DevTokenC"], c["DevTokenD"]):
+            chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.v3, 2**250]))
         chain.send(admin, self.pair, calldata("sync()", [], []))
-        self.token1_balance = {}
+        self.balances: dict[str, dict[str, int]] = {c["DevToken"]: activity.erc20}
+        for alias, amount in (("DevTokenB", 10**27), ("DevTokenC", 2**200), ("DevTokenD", 2**200)):
+            self.balances[c[alias]] = {}
+            for user in activity.users:
+                chain.send(admin, c[alias], calldata(mint, ["address", "uint256"], [user, amount]))
+                self.balances[c[alias]][user] = amount
+        approvals = ((c["DevToken"], self.pair), (c["DevTokenB"], self.pair), (c["DevToken"], self.lb),
+                     (c["DevTokenB"], self.lb), (c["DevTokenC"], self.v3), (c["DevTokenD"], self.v3))
         for user in activity.users:
-            chain.send(admin, token1, calldata(mint, ["address", "uint256"], [user, 10**27]))
-            self.token1_balance[user] = 10**27
-            for token in (token0, token1):
+            for token, spender in approvals:
                 chain.send(user, token, calldata("approve(address,uint256)", ["address", "uint256"],
-                                                 [self.pair, 2**256 - 1]))
+                                                 [spender, 2**256 - 1]))
+
+    def _trade(self, token_in: str, token_out: str, divisor: int) -> tuple[str, str, int]:
+        sender, to = self.rng.choice(self.activity.users), self.rng.choice(self.activity.users)
+        amount_in = self.rng.randint(1, max(1, self.balances[token_in][sender] // divisor))
+        self.balances[token_in][sender] -= amount_in
+        return sender, to, amount_in
+
+    def v2_swap(self) -> None:
+        c = self.activity.c
+        zero_for_one = self.rng.random() < 0.5
+        token_in, token_out = (c["DevToken"], c["DevTokenB"]) if zero_for_one else (c["DevTokenB"], c["DevToken"])
+        sender, to, amount_in = self._trade(token_in, token_out, 10_000)
+        r_in, r_out = (self.reserves[0], self.reserves[1]) if zero_for_one else (self.reserves[1], self.reserves[0])
+        amount_out = amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
+        self.chain.send(sender, self.pair, calldata("swap(uint256,bool,address)", ["uint256", "bool", "address"],
+                                                    [amount_in, zero_for_one, to]), gas=GAS["swap"])
+        self.balances[token_out][to] += amount_out
+        i, o = (0, 1) if zero_for_one else (1, 0)
+        self.reserves[i] += amount_in
+        self.reserves[o] -= amount_out
+
+    def lb_swap(self) -> None:
+        c = self.activity.c
+        swap_for_y = self.rng.random() < 0.5
+        token_in, token_out = (c["DevToken"], c["DevTokenB"]) if swap_for_y else (c["DevTokenB"], c["DevToken"])
+        sender, to, amount_in = self._trade(token_in, token_out, 10_000)
+        self.chain.send(sender, self.lb, calldata("swap(bool,address,uint128)", ["bool", "address", "uint128"],
+                                                  [swap_for_y, to, amount_in]), gas=GAS["swap"])
+        self.balances[token_out][to] += amount_in - amount_in // 1000
+
+    def v3_swap(self) -> None:
+        c = self.activity.c
+        zero_for_one = self.rng.random() < 0.5
+        token_in, token_out = (c["DevTokenC"], c["DevTokenD"]) if zero_for_one else (c["DevTokenD"], c["DevTokenC"])
+        sender, to, amount_in = self._trade(token_in, token_out, 50)
+        self.chain.send(sender, self.v3, calldata("swap(address,bool,uint256)", ["address", "bool", "uint256"],
+                                                  [to, zero_for_one, amount_in]), gas=GAS["swap"])
+        self.balances[token_out][to] += amount_in - amount_in // 2000
 
     def swaps(self, count: int) -> None:
         for _ in range(count):
-            sender, to = self.rng.choice(self.activity.users), self.rng.choice(self.activity.users)
-            zero_for_one = self.rng.random() < 0.5
-            balances = (self.activity.erc20, self.token1_balance)
-            source, target = (balances[0], balances[1]) if zero_for_one else (balances[1], balances[0])
-            amount_in = self.rng.randint(1, max(1, source[sender] // 10_000))
-            r_in, r_out = (self.reserves[0], self.reserves[1]) if zero_for_one else (self.reserves[1], self.reserves[0])
-            amount_out = amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
-            self.chain.send(sender, self.pair, calldata("swap(uint256,bool,address)", ["uint256", "bool", "address"],
-                                                        [amount_in, zero_for_one, to]), gas=GAS["swap"])
-            source[sender] -= amount_in
-            target[to] += amount_out
-            i, o = (0, 1) if zero_for_one else (1, 0)
-            self.reserves[i] += amount_in
-            self.reserves[o] -= amount_out
+            self.v2_swap()
 
 
 def _day_start(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
 
 
-def _deploy(chain: _Chain, dense: bool) -> dict[str, str]:
+def _creation_code(artifact: str, types: list[str], args: list) -> str:
+    return ARTIFACTS[artifact]["bytecode"] + (encode(types, args).hex() if types else "")
+
+
+def _deploy(chain: _Chain) -> dict[str, str]:
+    """Deploy the contracts; their creation transactions' hashes by alias."""
     admin = chain.accounts[0]
-    names = {"DevToken": "DevToken", "DevCollectible": "DevCollectible", "DevMultiToken": "DevMultiToken",
-             "ForwarderA": "Forwarder", "ForwarderB": "Forwarder", **({"DevTokenB": "DevToken"} if dense else {})}
-    for name in names.values():
-        chain.send(admin, None, ARTIFACTS[name]["bytecode"], gas=GAS["deploy_token"])
-    return dict(zip(names, chain.flush()))
+    plain = {"DevCollectible": "DevCollectible", "DevMultiToken": "DevMultiToken", "ForwarderA": "Forwarder",
+             "ForwarderB": "Forwarder", "WAVAXCode": "DevWAVAX"}
+    for artifact in plain.values():
+        chain.send(admin, None, ARTIFACTS[artifact]["bytecode"], gas=GAS["deploy_token"])
+    for artifact, types, args in TOKENS.values():
+        chain.send(admin, None, _creation_code(artifact, types, args), gas=GAS["deploy_token"])
+    return dict(zip([*plain, *TOKENS], chain.flush()))
 
 
-def _deploy_pair(chain: _Chain, token0: str, token1: str) -> str:
-    code = ARTIFACTS["DevPair"]["bytecode"] + encode(["address", "address"], [token0, token1]).hex()
-    chain.send(chain.accounts[0], None, code, gas=GAS["deploy_token"])
-    return chain.flush()[0]
+def _deploy_pools(chain: _Chain, contracts: dict[str, str]) -> dict[str, str]:
+    pools = {"DevPair": ("DevToken", "DevTokenB"), "DevLBPair": ("DevToken", "DevTokenB"),
+             "DevV3Pool": ("DevTokenC", "DevTokenD")}
+    for artifact, (a, b) in pools.items():
+        code = _creation_code(artifact, ["address", "address"], [contracts[a], contracts[b]])
+        chain.send(chain.accounts[0], None, code, gas=GAS["deploy_token"])
+    return dict(zip(pools, chain.flush()))
+
+
+def _place_wavax(chain: _Chain, deployed_at: str) -> None:
+    """WETH9's runtime code at mainnet WAVAX's address (its name and symbol are in the code, not storage)."""
+    code = chain.rpc.call("eth_getCode", [deployed_at, "latest"])
+    chain.rpc.call("anvil_setCode", [WAVAX, code], allow_null=True)
 
 
 def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
@@ -334,28 +448,29 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
             raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
         chain = _Chain(rpc, rng)
         first_day = _day_start(spec.start)
-        dense = spec.swaps_per_block > 0
-        deploy_hashes = _deploy(chain, dense)
+        deployed = _deploy(chain)
         chain.mine(first_day + 5)
-        contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deploy_hashes.items()}
-        if dense:
-            pair = _deploy_pair(chain, contracts["DevToken"], contracts["DevTokenB"])
-            chain.mine(first_day + 7)
-            contracts["DevPair"] = chain.receipt(pair)["contractAddress"].lower()
+        contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()}
+        _place_wavax(chain, contracts.pop("WAVAXCode"))
+        contracts["WAVAX"] = WAVAX
+        deployed = _deploy_pools(chain, contracts)
+        chain.mine(first_day + 7)
+        contracts.update({alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()})
         activity = _Activity(chain, contracts)
         activity.setup()
-        pool = _Pool(chain, activity) if dense else None
+        activity.dex = _Dex(chain, activity)
         chain.mine(first_day + 10)
         spacing = (86_400 - 120) // spec.blocks_per_day
         for day_index, day in enumerate(spec.dates):
             reverts_at = set(rng.sample(range(spec.blocks_per_day), spec.reverts_per_day))
             for i in range(spec.blocks_per_day):
+                activity.every_day(i)
                 for _ in range(rng.randint(0, spec.max_txs_per_block)):
                     activity.random_action()
                 if i in reverts_at:
                     activity.forced_revert()
-                if pool:
-                    pool.swaps(spec.swaps_per_block)
+                if spec.swaps_per_block:
+                    activity.dex.swaps(spec.swaps_per_block)
                     if i % FUND_EVERY_BLOCKS == 0:
                         chain.fund(activity.users, USER_FUNDS)
                 chain.mine(_day_start(day) + 60 + i * spacing + rng.randint(0, spacing // 2))

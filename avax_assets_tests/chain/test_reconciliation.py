@@ -2,6 +2,7 @@
 state the node reports; and it stops matching on a single lost, duplicated or mis-decoded transfer."""
 
 import datetime as dt
+import json
 
 import dagster as dg
 import pyarrow as pa
@@ -11,6 +12,7 @@ from avax_assets_dev import reconcile
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.settings import RpcSettings
+from avax_assets.events.datasets import WAVAX
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 
 DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
@@ -111,3 +113,88 @@ def test_the_activity_view_carries_its_chart_and_the_sql_command_reads_the_same_
     assert printed[0].strip() == "blocks" and printed[2].strip() == str(blocks) and printed[-1] == "(1 row)"
     assert cli.sql("SELECT no_such_column FROM avax.blocks") == 1  # the engine's message, one line, no traceback
     assert "no_such_column" in capsys.readouterr().err
+
+
+def test_v2_pairs_last_sync_equals_get_reserves(warehouse, node, last_block):
+    result = reconcile.v2_reserves(warehouse, node, last_block)
+    assert result.ok, str(result)
+
+
+def test_wavax_deposits_minus_withdrawals_equal_total_supply(warehouse, node, last_block):
+    result = reconcile.wavax_supply(warehouse, node, last_block)
+    assert result.ok, str(result)
+    withdrawals = warehouse.client.query("SELECT count() FROM avax.wavax_withdrawal").result_rows[0][0]
+    assert withdrawals > 0, "the devchain should unwrap too, or the check proves little"
+
+
+def test_token_metadata_equals_the_contracts_answers_including_awkward_tokens(warehouse, node, devchain):
+    for day in DAYS:
+        result = reconcile.token_metadata(warehouse, node, day)
+        assert result.ok, str(result)
+    rows = {r[0]: r[1:] for r in warehouse.client.query(
+        "SELECT token_address, name, symbol, decimals, metadata_errors FROM avax.tokens "
+        "ORDER BY block_number").result_rows}
+    c = devchain.contracts
+    assert rows[c["DevBytes32Token"]][:4] == ("Dev Maker", "DMKR", 18, None)
+    name, symbol, decimals, errors = rows[c["DevOddToken"]]
+    assert (name, symbol, decimals) == ("Odd\ufffdToken", "ODD", None)
+    errors = json.loads(errors)
+    assert "raw 0x4f6464ff546f6b656e" in errors["name"] and errors["total_supply"] == "reverted: supply is not tracked"
+    assert "no such method" in errors["decimals"]
+    assert rows[c["DevTokenB"]][1:3] == ("DUSD", 6) and rows[WAVAX][1:3] == ("WAVAX", 18)
+    assert rows[c["DevMultiToken"]][0] is None  # ERC-1155: no name()
+
+
+def test_pools_carry_their_tokens_and_the_swaps_view_is_in_exact_token_units(warehouse, devchain):
+    c = devchain.contracts
+    pools = {r[0]: r[1:] for r in warehouse.client.query(
+        "SELECT pool_address, dex, token0, token1 FROM avax.dex_pools").result_rows}
+    assert pools[c["DevPair"]] == ("uniswap_v2", c["DevToken"], c["DevTokenB"])
+    assert pools[c["DevLBPair"]] == ("liquidity_book", c["DevToken"], c["DevTokenB"])
+    assert pools[c["DevV3Pool"]] == ("uniswap_v3", c["DevTokenC"], c["DevTokenD"])
+    decimals = {c["DevToken"]: 18, c["DevTokenB"]: 6, c["DevTokenC"]: 18, c["DevTokenD"]: 24}
+    swaps = warehouse.client.query(
+        "SELECT dex, pool_address, token_in, token_out, toString(amount_in), amount_in_units, toString(amount_out), "
+        "amount_out_units, symbol_in FROM avax.swaps").result_rows
+    counts = warehouse.client.query("SELECT (SELECT count() FROM avax.uniswap_v2_swap) + (SELECT count() FROM "
+                                    "avax.uniswap_v3_swap) + (SELECT count() FROM avax.lb_swap)").result_rows[0][0]
+    assert len(swaps) == counts and {s[0] for s in swaps} == {"uniswap_v2", "uniswap_v3", "liquidity_book"}
+    for dex, pool, token_in, token_out, amount_in, units_in, amount_out, units_out, _ in swaps:
+        assert {token_in, token_out} == set(pools[pool][1:])
+        assert units_in == exact_units(int(amount_in), decimals[token_in])
+        assert units_out == exact_units(int(amount_out), decimals[token_out])
+    assert max(int(s[4]) for s in swaps if s[0] == "uniswap_v3") > 2**128
+
+
+def exact_units(amount: int, decimals: int) -> str:
+    whole, fraction = divmod(amount, 10**decimals)
+    return f"{whole}.{fraction:0{decimals}d}"
+
+
+def test_v3_swaps_equal_an_independent_decode_of_the_nodes_logs(warehouse, node, devchain, last_block):
+    from eth_abi import decode
+
+    from avax_assets.events.datasets import UNISWAP_V3_SWAP
+
+    logs = node.call("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(last_block), "topics": [UNISWAP_V3_SWAP.topic0]}])
+    expected = [(int(log["blockNumber"], 16), int(log["logIndex"], 16),
+                 *(str(v) for v in decode(["int256", "int256", "uint160", "uint128"], bytes.fromhex(log["data"][2:])[:128])))
+                for log in logs]
+    found = warehouse.client.query(
+        "SELECT block_number, log_index, toString(amount0), toString(amount1), toString(sqrt_price_x96), "
+        "toString(liquidity) FROM avax.uniswap_v3_swap ORDER BY block_number, log_index").result_rows
+    assert [tuple(r) for r in found] == expected and any(int(r[2]) < 0 for r in found)
+
+
+@pytest.mark.parametrize("amount, decimals, expected", [
+    ("5", "6", "0.000005"), ("1234567", "6", "1.234567"), ("0", "18", "0.000000000000000000"), ("7", "0", "7"),
+    (str(2**256 - 1), "18", f"{(2**256 - 1) // 10**18}.{(2**256 - 1) % 10**18:018d}"), ("5", "NULL", None),
+    ("-5", "2", "-0.05"), ("-123456", "3", "-123.456"),
+])
+def test_token_units_are_exact_decimal_text(warehouse, amount, decimals, expected):
+    from avax_assets.analytics.views import signed_token_units, token_units
+
+    places = f"CAST({decimals} AS Nullable(UInt8))"
+    sql = signed_token_units(f"toInt256('{amount}')", places) if amount.startswith("-") else \
+        token_units(f"toUInt256('{amount}')", places)
+    assert warehouse.client.query(f"SELECT {sql}").result_rows[0][0] == expected

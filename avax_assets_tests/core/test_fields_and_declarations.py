@@ -6,7 +6,7 @@ from avax_assets.chain import fields
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.core.clickhouse import create_table_sql
 from avax_assets.core.errors import BadField
-from avax_assets.core.schema import U256, Column, Dataset, checked_identifier
+from avax_assets.core.schema import I256, U256, Column, Dataset, checked_identifier
 
 
 def test_uint256_is_exact_to_the_maximum():
@@ -31,7 +31,8 @@ def test_hashes_and_addresses_are_lower_cased_and_length_checked():
 
 def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types():
     chain_datasets = [d for d in ALL_DATASETS.values() if d.block_column]
-    assert len(chain_datasets) == 8  # 7 from the chain, dex_swaps from The Graph
+    # 7 from the chain, 6 decoded events, dex_pools and tokens (read at the day's last block), dex_swaps
+    assert len(chain_datasets) == 16
     for dataset in chain_datasets:
         assert dataset.column("block_number").type.clickhouse == "UInt64"
         assert dataset.column("block_timestamp").type.clickhouse == "DateTime('UTC')"
@@ -40,6 +41,8 @@ def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types
         for column in dataset.columns:
             if column.type is U256:
                 assert column.arrow_field.type == pa.string() and column.type.clickhouse == "UInt256"
+            if column.type is I256:
+                assert column.arrow_field.type == pa.string() and column.type.clickhouse == "Int256"
 
 
 FIXED_TOPICS = {  # DEVELOPERS.md: these names are fixed
@@ -56,7 +59,9 @@ def test_kafka_topics_are_the_fixed_names():
         "avalanche.blocks.43114", "avalanche.transactions.43114", "avalanche.logs.43114"]
     topics = [dataset.topic for dataset in ALL_DATASETS.values()]
     assert len(set(topics)) == len(topics)
-    assert set(topics) - FIXED_TOPICS == {"avalanche.dex-swaps.43114"}  # the subgraph data, named by us
+    named_by_us = {"avalanche.dex-swaps.43114", "avalanche.dex-pools.43114", "avalanche.tokens.43114"}
+    events = {t for t in topics if t.startswith("avalanche.events.") and t.endswith(".43114")}
+    assert len(events) == 6 and set(topics) - FIXED_TOPICS - events == named_by_us
     assert FIXED_TOPICS <= set(topics)
 
 

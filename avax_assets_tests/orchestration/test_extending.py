@@ -1,6 +1,7 @@
 """A new dataset of each extensible kind, added from this module alone, through the entries
-ARCHITECTURE.md names: an AvaCloud snapshot (a `Snapshot` of a Data API list) and a dataset decoded from
-logs (a `LogEvent`). Both become assets with the factory and land in ClickHouse like the shipped ones."""
+ARCHITECTURE.md names: an AvaCloud snapshot (a `Snapshot` of a Data API list), a dataset decoded from
+logs (a `LogEvent`) and an event from an ABI file (one file, one `declare`). All become assets with the
+factory and land in ClickHouse like the shipped ones."""
 
 import json
 
@@ -12,12 +13,15 @@ from avax_assets.avacloud.snapshots import CHAINS_PATH, NETWORK, Endpoint, Snaps
 from avax_assets.catalogue import Catalogue
 from avax_assets.core.errors import NotDecodable
 from avax_assets.core.schema import HEX, TEXT, U8, U256, Column, Dataset
+from avax_assets.events import datasets as events
+from avax_assets.events.assets import event_asset
 from avax_assets.orchestration.factory import dataset_assets
 from avax_assets.orchestration.partitions import Partitions
 from avax_assets.orchestration.resources import AvaCloudResource
 from avax_assets.tokens.assets import decoded_asset
 from avax_assets.tokens.datasets import JOINS_TRANSACTION, LOG_POSITION
 from avax_assets.tokens.decode import LogEvent, data_words, log_position, topic_address
+from avax_assets_dev.devchain.generator import ARTIFACTS
 from avax_assets_dev.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
 
 # --- a snapshot: one declaration, one entry -----------------------------------------------------------
@@ -68,18 +72,33 @@ def test_a_snapshot_dataset_added_here_lands_in_clickhouse(resources):
 
 
 def test_a_log_decoded_dataset_added_here_lands_in_clickhouse(resources, stack, devchain):
+    approvals_land_in_clickhouse(decoded_asset(APPROVALS), resources, stack, devchain)
+
+
+def test_an_event_from_an_abi_file_added_here_lands_in_clickhouse(resources, stack, devchain, tmp_path, monkeypatch):
+    """One ABI file (the devchain token's, as solc wrote it) and one declaration."""
+    (tmp_path / "dev_token.json").write_text(json.dumps(ARTIFACTS["DevToken"]["abi"]))
+    monkeypatch.setattr(events, "ABIS", tmp_path)
+    declared = events.declare("erc20_approval_events", "dev_token.json", "Approval", "ERC-20 approvals.",
+                              columns={"value": "allowance, token base units"})
+    assert declared.dataset.topic == "avalanche.events.erc20_approval_events.43114"
+    approvals_land_in_clickhouse(event_asset(declared), resources, stack, devchain)
+
+
+def approvals_land_in_clickhouse(spec, resources, stack, devchain) -> None:
     day, (first, last) = next((d, blocks) for d, blocks in devchain.blocks_by_day.items()
                               if node_approvals(stack.anvil.url, *blocks))
     expected = node_approvals(stack.anvil.url, first, last)
-    assets = [*Catalogue().family("chain"), *dataset_assets(decoded_asset(APPROVALS), Partitions.from_settings())]
-    selection = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", "erc20_approvals",
-                 "clickhouse_erc20_approvals"]
+    name = spec.dataset.name
+    assets = [*Catalogue().family("chain"), *dataset_assets(spec, Partitions.from_settings())]
+    selection = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", name,
+                 f"clickhouse_{name}"]
     result = dg.materialize(assets, selection=selection, partition_key=day, resources=resources)
     assert result.success
     assert all(check.passed for check in result.get_asset_check_evaluations())
     warehouse = resources["clickhouse"].warehouse()
-    rows = warehouse.client.query("SELECT block_number, log_index, owner, spender, toString(value) "
-                                  "FROM avax.erc20_approvals WHERE toDate(block_timestamp) = {d:Date} "
+    rows = warehouse.client.query(f"SELECT block_number, log_index, owner, spender, toString(value) "
+                                  f"FROM avax.{name} WHERE toDate(block_timestamp) = {{d:Date}} "
                                   "ORDER BY block_number, log_index", parameters={"d": day}).result_rows
     assert [tuple(row) for row in rows] == expected and expected
 

@@ -111,12 +111,14 @@ def page(browser, dagster_ui):
 
 def test_asset_graph_shows_the_datasets(page, dagster_ui):
     page.goto(f"{dagster_ui.url}/asset-groups")
-    for group in ("chain", "tokens", "network", "metrics", "subgraphs", "analytics", "sources"):
+    for group in ("chain", "tokens", "events", "network", "metrics", "subgraphs", "analytics", "sources"):
         page.get_by_text(group, exact=True).first.wait_for()
     page.goto(f"{dagster_ui.url}/locations/avax_assets/asset-groups/chain")
+    page.get_by_text("blocks", exact=True).first.wait_for()
+    page.screenshot(path=ARTIFACTS / "chain-asset-graph.png")
+    page.get_by_role("tab", name="List").click()  # the lineage graph is wider than the window: read the list
     for asset in ("blocks", "transactions", "logs", "internal_transactions"):
         page.get_by_text(asset, exact=True).first.wait_for()
-    page.screenshot(path=ARTIFACTS / "chain-asset-graph.png")
 
 
 def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):

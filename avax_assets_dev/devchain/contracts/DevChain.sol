@@ -8,7 +8,15 @@ import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 
 contract DevToken is ERC20 {
-    constructor() ERC20("Dev Token", "DEV") {}
+    uint8 private immutable places;
+
+    constructor(string memory name_, string memory symbol_, uint8 decimals_) ERC20(name_, symbol_) {
+        places = decimals_;
+    }
+
+    function decimals() public view override returns (uint8) {
+        return places;
+    }
 
     function mint(address to, uint256 amount) external {
         _mint(to, amount);

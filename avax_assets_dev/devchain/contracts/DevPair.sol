@@ -16,15 +16,22 @@ contract DevPair {
     uint112 public reserve0;
     uint112 public reserve1;
 
+    uint32 public blockTimestampLast;
+
     constructor(IERC20 a, IERC20 b) {
         token0 = a;
         token1 = b;
+    }
+
+    function getReserves() external view returns (uint112, uint112, uint32) {
+        return (reserve0, reserve1, blockTimestampLast);
     }
 
     /// Reads the reserves from balances (tokens sent to the pool first, as V2's mint does).
     function sync() external {
         reserve0 = uint112(token0.balanceOf(address(this)));
         reserve1 = uint112(token1.balanceOf(address(this)));
+        blockTimestampLast = uint32(block.timestamp);
         emit Sync(reserve0, reserve1);
     }
 
@@ -38,6 +45,7 @@ contract DevPair {
         require(tokenOut.transfer(to, amountOut), "pay failed");
         reserve0 = uint112(token0.balanceOf(address(this)));
         reserve1 = uint112(token1.balanceOf(address(this)));
+        blockTimestampLast = uint32(block.timestamp);
         emit Sync(reserve0, reserve1);
         if (zeroForOne) emit Swap(msg.sender, amountIn, 0, 0, amountOut, to);
         else emit Swap(msg.sender, 0, amountIn, amountOut, 0, to);

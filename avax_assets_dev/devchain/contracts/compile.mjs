@@ -1,5 +1,5 @@
-// Compile DevChain.sol and DevPair.sol with solc-js and write artifacts.json (ABI + creation bytecode per contract).
-// Run from the repo root: node avax_assets/devchain/contracts/compile.mjs
+// Compile the devchain contracts with solc-js and write artifacts.json (ABI + creation bytecode per contract).
+// Run from the repo root: node avax_assets_dev/devchain/contracts/compile.mjs
 // (solc and @openzeppelin/contracts come from deployments/local/node: `npm ci` there first).
 import fs from "node:fs";
 import path from "node:path";
@@ -11,7 +11,7 @@ const nodeTools = path.resolve(here, "../../../deployments/local/node");
 const require = createRequire(path.join(nodeTools, "package.json"));
 const solc = require("solc");
 
-const files = ["DevChain.sol", "DevPair.sol"];
+const files = ["DevChain.sol", "DevPair.sol", "DevEvents.sol"];
 const sources = Object.fromEntries(files.map((f) => [f, { content: fs.readFileSync(path.join(here, f), "utf8") }]));
 const input = {
   language: "Solidity",
@@ -30,7 +30,8 @@ const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImpo
 const errors = (output.errors || []).filter((e) => e.severity === "error");
 if (errors.length) { console.error(errors.map((e) => e.formattedMessage).join("\n")); process.exit(1); }
 const wanted = { "DevChain.sol": ["DevToken", "DevCollectible", "DevMultiToken", "Forwarder", "Child"],
-                 "DevPair.sol": ["DevPair"] };
+                 "DevPair.sol": ["DevPair"],
+                 "DevEvents.sol": ["DevWAVAX", "DevLBPair", "DevV3Pool", "DevBytes32Token", "DevOddToken"] };
 const artifacts = { compiler: solc.version(), contracts: {} };
 for (const [file, name] of Object.entries(wanted).flatMap(([f, names]) => names.map((n) => [f, n]))) {
   const c = output.contracts[file][name];

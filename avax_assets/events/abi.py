@@ -1,0 +1,244 @@
+"""An ABI event as a dataset: its columns from the ABI types, its topic0, and the decoding of one log.
+
+Types map exactly: unsigned and signed integers up to 64 bits to native integers, wider ones to
+UInt256/Int256 (decimal strings in Parquet and Kafka); addresses and bytes to lower-case hex; bool;
+string as text (invalid UTF-8 replaced by U+FFFD); arrays and tuples to canonical JSON (integers as
+decimal strings, bytes and addresses as lower-case hex, tuples as objects in ABI order). An indexed
+argument of a dynamic type is only its keccak-256 hash in the topic: that hash is the column.
+
+A log is decoded only if it fits the ABI exactly: one topic per indexed argument after topic0, data of
+exactly the static head's size (or a valid ABI encoding when the event has dynamic arguments), every
+word's padding as its type requires. Anything else raises NotDecodable (counted, never mis-decoded).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import eth_abi
+from eth_abi.exceptions import DecodingError
+from eth_hash.auto import keccak
+
+from avax_assets.core.errors import NotDecodable
+from avax_assets.core.schema import BOOL, HEX, I32, I64, I256, TEXT, U8, U32, U64, U256, Column, ColumnType
+
+WORD = 64  # hex characters in a 32-byte ABI word
+TOPICS = ("topic1", "topic2", "topic3")
+_INTEGER = re.compile(r"^(u?)int(\d*)$")
+_FIXED_BYTES = re.compile(r"^bytes(\d+)$")
+# names that read badly (or are keywords) as ClickHouse columns
+_RENAMED = {"from": "from_address", "to": "to_address"}
+
+
+def snake_case(name: str) -> str:
+    """amount0In → amount0_in, sqrtPriceX96 → sqrt_price_x96, amountsIn → amounts_in."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return _RENAMED.get(name, name)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One event argument as the JSON ABI gives it."""
+
+    name: str
+    type: str  # as written: uint256, tuple[], address…
+    indexed: bool
+    components: tuple[Param, ...] = ()
+
+    @staticmethod
+    def of(entry: dict) -> Param:
+        return Param(entry.get("name", ""), entry["type"], bool(entry.get("indexed", False)),
+                     tuple(Param.of(c) for c in entry.get("components", ())))
+
+    @property
+    def canonical(self) -> str:
+        """The type as the signature writes it: tuples expanded to (t1,t2…)."""
+        if self.type.startswith("tuple"):
+            return "(" + ",".join(c.canonical for c in self.components) + ")" + self.type[len("tuple"):]
+        return self.type
+
+    @property
+    def is_dynamic(self) -> bool:
+        if self.type in ("string", "bytes") or self.type.endswith("[]"):
+            return True
+        if self.type.startswith("tuple") and not self.type.endswith("]"):
+            return any(c.is_dynamic for c in self.components)
+        if self.type.endswith("]"):  # a fixed-size array of a dynamic element
+            return Param(self.name, self.type[: self.type.rindex("[")], False, self.components).is_dynamic
+        return False
+
+    @property
+    def is_elementary(self) -> bool:
+        return not self.type.startswith("tuple") and not self.type.endswith("]")
+
+    def column_type(self) -> ColumnType:
+        if self.indexed and self.is_dynamic:
+            return HEX  # the topic holds keccak-256 of the value
+        if not self.is_elementary:
+            return TEXT
+        if self.type == "address" or self.type.startswith("bytes"):
+            return HEX
+        if self.type == "bool":
+            return BOOL
+        if self.type == "string":
+            return TEXT
+        unsigned, bits = _integer(self.type)
+        if unsigned:
+            return U8 if bits <= 8 else U32 if bits <= 32 else U64 if bits <= 64 else U256
+        return I32 if bits <= 32 else I64 if bits <= 64 else I256
+
+
+def _integer(type_: str) -> tuple[bool, int]:
+    match = _INTEGER.match(type_)
+    if not match:
+        raise ValueError(f"not an ABI type this decoder knows: {type_}")
+    return match.group(1) == "u", int(match.group(2) or 256)
+
+
+@dataclass(frozen=True)
+class AbiEvent:
+    """One event of a JSON ABI file, with the columns its arguments become."""
+
+    name: str
+    params: tuple[Param, ...]
+    columns: tuple[str, ...]  # one per param, in ABI order
+
+    @staticmethod
+    def load(path: Path, event: str, taken: frozenset[str] = frozenset()) -> AbiEvent:
+        """The event `event` of the ABI at `path`; argument names in `taken` (position columns) get an
+        `arg_` prefix."""
+        entries = [e for e in json.loads(path.read_text()) if e.get("type") == "event" and e.get("name") == event]
+        if len(entries) != 1:
+            raise ValueError(f"{path.name}: {len(entries)} events named {event!r} (need exactly one)")
+        if entries[0].get("anonymous"):
+            raise ValueError(f"{path.name}: {event} is anonymous (no topic0 to find it by)")
+        params = tuple(Param.of(p) for p in entries[0]["inputs"])
+        if sum(p.indexed for p in params) > len(TOPICS):
+            raise ValueError(f"{path.name}: {event} has more than {len(TOPICS)} indexed arguments")
+        columns = []
+        for i, param in enumerate(params):
+            column = snake_case(param.name) if param.name else f"arg{i}"
+            columns.append(f"arg_{column}" if column in taken else column)
+        return AbiEvent(event, params, tuple(columns))
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(p.canonical for p in self.params)})"
+
+    @property
+    def topic0(self) -> str:
+        return "0x" + keccak(self.signature.encode()).hex()
+
+    def column_declarations(self, descriptions: dict[str, str]) -> tuple[Column, ...]:
+        return tuple(Column(column, param.column_type(), description=descriptions.get(column, _described(param)))
+                     for param, column in zip(self.params, self.columns))
+
+    def decode(self, log: dict) -> dict[str, Any]:
+        """The argument columns of one log (position columns are the caller's); NotDecodable if it does
+        not fit the ABI exactly."""
+        indexed = [(p, c) for p, c in zip(self.params, self.columns) if p.indexed]
+        topics = [log[t] for t in TOPICS if log[t] is not None]
+        if len(topics) != len(indexed) or any(log[t] is None for t in TOPICS[: len(topics)]):
+            raise NotDecodable(f"{len(topics) + 1} topics, but {self.signature} has {len(indexed)} indexed "
+                               f"arguments (needs {len(indexed) + 1} topics)")
+        row = {column: (topic if param.is_dynamic else static_value(param.type, topic[2:], param.name or column))
+               for (param, column), topic in zip(indexed, topics)}
+        row.update(self._decode_data([(p, c) for p, c in zip(self.params, self.columns) if not p.indexed],
+                                     log["data"]))
+        return row
+
+    def _decode_data(self, params: list[tuple[Param, str]], data: str) -> dict[str, Any]:
+        body = data[2:]
+        if any(p.is_dynamic for p, _ in params):
+            return _decoded_dynamic(params, body)
+        if len(body) != WORD * len(params):
+            raise NotDecodable(f"data is {len(body) // 2} bytes, {self.signature} needs {32 * len(params)}")
+        return {column: static_value(param.type, body[i * WORD:(i + 1) * WORD], param.name or column)
+                for i, (param, column) in enumerate(params)}
+
+
+def _described(param: Param) -> str:
+    return f"ABI `{param.canonical}` argument `{param.name}`" + (
+        " (indexed: keccak-256 of the value, lower-case hex)" if param.indexed and param.is_dynamic else "")
+
+
+def static_value(type_: str, word: str, name: str) -> Any:
+    """One 32-byte word (64 hex characters) as the column value of an elementary static type, checking
+    that its padding is what the type allows."""
+    try:
+        number = int(word, 16)
+    except ValueError:
+        raise NotDecodable(f"{name}: not hex: {word[:20]}") from None
+    if type_ == "address":
+        if number >> 160:
+            raise NotDecodable(f"{name}: not an address (high bytes set): 0x{word}")
+        return "0x" + word[24:]
+    if type_ == "bool":
+        if number > 1:
+            raise NotDecodable(f"{name}: bool word is {number}")
+        return number == 1
+    fixed = _FIXED_BYTES.match(type_)
+    if fixed:
+        size = int(fixed.group(1))
+        if number & ((1 << (256 - 8 * size)) - 1):
+            raise NotDecodable(f"{name}: bytes{size} with non-zero padding: 0x{word}")
+        return "0x" + word[: 2 * size]
+    unsigned, bits = _integer(type_)
+    if unsigned:
+        if number >> bits:
+            raise NotDecodable(f"{name}: {number} does not fit uint{bits}")
+        return str(number) if bits > 64 else number
+    value = number - (1 << 256) if number >> 255 else number
+    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
+        raise NotDecodable(f"{name}: word 0x{word} is not a sign-extended int{bits}")
+    return str(value) if bits > 64 else value
+
+
+def _decoded_dynamic(params: list[tuple[Param, str]], body: str) -> dict[str, Any]:
+    """Data with dynamic arguments, by eth_abi (strict: padding and offsets checked). Strings are
+    decoded as bytes first, so invalid UTF-8 is replaced rather than refused."""
+    try:
+        raw = bytes.fromhex(body)
+        values = eth_abi.decode([_as_bytes(p) for p, _ in params], raw, strict=True)
+    except (DecodingError, ValueError, OverflowError) as exc:
+        raise NotDecodable(f"data does not decode as ({','.join(p.canonical for p, _ in params)}): {exc}"[:300]) \
+            from None
+    if len(eth_abi.encode([_as_bytes(p) for p, _ in params], values)) != len(raw):
+        raise NotDecodable(f"data is {len(raw)} bytes, more than its ABI encoding")
+    return {column: _cell(param, value) for (param, column), value in zip(params, values)}
+
+
+def _as_bytes(param: Param) -> str:
+    """The canonical type with every `string` read as `bytes`."""
+    return re.sub(r"\bstring\b", "bytes", param.canonical)
+
+
+def _cell(param: Param, value: Any) -> Any:
+    plain = _plain(param, value)
+    if param.is_elementary:
+        if param.type.startswith(("int", "uint")):
+            return plain if param.column_type() in (U256, I256) else int(plain)
+        return plain
+    return json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(param: Param, value: Any) -> Any:
+    """A decoded value as canonical JSON data (and, for elementary types, as its column value)."""
+    if param.type.endswith("]"):
+        element = Param(param.name, param.type[: param.type.rindex("[")], False, param.components)
+        return [_plain(element, v) for v in value]
+    if param.type == "tuple":
+        return {c.name or str(i): _plain(c, v) for i, (c, v) in enumerate(zip(param.components, value))}
+    if param.type == "string":
+        return value.decode("utf-8", errors="replace")
+    if param.type == "address":
+        return value.lower()
+    if param.type.startswith("bytes"):
+        return "0x" + value.hex()
+    if param.type == "bool":
+        return value
+    return str(value)
