@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 import time
@@ -80,7 +81,31 @@ def demo(args) -> None:
                        "AVAX_SNAPSHOT_START_DATE": spec.start.isoformat()})
     os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(stack.home / "chdb"))
     os.environ.setdefault("DAGSTER_HOME", str(REPO))  # the project's dagster.yaml: what the UI reads
+    forget_another_chains_data(stack, devchain)
     materialize_all(spec, devchain, stack, args.verbose)
+
+
+def forget_another_chains_data(stack: LocalStack, devchain) -> None:
+    """The demo's tables and lake hold the devchain they were built from: when the devchain is another one
+    (a changed spec or generator), they are emptied first, or the new chain's days would sit beside the
+    old chain's and fail the contiguity checks."""
+    import shutil
+
+    from avax_assets.core.lake import Lake
+    from avax_assets.core.settings import S3Settings
+
+    record = stack.home / "demo-chain.json"
+    built_from = json.loads(record.read_text())["latest_block_hash"] if record.exists() else None
+    chdb = Path(os.environ["AVAX_CLICKHOUSE_CHDB_PATH"])
+    if built_from != devchain.latest_block_hash and (built_from or chdb.exists()):
+        shutil.rmtree(chdb, ignore_errors=True)
+        lake = Lake(os.environ["AVAX_LAKE_ROOT"], S3Settings(os.environ["AVAX_S3_ENDPOINT_URL"],
+                                                             os.environ["AVAX_S3_ACCESS_KEY_ID"],
+                                                             os.environ["AVAX_S3_SECRET_ACCESS_KEY"]))
+        for path in lake.fs.ls(lake.bucket, refresh=True):
+            lake.fs.rm(path, recursive=True)
+        console.print("the devchain is not the one the tables were built from: emptied the demo's ClickHouse and lake")
+    record.write_text(json.dumps({"latest_block_hash": devchain.latest_block_hash}))
 
 
 def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) -> None:

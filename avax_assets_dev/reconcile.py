@@ -176,7 +176,7 @@ def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str)
         f"SELECT token_address, block_number, name, symbol, decimals, "
         f"if(isNull(total_supply), NULL, toString(total_supply)) FROM {warehouse.qualified('tokens')} "
         "WHERE toDate(block_timestamp) = {day:Date} ORDER BY token_address", parameters={"day": day}).result_rows
-    result = Reconciliation("token metadata vs the contracts' answers", len(rows))
+    result = Reconciliation(f"token metadata of {day} vs the contracts' answers", len(rows))
     for token, block, name, symbol, decimals, supply in rows:
         calls = [Call("eth_call", [{"to": token, "data": _call_data(f)}, hex(block)])
                  for f in ("name()", "symbol()", "decimals()", "totalSupply()")]

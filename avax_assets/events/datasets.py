@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avax_assets.chain.datasets import BLOCK_POSITION, TRANSACTIONS
-from avax_assets.core.schema import CHAIN_ID, HEX, TEXT, TIMESTAMP, U32, U64, Column, Dataset, ParentLink
+from avax_assets.core.schema import CHAIN_ID, HEX, TEXT, U32, Column, Dataset, ParentLink
 from avax_assets.events.abi import AbiEvent
 
 ABIS = Path(__file__).parent / "abis"

@@ -10,7 +10,8 @@ transfer signature is reported as malformed (never dropped silently, never mis-d
            TransferBatch(operator, from, to indexed; uint256[] ids, uint256[] values)  4 topics, ABI arrays
 
 ERC-20 and ERC-721 share the Transfer signature: a 4-topic Transfer belongs to ERC-721, any other
-topic count to ERC-20, so each malformed log is reported by exactly one of the two.
+topic count to ERC-20 (split in bulk before any log is decoded), so each malformed log is reported by
+exactly one of the two.
 """
 
 from __future__ import annotations
@@ -139,11 +140,14 @@ class LogEvent:
     signatures: tuple[str, ...]
     decode_log: LogDecoder
     addresses: tuple[str, ...] = ()
+    also: Callable[[pa.RecordBatch], pa.Array] | None = None  # a further mask over the logs, in bulk
 
     def __call__(self, logs: pa.RecordBatch) -> Decoded:
         wanted = pc.is_in(logs.column("topic0"), value_set=pa.array(self.signatures))
         if self.addresses:
             wanted = pc.and_(wanted, pc.is_in(logs.column("address"), value_set=pa.array(self.addresses)))
+        if self.also:
+            wanted = pc.and_(wanted, self.also(logs))
         matches = logs.filter(wanted)
         rows, malformed = [], []
         for log in matches.to_pylist():
@@ -154,8 +158,12 @@ class LogEvent:
         return Decoded(pa.RecordBatch.from_pylist(rows, schema=self.dataset.arrow_schema), malformed)
 
 
+def _four_topics(logs: pa.RecordBatch) -> pa.Array:
+    return pc.is_valid(logs.column("topic3"))
+
+
 EVENTS = (
-    LogEvent(ERC20_TRANSFERS, (TRANSFER,), _erc20),
-    LogEvent(ERC721_TRANSFERS, (TRANSFER,), _erc721),
+    LogEvent(ERC20_TRANSFERS, (TRANSFER,), _erc20, also=lambda logs: pc.invert(_four_topics(logs))),
+    LogEvent(ERC721_TRANSFERS, (TRANSFER,), _erc721, also=_four_topics),
     LogEvent(ERC1155_TRANSFERS, (TRANSFER_SINGLE, TRANSFER_BATCH), _erc1155),
 )

@@ -43,11 +43,12 @@ TOKENS = {
     "DevToken": ("DevToken", ["string", "string", "uint8"], ["Dev Token", "DEV", 18]),
     "DevTokenB": ("DevToken", ["string", "string", "uint8"], ["Dev Dollar", "DUSD", 6]),
     "DevTokenC": ("DevToken", ["string", "string", "uint8"], ["Dev Wide", "WIDE", 18]),
-    "DevTokenD": ("DevToken", ["string", "string", "uint8"], ["Dev Wider", "WIDER", 24]),
+    "DevTokenD": ("DevToken", ["string", "string", "uint8"], ["Dev Wider", "WIDER", 18]),
     "DevBytes32Token": ("DevBytes32Token", [], []),
     "DevOddToken": ("DevOddToken", [], []),
 }
-GENERATOR_VERSION = 2  # part of the recorded spec: a changed generator regenerates the chain
+DUSD_PER_DEV = 10**12  # DEV base units per DUSD base unit (18 vs 6 decimals): the pools price them 1:1 in units
+GENERATOR_VERSION = 3  # part of the recorded spec: a changed generator regenerates the chain
 
 
 def selector(signature: str) -> bytes:
@@ -341,15 +342,15 @@ class _Dex:
         self.pair, self.lb, self.v3 = c["DevPair"], c["DevLBPair"], c["DevV3Pool"]
         admin = chain.accounts[0]
         mint = "mint(address,uint256)"
-        self.reserves = [10**30, 10**30]
+        self.reserves = [10**30, 10**30 // DUSD_PER_DEV]
         for token, reserve in zip((c["DevToken"], c["DevTokenB"]), self.reserves):
             chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.pair, reserve]))
-            chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.lb, 10**30]))
+            chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.lb, reserve]))
         for token in (c["DevTokenC"], c["DevTokenD"]):
             chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.v3, 2**250]))
         chain.send(admin, self.pair, calldata("sync()", [], []))
         self.balances: dict[str, dict[str, int]] = {c["DevToken"]: activity.erc20}
-        for alias, amount in (("DevTokenB", 10**27), ("DevTokenC", 2**200), ("DevTokenD", 2**200)):
+        for alias, amount in (("DevTokenB", 10**27 // DUSD_PER_DEV), ("DevTokenC", 2**200), ("DevTokenD", 2**200)):
             self.balances[c[alias]] = {}
             for user in activity.users:
                 chain.send(admin, c[alias], calldata(mint, ["address", "uint256"], [user, amount]))
@@ -388,7 +389,8 @@ class _Dex:
         sender, to, amount_in = self._trade(token_in, token_out, 10_000)
         self.chain.send(sender, self.lb, calldata("swap(bool,address,uint128)", ["bool", "address", "uint128"],
                                                   [swap_for_y, to, amount_in]), gas=GAS["swap"])
-        self.balances[token_out][to] += amount_in - amount_in // 1000
+        after_fee = amount_in - amount_in // 1000
+        self.balances[token_out][to] += after_fee // DUSD_PER_DEV if swap_for_y else after_fee * DUSD_PER_DEV
 
     def v3_swap(self) -> None:
         c = self.activity.c
@@ -427,8 +429,10 @@ def _deploy(chain: _Chain) -> dict[str, str]:
 def _deploy_pools(chain: _Chain, contracts: dict[str, str]) -> dict[str, str]:
     pools = {"DevPair": ("DevToken", "DevTokenB"), "DevLBPair": ("DevToken", "DevTokenB"),
              "DevV3Pool": ("DevTokenC", "DevTokenD")}
+    price = {"DevLBPair": (["uint256", "uint256"], [1, DUSD_PER_DEV])}  # DUSD base units per DEV base unit
     for artifact, (a, b) in pools.items():
-        code = _creation_code(artifact, ["address", "address"], [contracts[a], contracts[b]])
+        types, args = price.get(artifact, ([], []))
+        code = _creation_code(artifact, ["address", "address", *types], [contracts[a], contracts[b], *args])
         chain.send(chain.accounts[0], None, code, gas=GAS["deploy_token"])
     return dict(zip(pools, chain.flush()))
 

@@ -152,7 +152,7 @@ def test_pools_carry_their_tokens_and_the_swaps_view_is_in_exact_token_units(war
     assert pools[c["DevPair"]] == ("uniswap_v2", c["DevToken"], c["DevTokenB"])
     assert pools[c["DevLBPair"]] == ("liquidity_book", c["DevToken"], c["DevTokenB"])
     assert pools[c["DevV3Pool"]] == ("uniswap_v3", c["DevTokenC"], c["DevTokenD"])
-    decimals = {c["DevToken"]: 18, c["DevTokenB"]: 6, c["DevTokenC"]: 18, c["DevTokenD"]: 24}
+    decimals = {c["DevToken"]: 18, c["DevTokenB"]: 6, c["DevTokenC"]: 18, c["DevTokenD"]: 18}
     swaps = warehouse.client.query(
         "SELECT dex, pool_address, token_in, token_out, toString(amount_in), amount_in_units, toString(amount_out), "
         "amount_out_units, symbol_in FROM avax.swaps").result_rows

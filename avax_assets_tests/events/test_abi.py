@@ -11,7 +11,6 @@ from avax_assets.chain.calls import Outcome, revert_reason, text_return, uint_re
 from avax_assets.chain.datasets import LOGS
 from avax_assets.chain.rpc import CallError
 from avax_assets.core.schema import BOOL, HEX, I32, I256, TEXT, U32, U256
-from avax_assets.events.abi import AbiEvent
 from avax_assets.events.assets import event_log_decoder
 from avax_assets.events.datasets import EVENTS, LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP, WAVAX, WAVAX_DEPOSIT, declare
 from avax_assets.tokens.metadata import token_row

@@ -45,18 +45,23 @@ contract DevWAVAX {
 }
 
 /// A Liquidity Book pair's Swap (Trader Joe v2.1/v2.2 signature): amounts packed two uint128 to a bytes32,
-/// X in the low 128 bits, Y in the high. One bin, a fixed price of 1 less 0.1%.
+/// X in the low 128 bits, Y in the high. One bin at a fixed price (Y base units per X base unit:
+/// priceNumerator / priceDenominator), less a 0.1% fee taken from the amount in.
 contract DevLBPair {
     event Swap(address indexed sender, address indexed to, uint24 id, bytes32 amountsIn, bytes32 amountsOut,
                uint24 volatilityAccumulator, bytes32 totalFees, bytes32 protocolFees);
 
     IERC20 private immutable tokenX;
     IERC20 private immutable tokenY;
+    uint256 private immutable priceNumerator;
+    uint256 private immutable priceDenominator;
     uint24 public constant ACTIVE_ID = 8388608; // 2^23: LB's price-1 bin
 
-    constructor(IERC20 x, IERC20 y) {
+    constructor(IERC20 x, IERC20 y, uint256 numerator, uint256 denominator) {
         tokenX = x;
         tokenY = y;
+        priceNumerator = numerator;
+        priceDenominator = denominator;
     }
 
     function getTokenX() external view returns (IERC20) { return tokenX; }
@@ -65,7 +70,8 @@ contract DevLBPair {
     function swap(bool swapForY, address to, uint128 amountIn) external returns (uint128 amountOut) {
         (IERC20 tokenIn, IERC20 tokenOut) = swapForY ? (tokenX, tokenY) : (tokenY, tokenX);
         uint128 fee = amountIn / 1000;
-        amountOut = amountIn - fee;
+        amountOut = swapForY ? uint128(uint256(amountIn - fee) * priceNumerator / priceDenominator)
+                             : uint128(uint256(amountIn - fee) * priceDenominator / priceNumerator);
         require(tokenIn.transferFrom(msg.sender, address(this), amountIn), "pull failed");
         require(tokenOut.transfer(to, amountOut), "pay failed");
         (bytes32 packedIn, bytes32 packedOut, bytes32 fees) = swapForY
