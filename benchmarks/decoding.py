@@ -52,7 +52,8 @@ def day_logs(client: JsonRpcClient, day: str, blocks: BlockRange) -> list[pa.Rec
     return list(block_batches(ChainReader(client), LOGS, day, blocks, logs.rpc, RpcSettings.chunk_blocks))
 
 
-def decoder_rates(batches: list[pa.RecordBatch], repeats: int) -> dict[str, dict]:
+def decoder_rates(batches: list[pa.RecordBatch], repeats: int) -> tuple[dict[str, dict], dict[str, list]]:
+    """Each decoder's rows and median seconds, and its decoded output (for the metadata reads)."""
     decoders = [*TRANSFER_DECODERS, *(event_log_decoder(e) for e in EVENTS)]
     seconds: dict[str, list[float]] = defaultdict(list)
     outputs: dict[str, list] = {}
@@ -67,8 +68,7 @@ def decoder_rates(batches: list[pa.RecordBatch], repeats: int) -> dict[str, dict
         median = statistics.median(runs)
         rates[name] = {"rows": rows, "malformed": sum(len(d.malformed) for d in outputs[name]),
                        "seconds": round(median, 3), "rows_per_s": round(rows / median) if median else None}
-    rates["_outputs"] = outputs
-    return rates
+    return rates, outputs
 
 
 def metadata_costs(client: JsonRpcClient, outputs: dict[str, list], at: dict, scale: int) -> dict:
@@ -121,8 +121,7 @@ def main() -> None:
         batches = day_logs(client, day, blocks)
         logs = sum(b.num_rows for b in batches)
         print(f"devchain ({args.profile}): {blocks.count} blocks, {logs:,} logs", flush=True)
-        rates = decoder_rates(batches, args.repeats)
-        outputs = rates.pop("_outputs")
+        rates, outputs = decoder_rates(batches, args.repeats)
         header = client.call("eth_getBlockByNumber", [hex(last), False])
         at = {"block_number": last, "block_timestamp": int(header["timestamp"], 16), "block_hash": header["hash"]}
         metadata = metadata_costs(client, outputs, at, args.metadata_tokens)

@@ -9,7 +9,7 @@ data), decoded from the stored `logs` partition. Adding an event is one ABI file
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from avax_assets.chain.datasets import BLOCK_POSITION, TRANSACTIONS
@@ -24,6 +24,7 @@ EVENT_POSITION = (
     Column("log_index", U32),
     Column("contract_address", HEX, description="the contract that emitted the event"),
 )
+POSITION_FROM_LOG = tuple(c.name for c in EVENT_POSITION if c.name != "contract_address")  # same names in logs
 WAVAX = "0xb31f66aa3c1e785363f0875a1b74e27b85fd66c7"  # Wrapped AVAX on the C-Chain
 
 
@@ -49,14 +50,13 @@ class DecodedEvent:
     contracts: tuple[str, ...] = ()
     pool: PoolKind | None = None
     token: bool = False
-    position: tuple[str, ...] = field(default=tuple(c.name for c in EVENT_POSITION))
 
     @property
     def topic0(self) -> str:
         return self.abi_event.topic0
 
     def decode_log(self, log: dict) -> list[dict]:
-        position = {name: log[name] for name in self.position if name != "contract_address"}
+        position = {name: log[name] for name in POSITION_FROM_LOG}
         return [{**position, "contract_address": log["address"], **self.abi_event.decode(log)}]
 
 

@@ -112,18 +112,13 @@ contract DevV3Pool {
     }
 }
 
-/// MKR's shape: name and symbol are bytes32, decimals a uint256.
-contract DevBytes32Token {
+/// Balances, mint and transfer with ERC-20's Transfer event: what the two awkward tokens below share.
+abstract contract DevLedger {
     event Transfer(address indexed from, address indexed to, uint256 value);
 
-    bytes32 public name = "Dev Maker";
-    bytes32 public symbol = "DMKR";
-    uint256 public decimals = 18;
-    uint256 public totalSupply;
     mapping(address => uint256) public balanceOf;
 
-    function mint(address to, uint256 amount) external {
-        totalSupply += amount;
+    function mint(address to, uint256 amount) public virtual {
         balanceOf[to] += amount;
         emit Transfer(address(0), to, amount);
     }
@@ -136,29 +131,26 @@ contract DevBytes32Token {
     }
 }
 
+/// MKR's shape: name and symbol are bytes32, decimals a uint256.
+contract DevBytes32Token is DevLedger {
+    bytes32 public name = "Dev Maker";
+    bytes32 public symbol = "DMKR";
+    uint256 public decimals = 18;
+    uint256 public totalSupply;
+
+    function mint(address to, uint256 amount) public override {
+        totalSupply += amount;
+        super.mint(to, amount);
+    }
+}
+
 /// A token with no decimals() (the call reverts: no such function), a name that is not valid UTF-8 and a
 /// totalSupply() that reverts with a reason.
-contract DevOddToken {
-    event Transfer(address indexed from, address indexed to, uint256 value);
-
-    mapping(address => uint256) public balanceOf;
-
+contract DevOddToken is DevLedger {
     function name() external pure returns (string memory) {
         bytes memory raw = hex"4f6464ff546f6b656e"; // "Odd", an invalid byte, "Token"
         return string(raw);
     }
     function symbol() external pure returns (string memory) { return "ODD"; }
     function totalSupply() external pure returns (uint256) { revert("supply is not tracked"); }
-
-    function mint(address to, uint256 amount) external {
-        balanceOf[to] += amount;
-        emit Transfer(address(0), to, amount);
-    }
-
-    function transfer(address to, uint256 amount) external returns (bool) {
-        balanceOf[msg.sender] -= amount;
-        balanceOf[to] += amount;
-        emit Transfer(msg.sender, to, amount);
-        return true;
-    }
 }
