@@ -23,9 +23,21 @@ from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import CLICKHOUSE
 from avax_assets.events import assets as events
-from avax_assets.orchestration.factory import DatasetAsset, SourceSystem, extract_asset, load_asset, load_key, view_asset
+from avax_assets.live.assets import SENSORS as LIVE_SENSORS
+from avax_assets.orchestration.factory import (
+    DatasetAsset,
+    SourceSystem,
+    extract_asset,
+    load_asset,
+    load_key,
+    view_asset,
+)
 from avax_assets.orchestration.partitions import Partitions
-from avax_assets.orchestration.schedules import catch_up_sensor, daily_schedule, transient_retry
+from avax_assets.orchestration.schedules import (
+    catch_up_sensor,
+    daily_schedule,
+    transient_retry,
+)
 from avax_assets.subgraphs import assets as subgraphs
 from avax_assets.subgraphs.datasets import DEX_SWAPS
 from avax_assets.tokens import assets as tokens
@@ -103,7 +115,7 @@ class Catalogue:
         jobs = {job.name: self.job(job) for job in DAILY_JOBS}
         analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
-        sensors = [catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS]
+        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS), *LIVE_SENSORS]
         return dg.Definitions(
             assets=[*(source.spec() for source in SOURCES), *(a for name in FAMILIES for a in self.family(name)),
                     *self.analytics],

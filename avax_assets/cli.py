@@ -3,13 +3,15 @@
     uv run avax-assets sql "SELECT count() FROM avax.blocks"   # one query, an aligned table
     uv run avax-assets sql                                     # an interactive prompt (exit with Ctrl-D)
     uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
+    uv run avax-assets live follow | consume | status           # the live path (avax_assets/live/)
 
 `materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
 the partition (an unknown one gets the valid range and the variable that moves it, not a traceback).
 
 `sql` opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
 engine in .avax-assets/chdb unless AVAX_CLICKHOUSE_HOST names a server). The embedded engine allows one
-process per directory: while a run holds it, the command says so and exits instead of waiting.
+process per directory: while a run holds it, the command says so and exits instead of waiting; the prompt
+holds it only while a query runs, so loads and the live consumer go on between queries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from avax_assets.core.errors import AvaxError, SettingError
 
@@ -47,8 +50,10 @@ def warehouse():
     from avax_assets.orchestration.environment import build_resources
 
     clickhouse = build_resources()["clickhouse"].model_copy(update={"chdb_lock_wait_s": 0})
+    found = clickhouse.warehouse()
     with _engine_stderr_silenced():  # the engine prints its own lock error; ours says it in one line
-        return clickhouse.warehouse()
+        found.client.query("SELECT 1")  # refused at once while another process holds the embedded engine
+    return found
 
 
 @contextmanager
@@ -73,7 +78,7 @@ def sql(query: str | None) -> int:
     try:
         client = warehouse().client
     except AvaxError as exc:  # the engine is held by a run, or a setting is wrong: one line, no traceback
-        print(f"avax-assets sql: {str(exc).split('. chDB said')[0]}", file=sys.stderr)
+        print(f"avax-assets sql: {str(exc).split('. Held by: chDB said')[0]}", file=sys.stderr)
         return 1
     if query:
         return _answer(client, query)
@@ -140,6 +145,43 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     return 0 if result.success else 1
 
 
+def live(service: str, ready_file: str | None) -> int:
+    """A live service (follow: the head into Kafka; consume: Kafka into ClickHouse; status: where they are)
+    until SIGTERM or Ctrl-C; 1 with the reason on a permanent error or a wrong setting."""
+    import logging
+    import signal
+    import threading
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    from avax_assets.live import assets as live_assets
+    from avax_assets.live.stream import live_datasets
+    from avax_assets.orchestration.environment import build_resources, resolved
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        resources = build_resources()
+        if service == "status":
+            warehouse = resolved(resources["clickhouse"]).warehouse()
+            with resolved(resources["rpc"]).reader() as reader:
+                head = reader.latest_block()
+            status = live_assets.live_status(warehouse, live_datasets(resources["live"].traces), head)
+            print(render(["dataset", "last_block", "head", "lag_blocks", "lag_s", "loaded_at"],
+                         [[name, s["live/last_block"], s["live/head"], s["live/lag_blocks"], s["live/lag_s"],
+                           s["live/loaded_at"]] for name, s in status.items()]))
+            return 0
+        if ready_file:
+            Path(ready_file).write_text(str(os.getpid()))
+        (live_assets.follow if service == "follow" else live_assets.consume)(resources, stop)
+        return 0
+    except AvaxError as exc:
+        print(f"avax-assets live {service}: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="avax-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -150,7 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--select", required=True, help="asset names, comma-separated")
     run.add_argument("--partition", help="the UTC day, YYYY-MM-DD, of partitioned assets")
     run.add_argument("--verbose", action="store_true", help="Dagster's event log and warnings too")
+    stream = commands.add_parser("live", help="the live path's services: follow the head into Kafka, consume it "
+                                            "into ClickHouse, or show their status")
+    stream.add_argument("service", choices=["follow", "consume", "status"])
+    stream.add_argument("--ready-file", help="written with the process id once the service runs (services.sh)")
     args = parser.parse_args(argv)
+    if args.command == "live":
+        raise SystemExit(live(args.service, args.ready_file))
     if args.command == "sql":
         raise SystemExit(sql(args.query))
     raise SystemExit(materialize(args.select, args.partition, args.verbose))

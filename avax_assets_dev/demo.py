@@ -158,16 +158,21 @@ def failure(result) -> str:
 
 
 def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
+    warehouse = resources["clickhouse"].warehouse()
+    with warehouse.session():  # one open of the embedded engine for every query of the summary
+        _summary(warehouse, catalogue, resources, days, devchain, stack)
+
+
+def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
     from avax_assets.analytics.views import VIEWS
     from avax_assets.catalogue import FAMILIES
     from avax_assets.chain.rpc import JsonRpcClient
     from avax_assets.core.settings import RpcSettings
     from avax_assets_dev import reconcile
 
-    warehouse = resources["clickhouse"].warehouse()
     datasets = [spec.dataset for specs in FAMILIES.values() for spec in specs]
     width = max(len(f"{warehouse.database}.{d.table}") for d in datasets)
-    console.print(f"\n[bold]rows per ClickHouse table[/], by day")
+    console.print("\n[bold]rows per ClickHouse table[/], by day")
     console.print(f"{'table':<{width}}" + "".join(f"{day:>12}" for day in days))
     for dataset in datasets:
         counts = [warehouse.partition_rows(dataset, dt.date.fromisoformat(day)) for day in days]

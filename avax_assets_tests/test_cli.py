@@ -33,10 +33,10 @@ def test_a_held_engine_is_refused_in_one_line(tmp_path):
 
 HOLD = """
 import sys, time
-from avax_assets.core.clickhouse import chdb_client
-chdb_client(sys.argv[1])
-print("held", flush=True)
-time.sleep(300)
+from avax_assets.core.clickhouse import held_engine
+with held_engine(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(300)
 """
 
 

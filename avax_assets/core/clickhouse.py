@@ -9,13 +9,19 @@ previous data untouched. Identifiers are validated; values are bound as paramete
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from avax_assets.core.errors import ClickHouseBusy, PartitionLoadError
 from avax_assets.core.schema import Dataset, checked_identifier
@@ -85,6 +91,10 @@ class ClickHouseWarehouse:
         self.database = checked_identifier(database)
         self.stale_staging_s = stale_staging_s
         self._ready: set[str] = set()
+
+    def session(self):
+        """Hold the engine for a whole load (the embedded one is otherwise held per statement)."""
+        return self.client.session() if isinstance(self.client, EmbeddedClient) else nullcontext()
 
     def qualified(self, table: str) -> str:
         return f"{self.database}.{checked_identifier(table)}"
@@ -168,6 +178,16 @@ class ClickHouseWarehouse:
             self.client.command(f"DROP TABLE IF EXISTS {staging}")
         return staged  # what the partition now holds: REPLACE PARTITION swaps the staged part in whole
 
+    def append(self, dataset: Dataset, batch: pa.RecordBatch) -> int:
+        """Insert rows as they are, one INSERT per day, each one part (all or nothing): the live path's loads,
+        which keep themselves free of duplicates (live/consumer.py)."""
+        self.ensure_table(dataset)
+        days = pc.cast(batch.column(dataset.partition_column), pa.date32())
+        for day in pc.unique(days):
+            self.client.insert_arrow(self.qualified(dataset.table),
+                                     pa.Table.from_batches([batch.filter(pc.equal(days, day))]))
+        return batch.num_rows
+
     def partition_rows(self, dataset: Dataset, day: dt.date) -> int:
         self.ensure_table(dataset)
         column = checked_identifier(dataset.partition_column)
@@ -210,30 +230,105 @@ log = logging.getLogger(__name__)
 # What chDB says when another process holds the directory: the lock, or (on later tries) only its
 # embedded server failing to start.
 HELD_SIGNS = ("Cannot lock file", "Error initializing EmbeddedServer")
-_clients: dict[str, object] = {}
-_clients_lock = threading.Lock()
+LOCK_FILE = ".avax-assets.lock"  # in the engine's directory: who holds it (pid and command) while it is open
 
 
-def chdb_client(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.5):
-    """The embedded engine allows one process per data directory: one client per path in this process, and
-    while another process holds the directory, wait for it (up to `lock_wait_s`) instead of failing."""
+@dataclass
+class _OpenEngine:
+    client: object
+    lock: int  # the locked file's descriptor; closing it releases the lock
+    users: int = 0
+
+
+_engines: dict[str, _OpenEngine] = {}
+_engines_lock = threading.RLock()
+
+
+@contextmanager
+def held_engine(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25):
+    """The embedded engine at `path`, open for this block and closed after it, so that another process (a
+    Dagster load, the live consumer, the sql console) can open it next: chDB allows one process per
+    directory. Opens nest within a process (the innermost reuses the outer one's client). While another
+    process holds it, wait up to `lock_wait_s` (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S), then ClickHouseBusy."""
+    with _engines_lock:
+        engine = _engines.get(path) or _open(path, lock_wait_s, poll_s)
+        _engines[path] = engine
+        engine.users += 1
+    try:
+        yield engine.client
+    finally:
+        with _engines_lock:
+            engine.users -= 1
+            if engine.users == 0:
+                del _engines[path]
+                engine.client.close()
+                os.close(engine.lock)
+
+
+def _open(path: str, lock_wait_s: float, poll_s: float) -> _OpenEngine:
     import clickhouse_connect
 
-    with _clients_lock:
-        if path in _clients:
-            return _clients[path]
-        started = time.monotonic()
+    Path(path).mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait_s
+    lock = os.open(Path(path) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
         while True:
             try:
-                _clients[path] = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-                return _clients[path]
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(lock, 200, 0).decode(errors="replace").strip()
+                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"process {holder}" if holder else "")
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()} {' '.join(sys.argv)[:150]}".encode(), 0)
+        while True:  # a process that opened the engine without this lock (chDB itself, an older version)
+            try:
+                return _OpenEngine(clickhouse_connect.get_client(dsn=f"chdb://{path}"), lock)
             except Exception as exc:
                 if not any(sign in str(exc) for sign in HELD_SIGNS):
                     raise
-                if time.monotonic() - started >= lock_wait_s:
-                    raise ClickHouseBusy(
-                        f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
-                        "(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Run one load at a time (the 'clickhouse' pool), or "
-                        f"point AVAX_CLICKHOUSE_HOST at a ClickHouse server. chDB said: {str(exc)[-200:]}") from None
-                log.info("embedded ClickHouse at %s is held by another process: waiting", path)
-                time.sleep(poll_s)
+                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"chDB said: {str(exc)[-200:]}")
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _wait_or_give_up(path: str, lock_wait_s: float, deadline: float, poll_s: float, holder: str) -> None:
+    if time.monotonic() >= deadline:
+        raise ClickHouseBusy(
+            f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
+            f"(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: {holder or 'unknown'}. Run one load at a time (the "
+            "'clickhouse' pool), or point AVAX_CLICKHOUSE_HOST at a ClickHouse server") from None
+    log.info("embedded ClickHouse at %s is held by another process: waiting", path)
+    time.sleep(poll_s)
+
+
+class EmbeddedClient:
+    """A client of the embedded engine that holds it only while a statement runs (or for a whole
+    `session()`): a process that keeps one does not keep the directory from others."""
+
+    def __init__(self, path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25) -> None:
+        self.path, self.lock_wait_s, self.poll_s = path, lock_wait_s, poll_s
+
+    def session(self):
+        return held_engine(self.path, self.lock_wait_s, self.poll_s)
+
+    def query(self, *args, **kwargs):
+        with self.session() as client:
+            return client.query(*args, **kwargs)
+
+    def command(self, *args, **kwargs):
+        with self.session() as client:
+            return client.command(*args, **kwargs)
+
+    def insert_arrow(self, *args, **kwargs):
+        with self.session() as client:
+            return client.insert_arrow(*args, **kwargs)
+
+    def query_arrow(self, *args, **kwargs):
+        with self.session() as client:
+            return client.query_arrow(*args, **kwargs)
+
+
+def chdb_client(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25) -> EmbeddedClient:
+    return EmbeddedClient(path, lock_wait_s, poll_s)

@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Iterable
 
+import msgspec
 import polars as pl
 import pyarrow as pa
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -147,21 +148,11 @@ class KafkaPublisher:
 
     def _transaction(self, producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
                      where: str, failures: list[str]) -> int:
-        sent, topic, produce = 0, dataset.topic, producer.produce
+        sent = 0
         try:
             producer.init_transactions(self.timeout_s)  # fences an older producer of the same partition
             producer.begin_transaction()
-            for batch in sliced(batches, ENCODE_ROWS):
-                keys, values = encode_batch(dataset, batch)
-                for key, value in zip(keys, values):
-                    try:
-                        produce(topic, value, key, headers=headers)
-                    except BufferError:  # the local queue is full: wait for deliveries, then again
-                        self._produce_when_room(producer, topic, key, value, headers, failures)
-                sent += len(values)
-                producer.poll(0)
-                if failures:
-                    break
+            sent = produce_batches(producer, dataset, batches, headers, failures)
             if not failures:
                 producer.commit_transaction(self.timeout_s)
         except KafkaException as exc:
@@ -179,22 +170,15 @@ class KafkaPublisher:
                                      f"the transaction was aborted; brokers {self.servers}")
         return sent
 
+    def stream(self, transactional: str) -> StreamPublisher:
+        return StreamPublisher(self, transactional)
+
     def _producer_config(self, transactional: str) -> dict:
         timeout_ms = int(self.timeout_s * 1000)
         return {**PRODUCER_DEFAULTS, **self.config, "transactional.id": transactional,
                 "message.timeout.ms": timeout_ms,  # a message the broker never acknowledges fails after this
                 "transaction.timeout.ms": max(timeout_ms, 60_000),  # must not be shorter than message.timeout.ms
                 "socket.timeout.ms": max(timeout_ms, 10_000)}
-
-    @staticmethod
-    def _produce_when_room(producer: Producer, topic, key, value, headers, failures: list[str]) -> None:
-        while not failures:  # deliveries drain the queue, or time out into failures
-            producer.poll(0.2)
-            try:
-                producer.produce(topic, value, key, headers=headers)
-                return
-            except BufferError:
-                continue
 
     def _unreachable(self, exc: KafkaException, what: str) -> Exception:
         error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
@@ -203,6 +187,97 @@ class KafkaPublisher:
                                 "AVAX_KAFKA_SECURITY_PROTOCOL, AVAX_KAFKA_SASL_MECHANISM, AVAX_KAFKA_SASL_USERNAME "
                                 "and AVAX_KAFKA_SASL_PASSWORD")
         return SinkUnavailable(f"Kafka at {self.servers} {what} ({_reason(exc)})")
+
+
+def produce_batches(producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
+                    failures: list[str]) -> int:
+    """Hand every row of `batches` to the producer (keyed by the natural key); returns how many. Stops early
+    once a delivery failed (`failures`, filled by the delivery callback)."""
+    sent, topic, produce = 0, dataset.topic, producer.produce
+    for batch in sliced(batches, ENCODE_ROWS):
+        keys, values = encode_batch(dataset, batch)
+        for key, value in zip(keys, values):
+            try:
+                produce(topic, value, key, headers=headers)
+            except BufferError:  # the local queue is full: wait for deliveries, then again
+                _produce_when_room(producer, topic, key, value, headers, failures)
+        sent += len(values)
+        producer.poll(0)
+        if failures:
+            break
+    return sent
+
+
+def _produce_when_room(producer: Producer, topic, key, value, headers, failures: list[str]) -> None:
+    while not failures:  # deliveries drain the queue, or time out into failures
+        producer.poll(0.2)
+        try:
+            producer.produce(topic, value, key, headers=headers)
+            return
+        except BufferError:
+            continue
+
+
+class StreamPublisher:
+    """One transactional producer kept for a stream of transactions (the live follower: a transaction per
+    step of blocks, several topics in each). Its `init_transactions` fences any earlier producer of the same
+    transactional id, so a restarted follower aborts what its predecessor left open."""
+
+    def __init__(self, publisher: KafkaPublisher, transactional: str) -> None:
+        self.publisher = publisher
+        self.failures: list[str] = []
+        self.producer = Producer({**publisher._producer_config(transactional),
+                                  "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
+        self.ready = False
+
+    def publish(self, parts: list[tuple[Dataset, pa.RecordBatch]], headers: list, closing: tuple[str, bytes, bytes],
+                where: str) -> int:
+        """Every part's rows, then the `closing` message (topic, key, value) once they are all acknowledged,
+        in one transaction; returns the rows sent, or raises KafkaDeliveryError (the transaction aborted)."""
+        timeout_s, producer = self.publisher.timeout_s, self.producer
+        self.failures.clear()
+        sent = 0
+        try:
+            if not self.ready:
+                for dataset, _ in parts:
+                    self.publisher.ensure_topic(dataset.topic)
+                self.publisher.ensure_topic(closing[0])
+                producer.init_transactions(timeout_s)
+                self.ready = True
+            producer.begin_transaction()
+            for dataset, batch in parts:
+                sent += produce_batches(producer, dataset, [batch], headers, self.failures)
+            if producer.flush(timeout_s) or self.failures:  # what closes the transaction follows what it closes
+                raise KafkaDeliveryError(f"{where}: {len(self.failures) or 'some'} messages not delivered within "
+                                         f"{timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S); brokers {self.publisher.servers}")
+            producer.produce(closing[0], closing[2], closing[1], headers=headers)
+            producer.commit_transaction(timeout_s)
+            return sent
+        except KafkaException as exc:
+            self._abort()
+            raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
+                                     f"({_reason(exc)}); brokers {self.publisher.servers}") from None
+        except BaseException:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        if self.ready:
+            _abort(self.producer, self.publisher.timeout_s)
+
+    def close(self) -> None:
+        self.producer.purge()
+        self.producer.close()
+
+
+def decode_values(dataset: Dataset, values: list[bytes]) -> pa.RecordBatch:
+    """Messages' values (encode_batch's JSON) back into a batch of the dataset's schema, exactly: uint256
+    stays a decimal string, timestamps come back from Unix seconds."""
+    schema = dataset.arrow_schema
+    wire = pa.schema([pa.field(f.name, pa.int64(), f.nullable) if pa.types.is_timestamp(f.type) else f
+                      for f in schema])
+    rows = [msgspec.json.decode(value) for value in values]
+    return pa.RecordBatch.from_pylist(rows, schema=wire).cast(schema)
 
 
 def transactional_id(dataset: Dataset, partition: str) -> str:

@@ -137,6 +137,20 @@ class ClickHouseSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    """The live path: a follower of the accepted head publishing to Kafka, a consumer loading ClickHouse."""
+    poll_s: float = 0.5  # how often the follower asks for the head (a newHeads notice wakes it sooner)
+    step_blocks: int = 50  # most blocks per Kafka transaction (catching up goes in steps of this many)
+    traces: bool = False  # internal transactions too (needs debug_traceBlockByNumber)
+    start_block: int | None = None  # where a follower with nothing in Kafka starts; None: the head
+    websocket_url: str | None = None  # newHeads; None: the RPC URL's ws:// twin, if it answers
+    group_id: str = "avax-assets-live"
+    batch_messages: int = 20_000  # most messages a consumer takes per micro-batch
+    batch_wait_s: float = 0.2  # how long it waits for them
+    session_timeout_s: float = 10.0  # the consumer group's session timeout (a join takes about half)
+
+
+@dataclass(frozen=True)
 class PartitionSettings:
     chain_start: str = "2020-09-23"  # C-Chain mainnet launch; later for a node whose history starts later
     snapshot_start: str = "2024-06-01"  # the API serves current state: history starts when collection does
@@ -149,3 +163,4 @@ KAFKA = KafkaSettings()
 LAKE = LakeSettings()
 CLICKHOUSE = ClickHouseSettings()
 PARTITIONS = PartitionSettings()
+LIVE = LiveSettings()

@@ -20,11 +20,11 @@ from avax_assets.core.schema import Partitioning, checked_identifier
 from avax_assets.core.settings import HOME, LAKE, PartitionSettings
 from avax_assets.orchestration.partitions import START_SETTINGS
 from avax_assets.orchestration.resources import (AvaCloudResource, ChainRpcResource, ClickHouseResource, KafkaResource,
-                                                 ParquetLakeIOManager, SubgraphResource)
+                                                 LiveResource, ParquetLakeIOManager, SubgraphResource)
 
 RESOURCES: dict[str, type[dg.ConfigurableResource] | type[dg.ConfigurableIOManager]] = {
     "rpc": ChainRpcResource, "avacloud": AvaCloudResource, "subgraph": SubgraphResource, "kafka": KafkaResource,
-    "lake_io_manager": ParquetLakeIOManager, "clickhouse": ClickHouseResource,
+    "lake_io_manager": ParquetLakeIOManager, "clickhouse": ClickHouseResource, "live": LiveResource,
 }
 
 # variable → (resource, field)
@@ -75,16 +75,31 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "AVAX_CLICKHOUSE_DATABASE": ("clickhouse", "database"),
     "AVAX_CLICKHOUSE_CHDB_PATH": ("clickhouse", "chdb_path"),
     "AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S": ("clickhouse", "chdb_lock_wait_s"),
+    "AVAX_LIVE_POLL_S": ("live", "poll_s"),
+    "AVAX_LIVE_STEP_BLOCKS": ("live", "step_blocks"),
+    "AVAX_LIVE_TRACES": ("live", "traces"),
+    "AVAX_LIVE_START_BLOCK": ("live", "start_block"),
+    "AVAX_LIVE_WEBSOCKET_URL": ("live", "websocket_url"),
+    "AVAX_LIVE_GROUP_ID": ("live", "group_id"),
+    "AVAX_LIVE_BATCH_MESSAGES": ("live", "batch_messages"),
+    "AVAX_LIVE_BATCH_WAIT_S": ("live", "batch_wait_s"),
+    "AVAX_LIVE_SESSION_TIMEOUT_S": ("live", "session_timeout_s"),
 }
 SECRETS = {"AVAX_RPC_URL", "AVAX_TRACE_RPC_URL", "AVAX_AVACLOUD_API_KEY", "AVAX_GRAPH_API_KEY",
            "AVAX_KAFKA_SASL_USERNAME", "AVAX_KAFKA_SASL_PASSWORD", "AVAX_S3_ACCESS_KEY_ID",
-           "AVAX_S3_SECRET_ACCESS_KEY", "AVAX_CLICKHOUSE_PASSWORD"}
+           "AVAX_S3_SECRET_ACCESS_KEY", "AVAX_CLICKHOUSE_PASSWORD", "AVAX_LIVE_WEBSOCKET_URL"}
 
 
 def _http_url(text: str) -> None:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
+
+
+def _websocket_url(text: str) -> None:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("must be a ws:// or wss:// URL with a host")
 
 
 def _brokers(text: str) -> None:
@@ -108,9 +123,9 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "AVAX_RPC_URL": _http_url, "AVAX_TRACE_RPC_URL": _http_url, "AVAX_AVACLOUD_DATA_URL": _http_url,
     "AVAX_AVACLOUD_METRICS_URL": _http_url, "AVAX_GRAPH_GATEWAY_URL": _http_url, "AVAX_S3_ENDPOINT_URL": _http_url,
     "AVAX_KAFKA_BOOTSTRAP_SERVERS": _brokers, "AVAX_CLICKHOUSE_DATABASE": _identifier,
-    "AVAX_LAKE_ROOT": checked_root,
+    "AVAX_LAKE_ROOT": checked_root, "AVAX_LIVE_WEBSOCKET_URL": _websocket_url,
 }
-MAY_BE_ZERO = {"AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S"}  # every other number must be positive
+MAY_BE_ZERO = {"AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S", "AVAX_LIVE_START_BLOCK"}  # every other number must be positive
 
 
 def build_resources(environ: Mapping[str, str] | None = None) -> dict:
@@ -133,6 +148,13 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     resources = {key: RESOURCES[key](**values) for key, values in fields.items() if key != "lake_io_manager"}
     resources["lake_io_manager"] = ParquetLakeIOManager(kafka=resources["kafka"], **lake)
     return resources
+
+
+def resolved(resource: dg.ConfigurableResource) -> dg.ConfigurableResource:
+    """The resource with its secrets read from the environment, for the project's services (the live
+    follower and consumer), which run outside Dagster runs."""
+    secrets = {name: value.get_value() for name, value in resource if isinstance(value, dg.EnvVar)}
+    return resource.model_copy(update=secrets)
 
 
 def check(variable: str, value: Any) -> None:

@@ -306,13 +306,14 @@ def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinitio
             for partition, part in stored.items():
                 part = part.conformed_to(dataset)
                 day = partition_day(partition)
-                if warehouse.reads_lake and part.stored_as(dataset):  # the engine reads the object itself
-                    rows += warehouse.replace_partition_from(dataset, day, part.parquet_source())
-                else:
-                    rows += warehouse.replace_partition(dataset, day, part.iter_batches())
-                loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
-                for name, audit in audits.items():
-                    outcomes[name][partition] = audit(loaded)
+                with warehouse.session():  # the embedded engine held per day: the live consumer goes between
+                    if warehouse.reads_lake and part.stored_as(dataset):  # the engine reads the object itself
+                        rows += warehouse.replace_partition_from(dataset, day, part.parquet_source())
+                    else:
+                        rows += warehouse.replace_partition(dataset, day, part.iter_batches())
+                    loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
+                    for name, audit in audits.items():
+                        outcomes[name][partition] = audit(loaded)
             paths = [part.path for part in stored.values()]
         return dg.MaterializeResult(metadata={
             "dagster/row_count": rows,
@@ -338,15 +339,21 @@ def view_asset(view: View) -> dg.AssetsDefinition:
         with step():
             warehouse = context.resources.clickhouse.warehouse()
             sql = view.select.format(db=warehouse.database)
-            warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")
-            warehouse.client.command(f"CREATE OR REPLACE VIEW {warehouse.qualified(view.name)} AS {sql}")
-            rows = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified(view.name)}").result_rows[0][0]
-            chart = {}
-            if view.chart:
-                points = warehouse.client.query(view.chart.query(warehouse.qualified(view.name))).result_rows
-                chart["chart"] = dg.MetadataValue.md(markdown_image(view.chart.png(points), view.chart.title))
+            with warehouse.session():
+                rows, chart = _create_view(warehouse, view, sql)
         return dg.MaterializeResult(metadata={"dagster/row_count": rows,
                                               "dagster/table_name": warehouse.qualified(view.name), **chart,
                                               "sql": dg.MetadataValue.md(f"```sql\n{sql.strip()}\n```")})
 
     return _view
+
+
+def _create_view(warehouse, view: View, sql: str) -> tuple[int, dict]:
+    """(Re)create the view; its row count and, when it has one, its chart."""
+    warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")
+    warehouse.client.command(f"CREATE OR REPLACE VIEW {warehouse.qualified(view.name)} AS {sql}")
+    rows = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified(view.name)}").result_rows[0][0]
+    if not view.chart:
+        return rows, {}
+    points = warehouse.client.query(view.chart.query(warehouse.qualified(view.name))).result_rows
+    return rows, {"chart": dg.MetadataValue.md(markdown_image(view.chart.png(points), view.chart.title))}

@@ -23,7 +23,8 @@ from avax_assets.core.errors import PermanentError, SettingError, SinkUnavailabl
 from avax_assets.core.kafka import KafkaPublisher
 from avax_assets.core.lake import Lake
 from avax_assets.core.schema import checked_identifier
-from avax_assets.core.settings import (AVACLOUD, CLICKHOUSE, GRAPH_GATEWAY_URL, KAFKA, LAKE, PREFLIGHT_S, RPC, SUBGRAPH,
+from avax_assets.core.settings import (AVACLOUD, CLICKHOUSE, GRAPH_GATEWAY_URL, KAFKA, LAKE, LIVE, PREFLIGHT_S, RPC,
+                                       SUBGRAPH, LiveSettings,
                                        AvaCloudNetwork, AvaCloudSettings, BlocksSource, KafkaSecurityProtocol,
                                        ReceiptsMethod, RpcSettings, S3Settings, SaslMechanism, SubgraphSettings,
                                        TraceMethod)
@@ -204,6 +205,24 @@ class ClickHouseResource(dg.ConfigurableResource):
         timeouts = {"connect_timeout": timeout_s, "send_receive_timeout": timeout_s} if timeout_s else {}
         return clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
                                              password=self.password or "", secure=self.secure, **timeouts)
+
+
+class LiveResource(dg.ConfigurableResource):
+    """The live path's settings (avax_assets/live/): its follower and consumer run as services, not in runs;
+    the live sensor reads their progress from ClickHouse."""
+
+    poll_s: float = LIVE.poll_s
+    step_blocks: int = LIVE.step_blocks
+    traces: bool = LIVE.traces
+    start_block: Optional[int] = LIVE.start_block
+    websocket_url: Optional[str] = LIVE.websocket_url
+    group_id: str = LIVE.group_id
+    batch_messages: int = LIVE.batch_messages
+    batch_wait_s: float = LIVE.batch_wait_s
+    session_timeout_s: float = LIVE.session_timeout_s
+
+    def settings(self) -> LiveSettings:
+        return LiveSettings(**{name: getattr(self, name) for name in LiveSettings.__dataclass_fields__})
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):

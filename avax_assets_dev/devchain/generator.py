@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -451,19 +452,8 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
         if int(rpc.call("eth_blockNumber", []), 16) != 0:
             raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
         chain = _Chain(rpc, rng)
-        first_day = _day_start(spec.start)
-        deployed = _deploy(chain)
-        chain.mine(first_day + 5)
-        contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()}
-        _place_wavax(chain, contracts.pop("WAVAXCode"))
-        contracts["WAVAX"] = WAVAX
-        deployed = _deploy_pools(chain, contracts)
-        chain.mine(first_day + 7)
-        contracts.update({alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()})
-        activity = _Activity(chain, contracts)
-        activity.setup()
-        activity.dex = _Dex(chain, activity)
-        chain.mine(first_day + 10)
+        activity = _deployed(chain, _day_start(spec.start))
+        contracts = activity.c
         spacing = (86_400 - 120) // spec.blocks_per_day
         for day_index, day in enumerate(spec.dates):
             reverts_at = set(rng.sample(range(spec.blocks_per_day), spec.reverts_per_day))
@@ -482,6 +472,46 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
                     progress(day_index * spec.blocks_per_day + i + 1)
         chain.mine(_day_start(spec.dates[-1] + dt.timedelta(days=1)) + 30)
         return _verify(rpc, chain, spec, contracts)
+
+
+def _deployed(chain: _Chain, first_day: int) -> _Activity:
+    """Every contract deployed and the users funded, in three blocks from `first_day` (Unix seconds)."""
+    deployed = _deploy(chain)
+    chain.mine(first_day + 5)
+    contracts = {alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()}
+    _place_wavax(chain, contracts.pop("WAVAXCode"))
+    contracts["WAVAX"] = WAVAX
+    deployed = _deploy_pools(chain, contracts)
+    chain.mine(first_day + 7)
+    contracts.update({alias: chain.receipt(h)["contractAddress"].lower() for alias, h in deployed.items()})
+    activity = _Activity(chain, contracts)
+    activity.setup()
+    activity.dex = _Dex(chain, activity)
+    chain.mine(first_day + 10)
+    return activity
+
+
+class LiveMiner:
+    """Blocks on demand, for the live path's tests and benchmark: on a fresh anvil, the devchain's
+    contracts, then each `block()` a block of the same realistic mix (transfers of every standard, swaps,
+    wraps, creations) mined now, or at `timestamp`."""
+
+    def __init__(self, rpc: JsonRpcClient, seed: int = 7, start: int | None = None) -> None:
+        self.chain = _Chain(rpc, random.Random(seed))
+        counts = rpc.batch([Call("eth_getTransactionCount", [a, "latest"]) for a in self.chain.accounts])
+        self.chain.nonces.update({a: int(n, 16) for a, n in zip(self.chain.accounts, counts)})  # any anvil, not only a fresh one
+        latest = rpc.call("eth_getBlockByNumber", ["latest", False])
+        self.timestamp = max(start or int(time.time()), int(latest["timestamp"], 16) + 1)
+        self.activity = _deployed(self.chain, self.timestamp)
+        self.timestamp += 10
+
+    def block(self, transactions: int = 8, swaps: int = 2, timestamp: int | None = None) -> int:
+        for _ in range(transactions):
+            self.activity.random_action()
+        self.activity.dex.swaps(swaps)
+        self.timestamp = max(self.timestamp + 1, timestamp or int(time.time()))
+        self.chain.mine(self.timestamp)
+        return int(self.chain.rpc.call("eth_blockNumber", []), 16)
 
 
 def _verify(rpc: JsonRpcClient, chain: _Chain, spec: DevchainSpec, contracts: dict[str, str]) -> DevchainSummary:

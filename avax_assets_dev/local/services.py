@@ -8,7 +8,7 @@ service has a PID file and a log under <home>/run and <home>/logs, a readiness w
 PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` used, else the defaults.
 
     python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-fixtures]
-        [--with-postgres] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N] [--graph-port N]
+        [--with-postgres] [--with-live] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N] [--graph-port N]
 """
 
 from __future__ import annotations
@@ -201,11 +201,9 @@ class Kafka(Service):
     """Tansu, storing its topics in a bucket of the stack's own S3 server, so they survive a broker restart
     (its memory engine forgets everything). Start the S3 server first."""
 
-    bucket = "tansu"
-
-    def __init__(self, name: str, port: int, home: Path, s3: S3) -> None:
+    def __init__(self, name: str, port: int, home: Path, s3: S3, bucket: str = "tansu") -> None:
         super().__init__(name, port, home)
-        self.s3 = s3
+        self.s3, self.bucket = s3, bucket
 
     def prepare(self) -> None:
         self.s3.ensure_bucket(self.bucket)
@@ -243,6 +241,41 @@ class Anvil(Service):
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+
+class LiveService(Service):
+    """A live-path service of this project (`avax-assets live follow` or `consume`): no port; ready once
+    it has written its ready file; settings from `environment` (the stack's, by default)."""
+
+    def __init__(self, name: str, home: Path, service: str, environment: Callable[[], dict[str, str]]) -> None:
+        super().__init__(name, 0, home)
+        self.service, self.environment = service, environment
+
+    @property
+    def ready_file(self) -> Path:
+        return self.home / "run" / f"{self.name}.ready"
+
+    def prepare(self) -> None:
+        self.ready_file.unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "avax_assets.cli", "live", self.service, "--ready-file", str(self.ready_file)]
+
+    def process_environment(self) -> dict[str, str]:
+        return {**self.environment(), "PYTHONWARNINGS": "ignore"}
+
+    def is_ready(self) -> bool:
+        pid = self.pid()
+        return bool(pid) and self.ready_file.exists() and self.ready_file.read_text().strip() == str(pid)
+
+    def owns_port(self) -> bool:
+        return bool(self.pid())
+
+    def status(self) -> str:
+        pid = self.pid()
+        state = ("ready" if self.is_ready() else "running, not ready") if pid else "stopped"
+        return f"{self.name:9} {state:40} {self.log_file.relative_to(self.home.parent) if pid else ''}".rstrip() + (
+            f" pid {pid}" if pid else "")
 
 
 class Prism(Service):
@@ -426,6 +459,9 @@ class LocalStack:
                                       lambda: ["--chain-rpc-url", self.anvil.url])
         self.graph = FixtureServer("graph", self.graph_port, self.home, "avax_assets_dev.local.subgraph_server",
                                    lambda: ["--rpc-url", self.anvil.url])
+        live_environment = lambda: {**self.environment(), "AVAX_HOME": str(self.home)}  # noqa: E731
+        self.follower = LiveService("follower", self.home, "follow", live_environment)
+        self.consumer = LiveService("consumer", self.home, "consume", live_environment)
 
     @property
     def services(self) -> list[Service]:
@@ -437,15 +473,20 @@ class LocalStack:
         """And the AvaCloud and subgraph fixture servers (they read the node, so they come after it)."""
         return [*self.services, self.avacloud, self.graph]
 
-    def up(self, with_postgres: bool = False, with_fixtures: bool = False) -> None:
+    @property
+    def live_services(self) -> list[Service]:
+        """The live path: the follower (the node's head into Kafka) and the consumer (Kafka into ClickHouse)."""
+        return [self.follower, self.consumer]
+
+    def up(self, with_postgres: bool = False, with_fixtures: bool = False, with_live: bool = False) -> None:
         services = self.services_with_fixtures if with_fixtures else self.services
-        for service in services + ([self.postgres] if with_postgres else []):
+        for service in services + ([self.postgres] if with_postgres else []) + (self.live_services if with_live else []):
             service.start()
         self.ports_file.parent.mkdir(parents=True, exist_ok=True)
         self.ports_file.write_text(json.dumps({s.name: s.port for s in [*self.services_with_fixtures, self.postgres]}))
 
     def down(self) -> None:
-        for service in [*reversed(self.services_with_fixtures), self.postgres]:
+        for service in [*reversed(self.live_services), *reversed(self.services_with_fixtures), self.postgres]:
             service.stop()
 
     @property
@@ -563,6 +604,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also start the AvaCloud and subgraph fixture servers (every job runs offline)")
     parser.add_argument("--with-postgres", action="store_true",
                         help="also start PostgreSQL (for deployments/production/dagster.yaml)")
+    parser.add_argument("--with-live", action="store_true",
+                        help="also start the live follower and consumer (new blocks into ClickHouse within seconds)")
     args = parser.parse_args(argv)
     try:
         run(args)
@@ -574,7 +617,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace) -> None:
     stack = stack_from_args(args)
     if args.action == "up":
-        stack.up(with_postgres=args.with_postgres, with_fixtures=args.with_fixtures)
+        stack.up(with_postgres=args.with_postgres, with_fixtures=args.with_fixtures, with_live=args.with_live)
     elif args.action == "down":
         stack.down()
     elif args.action == "env":
@@ -585,7 +628,7 @@ def run(args: argparse.Namespace) -> None:
         for key, value in settings.items():
             print(f"export {key}={value}")
         return
-    for service in [*stack.services_with_fixtures, stack.postgres]:
+    for service in [*stack.services_with_fixtures, stack.postgres, *stack.live_services]:
         print(service.status())
 
 

@@ -92,6 +92,21 @@ def test_a_load_that_waited_long_enough_says_who_holds_what(tmp_path):
                              "waited 0.5 s (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S)")
 
 
+def test_a_load_kept_waiting_by_a_process_of_this_project_names_its_pid(tmp_path):
+    path = str(tmp_path / "ours")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom avax_assets.core.clickhouse import "
+                               "held_engine\nwith held_engine(sys.argv[1]):\n    print('holding', flush=True)\n"
+                               "    time.sleep(60)", path], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        answer = wait_for(path, 0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"waited 0.5 s (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: process {holder.pid} " in answer, answer
+    assert wait_for(path, 5) == "[(1,)]"  # a killed holder's lock goes with it
+
+
 def test_the_local_instance_monitors_runs_and_frees_their_slots(tmp_path):
     config = (REPO / "dagster.yaml").read_text().replace(".avax-assets/dagster", str(tmp_path / "storage"))
     (tmp_path / "dagster.yaml").write_text(config)

@@ -7,7 +7,7 @@ import ast
 from avax_assets_tests.conftest import REPO
 
 PACKAGE = REPO / "avax_assets"
-FAMILIES = ("chain", "tokens", "events", "avacloud", "subgraphs", "analytics")
+FAMILIES = ("chain", "tokens", "events", "avacloud", "subgraphs", "analytics", "live")
 
 
 def imports(path) -> set[str]:

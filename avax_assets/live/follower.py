@@ -1,0 +1,196 @@
+"""The follower: the C-Chain's accepted head, followed block by block into Kafka.
+
+It resumes after the last step Kafka holds (the manifest topic is its checkpoint, read with
+read_committed, so a step whose transaction did not commit is published again), catches up in steps of
+at most `step_blocks`, then waits for the next block: a newHeads notice over WebSocket when the node
+offers it, else a poll of `eth_blockNumber` every `poll_s`. Each step is extracted with the chain
+family's own extractors and decoders (the same rows as the daily batch) and published in one
+transaction: its rows on the datasets' topics, then its manifest (stream.py).
+
+Errors: a source or broker that fails after its bounded retries (TransientError) is retried, the same
+step, after a growing pause (at most `MAX_PAUSE_S`); bad data (PermanentError) stops the follower with
+the dataset, blocks and field named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.chain.reader import (
+    ChainReader,
+    Scope,
+    extract_blocks,
+    extract_logs,
+    extract_transactions,
+)
+from avax_assets.chain.traces import extract_internal_transactions
+from avax_assets.core.errors import TransientError
+from avax_assets.core.kafka import StreamPublisher
+from avax_assets.core.schema import Dataset
+from avax_assets.core.settings import LiveSettings
+from avax_assets.live.stream import (
+    MANIFEST_TOPIC,
+    ORIGIN,
+    TRACED,
+    TRANSFER_EVENTS,
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+    manifest_of,
+)
+
+log = logging.getLogger(__name__)
+MAX_PAUSE_S = 30.0
+MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest topic (aborted ones among them)
+
+
+def extract_step(reader: ChainReader, blocks: range, traces: bool) -> list[tuple[Dataset, pa.RecordBatch]]:
+    """Every live dataset's rows for `blocks`, by the chain and tokens families' own code."""
+    where = f"live blocks {blocks.start}..{blocks.stop - 1}"
+    parts = [(d, extract(reader, blocks, Scope(d, where)))
+             for d, extract in ((BLOCKS, extract_blocks), (TRANSACTIONS, extract_transactions), (LOGS, extract_logs))]
+    logs = parts[2][1]
+    for event in TRANSFER_EVENTS:
+        decoded = event(logs)
+        if decoded.malformed:
+            log.warning("%s %s: %d malformed logs, e.g. %s", event.dataset.name, where, len(decoded.malformed),
+                        decoded.malformed[0])
+        parts.append((event.dataset, decoded.batch))
+    if traces:
+        for dataset in TRACED:
+            parts.append((dataset, extract_internal_transactions(reader, blocks, Scope(dataset, where))))
+    return parts
+
+
+class Follower:
+    def __init__(self, reader: ChainReader, stream: StreamPublisher, kafka_config: dict, settings: LiveSettings,
+                 on_step: Callable[[Manifest], None] | None = None) -> None:
+        self.reader, self.stream, self.settings = reader, stream, settings
+        self.kafka_config = kafka_config
+        self.on_step = on_step or (lambda manifest: None)
+        self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
+
+    def resume_from(self) -> int:
+        """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head."""
+        last = last_published_block(self.kafka_config, self.stream.publisher.timeout_s)
+        if last is not None:
+            return last + 1
+        if self.settings.start_block is not None:
+            return self.settings.start_block
+        return self.reader.latest_block()
+
+    def run(self, stop: threading.Event, until_block: int | None = None) -> None:
+        """Follow until `stop` is set (or `until_block` is published)."""
+        next_block, pause = self.resume_from(), 0.0
+        log.info("live follower: starting at block %d", next_block)
+        while not stop.is_set() and (until_block is None or next_block <= until_block):
+            try:
+                head = self.reader.latest_block()
+                if next_block > head:
+                    self.heads.clear()
+                    self.heads.wait(self.settings.poll_s)
+                    continue
+                last = min(head, next_block + self.settings.step_blocks - 1)
+                self.publish_step(range(next_block, last + 1), head)
+                next_block, pause = last + 1, 0.0
+            except TransientError as exc:
+                pause = min(MAX_PAUSE_S, max(1.0, pause * 2))
+                log.warning("live follower: block %d: %s; trying again in %.0f s", next_block, exc, pause)
+                stop.wait(pause)
+
+    def publish_step(self, blocks: range, head: int) -> Manifest:
+        parts = extract_step(self.reader, blocks, self.settings.traces)
+        newest = parts[0][1].column("block_timestamp")[-1].value if parts[0][1].num_rows else 0
+        manifest = manifest_of(parts, blocks, head, newest, time.time())
+        where = f"live blocks {blocks.start}..{blocks.stop - 1}"
+        headers = [ORIGIN, ("partition", where.encode())]
+        self.stream.publish(parts, headers, (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), where)
+        self.on_step(manifest)
+        return manifest
+
+    def listen_for_heads(self, url: str | None, stop: threading.Event) -> threading.Thread | None:
+        """Wake the loop on each newHeads notice, in a thread; None when the node does not offer it."""
+        url = url or websocket_twin(self.reader.endpoint)
+        subscribed, failure = threading.Event(), []
+
+        def listen() -> None:
+            from websockets.sync.client import connect
+
+            try:
+                with connect(url, open_timeout=5) as socket:
+                    socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                            "params": ["newHeads"]}))
+                    if "result" not in json.loads(socket.recv(timeout=5)):
+                        raise ValueError("eth_subscribe refused")
+                    subscribed.set()
+                    while not stop.is_set():
+                        try:
+                            socket.recv(timeout=1)
+                            self.heads.set()
+                        except TimeoutError:
+                            continue
+            except Exception as exc:  # noqa: BLE001 - any failure means: poll instead
+                failure.append(type(exc).__name__)
+                if subscribed.is_set():
+                    log.info("live follower: the newHeads subscription ended (%s); polling", failure[-1])
+                subscribed.set()
+
+        thread = threading.Thread(target=listen, name="newHeads", daemon=True)
+        thread.start()
+        subscribed.wait(12)
+        if failure or not subscribed.is_set():
+            log.info("live follower: no newHeads subscription (%s); polling every %g s",
+                     failure[0] if failure else "no answer", self.settings.poll_s)
+            return None
+        return thread
+
+
+def websocket_twin(rpc_url: str) -> str:
+    """The WebSocket URL of a JSON-RPC URL: ws(s):// on the same host; avalanchego's /rpc path is /ws."""
+    parts = urlsplit(rpc_url.split("#")[0])
+    path = parts.path[: -len("/rpc")] + "/ws" if parts.path.endswith("/rpc") else parts.path
+    return urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, path, parts.query, ""))
+
+
+def last_published_block(kafka_config: dict, timeout_s: float) -> int | None:
+    """The last block of the newest committed manifest, reading the manifest topic's tail."""
+    consumer = Consumer({**kafka_config, "group.id": f"avax-assets-live-probe-{uuid.uuid4().hex[:8]}",
+                         "isolation.level": "read_committed", "enable.auto.commit": False,
+                         "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+    try:
+        topic = consumer.list_topics(MANIFEST_TOPIC, timeout=timeout_s).topics.get(MANIFEST_TOPIC)
+        if topic is None or topic.error is not None:
+            return None
+        assigned = []
+        for partition in topic.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(MANIFEST_TOPIC, partition), timeout_s)
+            if high > low:
+                assigned.append(TopicPartition(MANIFEST_TOPIC, partition, max(low, high - MANIFESTS_LOOKED_BACK)))
+        if not assigned:
+            return None
+        consumer.assign(assigned)
+        last, ended, deadline = None, set(), time.monotonic() + timeout_s
+        while len(ended) < len(assigned) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(message.partition())
+                continue
+            if dict(message.headers() or []).get(ORIGIN[0]) == ORIGIN[1]:
+                manifest = decode_manifest(message.value())
+                last = manifest.last_block if last is None else max(last, manifest.last_block)
+        return last
+    finally:
+        consumer.close()

@@ -1,0 +1,63 @@
+"""What the live path carries, declared once: its datasets (the chain family's declarations, so the same
+topics, keys and tables as the daily batch), the manifest topic, and the manifest that closes each step.
+
+A step is a run of consecutive accepted blocks published in one Kafka transaction: every row of every
+dataset, then one manifest saying how many rows of each dataset each block has. A consumer loads a step
+only once it holds all of them, so a step read across several polls is never loaded in part. Avalanche's
+Snowman consensus makes an accepted block final: a step, once published, is never revised (no reorgs
+to undo); the follower reads nothing past the accepted head (`eth_blockNumber` on the C-Chain).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import field
+
+import msgspec
+import pyarrow as pa
+
+from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
+from avax_assets.core.schema import Dataset
+from avax_assets.tokens.decode import EVENTS as TRANSFER_EVENTS
+
+MANIFEST_TOPIC = "avalanche.live.43114"
+ORIGIN = ("origin", b"live")  # a header on every live message; the daily batch's messages have none
+TRANSFERS = tuple(event.dataset for event in TRANSFER_EVENTS)
+LIVE_DATASETS = (BLOCKS, TRANSACTIONS, LOGS, *TRANSFERS)
+TRACED = (INTERNAL_TRANSACTIONS,)  # only with AVAX_LIVE_TRACES (debug_traceBlockByNumber)
+
+
+def live_datasets(traces: bool) -> tuple[Dataset, ...]:
+    return LIVE_DATASETS + (TRACED if traces else ())
+
+
+class Manifest(msgspec.Struct):
+    first_block: int
+    last_block: int
+    head: int  # the accepted head when the step was published
+    newest_timestamp: int  # the last block's timestamp (Unix seconds)
+    published_at: float  # wall clock, Unix seconds
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset → block (as text) → rows
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.first_block}-{self.last_block}".encode()
+
+    def rows_of(self, dataset: str, block: int) -> int:
+        return self.rows.get(dataset, {}).get(str(block), 0)
+
+
+def manifest_of(parts: list[tuple[Dataset, pa.RecordBatch]], blocks: range, head: int, newest_timestamp: int,
+                published_at: float) -> Manifest:
+    rows = {dataset.name: {str(b): n for b, n in Counter(batch.column("block_number").to_pylist()).items()}
+            for dataset, batch in parts}
+    return Manifest(blocks.start, blocks.stop - 1, head, newest_timestamp, published_at, rows)
+
+
+class BlockOf(msgspec.Struct):
+    block_number: int
+
+
+block_of = msgspec.json.Decoder(BlockOf).decode  # a message's block, without decoding the rest
+encode_manifest = msgspec.json.encode
+decode_manifest = msgspec.json.Decoder(Manifest).decode

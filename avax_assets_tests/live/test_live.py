@@ -1,0 +1,275 @@
+"""The live path on the real local services: a fresh anvil mining realistic blocks, a Kafka broker of
+its own (Tansu on S3), the follower and consumer in this process or as services, and an embedded
+ClickHouse of its own. Each scenario ends with ClickHouse equal to the node, every key once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+import time
+import uuid
+
+import dagster as dg
+import pytest
+
+from avax_assets.catalogue import Catalogue
+from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.settings import RpcSettings
+from avax_assets.live import assets as live_assets
+from avax_assets.live.consumer import LOADS_TABLE
+from avax_assets.live.follower import Follower, last_published_block, websocket_twin
+from avax_assets.live.stream import LIVE_DATASETS
+from avax_assets.orchestration.environment import build_resources
+from avax_assets.orchestration.resources import ChainRpcResource
+from avax_assets_dev.devchain.generator import LiveMiner
+from avax_assets_dev.local.services import Anvil, Kafka, LiveService
+from avax_assets_dev.reconcile import dataset_counts
+from avax_assets_tests.conftest import TEST_HOME
+
+DAY = dt.date(2024, 7, 1)
+DAY_START = int(dt.datetime(2024, 7, 1, tzinfo=dt.timezone.utc).timestamp())
+WAIT_S = 120  # the most any scenario waits for the live path to catch up (a bound, not a timing)
+
+
+class LiveBench:
+    def __init__(self, stack, tmp_path_factory) -> None:
+        home = TEST_HOME / "live"
+        self.anvil = Anvil("anvil-live", 18645, home)
+        self.anvil.stop()  # a fresh chain
+        self.anvil.start()
+        self.kafka = Kafka("kafka-live", 19192, home, stack.s3, bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
+        self.kafka.start()
+        self.rpc = JsonRpcClient(RpcSettings(self.anvil.url, batch_size=100))
+        self.miner = LiveMiner(self.rpc, seed=3, start=DAY_START)
+        bucket = f"avax-live-{uuid.uuid4().hex[:8]}"
+        stack.s3.ensure_bucket(bucket)
+        self.env = {**stack.environment(bucket=bucket), "AVAX_RPC_URL": self.anvil.url,
+                    "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka.port}",
+                    "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("live-chdb")),
+                    "AVAX_LIVE_STEP_BLOCKS": "5", "AVAX_LIVE_START_BLOCK": "0", "AVAX_LIVE_SESSION_TIMEOUT_S": "6",
+                    "AVAX_LIVE_POLL_S": "0.2", "AVAX_CHAIN_START_DATE": DAY.isoformat(),
+                    "AVAX_HOME": str(home), "AVAX_RPC_CHUNK_BLOCKS": "7"}
+        self.resources = {**build_resources(self.env), "rpc": ChainRpcResource(url=self.anvil.url, chunk_blocks=7)}
+        self.clock = DAY_START + 20
+
+    def mine(self, blocks: int, day: dt.date = DAY) -> int:
+        start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+        for _ in range(blocks):
+            self.clock = max(self.clock + 3, start + 20)
+            head = self.miner.block(timestamp=self.clock)
+        return head
+
+    @property
+    def head(self) -> int:
+        return int(self.rpc.call("eth_blockNumber", []), 16)
+
+    def follow(self) -> None:
+        live_assets.follow(self.resources, threading.Event(), until_block=self.head)
+
+    def consume(self, live=None):
+        """Run a consumer until it has loaded the head (or stopped making progress); return it, closed."""
+        live = live or live_assets.consumer(self.resources)
+        live.start()
+        target, deadline, quiet = self.head, time.monotonic() + WAIT_S, 0
+        try:
+            while time.monotonic() < deadline and quiet < 3:  # caught up, and three polls found nothing more
+                live.step()
+                caught_up = min(live.checkpoints.values()) >= target and not live.manifests
+                quiet = quiet + 1 if caught_up and live.kafka.assignment() and not live.polled else 0
+        finally:
+            live.close()
+        return live
+
+    def warehouse(self):
+        return self.resources["clickhouse"].warehouse()
+
+    def assert_equal_to_node(self) -> None:
+        warehouse = self.warehouse()
+        with warehouse.session():
+            counts = dataset_counts(warehouse, self.rpc, 0, self.head, {d.table for d in LIVE_DATASETS})
+            assert counts.ok, counts
+            for dataset in LIVE_DATASETS:
+                key = ", ".join(dataset.key)
+                rows, keys = warehouse.client.query(
+                    f"SELECT count(), uniqExact({key}) FROM {warehouse.qualified(dataset.table)}").result_rows[0]
+                assert rows == keys, f"{dataset.name}: {rows - keys} duplicate rows"
+            hashes = [r[0] for r in warehouse.client.query(
+                f"SELECT block_hash FROM {warehouse.qualified('blocks')} ORDER BY block_number").result_rows]
+        node = [self.rpc.call("eth_getBlockByNumber", [hex(n), False])["hash"] for n in range(self.head + 1)]
+        assert hashes == node
+
+    def table_rows(self, day: dt.date) -> dict[str, list]:
+        warehouse = self.warehouse()
+        with warehouse.session():
+            return {d.name: warehouse.client.query(
+                f"SELECT * FROM {warehouse.qualified(d.table)} WHERE toDate({d.partition_column}) = {{day:Date}} "
+                f"ORDER BY {', '.join(d.key)}", parameters={"day": day}).result_rows for d in LIVE_DATASETS}
+
+    def close(self) -> None:
+        self.rpc.close()
+        self.kafka.stop()
+        self.anvil.stop()
+
+
+@pytest.fixture(scope="module")
+def bench(stack, pipeline_env, tmp_path_factory):
+    bench = LiveBench(stack, tmp_path_factory)
+    yield bench
+    bench.close()
+
+
+def test_new_blocks_reach_clickhouse_through_kafka_in_steps(bench):
+    bench.mine(12)
+    bench.follow()
+    assert last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10) == bench.head
+    live = bench.consume()
+    assert live.progress.steps == -(-(bench.head + 1) // 5)  # blocks 0..head in Kafka transactions of 5 blocks
+    assert live.progress.loaded_rows > 0 and live.progress.gaps == []
+    bench.assert_equal_to_node()
+
+
+def test_a_step_delivered_twice_leaves_every_key_once(bench):
+    settings = bench.resources["live"].settings()
+    stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-twice")
+    try:
+        Follower(ChainReader(bench.rpc), stream, {}, settings).publish_step(range(2, 7), bench.head)
+    finally:
+        stream.close()
+    live = bench.consume()
+    assert live.progress.duplicates > 0 and live.progress.loaded_rows == 0
+    bench.assert_equal_to_node()
+
+
+def test_a_crash_between_the_rows_and_their_record_loads_nothing_twice(bench):
+    bench.mine(4)
+    bench.follow()
+    live = live_assets.consumer(bench.resources)
+    real_insert = live.warehouse.client.insert_arrow
+
+    def crash_on_the_record(table, *args, **kwargs):
+        if table.endswith(LOADS_TABLE):
+            raise KeyboardInterrupt("killed between the rows and their record")
+        return real_insert(table, *args, **kwargs)
+
+    live.warehouse.client.insert_arrow = crash_on_the_record
+    with pytest.raises(KeyboardInterrupt):
+        bench.consume(live)
+    restarted = bench.consume()  # its checkpoint comes from the tables themselves
+    assert restarted.progress.loaded_rows == 0
+    bench.assert_equal_to_node()
+
+
+def test_the_consumer_killed_and_restarted_while_blocks_arrive(bench):
+    consumer = LiveService("consumer-live", TEST_HOME / "live", "consume", lambda: bench.env)
+    stop = threading.Event()
+    follower = threading.Thread(target=live_assets.follow, args=(bench.resources, stop))
+    follower.start()
+    try:
+        for _ in range(3):
+            consumer.start()
+            bench.mine(4)
+            time.sleep(1.5)  # somewhere in a micro-batch, or between two
+            os.kill(consumer.pid(), signal.SIGKILL)
+            consumer.stop()
+        bench.mine(3)
+        consumer.start()
+        head, deadline = bench.head, time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and loaded_block(bench) < head:
+            time.sleep(1)
+    finally:
+        consumer.stop()
+        stop.set()
+        follower.join()
+    bench.assert_equal_to_node()
+
+
+def test_the_broker_restarted_under_the_follower(bench):
+    stop = threading.Event()
+    follower = threading.Thread(target=live_assets.follow, args=(bench.resources, stop))
+    follower.start()
+    try:
+        bench.kafka.stop()
+        bench.mine(6)  # the follower's steps fail, and are tried again
+        bench.kafka.start()
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and (published(bench) or -1) < bench.head:
+            time.sleep(1)
+    finally:
+        stop.set()
+        follower.join()
+    bench.consume()
+    bench.assert_equal_to_node()
+
+
+def test_the_follower_down_for_n_blocks_catches_up_in_steps(bench):
+    before = published(bench)
+    bench.mine(17)  # nobody follows
+    assert published(bench) == before
+    bench.follow()
+    assert published(bench) == bench.head
+    bench.consume()
+    bench.assert_equal_to_node()
+
+
+def test_the_daily_batch_over_a_live_loaded_day_ends_with_identical_rows(bench):
+    bench.mine(1, day=DAY + dt.timedelta(days=1))  # the day is closed
+    bench.follow()
+    bench.consume()
+    live_rows = bench.table_rows(DAY)
+    assert all(live_rows[d.name] for d in LIVE_DATASETS[:4])
+    assets = Catalogue().family("chain")
+    names = {d.name for d in LIVE_DATASETS}
+    selection = [a.key for a in assets if a.key.path[-1] in names or a.key.path[-1].removeprefix("clickhouse_") in names]
+    result = dg.materialize(assets, selection=selection, partition_key=DAY.isoformat(), resources=bench.resources,
+                            raise_on_error=False)
+    assert result.success
+    checks = [c for c in result.get_asset_check_evaluations()]
+    assert checks and all(c.passed for c in checks)
+    assert bench.table_rows(DAY) == live_rows
+    again = bench.consume()  # the batch's own messages on the same topics are not the live path's
+    assert again.progress.skipped_batch_messages > 0 and again.progress.loaded_rows == 0
+    assert bench.table_rows(DAY) == live_rows
+    bench.assert_equal_to_node()
+
+
+def test_the_sensor_shows_the_live_path_in_dagster(bench):
+    bench.mine(2, day=DAY + dt.timedelta(days=1))
+    bench.follow()
+    bench.consume()
+    with dg.build_sensor_context(resources=bench.resources) as context:
+        result = live_assets.live_progress(context)
+    observed = {e.asset_key.path[-1]: e.metadata for e in result.asset_events}
+    assert set(observed) == {f"clickhouse_{d.name}" for d in LIVE_DATASETS}
+    blocks = observed["clickhouse_blocks"]
+    assert blocks["live/last_block"].value == bench.head and blocks["live/lag_blocks"].value == 0
+
+
+def test_a_newheads_subscription_wakes_the_follower(bench):
+    assert websocket_twin("https://api.avax.network/ext/bc/C/rpc") == "wss://api.avax.network/ext/bc/C/ws"
+    stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-heads")
+    follower = Follower(ChainReader(bench.rpc), stream, {}, bench.resources["live"].settings())
+    stop = threading.Event()
+    try:
+        assert follower.listen_for_heads(None, stop) is not None  # anvil serves WebSocket on its port
+        bench.mine(1, day=DAY + dt.timedelta(days=1))
+        assert follower.heads.wait(WAIT_S)
+    finally:
+        stop.set()
+        stream.close()
+
+
+def loaded_block(bench) -> int:
+    warehouse = bench.warehouse()
+    try:
+        found = warehouse.client.query(f"SELECT min(last) FROM (SELECT max(last_block) AS last FROM "
+                                       f"{warehouse.qualified(LOADS_TABLE)} GROUP BY dataset)").result_rows
+    except Exception:  # noqa: BLE001 - not created yet
+        return -1
+    return int(found[0][0]) if found and found[0][0] is not None else -1
+
+
+def published(bench) -> int | None:
+    return last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10)
