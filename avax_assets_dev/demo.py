@@ -104,8 +104,20 @@ def forget_another_chains_data(stack: LocalStack, devchain) -> None:
                                                              os.environ["AVAX_S3_SECRET_ACCESS_KEY"]))
         for path in lake.fs.ls(lake.bucket, refresh=True):
             lake.fs.rm(path, recursive=True)
-        console.print("the devchain is not the one the tables were built from: emptied the demo's ClickHouse and lake")
+        _delete_topics(f"127.0.0.1:{stack.kafka.port}")
+        console.print("the devchain is not the one the tables were built from: emptied the demo's ClickHouse, lake "
+                      "and Kafka topics")
     record.write_text(json.dumps({"latest_block_hash": devchain.latest_block_hash}))
+
+
+def _delete_topics(bootstrap: str) -> None:
+    """The project's topics on the demo's broker (the live follower would resume after another chain's steps)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(("avalanche.", "avax."))]
+    for future in (admin.delete_topics(topics, operation_timeout=10).values() if topics else ()):
+        future.result(timeout=10)
 
 
 def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) -> None:

@@ -6,9 +6,10 @@ realistic blocks (the devchain's mix: transfers of every standard, swaps, wraps)
 block's latency is the time from `evm_mine` returning to the consumer's record in `live_loads` of the
 micro-batch holding it (written after every dataset's insert: the rows are queryable by then).
 
-    uv run python benchmarks/live_latency.py [--rate 1] [--seconds 60] [--rates 2,4,8] [--step-seconds 20]
+    uv run python benchmarks/live_latency.py [--rate 1] [--seconds 60] [--rates 2,4,8,16,32] [--step-seconds 20]
 
-Then, at each of --rates for --step-seconds, whether it keeps up: the highest rate whose p95 stays within
+A 3-block warm-up comes first (the consumer's first group join takes about half its session timeout;
+its figure is in the results apart). Then, at each of --rates for --step-seconds, whether it keeps up: the highest rate whose p95 stays within
 the target. Also measured: how long a Dagster load waits for the embedded engine while the consumer runs
 (it holds the engine only while a micro-batch loads). Writes benchmarks/results/live.json.
 """
@@ -31,7 +32,7 @@ from avax_assets.core.clickhouse import held_engine  # noqa: E402
 from avax_assets.live.consumer import LOADS_TABLE  # noqa: E402
 from avax_assets.live.stream import LIVE_DATASETS  # noqa: E402
 from avax_assets_dev.devchain.mine_live import mine  # noqa: E402
-from avax_assets_dev.local.services import Anvil, LiveService, LocalStack  # noqa: E402
+from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack  # noqa: E402
 
 HOME = REPO / ".avax-assets" / "bench-live"
 TARGET_P95_S = 5.0
@@ -45,10 +46,12 @@ def percentile(values: list[float], q: float) -> float:
 
 class LiveRig:
     def __init__(self, args) -> None:
-        self.stack = LocalStack(HOME, kafka_port=29292, s3_port=49333, anvil_port=28745)
-        for service in self.stack.services:
-            if service is not self.stack.anvil:
-                service.start()
+        self.stack = LocalStack(HOME, s3_port=49333)
+        self.stack.s3.start()
+        # a broker and a chain of their own, fresh every run: live steps of another chain are not resumed
+        self.kafka = Kafka("kafka", 29292, HOME, self.stack.s3, bucket=f"tansu-{uuid.uuid4().hex[:6]}")
+        self.kafka.stop()
+        self.kafka.start()
         self.anvil = Anvil("anvil", 28745, HOME)
         self.anvil.stop()  # a fresh chain every run
         self.anvil.start()
@@ -56,6 +59,7 @@ class LiveRig:
         bucket = f"live-{uuid.uuid4().hex[:6]}"
         self.stack.s3.ensure_bucket(bucket)
         self.env = {**self.stack.environment(bucket=bucket), "AVAX_RPC_URL": self.anvil.url,
+                    "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka.port}",
                     "AVAX_CLICKHOUSE_CHDB_PATH": str(self.chdb), "AVAX_HOME": str(HOME),
                     "AVAX_LIVE_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}", "AVAX_LIVE_POLL_S": str(args.poll_s)}
         self.services = [LiveService("follower", HOME, "follow", lambda: self.env),
@@ -69,6 +73,7 @@ class LiveRig:
         for service in self.services:
             service.stop()
         self.anvil.stop()
+        self.kafka.stop()
 
     def loaded_at(self) -> list[tuple[int, float]]:
         """(last block, loaded at) of every micro-batch, from the consumer's own records."""
@@ -76,6 +81,12 @@ class LiveRig:
             return [(int(b), t.timestamp()) for b, t in client.query(
                 f"SELECT last_block, max(loaded_at) FROM avax.{LOADS_TABLE} GROUP BY last_block ORDER BY last_block"
             ).result_rows]
+
+    def rows_per_block(self) -> dict[str, float]:
+        with held_engine(str(self.chdb)) as client:
+            blocks = client.query("SELECT count() FROM avax.blocks").result_rows[0][0]
+            return {d.name: round(client.query(f"SELECT count() FROM avax.{d.table}").result_rows[0][0] / blocks, 1)
+                    for d in LIVE_DATASETS[1:]}
 
     def wait_loaded(self, block: int, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
@@ -121,24 +132,31 @@ def measure(rig: LiveRig, rate: float, seconds: float, transactions: int, swaps:
             prober.join()
     rig.wait_loaded(max(mined))
     found = latencies(mined, rig.loaded_at())
-    return {"rate_blocks_per_s": rate, "seconds": seconds, "blocks": len(mined), "measured": len(found),
+    span = max(mined.values()) - min(mined.values())
+    return {"rate_blocks_per_s": rate, "mined_blocks_per_s": round((len(mined) - 1) / span, 2) if span else None,
+            "seconds": seconds, "blocks": len(mined), "measured": len(found),
             "p50_s": round(statistics.median(found), 3), "p95_s": round(percentile(found, 0.95), 3),
             "max_s": round(max(found), 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=1.0, help="blocks per second of the main measurement")
+    parser.add_argument("--rate", type=float, default=1.0, help="blocks per second of the main measurement (after a "
+                        "3-block warm-up, while the consumer joins its group)")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--rates", default="2,4,8", help="higher rates tried after, to find the highest kept up with")
+    parser.add_argument("--rates", default="2,4,8,16,32", help="higher rates tried after, to find the highest kept up with")
     parser.add_argument("--step-seconds", type=float, default=20.0)
-    parser.add_argument("--transactions", type=int, default=8, help="random actions per block, besides the swaps")
-    parser.add_argument("--swaps", type=int, default=2)
+    # about mainnet's density: ~35 transactions a block (1.5M a day over 43,000 blocks)
+    parser.add_argument("--transactions", type=int, default=24, help="random actions per block, besides the swaps")
+    parser.add_argument("--swaps", type=int, default=8)
     parser.add_argument("--poll-s", type=float, default=0.5, help="the follower's poll (newHeads wakes it sooner)")
     args = parser.parse_args()
     rig = LiveRig(args)
     try:
+        started = time.monotonic()
         rig.start()
+        warm_up = measure(rig, 1.0, 3, args.transactions, args.swaps)  # the consumer joins its group first
+        joined_s = time.monotonic() - started
         waits: list[float] = []
         main_run = measure(rig, args.rate, args.seconds, args.transactions, args.swaps, waits)
         print(f"{args.rate:g} block/s for {args.seconds:g} s: p50 {main_run['p50_s']} s, p95 {main_run['p95_s']} s, "
@@ -147,20 +165,24 @@ def main() -> None:
         for rate in (float(r) for r in args.rates.split(",") if r):
             run = measure(rig, rate, args.step_seconds, args.transactions, args.swaps)
             tried.append(run)
-            print(f"{rate:g} block/s for {args.step_seconds:g} s: p95 {run['p95_s']} s, max {run['max_s']} s")
+            print(f"{rate:g} block/s for {args.step_seconds:g} s (mined {run['mined_blocks_per_s']}/s): "
+                  f"p95 {run['p95_s']} s, max {run['max_s']} s")
             if run["p95_s"] > TARGET_P95_S:
                 break
-            kept_up = rate
+            kept_up = run["mined_blocks_per_s"]
+            if run["mined_blocks_per_s"] < 0.9 * rate:  # the node mines no faster: its limit, not ours
+                break
     finally:
         rig.stop()
     result = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "datasets": [d.name for d in LIVE_DATASETS],
-        "latency": main_run, "target_p95_s": TARGET_P95_S, "p95_met": main_run["p95_s"] <= TARGET_P95_S,
+        "latency": main_run, "rows_per_block": rig.rows_per_block(), "start_to_first_load_s": round(joined_s, 1),
+        "warm_up_max_s": warm_up["max_s"], "target_p95_s": TARGET_P95_S, "p95_met": main_run["p95_s"] <= TARGET_P95_S,
         "highest_rate_kept_up_blocks_per_s": kept_up, "rates_tried": tried,
         "engine_wait_while_consuming_s": {"samples": len(waits), "p50": round(statistics.median(waits), 3) if waits else None,
                                           "max": round(max(waits), 3) if waits else None},
-        "transactions_per_block": args.transactions + 2 * args.swaps, "poll_s": args.poll_s,
+        "actions_per_block": {"random": args.transactions, "swaps": args.swaps}, "poll_s": args.poll_s,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))

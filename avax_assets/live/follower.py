@@ -34,7 +34,7 @@ from avax_assets.chain.reader import (
     extract_transactions,
 )
 from avax_assets.chain.traces import extract_internal_transactions
-from avax_assets.core.errors import TransientError
+from avax_assets.core.errors import SettingError, TransientError
 from avax_assets.core.kafka import StreamPublisher
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import LiveSettings
@@ -81,13 +81,26 @@ class Follower:
         self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
 
     def resume_from(self) -> int:
-        """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head."""
-        last = last_published_block(self.kafka_config, self.stream.publisher.timeout_s)
+        """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
+        last step must be of this node's chain (its last block's hash), or nothing is published."""
+        last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
         if last is not None:
-            return last + 1
+            self._check_same_chain(last)
+            return last.last_block + 1
         if self.settings.start_block is not None:
             return self.settings.start_block
         return self.reader.latest_block()
+
+    def _check_same_chain(self, last: Manifest) -> None:
+        if not last.last_hash or self.reader.latest_block() < last.last_block:
+            return  # a node still catching up: the loop waits for it
+        ours = self.reader.headers(range(last.last_block, last.last_block + 1))[0]["hash"].lower()
+        if ours != last.last_hash:
+            raise SettingError(
+                f"live follower: Kafka at {self.stream.publisher.servers} holds live steps up to block "
+                f"{last.last_block} with hash {last.last_hash}, but the node (AVAX_RPC_URL) has {ours} there: those "
+                "steps are of another chain. Point the follower at that chain's node, or this chain at a broker "
+                "of its own (or delete the live topics)")
 
     def run(self, stop: threading.Event, until_block: int | None = None) -> None:
         """Follow until `stop` is set (or `until_block` is published)."""
@@ -110,8 +123,7 @@ class Follower:
 
     def publish_step(self, blocks: range, head: int) -> Manifest:
         parts = extract_step(self.reader, blocks, self.settings.traces)
-        newest = parts[0][1].column("block_timestamp")[-1].value if parts[0][1].num_rows else 0
-        manifest = manifest_of(parts, blocks, head, newest, time.time())
+        manifest = manifest_of(parts, blocks, head, time.time())
         where = f"live blocks {blocks.start}..{blocks.stop - 1}"
         headers = [ORIGIN, ("partition", where.encode())]
         self.stream.publish(parts, headers, (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), where)
@@ -163,7 +175,12 @@ def websocket_twin(rpc_url: str) -> str:
 
 
 def last_published_block(kafka_config: dict, timeout_s: float) -> int | None:
-    """The last block of the newest committed manifest, reading the manifest topic's tail."""
+    last = last_manifest(kafka_config, timeout_s)
+    return None if last is None else last.last_block
+
+
+def last_manifest(kafka_config: dict, timeout_s: float) -> Manifest | None:
+    """The newest committed manifest (of the highest block), reading the manifest topic's tail."""
     consumer = Consumer({**kafka_config, "group.id": f"avax-assets-live-probe-{uuid.uuid4().hex[:8]}",
                          "isolation.level": "read_committed", "enable.auto.commit": False,
                          "enable.partition.eof": True, "auto.offset.reset": "earliest"})
@@ -190,7 +207,8 @@ def last_published_block(kafka_config: dict, timeout_s: float) -> int | None:
                 continue
             if dict(message.headers() or []).get(ORIGIN[0]) == ORIGIN[1]:
                 manifest = decode_manifest(message.value())
-                last = manifest.last_block if last is None else max(last, manifest.last_block)
+                if last is None or manifest.last_block > last.last_block:
+                    last = manifest
         return last
     finally:
         consumer.close()

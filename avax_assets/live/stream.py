@@ -38,6 +38,7 @@ class Manifest(msgspec.Struct):
     newest_timestamp: int  # the last block's timestamp (Unix seconds)
     published_at: float  # wall clock, Unix seconds
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset → block (as text) → rows
+    last_hash: str = ""  # the last block's hash: a follower resumes only on the chain it published
 
     @property
     def key(self) -> bytes:
@@ -47,11 +48,14 @@ class Manifest(msgspec.Struct):
         return self.rows.get(dataset, {}).get(str(block), 0)
 
 
-def manifest_of(parts: list[tuple[Dataset, pa.RecordBatch]], blocks: range, head: int, newest_timestamp: int,
-                published_at: float) -> Manifest:
+def manifest_of(parts: list[tuple[Dataset, pa.RecordBatch]], blocks: range, head: int, published_at: float) -> Manifest:
+    """The manifest of a step: `parts` starts with the blocks dataset's batch."""
     rows = {dataset.name: {str(b): n for b, n in Counter(batch.column("block_number").to_pylist()).items()}
             for dataset, batch in parts}
-    return Manifest(blocks.start, blocks.stop - 1, head, newest_timestamp, published_at, rows)
+    headers = parts[0][1]
+    newest = headers.column("block_timestamp")[-1].value if headers.num_rows else 0
+    last_hash = headers.column("block_hash")[-1].as_py() if headers.num_rows else ""
+    return Manifest(blocks.start, blocks.stop - 1, head, newest, published_at, rows, last_hash)
 
 
 class BlockOf(msgspec.Struct):

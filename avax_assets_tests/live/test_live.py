@@ -273,3 +273,20 @@ def loaded_block(bench) -> int:
 
 def published(bench) -> int | None:
     return last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10)
+
+
+def test_a_follower_refuses_to_resume_after_another_chains_steps(bench):
+    """(Last: it leaves a foreign step in this module's broker.) Accepted blocks are final, so a step in
+    Kafka whose last block's hash differs from the node's is of another chain, never resumed after."""
+    from avax_assets.core.errors import SettingError
+    from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN, Manifest, encode_manifest
+
+    head = bench.head
+    foreign = Manifest(head, head, head, 0, time.time(), {}, last_hash="0x" + "ab" * 32)
+    stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-foreign")
+    try:
+        stream.publish([], [ORIGIN], (MANIFEST_TOPIC, foreign.key, encode_manifest(foreign)), "a foreign step")
+    finally:
+        stream.close()
+    with pytest.raises(SettingError, match=f"up to block {head} with hash 0xabab.*another chain"):
+        live_assets.follow(bench.resources, threading.Event())

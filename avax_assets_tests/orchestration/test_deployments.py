@@ -129,16 +129,8 @@ def test_helm_values_mirror_the_production_instance(helm):
     assert helm["postgresql"]["enabled"] is False
     assert helm["postgresql"]["postgresqlScheme"] == PRODUCTION_INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
     daemon = helm["dagsterDaemon"]
-    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    runs = PRODUCTION_INSTANCE["concurrency"]["runs"]
-    assert queued["maxConcurrentRuns"] == runs["max_concurrent_runs"]
-    assert queued["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
     assert daemon["runMonitoring"]["enabled"] and PRODUCTION_INSTANCE["run_monitoring"]["enabled"]
-    assert daemon["runRetries"]["maxRetries"] == PRODUCTION_INSTANCE["run_retries"]["max_retries"]
-    # the chart does not render retry_on_asset_or_op_failure: the jobs carry it as a tag, on every deployment
-    assert "retryOnAssetOrOpFailure" not in daemon["runRetries"]
-    assert PRODUCTION_INSTANCE["run_retries"]["retry_on_asset_or_op_failure"] is False
-    for job in load_definitions().jobs:
+    for job in load_definitions().jobs:  # and on every other deployment too, whatever its instance says
         if job.name.endswith("_daily"):
             assert job.tags["dagster/retry_on_asset_or_op_failure"] == "false", job.name
     assert helm["generatePostgresqlPasswordSecret"] is False  # the README has you create that Secret yourself
@@ -281,3 +273,106 @@ def test_the_cluster_nodes_authenticate_to_each_other_with_secrets_from_the_envi
     assert config.find("remote_servers/avax/secret").get("from_env") == "CLICKHOUSE_INTERSERVER_SECRET"
     credentials = config.find("interserver_http_credentials")
     assert credentials.findtext("user") and credentials.find("password").get("from_env")
+
+
+# --- the Dagster chart, held to a copy of its values schema and instance template --------------------------------
+# (avax_assets_tests/specs/helm-dagster/, interface data: see its README.md for where each file comes from)
+
+CHART = REPO / "avax_assets_tests" / "specs" / "helm-dagster"
+
+
+def merged(defaults: dict, ours: dict) -> dict:
+    """Helm's merge of a values file over the chart's defaults (maps merge, everything else replaces)."""
+    out = dict(defaults)
+    for key, value in ours.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def chart_values(helm):
+    return merged(yaml.safe_load((CHART / "values.yaml").read_text()), helm)
+
+
+def test_helm_values_fit_the_charts_values_schema(chart_values, helm):
+    import jsonschema
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(chart_values)]
+    assert errors == []
+    broken = merged(chart_values, {"dagsterDaemon": {"runRetries": {"retryOnAssetOrOpFailure": "no"}}})
+    assert not validator.is_valid(broken)  # the schema is strict where it matters
+
+
+# production instance setting → (the chart value that sets it, what the chart's instance template reads)
+RENDERED = {
+    ("run_monitoring", "start_timeout_seconds"): (("dagsterDaemon", "runMonitoring", "startTimeoutSeconds"),
+                                                 "$runMonitoring.startTimeoutSeconds"),
+    ("run_monitoring", "cancel_timeout_seconds"): (("dagsterDaemon", "runMonitoring", "cancelTimeoutSeconds"),
+                                                  "$runMonitoring.cancelTimeoutSeconds"),
+    ("run_monitoring", "poll_interval_seconds"): (("dagsterDaemon", "runMonitoring", "pollIntervalSeconds"),
+                                                 "$runMonitoring.pollIntervalSeconds"),
+    ("run_monitoring", "free_slots_after_run_end_seconds"): (
+        ("dagsterDaemon", "runMonitoring", "freeSlotsAfterRunEndSeconds"), "$runMonitoring.freeSlotsAfterRunEndSeconds"),
+    ("run_retries", "max_retries"): (("dagsterDaemon", "runRetries", "maxRetries"), "$runRetries.maxRetries"),
+    ("run_retries", "retry_on_asset_or_op_failure"): (("dagsterDaemon", "runRetries", "retryOnAssetOrOpFailure"),
+                                                      "$runRetries.retryOnAssetOrOpFailure"),
+    ("concurrency", "runs", "max_concurrent_runs"): (("concurrency", "runs", "maxConcurrentRuns"),
+                                                     "$runs.maxConcurrentRuns"),
+    ("concurrency", "runs", "tag_concurrency_limits"): (("concurrency", "runs", "tagConcurrencyLimits"),
+                                                        "$runs.tagConcurrencyLimits"),
+    ("concurrency", "pools", "default_limit"): (("concurrency", "pools", "defaultLimit"), "$pools.defaultLimit"),
+    ("concurrency", "pools", "granularity"): (("concurrency", "pools", "granularity"), "$pools.granularity"),
+}
+
+
+def dig(tree: dict, path: tuple):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def test_every_instance_setting_that_matters_reaches_the_instance_the_chart_renders(chart_values):
+    template = (CHART / "templates" / "configmap-instance.yaml").read_text()
+    template += (CHART / "templates" / "helpers" / "instance" / "_concurrency.tpl").read_text()
+    for setting, (value_path, expression) in RENDERED.items():
+        assert dig(chart_values, value_path) == dig(PRODUCTION_INSTANCE, setting), setting
+        assert expression in template, f"{'.'.join(setting)}: the chart's template does not read {expression}"
+    # the blocks those settings sit in are rendered at all
+    assert chart_values["dagsterDaemon"]["enabled"] and chart_values["concurrency"]["enabled"]
+    assert chart_values["dagsterDaemon"]["runMonitoring"]["enabled"] and chart_values["dagsterDaemon"]["runRetries"]["enabled"]
+    # the chart refuses to render limits given both here and in the queued run coordinator's config
+    queued = chart_values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queued.get("maxConcurrentRuns") is None and not queued.get("tagConcurrencyLimits")
+    assert "Cannot set both concurrency.runs.maxConcurrentRuns" in template
+    assert chart_values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert set(RENDERED) >= {k for k in _leaves(PRODUCTION_INSTANCE) if k[0] in ("run_monitoring", "run_retries",
+                                                                                 "concurrency") and k[-1] != "enabled"}
+
+
+def _leaves(tree: dict, prefix: tuple = ()) -> set[tuple]:
+    out = set()
+    for key, value in tree.items():
+        out |= _leaves(value, (*prefix, key)) if isinstance(value, dict) else {(*prefix, key)}
+    return out
+
+
+def test_no_secret_clash_with_the_one_you_create(chart_values):
+    assert (CHART / "templates" / "secret-postgres.yaml").read_text().startswith(
+        "{{ if .Values.generatePostgresqlPasswordSecret }}")
+    assert chart_values["generatePostgresqlPasswordSecret"] is False
+    assert chart_values["global"]["postgresqlSecretName"] == "dagster-postgresql-secret"
+
+
+def test_the_webserver_is_published_only_through_an_authenticating_ingress(chart_values):
+    assert chart_values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
+    ingress = chart_values["ingress"]
+    assert ingress["enabled"] and ingress["dagsterWebserver"]["tls"]["enabled"]
+    annotations = ingress["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-url"].startswith("https://")
+    assert "nginx.ingress.kubernetes.io/auth-signin" in annotations
+    assert not ingress["readOnlyDagsterWebserver"]["host"]  # no second, unauthenticated host
+    template = (CHART / "templates" / "ingress.yaml").read_text()
+    assert "range $key, $value := .Values.ingress.annotations" in template  # the annotations reach the Ingress
+    assert [p["serviceName"] for p in ingress["dagsterWebserver"]["precedingPaths"]] == ["oauth2-proxy"]
