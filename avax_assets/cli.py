@@ -168,7 +168,11 @@ def live(service: str, ready_file: str | None) -> int:
             warehouse = resolved(resources["clickhouse"]).warehouse()
             with resolved(resources["rpc"]).reader() as reader:
                 head = reader.latest_block()
-            status = live_assets.live_status(warehouse, live_datasets(resources["live"].traces), head)
+            try:
+                status = live_assets.live_status(warehouse, live_datasets(resources["live"].traces), head)
+            except Exception:  # noqa: BLE001 - the table is made by the consumer's first start
+                print("avax-assets live status: the live path has loaded nothing yet", file=sys.stderr)
+                return 1
             print(render(["dataset", "last_block", "head", "lag_blocks", "lag_s", "loaded_at"],
                          [[name, s["live/last_block"], s["live/head"], s["live/lag_blocks"], s["live/lag_s"],
                            s["live/loaded_at"]] for name, s in status.items()]))

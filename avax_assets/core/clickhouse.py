@@ -179,13 +179,15 @@ class ClickHouseWarehouse:
         return staged  # what the partition now holds: REPLACE PARTITION swaps the staged part in whole
 
     def append(self, dataset: Dataset, batch: pa.RecordBatch) -> int:
-        """Insert rows as they are, one INSERT per day, each one part (all or nothing): the live path's loads,
+        """Insert rows as they are, in block order: per day, INSERTs of at most APPEND_ROWS rows cut at block
+        boundaries, each one part (all or nothing), so a crash leaves whole blocks. The live path's loads,
         which keep themselves free of duplicates (live/consumer.py)."""
         self.ensure_table(dataset)
         days = pc.cast(batch.column(dataset.partition_column), pa.date32())
-        for day in pc.unique(days):
-            self.client.insert_arrow(self.qualified(dataset.table),
-                                     pa.Table.from_batches([batch.filter(pc.equal(days, day))]))
+        for day in sorted(pc.unique(days).to_pylist()):
+            rows = batch.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            for piece in _whole_blocks(rows, APPEND_ROWS):
+                self.client.insert_arrow(self.qualified(dataset.table), pa.Table.from_batches([piece]))
         return batch.num_rows
 
     def partition_rows(self, dataset: Dataset, day: dt.date) -> int:
@@ -205,6 +207,24 @@ class ClickHouseWarehouse:
 
     def _count(self, table: str, where: str = "1", parameters: dict | None = None) -> int:
         return int(self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters).result_rows[0][0])
+
+APPEND_ROWS = 500_000  # below ClickHouse's max_insert_block_size (1,048,576): one part per INSERT
+
+
+def _whole_blocks(rows: pa.RecordBatch, most: int):
+    """Slices of at most `most` rows (more only for a single larger block), never splitting a block."""
+    blocks = rows.column("block_number").to_numpy()
+    start = 0
+    while start < len(blocks):
+        end = min(start + most, len(blocks))
+        while end < len(blocks) and blocks[end] == blocks[end - 1]:
+            end += 1
+        if end - start > most:  # one block alone is larger: back to its start, unless it starts here
+            cut = int((blocks[start:end] == blocks[end - 1]).argmax()) + start
+            end = cut if cut > start else end
+        yield rows.slice(start, end - start)
+        start = end
+
 
 def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
     """The ALTER TABLE clauses that make a table of (column, type) `found` the declaration, when the declaration
@@ -250,6 +270,7 @@ def held_engine(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, pol
     Dagster load, the live consumer, the sql console) can open it next: chDB allows one process per
     directory. Opens nest within a process (the innermost reuses the outer one's client). While another
     process holds it, wait up to `lock_wait_s` (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S), then ClickHouseBusy."""
+    path = os.path.realpath(path)  # one engine per directory, however it is spelled
     with _engines_lock:
         engine = _engines.get(path) or _open(path, lock_wait_s, poll_s)
         _engines[path] = engine
@@ -261,8 +282,10 @@ def held_engine(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, pol
             engine.users -= 1
             if engine.users == 0:
                 del _engines[path]
-                engine.client.close()
-                os.close(engine.lock)
+                try:
+                    engine.client.close()
+                finally:
+                    os.close(engine.lock)
 
 
 def _open(path: str, lock_wait_s: float, poll_s: float) -> _OpenEngine:

@@ -113,12 +113,12 @@ class KafkaPublisher:
         except KafkaException as exc:
             raise self._unreachable(exc, f"did not answer a metadata request within {timeout_s:g} s") from None
 
-    def ensure_topic(self, topic: str) -> None:
+    def ensure_topic(self, topic: str, partitions: int | None = None) -> None:
         admin = AdminClient(self.config)
         if topic in admin.list_topics(timeout=self.timeout_s).topics:
             return
         # compacted: messages are keyed by natural key, so a republished partition converges to one per key
-        futures = admin.create_topics([NewTopic(topic, self.topic_partitions, self.replication_factor,
+        futures = admin.create_topics([NewTopic(topic, partitions or self.topic_partitions, self.replication_factor,
                                                 config={"cleanup.policy": "compact"})])
         try:
             futures[topic].result(timeout=self.timeout_s)
@@ -224,7 +224,7 @@ class StreamPublisher:
     transactional id, so a restarted follower aborts what its predecessor left open."""
 
     def __init__(self, publisher: KafkaPublisher, transactional: str) -> None:
-        self.publisher = publisher
+        self.publisher, self.transactional = publisher, transactional
         self.failures: list[str] = []
         self.producer = Producer({**publisher._producer_config(transactional),
                                   "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
@@ -241,13 +241,16 @@ class StreamPublisher:
             if not self.ready:
                 for dataset, _ in parts:
                     self.publisher.ensure_topic(dataset.topic)
-                self.publisher.ensure_topic(closing[0])
+                self.publisher.ensure_topic(closing[0], partitions=1)  # closing messages read in their order
                 producer.init_transactions(timeout_s)
                 self.ready = True
             producer.begin_transaction()
             for dataset, batch in parts:
                 sent += produce_batches(producer, dataset, [batch], headers, self.failures)
-            if producer.flush(timeout_s) or self.failures:  # what closes the transaction follows what it closes
+            # the closing message only once the rows are acknowledged: on Kafka the commit alone makes the step
+            # whole, but a broker that hands out records of unfinished transactions (Tansu) must not show a
+            # closing message before its rows
+            if producer.flush(timeout_s) or self.failures:
                 raise KafkaDeliveryError(f"{where}: {len(self.failures) or 'some'} messages not delivered within "
                                          f"{timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S); brokers {self.publisher.servers}")
             producer.produce(closing[0], closing[2], closing[1], headers=headers)
@@ -255,11 +258,20 @@ class StreamPublisher:
             return sent
         except KafkaException as exc:
             self._abort()
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is not None and error.fatal():  # fenced, or otherwise unusable: a new producer next time
+                self._renew()
             raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
                                      f"({_reason(exc)}); brokers {self.publisher.servers}") from None
         except BaseException:
             self._abort()
             raise
+
+    def _renew(self) -> None:
+        self.close()
+        self.producer = Producer({**self.publisher._producer_config(self.transactional),
+                                  "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
+        self.ready = False
 
     def _abort(self) -> None:
         if self.ready:

@@ -27,13 +27,15 @@ def follow(resources: dict, stop: threading.Event, until_block: int | None = Non
     """The follower, until `stop` (or `until_block`): built from the same resources as the assets."""
     settings = resources["live"].settings()
     kafka = resolved(resources["kafka"])
-    stream = kafka.publisher().stream(f"avax-assets.live.{settings.group_id}")
+    stream = kafka.publisher().stream(f"avax-assets.live-follower.{settings.group_id}")
+    listening = threading.Event()  # the newHeads listener ends with the follower
     try:
         with resolved(resources["rpc"]).reader() as reader:
             follower = Follower(reader, stream, kafka.client_config(), settings)
-            follower.listen_for_heads(settings.websocket_url, stop)
+            follower.listen_for_heads(settings.websocket_url, listening)
             follower.run(stop, until_block)
     finally:
+        listening.set()
         stream.close()
 
 

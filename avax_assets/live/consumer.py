@@ -4,19 +4,22 @@ Guarantee. Every row the follower committed to Kafka reaches its table once: a b
 restart (of the consumer, the broker or the follower) or the daily batch replacing the day never leaves
 a duplicate or a gap in what a query returns without FINAL. How:
 
-- only complete steps are loaded (every row the step's manifest counts, duplicates collapsed by key);
-- steps are loaded in block order, each dataset's rows in one INSERT per day (one part: all or nothing);
+- only complete steps are loaded (every row the step's manifest counts, duplicates collapsed by key),
+  in block order, from the lowest one while they follow each other (the manifest topic has one
+  partition: steps are read in the order they were published; rows may come over several partitions);
+- each dataset's rows go in INSERTs per day cut at block boundaries, each one part (all or nothing), and
+  leave the buffer only once inserted (a failed insert is tried again with the same rows);
 - a checkpoint per dataset — the last block loaded — is the larger of what `live_loads` records and the
-  newest block in the dataset's own table (a crash between the insert and its record is covered: the
-  inserted block is seen in the table), and anything at or below it is skipped;
-- the daily batch's REPLACE PARTITION swaps in the whole day (the same rows), and raises the table's
-  newest block: a consumer that was down while it ran skips that day.
+  newest block in the dataset's own table, read again before every micro-batch (a crash between the
+  insert and its record is seen in the table; so is the daily batch's REPLACE PARTITION of a day, which
+  swaps in the same rows), and anything at or below it is skipped.
 
-Kafka offsets are committed once everything consumed has been loaded; they only say where to read from
-again. Backpressure: the next micro-batch is polled only after the last one is loaded, so a slow
-ClickHouse leaves the backlog in Kafka (and the lag shows in `live_loads` and the sensor). The embedded
-ClickHouse is held only while a micro-batch loads (core/clickhouse.py `held_engine`), so Dagster's
-loads and this consumer take turns.
+Kafka offsets: per partition, the first offset still needed (a message buffered, not yet loaded) is
+committed, else the position; they only say where to read from again. Backpressure: the next
+micro-batch is polled only after the last one is loaded, so a slow ClickHouse leaves the backlog in
+Kafka (the lag shows in `live_loads` and the sensor). The embedded ClickHouse is held only while a
+micro-batch loads (core/clickhouse.py `held_engine`), so Dagster's loads and this consumer take turns.
+One consumer per group: the steps' rows and manifests must reach the same process.
 
 Messages without the live origin header (the daily batch publishes to the same topics) are skipped.
 A step that starts past a dataset's checkpoint + 1 is a gap (the live path started after the day began,
@@ -30,10 +33,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.core.errors import KafkaDeliveryError
+from avax_assets.core.errors import KafkaDeliveryError, SettingError
 from avax_assets.core.kafka import decode_values
 from avax_assets.core.schema import Dataset, checked_identifier
 from avax_assets.core.settings import LiveSettings
@@ -66,25 +69,34 @@ class Progress:
     gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (dataset, first missing, last missing)
 
 
+TopicPartitionKey = tuple[str, int]
+STALE_STEP_S = 60.0  # a step incomplete this long is reported (its rows may have been compacted away)
+
+
 class LiveConsumer:
     def __init__(self, kafka_config: dict, warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...],
                  settings: LiveSettings) -> None:
         self.warehouse, self.datasets, self.settings = warehouse, datasets, settings
         self.by_topic = {d.topic: d for d in datasets}
+        self.kafka_config = kafka_config
         self.kafka = Consumer({
             **kafka_config, "group.id": settings.group_id, "isolation.level": "read_committed",
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": int(settings.session_timeout_s * 1000),
             "heartbeat.interval.ms": max(500, int(settings.session_timeout_s * 1000 / 4)),
             "logger": logging.getLogger("avax_assets.kafka")})
-        self.pending: dict[str, dict[int, dict[bytes, bytes]]] = {d.name: defaultdict(dict) for d in datasets}
-        self.manifests: dict[bytes, Manifest] = {}
+        # dataset → block → key → (value, where it was read); a message stays needed until its block is loaded
+        self.pending: dict[str, dict[int, dict[bytes, tuple[bytes, TopicPartitionKey, int]]]] = {
+            d.name: defaultdict(dict) for d in datasets}
+        self.manifests: dict[bytes, tuple[Manifest, TopicPartitionKey, int]] = {}
         self.checkpoints: dict[str, int] = {}
         self.progress = Progress()
-        self._uncommitted = False
         self.polled = 0  # messages taken by the last step
+        self._uncommitted = False
+        self._waiting_since: tuple[bytes, float] | None = None
 
     def start(self) -> None:
+        check_manifest_topic(self.kafka_config)
         with self.warehouse.session():
             for dataset in self.datasets:
                 self.warehouse.ensure_table(dataset)
@@ -97,7 +109,8 @@ class LiveConsumer:
         self.kafka.close()
 
     def step(self) -> int:
-        """One micro-batch: poll, load the steps now complete, commit offsets; returns the rows loaded."""
+        """One micro-batch: poll, load the steps now complete, commit what no longer needs reading again;
+        returns the rows loaded."""
         try:
             messages = self.kafka.consume(self.settings.batch_messages, self.settings.batch_wait_s)
         except KafkaException as exc:
@@ -106,31 +119,37 @@ class LiveConsumer:
         for message in messages:
             self._take(message)
         loaded = self._load_complete_steps()
-        if self._uncommitted and not any(self.pending.values()) and not self.manifests:
-            self.kafka.commit(asynchronous=False)
-            self._uncommitted = False
+        if self._uncommitted:
+            self._commit()
         return loaded
 
     def _take(self, message) -> None:
-        if message.error():
-            if message.error().code() == KafkaError._PARTITION_EOF:
-                return
-            raise KafkaDeliveryError(f"live consumer: {message.topic()}: {message.error().str()}")
+        error = message.error()
+        if error:
+            if error.fatal():
+                raise KafkaDeliveryError(f"live consumer: {message.topic()}: {error.str()}")
+            if error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                log.warning("live consumer: %s: %s (going on)", message.topic(), error.str())
+            return  # the messages after it in this poll are still taken
         self._uncommitted = True
         if dict(message.headers() or []).get(ORIGIN[0]) != ORIGIN[1]:
             self.progress.skipped_batch_messages += 1
             return
+        where = ((message.topic(), message.partition()), message.offset())
         if message.topic() == MANIFEST_TOPIC:
             manifest = decode_manifest(message.value())
-            if manifest.last_block > min(self.checkpoints.get(d.name, -1) for d in self.datasets):
-                self.manifests[manifest.key] = manifest
+            if manifest.last_block > self._lowest_checkpoint() and manifest.key not in self.manifests:
+                self.manifests[manifest.key] = (manifest, *where)
             return
         dataset = self.by_topic[message.topic()]
         block = block_of(message.value()).block_number
         if block <= self.checkpoints.get(dataset.name, -1) or message.key() in self.pending[dataset.name].get(block, ()):
             self.progress.duplicates += 1
             return
-        self.pending[dataset.name][block][message.key()] = message.value()
+        self.pending[dataset.name][block][message.key()] = (message.value(), *where)
+
+    def _lowest_checkpoint(self) -> int:
+        return min(self.checkpoints.get(d.name, -1) for d in self.datasets)
 
     def _complete(self, manifest: Manifest) -> bool:
         for dataset in self.datasets:
@@ -140,20 +159,36 @@ class LiveConsumer:
                     return False
         return True
 
-    def _load_complete_steps(self) -> int:
-        ready = []
-        for manifest in sorted(self.manifests.values(), key=lambda m: m.first_block):
-            if not self._complete(manifest):
+    def _in_order(self) -> list[Manifest]:
+        return sorted((m for m, _, _ in self.manifests.values()), key=lambda m: (m.first_block, m.last_block))
+
+    def _ready(self) -> list[Manifest]:
+        """The complete steps from the lowest one on, while they follow each other (overlaps allowed)."""
+        ready, end = [], None
+        for manifest in self._in_order():
+            if (end is not None and manifest.first_block > end + 1) or not self._complete(manifest):
                 break
             ready.append(manifest)
-        if not ready:
+            end = manifest.last_block if end is None else max(end, manifest.last_block)
+        return ready
+
+    def _load_complete_steps(self) -> int:
+        if not self._ready():
+            self._report_waiting()
             return 0
-        loaded = 0
+        loaded, records = 0, []
         with self.warehouse.session():
-            records = []
-            for dataset in self.datasets:
+            # the tables' own newest blocks, again: the daily batch may have replaced a day meanwhile
+            tables = checkpoints(self.warehouse, self.datasets)
+            self.checkpoints = {name: max(block, self.checkpoints.get(name, -1)) for name, block in tables.items()}
+            self._forget_loaded()
+            ready = self._ready()
+            if not ready:
+                return 0
+            for dataset in self.datasets:  # each dataset's checkpoint moves once its rows are in
                 loaded += self._load(dataset, ready, records)
-            self.warehouse.client.insert_arrow(f"{self.warehouse.database}.{LOADS_TABLE}", load_records(records))
+            if records:
+                self.warehouse.client.insert_arrow(f"{self.warehouse.database}.{LOADS_TABLE}", load_records(records))
         for manifest in ready:
             del self.manifests[manifest.key]
         self.progress.loaded_rows += loaded
@@ -162,7 +197,8 @@ class LiveConsumer:
 
     def _load(self, dataset: Dataset, ready: list[Manifest], records: list) -> int:
         done = self.checkpoints.get(dataset.name, -1)
-        first, last = ready[0].first_block, ready[-1].last_block
+        first, newest = ready[0].first_block, max(ready, key=lambda m: m.last_block)
+        last = newest.last_block
         if last <= done:
             return 0
         if first > done + 1 and done >= 0:
@@ -170,13 +206,65 @@ class LiveConsumer:
             log.warning("live consumer: %s: blocks %d..%d never reached Kafka (the live path started later, or "
                         "a step was lost); the day's daily run fills them", dataset.name, done + 1, first - 1)
         pending = self.pending[dataset.name]
-        values = [value for block in range(max(first, done + 1), last + 1) for value in pending.pop(block, {}).values()]
+        blocks = range(max(first, done + 1), last + 1)
+        values = [value for block in blocks for value, _, _ in pending.get(block, {}).values()]
         rows = self.warehouse.append(dataset, decode_values(dataset, values)) if values else 0
+        for block in blocks:  # only once the insert went through: a failed one is tried again with the same rows
+            pending.pop(block, None)
         self.checkpoints[dataset.name] = last
-        newest = ready[-1]
-        records.append((dataset.name, max(first, done + 1), last, rows, newest.head, newest.newest_timestamp,
+        records.append((dataset.name, blocks.start, last, rows, newest.head, newest.newest_timestamp,
                         newest.published_at, time.time()))
         return rows
+
+    def _forget_loaded(self) -> None:
+        """Rows and steps at or below the checkpoints (loaded already, by this path or the daily batch)."""
+        for name, by_block in self.pending.items():
+            for block in [b for b in by_block if b <= self.checkpoints.get(name, -1)]:
+                self.progress.duplicates += len(by_block.pop(block))
+        lowest = self._lowest_checkpoint()
+        for key in [k for k, (m, _, _) in self.manifests.items() if m.last_block <= lowest]:
+            del self.manifests[key]
+
+    def _commit(self) -> None:
+        """Commit, per partition, the first offset still needed (a message held, not yet loaded), or the
+        position: a restart reads again exactly what was not loaded."""
+        needed: dict[TopicPartitionKey, int] = {}
+        held = [where for by_block in self.pending.values() for rows in by_block.values() for _, *where in rows.values()]
+        held += [(tp, offset) for _, tp, offset in self.manifests.values()]
+        for tp, offset in held:
+            needed[tp] = min(offset, needed.get(tp, offset))
+        offsets = []
+        for position in self.kafka.position(self.kafka.assignment()):
+            at = needed.get((position.topic, position.partition), position.offset)
+            if at >= 0:
+                offsets.append(TopicPartition(position.topic, position.partition, at))
+        if offsets:
+            self.kafka.commit(offsets=offsets, asynchronous=False)
+        self._uncommitted = bool(needed)
+
+    def _report_waiting(self) -> None:
+        waiting = self._in_order()
+        if not waiting:
+            self._waiting_since = None
+            return
+        key, now = waiting[0].key, time.monotonic()
+        if self._waiting_since is None or self._waiting_since[0] != key:
+            self._waiting_since = (key, now)
+        elif now - self._waiting_since[1] > STALE_STEP_S:
+            log.warning("live consumer: step %s has waited %.0f s for rows its manifest counts (compacted away, or "
+                        "a broker losing records?); the day's daily run loads those blocks", key.decode(),
+                        now - self._waiting_since[1])
+            self._waiting_since = (key, now)
+
+
+def check_manifest_topic(kafka_config: dict) -> None:
+    """The manifest topic has one partition: steps are read in the order they were published."""
+    from confluent_kafka.admin import AdminClient
+
+    topic = AdminClient(kafka_config).list_topics(MANIFEST_TOPIC, timeout=10).topics.get(MANIFEST_TOPIC)
+    if topic is not None and topic.error is None and len(topic.partitions) != 1:
+        raise SettingError(f"live: the topic {MANIFEST_TOPIC} has {len(topic.partitions)} partitions; the live path "
+                           "needs it to have one (recreate it; the follower creates it so)")
 
 
 def load_records(records: list[tuple]):

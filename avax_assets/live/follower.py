@@ -34,7 +34,7 @@ from avax_assets.chain.reader import (
     extract_transactions,
 )
 from avax_assets.chain.traces import extract_internal_transactions
-from avax_assets.core.errors import SettingError, TransientError
+from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import StreamPublisher
 from avax_assets.core.schema import Dataset
 from avax_assets.core.settings import LiveSettings
@@ -79,21 +79,21 @@ class Follower:
         self.kafka_config = kafka_config
         self.on_step = on_step or (lambda manifest: None)
         self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
+        self._unchecked: Manifest | None = None  # Kafka's last step, until the node is seen to have its block
 
     def resume_from(self) -> int:
         """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
-        last step must be of this node's chain (its last block's hash), or nothing is published."""
+        last step must be of this node's chain (its last block's hash; checked once the node has that block),
+        or nothing is published."""
         last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
         if last is not None:
-            self._check_same_chain(last)
+            self._unchecked = last if last.last_hash else None
             return last.last_block + 1
         if self.settings.start_block is not None:
             return self.settings.start_block
         return self.reader.latest_block()
 
     def _check_same_chain(self, last: Manifest) -> None:
-        if not last.last_hash or self.reader.latest_block() < last.last_block:
-            return  # a node still catching up: the loop waits for it
         ours = self.reader.headers(range(last.last_block, last.last_block + 1))[0]["hash"].lower()
         if ours != last.last_hash:
             raise SettingError(
@@ -104,13 +104,18 @@ class Follower:
 
     def run(self, stop: threading.Event, until_block: int | None = None) -> None:
         """Follow until `stop` is set (or `until_block` is published)."""
-        next_block, pause = self.resume_from(), 0.0
-        log.info("live follower: starting at block %d", next_block)
-        while not stop.is_set() and (until_block is None or next_block <= until_block):
+        next_block, pause = None, 0.0
+        while not stop.is_set() and (until_block is None or next_block is None or next_block <= until_block):
             try:
+                if next_block is None:
+                    next_block = self.resume_from()
+                    log.info("live follower: starting at block %d", next_block)
+                self.heads.clear()  # before asking: a notice that comes while asking is not lost
                 head = self.reader.latest_block()
+                if self._unchecked is not None and head >= self._unchecked.last_block:
+                    self._check_same_chain(self._unchecked)
+                    self._unchecked = None
                 if next_block > head:
-                    self.heads.clear()
                     self.heads.wait(self.settings.poll_s)
                     continue
                 last = min(head, next_block + self.settings.step_blocks - 1)
@@ -186,8 +191,10 @@ def last_manifest(kafka_config: dict, timeout_s: float) -> Manifest | None:
                          "enable.partition.eof": True, "auto.offset.reset": "earliest"})
     try:
         topic = consumer.list_topics(MANIFEST_TOPIC, timeout=timeout_s).topics.get(MANIFEST_TOPIC)
-        if topic is None or topic.error is not None:
+        if topic is None or (topic.error is not None and topic.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
             return None
+        if topic.error is not None:
+            raise SinkUnavailable(f"live follower: the topic {MANIFEST_TOPIC} cannot be read ({topic.error.str()})")
         assigned = []
         for partition in topic.partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(MANIFEST_TOPIC, partition), timeout_s)
@@ -209,6 +216,9 @@ def last_manifest(kafka_config: dict, timeout_s: float) -> Manifest | None:
                 manifest = decode_manifest(message.value())
                 if last is None or manifest.last_block > last.last_block:
                     last = manifest
+        if len(ended) < len(assigned):  # a partial answer would restart at the wrong block
+            raise SinkUnavailable(f"live follower: the end of {MANIFEST_TOPIC} was not reached within {timeout_s:g} s "
+                                  "(AVAX_KAFKA_TIMEOUT_S)")
         return last
     finally:
         consumer.close()

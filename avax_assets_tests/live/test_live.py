@@ -51,7 +51,8 @@ class LiveBench:
                     "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("live-chdb")),
                     "AVAX_LIVE_STEP_BLOCKS": "5", "AVAX_LIVE_START_BLOCK": "0", "AVAX_LIVE_SESSION_TIMEOUT_S": "6",
                     "AVAX_LIVE_POLL_S": "0.2", "AVAX_CHAIN_START_DATE": DAY.isoformat(),
-                    "AVAX_HOME": str(home), "AVAX_RPC_CHUNK_BLOCKS": "7"}
+                    "AVAX_HOME": str(home), "AVAX_RPC_CHUNK_BLOCKS": "7",
+                    "AVAX_KAFKA_TOPIC_PARTITIONS": "3"}  # rows of a step spread over partitions
         self.resources = {**build_resources(self.env), "rpc": ChainRpcResource(url=self.anvil.url, chunk_blocks=7)}
         self.clock = DAY_START + 20
 
@@ -69,10 +70,11 @@ class LiveBench:
     def follow(self) -> None:
         live_assets.follow(self.resources, threading.Event(), until_block=self.head)
 
-    def consume(self, live=None):
+    def consume(self, live=None, started: bool = False):
         """Run a consumer until it has loaded the head (or stopped making progress); return it, closed."""
         live = live or live_assets.consumer(self.resources)
-        live.start()
+        if not started:
+            live.start()
         target, deadline, quiet = self.head, time.monotonic() + WAIT_S, 0
         try:
             while time.monotonic() < deadline and quiet < 3:  # caught up, and three polls found nothing more
@@ -81,6 +83,7 @@ class LiveBench:
                 quiet = quiet + 1 if caught_up and live.kafka.assignment() and not live.polled else 0
         finally:
             live.close()
+        assert quiet >= 3, f"the consumer did not catch up in {WAIT_S} s: checkpoints {live.checkpoints}"
         return live
 
     def warehouse(self):
@@ -96,6 +99,9 @@ class LiveBench:
                 rows, keys = warehouse.client.query(
                     f"SELECT count(), uniqExact({key}) FROM {warehouse.qualified(dataset.table)}").result_rows[0]
                 assert rows == keys, f"{dataset.name}: {rows - keys} duplicate rows"
+                live = warehouse.client.query(f"SELECT sum(rows) FROM {warehouse.qualified(LOADS_TABLE)} WHERE "
+                                              "dataset = {d:String}", parameters={"d": dataset.name}).result_rows[0][0]
+                assert live <= rows, f"{dataset.name}: the live path inserted {live - rows} rows twice (since merged)"
             hashes = [r[0] for r in warehouse.client.query(
                 f"SELECT block_hash FROM {warehouse.qualified('blocks')} ORDER BY block_number").result_rows]
         node = [self.rpc.call("eth_getBlockByNumber", [hex(n), False])["hash"] for n in range(self.head + 1)]
@@ -135,11 +141,16 @@ def test_a_step_delivered_twice_leaves_every_key_once(bench):
     settings = bench.resources["live"].settings()
     stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-twice")
     try:
-        Follower(ChainReader(bench.rpc), stream, {}, settings).publish_step(range(2, 7), bench.head)
+        follower = Follower(ChainReader(bench.rpc), stream, {}, settings)
+        follower.publish_step(range(2, 7), bench.head)  # loaded already: below the checkpoints
+        head = bench.mine(6)
+        bench.follow()
+        follower.publish_step(range(head - 4, head - 1), head)  # inside steps the consumer has not read yet
     finally:
         stream.close()
     live = bench.consume()
-    assert live.progress.duplicates > 0 and live.progress.loaded_rows == 0
+    assert live.progress.duplicates > 0 and live.progress.loaded_rows > 0
+    assert not live.manifests and not any(live.pending.values())
     bench.assert_equal_to_node()
 
 
@@ -186,21 +197,28 @@ def test_the_consumer_killed_and_restarted_while_blocks_arrive(bench):
     bench.assert_equal_to_node()
 
 
-def test_the_broker_restarted_under_the_follower(bench):
+def test_the_broker_restarted_under_the_follower_and_the_consumer(bench):
     stop = threading.Event()
     follower = threading.Thread(target=live_assets.follow, args=(bench.resources, stop))
+    live = live_assets.consumer(bench.resources)
+    live.start()
     follower.start()
     try:
+        bench.mine(3)
+        for _ in range(10):
+            live.step()
         bench.kafka.stop()
         bench.mine(6)  # the follower's steps fail, and are tried again
+        for _ in range(10):
+            live.step()  # the consumer polls a broker that is not there, and goes on
         bench.kafka.start()
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline and (published(bench) or -1) < bench.head:
-            time.sleep(1)
+            live.step()
     finally:
         stop.set()
         follower.join()
-    bench.consume()
+    bench.consume(live, started=True)
     bench.assert_equal_to_node()
 
 
