@@ -293,7 +293,8 @@ def run_memory_probe(blocks: int, args) -> None:
     bench.kafka.publish(TRANSACTIONS, bench.day, spooled.iter_batches(), "bench-memory")
     stages["parquet + kafka"] = round(peak_rss_mb(), 1)
     part = bench.lake.stored(f"memory_{blocks}", bench.day).conformed_to(TRANSACTIONS)
-    bench.warehouse.replace_partition_from(TRANSACTIONS, dt.date.fromisoformat(bench.day), part.parquet_source())
+    with bench.warehouse.session():
+        bench.warehouse.replace_partition_from(TRANSACTIONS, dt.date.fromisoformat(bench.day), part.parquet_source())
     stages["clickhouse"] = round(peak_rss_mb(), 1)
     spooled.discard()
     print(json.dumps({"blocks": blocks, "rows": spooled.rows, "path": path, "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -361,9 +362,15 @@ def main() -> None:
                          "raw": lambda: bench.plain_produce(TRANSACTIONS.topic + ".raw", spooled)}, args.repeats)
     print("clickhouse:", flush=True)
     load_day = dt.date.fromisoformat(day)
-    clickhouse = interleaved({"ours": lambda: bench.warehouse.replace_partition_from(TRANSACTIONS, load_day,
-                                                                                   stored.parquet_source()),
-                              "raw": lambda: bench.raw_clickhouse(path)}, args.repeats)
+    def held(load):  # each side opens the embedded engine once, as a Dagster load does per day
+        def run():
+            with bench.warehouse.session():
+                load()
+        return run
+
+    clickhouse = interleaved({"ours": held(lambda: bench.warehouse.replace_partition_from(TRANSACTIONS, load_day,
+                                                                                        stored.parquet_source())),
+                              "raw": held(lambda: bench.raw_clickhouse(path))}, args.repeats)
     spooled.discard()
 
     memory = measure_memory(blocks.count)
