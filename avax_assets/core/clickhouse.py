@@ -326,6 +326,16 @@ def _wait_or_give_up(path: str, lock_wait_s: float, deadline: float, poll_s: flo
     time.sleep(poll_s)
 
 
+def _held(method: str):
+    """The engine's `method`, with the engine held for the call (or the surrounding session)."""
+    def call(self, *args, **kwargs):
+        with self.session() as client:
+            return getattr(client, method)(*args, **kwargs)
+
+    call.__name__ = method
+    return call
+
+
 class EmbeddedClient:
     """A client of the embedded engine that holds it only while a statement runs (or for a whole
     `session()`): a process that keeps one does not keep the directory from others."""
@@ -336,21 +346,10 @@ class EmbeddedClient:
     def session(self):
         return held_engine(self.path, self.lock_wait_s, self.poll_s)
 
-    def query(self, *args, **kwargs):
-        with self.session() as client:
-            return client.query(*args, **kwargs)
-
-    def command(self, *args, **kwargs):
-        with self.session() as client:
-            return client.command(*args, **kwargs)
-
-    def insert_arrow(self, *args, **kwargs):
-        with self.session() as client:
-            return client.insert_arrow(*args, **kwargs)
-
-    def query_arrow(self, *args, **kwargs):
-        with self.session() as client:
-            return client.query_arrow(*args, **kwargs)
+    query = _held("query")
+    command = _held("command")
+    insert_arrow = _held("insert_arrow")
+    query_arrow = _held("query_arrow")
 
 
 def chdb_client(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25) -> EmbeddedClient:

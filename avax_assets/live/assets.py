@@ -13,7 +13,7 @@ import dagster as dg
 from avax_assets.core.errors import TransientError
 from avax_assets.live.consumer import LOADS_TABLE, LiveConsumer
 from avax_assets.live.follower import Follower
-from avax_assets.live.stream import live_datasets
+from avax_assets.live.stream import live_datasets, next_pause
 from avax_assets.orchestration.environment import resolved
 from avax_assets.orchestration.factory import load_key
 from avax_assets.orchestration.resources import ChainRpcResource, ClickHouseResource, LiveResource
@@ -57,7 +57,7 @@ def consume(resources: dict, stop: threading.Event) -> None:
                 live.step()
                 pause = 0.0
             except TransientError as exc:
-                pause = min(30.0, max(1.0, pause * 2))
+                pause = next_pause(pause)
                 log.warning("live consumer: %s; trying again in %.0f s", exc, pause)
                 stop.wait(pause)
     finally:

@@ -8,7 +8,7 @@ family's own extractors and decoders (the same rows as the daily batch) and publ
 transaction: its rows on the datasets' topics, then its manifest (stream.py).
 
 Errors: a source or broker that fails after its bounded retries (TransientError) is retried, the same
-step, after a growing pause (at most `MAX_PAUSE_S`); bad data (PermanentError) stops the follower with
+step, after a growing pause (at most `stream.MAX_PAUSE_S`); bad data (PermanentError) stops the follower with
 the dataset, blocks and field named.
 """
 
@@ -47,10 +47,10 @@ from avax_assets.live.stream import (
     decode_manifest,
     encode_manifest,
     manifest_of,
+    next_pause,
 )
 
 log = logging.getLogger(__name__)
-MAX_PAUSE_S = 30.0
 MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest topic (aborted ones among them)
 
 
@@ -122,7 +122,7 @@ class Follower:
                 self.publish_step(range(next_block, last + 1), head)
                 next_block, pause = last + 1, 0.0
             except TransientError as exc:
-                pause = min(MAX_PAUSE_S, max(1.0, pause * 2))
+                pause = next_pause(pause)
                 log.warning("live follower: block %d: %s; trying again in %.0f s", next_block, exc, pause)
                 stop.wait(pause)
 

@@ -27,6 +27,14 @@ LIVE_DATASETS = (BLOCKS, TRANSACTIONS, LOGS, *TRANSFERS)
 TRACED = (INTERNAL_TRANSACTIONS,)  # only with AVAX_LIVE_TRACES (debug_traceBlockByNumber)
 
 
+MAX_PAUSE_S = 30.0  # the longest wait before a live service tries a transient failure again
+
+
+def next_pause(pause: float) -> float:
+    """The wait before the next try: 1 s, then doubling, at most MAX_PAUSE_S."""
+    return min(MAX_PAUSE_S, max(1.0, pause * 2))
+
+
 def live_datasets(traces: bool) -> tuple[Dataset, ...]:
     return LIVE_DATASETS + (TRACED if traces else ())
 
