@@ -26,8 +26,9 @@ from avax_assets.events import assets as events
 from avax_assets.live.assets import SENSORS as LIVE_SENSORS
 from avax_assets.orchestration.factory import (
     DatasetAsset,
+    JointAsset,
     SourceSystem,
-    extract_asset,
+    extract_assets,
     load_asset,
     load_key,
     view_asset,
@@ -50,6 +51,8 @@ FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
     "metrics": METRICS_ASSETS,
     "subgraphs": subgraphs.ASSETS,
 }
+# Datasets a family extracts together, in one step over one pass of their source
+JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS}
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in FAMILIES.values() for spec in specs}
 SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in FAMILIES.values() for spec in specs
                                                         if spec.reads))
@@ -92,7 +95,7 @@ class Catalogue:
 
     def __init__(self, partitions: Partitions | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
-        self.extracts = {name: [extract_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
+        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions) for name, specs in FAMILIES.items()}
         self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
         self.analytics = [view_asset(view) for view in VIEWS]
 

@@ -119,8 +119,9 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     try:
         partitions = Partitions.from_settings(partition_settings())
         catalogue = Catalogue(partitions)
-        assets = {a.key.to_user_string(): a
-                  for a in [*(a for family in FAMILIES for a in catalogue.family(family)), *catalogue.analytics]}
+        assets = {key.to_user_string(): a
+                  for a in [*(a for family in FAMILIES for a in catalogue.family(family)), *catalogue.analytics]
+                  for key in a.keys}
         names = [name.strip() for name in select.split(",") if name.strip()]
         unknown = [name for name in names if name not in assets]
         if unknown:
@@ -136,7 +137,7 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         print(f"avax-assets materialize: {exc}", file=sys.stderr)
         return 2
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(list(assets.values()), selection=names, partition_key=partition, resources=resources,
+        result = dg.materialize(list({id(a): a for a in assets.values()}.values()), selection=names, partition_key=partition, resources=resources,
                                 instance=instance, raise_on_error=False,
                                 run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose
                                                                                 else "WARNING"}}}})

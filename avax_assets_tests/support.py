@@ -12,6 +12,12 @@ from confluent_kafka import Consumer, TopicPartition
 from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
 
+def materialization_of(result, asset: str):
+    """The run's materialization of one asset (by key: a step may materialize several)."""
+    return next(m for m in result.get_asset_materialization_events()
+                if m.asset_key.to_user_string() == asset).step_materialization_data.materialization
+
+
 def rpc(url: str, method: str, params: list):
     response = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
     return response.json()["result"]
@@ -60,12 +66,15 @@ class FaultyNodeProxy:
         self.upstream = upstream
         self.mode = "pass"
         self.requests = 0
+        self.methods: Counter = Counter()  # JSON-RPC method → calls forwarded
         proxy = self
 
         class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 proxy.requests += 1
+                calls = json.loads(body)
+                proxy.methods.update(c.get("method") for c in (calls if isinstance(calls, list) else [calls]))
                 if proxy.mode == "fail":
                     self.reply(503, b"upstream unavailable")
                     return

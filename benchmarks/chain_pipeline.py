@@ -3,8 +3,9 @@
 One run, on the local services and a devchain of the chosen profile; every comparison is interleaved and
 repeated (median of --repeats), so the ratios (ours ÷ theirs, time) mean something on any machine:
 
-  extract_vs_bytes   blocks + transactions + receipts + logs: ours (JSON-RPC → checked Arrow → Parquet spool)
-                     ÷ a bytes-only fetch of the same calls at the same concurrency (no JSON parse)
+  extract_vs_bytes   blocks + transactions + receipts + logs: ours (JSON-RPC → checked Arrow → Parquet spools,
+                     in one pass of full blocks and receipts, as the Dagster step) ÷ a bytes-only fetch of the
+                     same calls at the same concurrency (no JSON parse)
   extract_vs_cryo    ÷ cryo (PyPI `cryo`, Rust) over the same blocks, in a side venv
   extract_vs_etl     ÷ ethereum-etl 2.4.2 (needs Python 3.10), in a side venv
   traces_vs_raw      internal transactions ÷ the same debug_traceBlockByNumber calls, raw
@@ -44,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS, TRANSACTIONS  # noqa: E402
-from avax_assets.chain.extract import EXTRACTIONS, block_batches  # noqa: E402
+from avax_assets.chain.extract import EXTRACTIONS, block_batches, chunk_extractor, in_chunks  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
@@ -52,7 +53,7 @@ from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
 from avax_assets.core.settings import RpcSettings, S3Settings  # noqa: E402
-from avax_assets.core.spool import spool_batches  # noqa: E402
+from avax_assets.core.spool import spool_batches, spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
 
@@ -99,37 +100,28 @@ class Bench:
         self.warehouse = ClickHouseWarehouse(chdb_client(str(chdb)), "bench", reads_lake=True)
 
     def ours_extract(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict[str, int]:
-        """Each dataset's partition extracted into its Parquet spool, one dataset after the other (as the
-        local `rpc` pool runs them)."""
-        rows = {}
+        """The datasets' partition extracted into their Parquet spools in one step, as the Dagster step that
+        extracts them does (blocks, transactions and logs: one pass of full blocks and receipts)."""
         with JsonRpcClient(self.settings) as client:
-            reader = ChainReader(client)
-            for extraction in extractions:
-                dataset = extraction.dataset
-                spooled = spool_batches(dataset, self.day, block_batches(
-                    reader, dataset, self.day, blocks or self.blocks, extraction.rpc, self.args.chunk_blocks))
-                rows[dataset.name] = spooled.rows
-                spooled.discard()
-        return rows
+            work = chunk_extractor(tuple(extractions), self.day, ChainReader(client))
+            chunks = in_chunks(work, "bench", self.day, blocks or self.blocks, self.args.chunk_blocks)
+            spools = spool_together([e.dataset for e in extractions], self.day, chunks)
+        for spooled in spools.values():
+            spooled.discard()
+        return {name: spooled.rows for name, spooled in spools.items()}
 
-    def bytes_fetch(self, datasets=("blocks", "transactions", "logs"), blocks: BlockRange | None = None) -> int:
+    def bytes_fetch(self, step: str = "chain", blocks: BlockRange | None = None) -> int:
         """The same calls at the same concurrency (requests in flight), bodies read but not parsed."""
         blocks = blocks or self.blocks
         concurrency = self.args.concurrency
 
-        def calls_for(dataset: str, chunk: range) -> list:
+        def calls_for(chunk: range) -> list:
+            bodies = [("eth_getBlockByNumber", [hex(n), True]) for n in chunk]
+            receipts = [("eth_getBlockReceipts", [hex(n)]) for n in chunk]
+            if step == "chain":  # blocks, transactions and logs
+                return bodies + receipts
             headers = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
-            if dataset == "blocks":
-                return headers
-            if dataset == "transactions":
-                return [("eth_getBlockByNumber", [hex(n), True]) for n in chunk] + \
-                       [("eth_getBlockReceipts", [hex(n)]) for n in chunk]
-            if dataset == "internal_transactions":
-                return headers + [("eth_getBlockReceipts", [hex(n)]) for n in chunk] + \
-                    [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in chunk]
-            step = 2048
-            return headers + [("eth_getLogs", [{"fromBlock": hex(s), "toBlock": hex(min(s + step, chunk.stop) - 1)}])
-                              for s in range(chunk.start, chunk.stop, step)]
+            return headers + receipts + [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in chunk]
 
         def post(calls: list) -> int:
             body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
@@ -138,16 +130,15 @@ class Bench:
         size = 0
         with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=concurrency)) as http, \
                 ThreadPoolExecutor(concurrency) as pool:
-            for dataset in datasets:
-                requests = []
-                for chunk in blocks.chunks(self.args.chunk_blocks):
-                    calls = calls_for(dataset, chunk)
-                    traces = [c for c in calls if c[0] == "debug_traceBlockByNumber"]
-                    calls = [c for c in calls if c[0] != "debug_traceBlockByNumber"]
-                    requests += [calls[i:i + self.args.batch_size] for i in range(0, len(calls), self.args.batch_size)]
-                    requests += [traces[i:i + RpcSettings.trace_batch_size]
-                                 for i in range(0, len(traces), RpcSettings.trace_batch_size)]
-                size += sum(pool.map(post, requests))
+            requests = []
+            for chunk in blocks.chunks(self.args.chunk_blocks):
+                calls = calls_for(chunk)
+                traces = [c for c in calls if c[0] == "debug_traceBlockByNumber"]
+                calls = [c for c in calls if c[0] != "debug_traceBlockByNumber"]
+                requests += [calls[i:i + self.args.batch_size] for i in range(0, len(calls), self.args.batch_size)]
+                requests += [traces[i:i + RpcSettings.trace_batch_size]
+                             for i in range(0, len(traces), RpcSettings.trace_batch_size)]
+            size += sum(pool.map(post, requests))
         return size
 
     def cryo(self, python: Path) -> None:
@@ -351,7 +342,7 @@ def main() -> None:
     traced = BlockRange(blocks.first, min(blocks.first + TRACED_BLOCKS - 1, blocks.last))
     print(f"traces ({traced.count} blocks):", flush=True)
     traces = interleaved({"ours": lambda: bench.ours_extract(EXTRACTIONS[3:], traced),
-                          "raw": lambda: bench.bytes_fetch(("internal_transactions",), traced)}, args.repeats)
+                          "raw": lambda: bench.bytes_fetch("internal_transactions", traced)}, args.repeats)
     trace_rows = bench.ours_extract(EXTRACTIONS[3:], traced)[INTERNAL_TRANSACTIONS.name]
 
     spooled = bench.spooled_transactions()

@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.datasets import BLOCKS
-from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, block_batches
+from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, chunk_extractor, in_chunks
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.http import redact_url
 from avax_assets.core.schema import Dataset
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.factory import DatasetAsset, PartitionReader, Run, SourceSystem
+from avax_assets.orchestration.factory import DatasetAsset, JointAsset, JointReader, PartitionReader, Run, SourceSystem
 
 C_CHAIN_RPC = SourceSystem(
     "c_chain_rpc", "The C-Chain node's JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
@@ -25,28 +25,45 @@ C_CHAIN_RPC = SourceSystem(
     kinds=("json-rpc",))
 
 
-def chain_source(extraction: ChainExtraction):
+def chain_source(extractions: tuple[ChainExtraction, ...]):
+    """The source of chain datasets extracted in one step: each chunk of the day's blocks read once for
+    all the chosen datasets (chain/extract.py `chunk_extractor`)."""
+
     @contextmanager
-    def source(run: Run) -> Iterator[PartitionReader]:
+    def source(run: Run, datasets: tuple[Dataset, ...]) -> Iterator[JointReader]:
         rpc = run.resources.rpc
-        use_data_api = extraction.data_api is not None and rpc.uses_data_api()
-        extract = extraction.data_api if use_data_api else extraction.rpc
-        with _reader(run, use_data_api) as (reader, source_metadata):
+        chosen = tuple(e for e in extractions if e.dataset in datasets)
+        use_data_api = rpc.uses_data_api() and any(e.data_api for e in chosen)
+        with _readers(run, use_data_api) as (reader, data_api_reader, source_metadata):
             def read(partition: str):
                 started = time.monotonic()
-                blocks = block_range(reader, extraction.dataset, partition)
-                run.log.info(f"{extraction.dataset.name} {partition}: blocks {blocks.first}..{blocks.last} "
-                             f"({blocks.count}) from {'the Data API' if use_data_api else 'JSON-RPC'}")
-                counted = dict.fromkeys((name for name, _ in extraction.counts), 0)
-                for batch in block_batches(reader, extraction.dataset, partition, blocks, extract, rpc.chunk_blocks,
-                                           run.log):
-                    for name, count in extraction.counts:
-                        counted[name] += count(batch)
-                    yield batch
+                names = "+".join(e.dataset.name for e in chosen)
+                blocks = block_range(data_api_reader or reader, chosen[0].dataset, partition)
+                run.log.info(f"{names} {partition}: blocks {blocks.first}..{blocks.last} ({blocks.count}) from "
+                             f"{'the Data API' if use_data_api else 'JSON-RPC'}")
+                counts = [(e.dataset.name, name, count) for e in chosen for name, count in e.counts]
+                counted = dict.fromkeys((name for _, name, _ in counts), 0)
+                work = chunk_extractor(chosen, partition, reader, data_api_reader)
+                for batches in in_chunks(work, names, partition, blocks, rpc.chunk_blocks, run.log):
+                    for dataset, name, count in counts:
+                        counted[name] += count(batches[dataset])
+                    yield batches
                 run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
                          extract_seconds=round(time.monotonic() - started, 2), **counted)
             yield read
             run.metadata.update(source_metadata())
+
+    return source
+
+
+def single(extraction: ChainExtraction):
+    """The source of one chain dataset extracted on its own."""
+    together = chain_source((extraction,))
+
+    @contextmanager
+    def source(run: Run) -> Iterator[PartitionReader]:
+        with together(run, (extraction.dataset,)) as read:
+            yield lambda partition: (batches[extraction.dataset.name] for batches in read(partition))
 
     return source
 
@@ -62,26 +79,30 @@ def block_range(reader, dataset: Dataset, partition: str) -> BlockRange:
 
 
 @contextmanager
-def _reader(run: Run, use_data_api: bool):
-    """The reader a chain asset extracts with, and a function giving its source's metadata."""
-    if not use_data_api:
-        with run.resources.rpc.reader() as reader:
-            yield reader, lambda: {"source": "json-rpc"}
-        return
-    with run.resources.avacloud.client() as client:
-        spent_before = client.budget.spent
-        reader = DataApiChainReader(client, concurrency=run.resources.rpc.concurrency)
-        yield reader, lambda: {"source": "avacloud data api", "compute_units": client.budget.spent - spent_before}
+def _readers(run: Run, use_data_api: bool):
+    """The JSON-RPC reader, the Data API reader (None unless used) and a function giving the source's metadata."""
+    with run.resources.rpc.reader() as reader:
+        if not use_data_api:
+            yield reader, None, lambda: {"source": "json-rpc"}
+            return
+        with run.resources.avacloud.client() as client:
+            spent_before = client.budget.spent
+            data_api_reader = DataApiChainReader(client, concurrency=run.resources.rpc.concurrency)
+            yield reader, data_api_reader, lambda: {"source": "avacloud data api",
+                                                    "compute_units": client.budget.spent - spent_before}
 
 
 def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
     return DatasetAsset(
-        dataset=extraction.dataset, group="chain", source=chain_source(extraction), pool=pools.RPC,
+        dataset=extraction.dataset, group="chain", source=single(extraction), pool=pools.RPC,
         origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api else ""),
         resources=("rpc", "avacloud") if extraction.data_api else ("rpc",), reads=C_CHAIN_RPC)
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)
+# blocks, transactions and logs in one step: one fetch of full blocks and receipts holds all three
+TOGETHER = JointAsset("blocks_transactions_logs", members=ASSETS[:3], source=chain_source(EXTRACTIONS[:3]))
+JOINTS = (TOGETHER,)
 
 # contracts found in a day's stored inputs → what is known of each (for its reads)
 ContractsSeen = Callable[[Run, str], dict]

@@ -9,12 +9,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 
 from avax_assets.chain import data_api
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
-from avax_assets.chain.reader import Scope, extract_blocks, extract_logs, extract_transactions
+from avax_assets.chain.reader import Scope, extract_blocks, extract_logs, extract_together, extract_transactions
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.days import BlockRange
 from avax_assets.core.schema import Dataset
@@ -22,6 +23,7 @@ from avax_assets.core.spool import PROGRESS_EVERY
 
 # (reader, block chunk, scope) → one batch of the dataset; the reader is a ChainReader or a DataApiChainReader
 Extractor = Callable[[object, range, Scope], pa.RecordBatch]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ EXTRACTIONS = (
     ChainExtraction(INTERNAL_TRANSACTIONS, extract_internal_transactions,
                     counts=(("frames_without_addresses", frames_without_addresses),)),
 )
+TOGETHER = {BLOCKS.name, TRANSACTIONS.name, LOGS.name}  # what one fetch of full blocks and receipts holds
 
 
 CHUNKS_AHEAD = 2  # chunks extracted while the caller consumes the current one: bounds memory to 3 chunks
@@ -50,16 +53,40 @@ CHUNKS_AHEAD = 2  # chunks extracted while the caller consumes the current one: 
 
 def block_batches(reader, dataset: Dataset, partition: str, blocks: BlockRange, extract: Extractor,
                   chunk_blocks: int, log=None) -> Iterator[pa.RecordBatch]:
-    """The partition's blocks, `chunk_blocks` at a time, each chunk extracted into one batch, in order.
-    The next chunks are fetched while this one is decoded and written (the node is never left idle)."""
+    """The partition's blocks, `chunk_blocks` at a time, each chunk extracted into one batch, in order."""
     scope = Scope(dataset, partition)
+    yield from in_chunks(lambda chunk: extract(reader, chunk, scope), dataset.name, partition, blocks,
+                         chunk_blocks, log)
+
+
+def in_chunks(work: Callable[[range], T], label: str, partition: str, blocks: BlockRange, chunk_blocks: int,
+              log=None) -> Iterator[T]:
+    """work(chunk) over the partition's blocks, `chunk_blocks` at a time, in order. The next chunks are
+    fetched while this one is decoded and written (the node is never left idle)."""
     started = time.monotonic()
-    chunks = blocks.chunks(chunk_blocks)
-    for done, (chunk, batch) in enumerate(ordered_ahead(lambda c: extract(reader, c, scope), chunks), start=1):
-        yield batch
+    for done, (chunk, result) in enumerate(ordered_ahead(work, blocks.chunks(chunk_blocks)), start=1):
+        yield result
         if log and done % PROGRESS_EVERY == 0:
-            log.info(f"{dataset.name} {partition}: block {chunk.stop - 1} of {blocks.first}..{blocks.last}, "
+            log.info(f"{label} {partition}: block {chunk.stop - 1} of {blocks.first}..{blocks.last}, "
                      f"{time.monotonic() - started:.1f}s")
+
+
+def chunk_extractor(extractions: tuple[ChainExtraction, ...], partition: str, reader,
+                    data_api_reader=None) -> Callable[[range], dict[str, pa.RecordBatch]]:
+    """How a chunk of the chosen chain datasets is extracted in one step, {dataset name: batch}. Over
+    JSON-RPC with transactions among them, one fetch of full blocks and receipts gives blocks and logs too
+    (`extract_together`); otherwise each dataset is extracted by its own extractor, from the Data API
+    where it has one and `data_api_reader` is given."""
+    scopes = {e.dataset.name: Scope(e.dataset, partition) for e in extractions}
+    if data_api_reader is None and TRANSACTIONS.name in scopes and set(scopes) <= TOGETHER:
+        return lambda chunk: extract_together(reader, chunk, scopes)
+
+    def each(chunk: range) -> dict[str, pa.RecordBatch]:
+        return {e.dataset.name: e.data_api(data_api_reader, chunk, scopes[e.dataset.name])
+                if data_api_reader is not None and e.data_api else e.rpc(reader, chunk, scopes[e.dataset.name])
+                for e in extractions}
+
+    return each
 
 
 def ordered_ahead(work: Callable, items: Iterable, ahead: int = CHUNKS_AHEAD) -> Iterator[tuple]:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from avax_assets.chain import fields as f
+from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call, JsonRpcClient, as_plain
 from avax_assets.core.errors import BadField, RpcError, SourceDataError
 from avax_assets.core.schema import Dataset
@@ -32,8 +33,9 @@ class Scope:
 
 
 class Receipt(msgspec.Struct):
-    """The receipt fields the chain datasets read. A receipt's logs come from eth_getLogs, so here they are
-    only counted: each stays undecoded JSON (most of a receipt's bytes). Values are checked by the converters."""
+    """The receipt fields the chain datasets read. Each log stays undecoded JSON (most of a receipt's bytes):
+    transactions only count them, the logs dataset parses them by column (`receipt_logs_json`). Values are
+    checked by the converters."""
 
     transactionHash: Any = msgspec.UNSET
     gasUsed: Any = msgspec.UNSET
@@ -368,8 +370,13 @@ def checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
 
 
 def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
+    return blocks_batch(checked_blocks(reader.headers(blocks), blocks, scope), blocks, scope)
+
+
+def blocks_batch(raw: list[dict], blocks: range, scope: Scope) -> pa.RecordBatch:
+    """The blocks dataset of the chunk's blocks (headers or full blocks: a full block's header is the same)."""
     rows = []
-    for number, block in zip(blocks, checked_blocks(reader.headers(blocks), blocks, scope)):
+    for number, block in zip(blocks, raw):
         try:
             rows.append(block_row(block))
         except BadField as bad:
@@ -379,7 +386,10 @@ def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> pa.Recor
 
 def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
     full, in_order = reader.full_blocks_with_receipts(blocks)
-    full = checked_blocks(full, blocks, scope)
+    return transactions_batch(checked_blocks(full, blocks, scope), in_order, scope)
+
+
+def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope) -> pa.RecordBatch:
     fast = transaction_columns(full, in_order, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
@@ -404,6 +414,11 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordB
         asked = side.submit(reader.logs_json, blocks)  # the node serves the logs while it serves the headers
         headers = checked_blocks(reader.headers(blocks), blocks, scope)
         results = asked.result()
+    return logs_batch(results, headers, scope)
+
+
+def logs_batch(results: list[msgspec.Raw], headers: list[dict], scope: Scope) -> pa.RecordBatch:
+    """The logs dataset from the node's JSON arrays of logs; `headers` are the chunk's checked blocks."""
     timestamps = {h["hash"].lower(): int(h["timestamp"], 16) for h in headers}
     fast = log_columns_from_json(results, timestamps, scope.dataset.arrow_schema)
     if fast is not None:
@@ -417,3 +432,29 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordB
             raise scope.error(bad, f"block {log.get('blockNumber')} log {log.get('logIndex')}") from None
     rows.sort(key=lambda r: (r["block_number"], r["log_index"]))
     return to_batch(scope, rows)
+
+
+def receipt_logs_json(receipts: list[Receipt | Any]) -> msgspec.Raw:
+    """Every log of the receipts as one JSON array, as eth_getLogs gives it (a receipt's logs are the same
+    objects, in log order). A receipt without a list of logs adds none: the transactions batch names it."""
+    parts = []
+    for receipt in receipts:
+        logs = receipt.logs if isinstance(receipt, Receipt) else receipt.get("logs") if isinstance(receipt, dict) else None
+        if isinstance(logs, list):
+            parts += [bytes(log) if isinstance(log, msgspec.Raw) else msgspec.json.encode(log) for log in logs]
+    return msgspec.Raw(b"[" + b",".join(parts) + b"]")
+
+
+def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope]) -> dict[str, pa.RecordBatch]:
+    """The transactions of the chunk and, for those of `blocks` and `logs` also in `scopes`, those datasets
+    too, from one fetch of full blocks and receipts: a full block holds its header and each receipt its logs,
+    so neither a header pass nor an eth_getLogs pass is needed. Keyed by dataset name."""
+    transactions = scopes[TRANSACTIONS.name]
+    full, in_order = reader.full_blocks_with_receipts(blocks)
+    full = checked_blocks(full, blocks, transactions)
+    batches = {TRANSACTIONS.name: transactions_batch(full, in_order, transactions)}
+    if BLOCKS.name in scopes:
+        batches[BLOCKS.name] = blocks_batch(full, blocks, scopes[BLOCKS.name])
+    if LOGS.name in scopes:
+        batches[LOGS.name] = logs_batch([receipt_logs_json(in_order)], full, scopes[LOGS.name])
+    return batches

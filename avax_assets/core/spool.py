@@ -11,6 +11,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,14 +99,24 @@ PROGRESS_EVERY = 10  # chunks between progress lines
 def spool_batches(dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], log=None,
                   directory: str | None = None) -> SpooledPartition:
     """Stream batches into a local Parquet spool; memory holds one batch at a time."""
+    chunks = ({dataset.name: batch} for batch in batches)
+    return spool_together((dataset,), partition, chunks, log, directory)[dataset.name]
+
+
+def spool_together(datasets: Iterable[Dataset], partition: str, chunks: Iterable[dict[str, pa.RecordBatch]],
+                   log=None, directory: str | None = None) -> dict[str, SpooledPartition]:
+    """Stream chunks of several datasets extracted together ({dataset name: batch} each) into one spool per
+    dataset; memory holds one chunk at a time. If any fails, none is left behind."""
     started = time.monotonic()
-    with PartitionSpool(dataset, partition, directory) as spool:
-        for done, batch in enumerate(batches, start=1):
-            spool.write(batch)
+    with ExitStack() as stack:
+        spools = {d.name: stack.enter_context(PartitionSpool(d, partition, directory)) for d in datasets}
+        for done, chunk in enumerate(chunks, start=1):
+            for name, batch in chunk.items():
+                spools[name].write(batch)
             if log and done % PROGRESS_EVERY == 0:
-                log.info(f"{dataset.name} {partition}: {spool.result.rows} rows after {done} chunks, "
-                         f"{time.monotonic() - started:.1f}s")
-    return spool.result
+                rows = ", ".join(f"{spool.result.rows} {name}" for name, spool in spools.items())
+                log.info(f"{'+'.join(spools)} {partition}: {rows} after {done} chunks, {time.monotonic() - started:.1f}s")
+    return {name: spool.result for name, spool in spools.items()}
 
 
 def sweep_stale_spools(directory: str) -> list[Path]:

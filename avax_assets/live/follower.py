@@ -26,13 +26,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.chain.reader import (
-    ChainReader,
-    Scope,
-    extract_blocks,
-    extract_logs,
-    extract_transactions,
-)
+from avax_assets.chain.reader import ChainReader, Scope, extract_together
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import StreamPublisher
@@ -57,9 +51,9 @@ MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest to
 def extract_step(reader: ChainReader, blocks: range, traces: bool) -> list[tuple[Dataset, pa.RecordBatch]]:
     """Every live dataset's rows for `blocks`, by the chain and tokens families' own code."""
     where = f"live blocks {blocks.start}..{blocks.stop - 1}"
-    parts = [(d, extract(reader, blocks, Scope(d, where)))
-             for d, extract in ((BLOCKS, extract_blocks), (TRANSACTIONS, extract_transactions), (LOGS, extract_logs))]
-    logs = parts[2][1]
+    batches = extract_together(reader, blocks, {d.name: Scope(d, where) for d in (BLOCKS, TRANSACTIONS, LOGS)})
+    parts = [(d, batches[d.name]) for d in (BLOCKS, TRANSACTIONS, LOGS)]  # one fetch of full blocks and receipts
+    logs = batches[LOGS.name]
     for event in TRANSFER_EVENTS:
         decoded = event(logs)
         if decoded.malformed:

@@ -31,7 +31,7 @@ from avax_assets.core.errors import PermanentError
 from avax_assets.core.lake import LakePartition
 from avax_assets.core.processes import end_with_parent
 from avax_assets.core.schema import Dataset, View
-from avax_assets.core.spool import SpooledPartition, spool_batches, sweep_stale_spools
+from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import reach_sinks
@@ -43,6 +43,8 @@ FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta
 
 # partition key → that partition's batches; a family's source yields one of these per run
 PartitionReader = Callable[[str], Iterable[pa.RecordBatch]]
+# partition key → that partition's chunks of datasets extracted together, {dataset name: batch} each
+JointReader = Callable[[str], Iterable[dict[str, pa.RecordBatch]]]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,33 @@ class DatasetAsset:
     kinds: tuple[str, ...] = ("python",)
     checks: tuple[ExtractCheck, ...] = ()
     reads: SourceSystem | None = None
+
+
+@dataclass(frozen=True)
+class JointAsset:
+    """Datasets one pass over their source gives together (the C-Chain's full blocks and receipts hold the
+    blocks, the transactions and the logs). One Dagster step extracts any selection of them; each stays an
+    asset of its own, with its description, topic, table and load (a multi-asset that can be subset).
+
+    name     the step's name
+    members  the datasets' DatasetAssets: one partitioning, pool and source system, no inputs or checks
+    source   opened once per run for the selected members' datasets; gives the reader of each partition
+    """
+
+    name: str
+    members: tuple[DatasetAsset, ...]
+    source: Callable[[Run, tuple[Dataset, ...]], AbstractContextManager[JointReader]]
+
+    def __post_init__(self) -> None:
+        first = self.members[0]
+        for member in self.members:
+            if member.inputs or member.checks:
+                raise ValueError(f"{self.name}: {member.dataset.name} has inputs or checks, which a joint step "
+                                 "does not take")
+            if (member.pool, member.reads, member.group, member.dataset.days_per_backfill_run) != \
+                    (first.pool, first.reads, first.group, first.dataset.days_per_backfill_run):
+                raise ValueError(f"{self.name}: {member.dataset.name} differs from {first.dataset.name} in pool, "
+                                 "source system, group or backfill size")
 
 
 def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> Callable[[Run], AbstractContextManager[PartitionReader]]:
@@ -205,24 +234,45 @@ def discard(spools: dict[str, SpooledPartition]) -> None:
 
 def extract(spec: DatasetAsset, run: Run, spool_dir: str) -> dict[str, SpooledPartition]:
     """Every partition of the run read from the source into its own spool."""
+    @contextmanager
+    def chunks() -> Iterator[JointReader]:
+        with spec.source(run) as read:
+            yield lambda partition: ({spec.dataset.name: batch} for batch in read(partition))
+
+    return extract_together((spec.dataset,), chunks(), run, spool_dir)[spec.dataset.name]
+
+
+def extract_together(datasets: tuple[Dataset, ...], source: AbstractContextManager[JointReader], run: Run,
+                     spool_dir: str) -> dict[str, dict[str, SpooledPartition]]:
+    """Every partition of the run read from the source into one spool per dataset: dataset name →
+    partition key → spool. On any failure, nothing is left behind."""
     for stale in sweep_stale_spools(spool_dir):
         run.log.info(f"removed the spool of a process that is gone: {stale.name}")
-    spools: dict[str, SpooledPartition] = {}
+    spools: dict[str, dict[str, SpooledPartition]] = {dataset.name: {} for dataset in datasets}
     try:
-        with spec.source(run) as read:
+        with source as read:
             for partition in run.partition_keys:
-                spools[partition] = spool_batches(spec.dataset, partition, read(partition), run.log, spool_dir)
+                for name, spooled in spool_together(datasets, partition, read(partition), run.log, spool_dir).items():
+                    spools[name][partition] = spooled
     except BaseException:
-        discard(spools)
+        for by_partition in spools.values():
+            discard(by_partition)
         raise
     return spools
 
 
-def reach_sinks_of(context: dg.AssetExecutionContext, dataset: Dataset) -> None:
+def extract_metadata(spools: dict[str, SpooledPartition], run: Run) -> dict:
+    return {"dagster/row_count": sum(s.rows for s in spools.values()),
+            **({"partitions": len(spools)} if len(spools) > 1 else {}),
+            **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(next(iter(spools.values())))}
+
+
+def reach_sinks_of(context: dg.AssetExecutionContext, *datasets: Dataset) -> None:
     """Fail in seconds, not after a day's extraction: the lake and Kafka, and ClickHouse when this run
-    also loads the dataset, must answer first."""
+    also loads one of the datasets, must answer first."""
     checks = context.resources.lake_io_manager.sink_checks()
-    if load_key(dataset) in context.job_def.asset_layer.selected_asset_keys:  # this run loads it
+    selected = context.job_def.asset_layer.selected_asset_keys
+    if any(load_key(dataset) in selected for dataset in datasets):  # this run loads it
         checks["clickhouse"] = context.resources.clickhouse.reach
     reach_sinks(checks)
 
@@ -235,7 +285,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
 
     @dg.asset(
         name=dataset.name,
-        description=f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as Parquet.",
+        description=extract_description(spec),
         ins={name: dg.AssetIn(name) for name in inputs},
         deps=[spec.reads.name] if spec.reads else [],
         partitions_def=partitions.of(dataset),
@@ -258,15 +308,64 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
                        for name, parts in stored.items()})
             reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
-            first = next(iter(spools.values()))
-            metadata = {"dagster/row_count": sum(s.rows for s in spools.values()),
-                        **({"partitions": len(spools)} if len(spools) > 1 else {}),
-                        **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(first)}
+            metadata = extract_metadata(spools, run)
             checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
         yield dg.Output(spools, metadata=metadata)
         yield from checks
 
     return _extract
+
+
+def extract_description(spec: DatasetAsset) -> str:
+    dataset = spec.dataset
+    return f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as Parquet."
+
+
+def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsDefinition:
+    """One step extracting the selected members of a joint (a multi-asset: any subset can be materialized)."""
+    first = joint.members[0]
+
+    @dg.multi_asset(
+        name=joint.name,
+        description=f"{', '.join(m.dataset.name for m in joint.members)}: extracted together, in one pass over "
+                    "their source.",
+        outs={m.dataset.name: dg.AssetOut(
+            key=m.dataset.name, description=extract_description(m), is_required=False,
+            io_manager_key="lake_io_manager", group_name=m.group, kinds={*m.kinds, "kafka", "parquet"},
+            owners=list(OWNERS), code_version=code_version(m.dataset), metadata=declaration_metadata(m.dataset))
+            for m in joint.members},
+        deps=[first.reads.name] if first.reads else [],
+        partitions_def=partitions.of(first.dataset),
+        backfill_policy=backfill_policy(first.dataset.days_per_backfill_run),
+        pool=first.pool,
+        can_subset=True,
+        required_resource_keys={"lake_io_manager", "clickhouse", *(r for m in joint.members for r in m.resources)},
+    )
+    def _extract(context: dg.AssetExecutionContext):
+        with step():
+            datasets = tuple(m.dataset for m in joint.members if dg.AssetKey(m.dataset.name) in context.selected_asset_keys)
+            run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {})
+            reach_sinks_of(context, *datasets)
+            spools = extract_together(datasets, joint.source(run, datasets), run,
+                                      context.resources.lake_io_manager.spool_dir)
+            outputs = [(name, by_partition, extract_metadata(by_partition, run)) for name, by_partition in spools.items()]
+        try:
+            for name, by_partition, metadata in outputs:
+                yield dg.Output(by_partition, output_name=name, metadata=metadata)
+        finally:  # a member not stored (the step failed storing another) leaves no spool behind
+            for by_partition in spools.values():
+                discard(by_partition)
+
+    return _extract
+
+
+def extract_assets(specs: Iterable[DatasetAsset], joints: Iterable[JointAsset],
+                   partitions: Partitions) -> list[dg.AssetsDefinition]:
+    """A family's extract assets: one step per joint, one asset for every other dataset."""
+    joints = tuple(joints)
+    together = {m.dataset.name for joint in joints for m in joint.members}
+    return [*(joint_extract_asset(joint, partitions) for joint in joints),
+            *(extract_asset(spec, partitions) for spec in specs if spec.dataset.name not in together)]
 
 
 def load_key(dataset: Dataset) -> dg.AssetKey:

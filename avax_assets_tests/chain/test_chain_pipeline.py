@@ -3,6 +3,7 @@ S3 (SeaweedFS) → ClickHouse (chDB), checked against what the node itself repor
 
 import hashlib
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -10,8 +11,9 @@ import pytest
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.core.schema import TIMESTAMP, U256
-from avax_assets.orchestration.resources import ChainRpcResource
-from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, rpc
+from avax_assets.core.errors import SinkUnavailable
+from avax_assets.orchestration.resources import ChainRpcResource, ParquetLakeIOManager
+from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, materialization_of, rpc
 
 chain_assets = Catalogue().family("chain")
 
@@ -114,7 +116,7 @@ def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, clie
     bucket = pipeline_env["AVAX_LAKE_ROOT"]
     for dataset in (BLOCKS, TRANSACTIONS, LOGS):
         path = f"{bucket}/{dataset.name}/date={DAY}/{dataset.name}.parquet"
-        assert first_run.asset_materializations_for_node(dataset.name)[0].metadata["parquet_path"].value == path
+        assert materialization_of(first_run, dataset.name).metadata["parquet_path"].value == path
         assert lake.fs.exists(path)
         assert parquet_rows(lake, dataset) == ch_rows(client, dataset), dataset.name
 
@@ -137,7 +139,7 @@ def test_materializing_again_changes_nothing(first_run, resources, lake, client,
     assert again.success
     assert snapshot(lake, client) == before
     for dataset in (BLOCKS, TRANSACTIONS, LOGS):  # Kafka already holds this content: nothing is republished
-        metadata = again.asset_materializations_for_node(dataset.name)[0].metadata
+        metadata = materialization_of(again, dataset.name).metadata
         assert metadata["kafka_messages"].value == 0
         assert metadata["kafka_unchanged_since_run"].value == first_run.run_id
         assert kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], dataset.topic, again.run_id) == []
@@ -170,10 +172,50 @@ def test_an_rpc_that_keeps_failing_ends_in_a_clear_error_and_keeps_stored_data(f
     before = snapshot(lake, client)
     proxy.mode = "fail"
     faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url, max_attempts=3, backoff_base_s=0.01)}
-    selection = [a for a in chain_assets if a.key.path[-1] in ("blocks", "clickhouse_blocks")]
-    result = dg.materialize(selection, partition_key=DAY, resources=faulty, raise_on_error=False)
+    result = dg.materialize(chain_assets, selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
+                            resources=faulty, raise_on_error=False)
     assert not result.success
     assert "eth_blockNumber at http://127.0.0.1" in failure_text(result)
     assert "gave up after 3 attempts (last: HTTP 503)" in failure_text(result)
     assert proxy.requests == 3
+    assert snapshot(lake, client) == before
+
+
+def test_blocks_transactions_and_logs_come_from_one_pass_and_equal_each_alone(first_run, resources, lake, client,
+                                                                             proxy):
+    """One step reads full blocks and receipts once for all three datasets (no eth_getLogs pass); each
+    dataset materialized on its own, by its own calls, stores the very same objects and rows."""
+    before = snapshot(lake, client)
+    through = {**resources, "rpc": ChainRpcResource(**{**resources["rpc"].model_dump(), "url": proxy.url})}
+    together = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", "clickhouse_logs"]
+    assert dg.materialize(chain_assets, selection=together, partition_key=DAY, resources=through).success
+    assert proxy.methods["eth_getBlockReceipts"] > 0 and proxy.methods["eth_getLogs"] == 0
+    assert snapshot(lake, client) == before
+    proxy.methods.clear()
+    assert dg.materialize(chain_assets, selection=["logs", "clickhouse_logs"], partition_key=DAY,
+                          resources=through).success
+    assert proxy.methods["eth_getLogs"] > 0 and proxy.methods["eth_getBlockReceipts"] == 0
+    assert snapshot(lake, client) == before
+
+
+class FailsStoringTransactions(ParquetLakeIOManager):
+    """FAKE, on purpose: the lake refuses the step's second output, a fault no real S3 gives on cue."""
+
+    def handle_output(self, context, obj):
+        if context.asset_key.path[-1] == TRANSACTIONS.name:
+            for spooled in obj.values():
+                spooled.discard()
+            raise SinkUnavailable("the lake went away while storing transactions")
+        super().handle_output(context, obj)
+
+
+def test_a_step_failing_to_store_one_dataset_leaves_no_spool_of_the_others(first_run, resources, lake, client):
+    before = snapshot(lake, client)
+    lake_io = resources["lake_io_manager"]
+    failing = FailsStoringTransactions(**{name: getattr(lake_io, name) for name in ParquetLakeIOManager.model_fields})
+    result = dg.materialize(chain_assets, selection=["blocks", "transactions", "logs"], partition_key=DAY,
+                            resources={**resources, "lake_io_manager": failing}, raise_on_error=False)
+    assert not result.success and "the lake went away while storing transactions" in failure_text(result)
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["blocks"]
+    assert list(Path(lake_io.spool_dir).glob("*.parquet")) == []
     assert snapshot(lake, client) == before

@@ -20,7 +20,7 @@ from avax_assets.core.lake import Lake
 from avax_assets.core.settings import S3Settings
 from avax_assets.orchestration.environment import build_resources
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
-from avax_assets_tests.support import rpc
+from avax_assets_tests.support import materialization_of, rpc
 from avax_assets_tests.conftest import SPECS_DIR
 
 SPEC = SPECS_DIR / "glacier-data-api.openapi.json"
@@ -104,7 +104,7 @@ def test_the_data_api_day_loads_and_its_checks_pass(run, data_api_env, devchain,
     loaded = client.query("SELECT count(), min(block_number), max(block_number), countIf(isNull(miner)) "
                           "FROM avax_data_api.blocks").result_rows[0]
     assert loaded == (last - first + 1, first, last, last - first + 1)
-    metadata = result.asset_materializations_for_node("transactions")[0].metadata
+    metadata = materialization_of(result, "transactions").metadata
     assert metadata["source"].value == "avacloud data api" and metadata["compute_units"].value >= 20 * (last - first + 1)
     tx_pages = [r for r in data_api.requests if r.split("?")[0].endswith("/transactions")]
     assert tx_pages and all("pageSize=" in r for r in tx_pages)

@@ -75,9 +75,9 @@ def test_a_node_without_tracing_fails_the_asset_with_what_to_configure(stack, re
     proxy = FaultyNodeProxy(stack.anvil.url)
     proxy.mode = "no-tracing"
     try:
-        selection = [a for a in Catalogue().family("chain") if a.key.path[-1] == "internal_transactions"]
         faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url)}
-        result = dg.materialize(selection, partition_key=DAY, resources=faulty, raise_on_error=False)
+        result = dg.materialize(Catalogue().family("chain"), selection=["internal_transactions"], partition_key=DAY,
+                                resources=faulty, raise_on_error=False)
     finally:
         proxy.close()
     assert not result.success

@@ -37,17 +37,17 @@ def pause(stage: str) -> None:
 
 
 def _pause_in_extract() -> None:
-    spool_batches = factory.spool_batches
+    spool_together = factory.spool_together
 
-    def first_chunk_then_pause(dataset, partition, batches, *args):
-        def chunks():
-            iterator = iter(batches)
+    def first_chunk_then_pause(datasets, partition, chunks, *args):
+        def paused():
+            iterator = iter(chunks)
             yield next(iterator)
             pause("extract")
             yield from iterator
-        return spool_batches(dataset, partition, chunks(), *args)
+        return spool_together(datasets, partition, paused(), *args)
 
-    factory.spool_batches = first_chunk_then_pause
+    factory.spool_together = first_chunk_then_pause
 
 
 def _pause_in_publish() -> None:

@@ -56,8 +56,8 @@ def test_materialization_is_recorded_in_postgres(production_instance, postgres, 
     instance, database = production_instance
     pools.apply_limits(instance, pools.PRODUCTION_LIMITS)
 
-    blocks_and_load = [a for a in Catalogue().family("chain") if a.key.path[-1] in ("blocks", "clickhouse_blocks")]
-    result = dg.materialize(blocks_and_load, partition_key=DAY, resources=resources, instance=instance)
+    result = dg.materialize(Catalogue().family("chain"), selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
+                            resources=resources, instance=instance)
     assert result.success
 
     event = instance.get_latest_materialization_event(dg.AssetKey("clickhouse_blocks"))
