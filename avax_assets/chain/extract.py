@@ -1,6 +1,8 @@
 """How each chain dataset is extracted, declared beside it: its JSON-RPC extractor and, for blocks and
 transactions, the AvaCloud Data API alternative (same schema). A partition is read chunk by chunk over
-its day's block range, one Arrow batch per chunk, so memory stays flat in the day's size."""
+its day's block range, one Arrow batch per chunk, so memory stays flat in the day's size. Datasets
+extracted in one step share each chunk's fetch (`chunk_extractor`): blocks, transactions and logs all
+come from the chunk's full blocks and receipts."""
 
 from __future__ import annotations
 
