@@ -239,10 +239,10 @@ def extract(spec: DatasetAsset, run: Run, spool_dir: str) -> dict[str, SpooledPa
         with spec.source(run) as read:
             yield lambda partition: ({spec.dataset.name: batch} for batch in read(partition))
 
-    return extract_together((spec.dataset,), chunks(), run, spool_dir)[spec.dataset.name]
+    return spool_partitions((spec.dataset,), chunks(), run, spool_dir)[spec.dataset.name]
 
 
-def extract_together(datasets: tuple[Dataset, ...], source: AbstractContextManager[JointReader], run: Run,
+def spool_partitions(datasets: tuple[Dataset, ...], source: AbstractContextManager[JointReader], run: Run,
                      spool_dir: str) -> dict[str, dict[str, SpooledPartition]]:
     """Every partition of the run read from the source into one spool per dataset: dataset name →
     partition key → spool. On any failure, nothing is left behind."""
@@ -285,18 +285,9 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
 
     @dg.asset(
         name=dataset.name,
-        description=extract_description(spec),
         ins={name: dg.AssetIn(name) for name in inputs},
-        deps=[spec.reads.name] if spec.reads else [],
-        partitions_def=partitions.of(dataset),
-        backfill_policy=backfill_policy(dataset.days_per_backfill_run),
-        io_manager_key="lake_io_manager",
-        group_name=spec.group,
-        pool=spec.pool,
-        kinds={*spec.kinds, "kafka", "parquet"},
-        owners=list(OWNERS),
-        code_version=code_version(dataset),
-        metadata=declaration_metadata(dataset),
+        **extract_step_attributes(spec, partitions),
+        **extract_asset_attributes(spec),
         required_resource_keys={"lake_io_manager", "clickhouse", *spec.resources},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
                      for check in spec.checks],
@@ -316,9 +307,19 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
     return _extract
 
 
-def extract_description(spec: DatasetAsset) -> str:
+def extract_asset_attributes(spec: DatasetAsset) -> dict:
+    """What an extract asset shows of its dataset, alone or as a member of a joint step."""
     dataset = spec.dataset
-    return f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as Parquet."
+    return {"description": f"{dataset.description} {spec.origin}, published to Kafka `{dataset.topic}`, stored as "
+                           "Parquet.",
+            "io_manager_key": "lake_io_manager", "group_name": spec.group, "kinds": {*spec.kinds, "kafka", "parquet"},
+            "owners": list(OWNERS), "code_version": code_version(dataset), "metadata": declaration_metadata(dataset)}
+
+
+def extract_step_attributes(spec: DatasetAsset, partitions: Partitions) -> dict:
+    """How the step extracting the dataset runs (a joint step's members agree on these)."""
+    return {"deps": [spec.reads.name] if spec.reads else [], "partitions_def": partitions.of(spec.dataset),
+            "backfill_policy": backfill_policy(spec.dataset.days_per_backfill_run), "pool": spec.pool}
 
 
 def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsDefinition:
@@ -329,15 +330,9 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
         name=joint.name,
         description=f"{', '.join(m.dataset.name for m in joint.members)}: extracted together, in one pass over "
                     "their source.",
-        outs={m.dataset.name: dg.AssetOut(
-            key=m.dataset.name, description=extract_description(m), is_required=False,
-            io_manager_key="lake_io_manager", group_name=m.group, kinds={*m.kinds, "kafka", "parquet"},
-            owners=list(OWNERS), code_version=code_version(m.dataset), metadata=declaration_metadata(m.dataset))
-            for m in joint.members},
-        deps=[first.reads.name] if first.reads else [],
-        partitions_def=partitions.of(first.dataset),
-        backfill_policy=backfill_policy(first.dataset.days_per_backfill_run),
-        pool=first.pool,
+        outs={m.dataset.name: dg.AssetOut(key=m.dataset.name, is_required=False, **extract_asset_attributes(m))
+              for m in joint.members},
+        **extract_step_attributes(first, partitions),
         can_subset=True,
         required_resource_keys={"lake_io_manager", "clickhouse", *(r for m in joint.members for r in m.resources)},
     )
@@ -346,7 +341,7 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
             datasets = tuple(m.dataset for m in joint.members if dg.AssetKey(m.dataset.name) in context.selected_asset_keys)
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {})
             reach_sinks_of(context, *datasets)
-            spools = extract_together(datasets, joint.source(run, datasets), run,
+            spools = spool_partitions(datasets, joint.source(run, datasets), run,
                                       context.resources.lake_io_manager.spool_dir)
             outputs = [(name, by_partition, extract_metadata(by_partition, run)) for name, by_partition in spools.items()]
         try:
