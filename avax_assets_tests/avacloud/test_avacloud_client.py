@@ -147,7 +147,6 @@ def test_a_request_larger_than_the_budget_is_refused_at_once():
 def test_endpoint_costs_are_the_specs_execution_weights():
     """Every declared AvaCloud path's cost must hold to the specs (copies in specs/: interface data)."""
     import json
-    from pathlib import Path
 
     import avax_assets.catalogue  # noqa: F401 (declares every path the project calls)
     from avax_assets.avacloud.client import declared_paths

@@ -3,7 +3,6 @@ every group lands in ClickHouse with exact values, one row per (chain, metric, i
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pytest

@@ -2,7 +2,6 @@
 snapshot day goes fixture server → Kafka → Parquet on S3 → ClickHouse like every other dataset."""
 
 import json
-from pathlib import Path
 
 import dagster as dg
 import pytest

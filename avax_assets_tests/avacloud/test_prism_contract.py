@@ -3,7 +3,6 @@ datasets make is valid by the spec, paging terminates although Prism always retu
 forced 429 / 503 answers drive the bounded retry paths."""
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest

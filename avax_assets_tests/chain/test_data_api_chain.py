@@ -4,7 +4,6 @@ the columns the Data API does not serve left null; the load checks pass. The per
 served from the devchain node (local/data_api_chain.py) and validated against the official spec."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
 import httpx

@@ -3,7 +3,6 @@ lake does not, a repeat of unchanged content publishes nothing, and changed cont
 
 import uuid
 
-import pyarrow as pa
 import pytest
 
 from avax_assets.chain.datasets import BLOCKS
