@@ -13,8 +13,8 @@ repeated (median of --repeats), so the ratios (ours ÷ theirs, time) mean someth
                      of the same keys and pre-encoded values
   clickhouse_vs_raw  the stored transactions object loaded (staging + REPLACE PARTITION) ÷ a raw
                      `INSERT … SELECT FROM s3()` of the same object
-  memory_10x         peak RSS of extract → Parquet → Kafka → ClickHouse over 10× the blocks ÷ over 1×,
-                     each in a process of its own
+  memory_10x         peak RSS of extract (the step: blocks, transactions and logs) → Parquet → Kafka →
+                     ClickHouse (the transactions) over 10× the blocks ÷ over 1×, each in a process of its own
 
     uv run python benchmarks/chain_pipeline.py --profile dense [--repeats 3]
 
@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS, TRANSACTIONS  # noqa: E402
-from avax_assets.chain.extract import EXTRACTIONS, block_batches, chunk_extractor, in_chunks  # noqa: E402
+from avax_assets.chain.extract import EXTRACTIONS, chunk_extractor, in_chunks  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
@@ -53,7 +53,7 @@ from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
 from avax_assets.core.settings import RpcSettings, S3Settings  # noqa: E402
-from avax_assets.core.spool import spool_batches, spool_together  # noqa: E402
+from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
 
@@ -99,13 +99,16 @@ class Bench:
         self.kafka = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{stack.kafka.port}"})
         self.warehouse = ClickHouseWarehouse(chdb_client(str(chdb)), "bench", reads_lake=True)
 
-    def ours_extract(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict[str, int]:
+    def step_spools(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict:
         """The datasets' partition extracted into their Parquet spools in one step, as the Dagster step that
         extracts them does (blocks, transactions and logs: one pass of full blocks and receipts)."""
         with JsonRpcClient(self.settings) as client:
             work = chunk_extractor(tuple(extractions), self.day, ChainReader(client))
             chunks = in_chunks(work, "bench", self.day, blocks or self.blocks, self.args.chunk_blocks)
-            spools = spool_together([e.dataset for e in extractions], self.day, chunks)
+            return spool_together([e.dataset for e in extractions], self.day, chunks)
+
+    def ours_extract(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict[str, int]:
+        spools = self.step_spools(extractions, blocks)
         for spooled in spools.values():
             spooled.discard()
         return {name: spooled.rows for name, spooled in spools.items()}
@@ -172,10 +175,13 @@ class Bench:
     # --- the sinks, on the stored transactions partition ---
 
     def spooled_transactions(self):
-        with JsonRpcClient(self.settings) as client:
-            return spool_batches(TRANSACTIONS, self.day, block_batches(ChainReader(client), TRANSACTIONS, self.day,
-                                                                       self.blocks, EXTRACTIONS[1].rpc,
-                                                                       self.args.chunk_blocks))
+        """The transactions partition as the Dagster step spools it: with blocks and logs, from one pass
+        (their spools discarded)."""
+        spools = self.step_spools()
+        for name, spooled in spools.items():
+            if name != TRANSACTIONS.name:
+                spooled.discard()
+        return spools[TRANSACTIONS.name]
 
     def plain_produce(self, topic: str, spooled) -> None:
         encoded = [encode_batch(TRANSACTIONS, b) for b in spooled.iter_batches()]  # not timed: pre-encoded
@@ -255,8 +261,8 @@ def python_310() -> str | None:
 # --- memory, each size in a process of its own --------------------------------------------------
 
 def memory_probe(blocks: int) -> dict:
-    """Run this file again with --memory-probe: one transactions partition of `blocks` blocks through
-    extract → Parquet → Kafka → ClickHouse; its peak RSS."""
+    """Run this file again with --memory-probe: one partition of `blocks` blocks extracted by the step
+    (blocks, transactions and logs), its transactions through Parquet → Kafka → ClickHouse; its peak RSS."""
     out = subprocess.run([sys.executable, __file__, "--memory-probe", str(blocks), "--chunk-blocks",
                           str(MEMORY_CHUNK_BLOCKS)], check=True, capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
