@@ -82,10 +82,10 @@ _SHORT_QUANTITY = "^0x[0-9a-fA-F]{1,16}$"  # fits in 64 bits
 _UINT128_DIGITS = "^0x[0-9a-fA-F]{1,32}$"
 
 
-Column = list | pl.Series | pa.Array
+Values = list | pl.Series | pa.Array  # what the column converters take
 
 
-def _strings(values: Column, nullable: bool) -> pa.Array | None:
+def _strings(values: Values, nullable: bool) -> pa.Array | None:
     if isinstance(values, pa.Array):
         is_text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or \
             pa.types.is_string_view(values.type)
@@ -110,7 +110,7 @@ def all_match(array: pa.Array, pattern: str) -> bool:
     return pl.from_arrow(array).str.contains(pattern).all()
 
 
-def hex_column(values: Column, byte_length: int | None = None, nullable: bool = False) -> pa.Array | None:
+def hex_column(values: Values, byte_length: int | None = None, nullable: bool = False) -> pa.Array | None:
     """`data`, `hash32` (32) or `address` (20) over a column: lower-case, or None if any value is not."""
     array = _strings(values, nullable)
     if array is None:
@@ -123,7 +123,7 @@ def hex_column(values: Column, byte_length: int | None = None, nullable: bool = 
     return pc.utf8_lower(array).cast(pa.string())
 
 
-def quantity_column(values: Column, arrow_type: pa.DataType = pa.uint64(),
+def quantity_column(values: Values, arrow_type: pa.DataType = pa.uint64(),
                     nullable: bool = False) -> pa.Array | None:
     """`quantity` over a column that fits 64 bits, as `arrow_type`; None if any value does not."""
     array = _strings(values, nullable)
@@ -136,7 +136,7 @@ def quantity_column(values: Column, arrow_type: pa.DataType = pa.uint64(),
         return None
 
 
-def uint256_column(values: Column, nullable: bool = False) -> pa.Array | None:
+def uint256_column(values: Values, nullable: bool = False) -> pa.Array | None:
     """`uint256` over a column: exact base-10 strings; None if any value is not a hex quantity."""
     array = _strings(values, nullable)
     if array is None or not all_match(array, _QUANTITY_DIGITS):
@@ -146,7 +146,7 @@ def uint256_column(values: Column, nullable: bool = False) -> pa.Array | None:
     return _text([None if v is None else str(int(v, 16)) for v in array.to_pylist()])
 
 
-def product_column(numbers: pa.Array, quantities: Column) -> pa.Array:
+def product_column(numbers: pa.Array, quantities: Values) -> pa.Array:
     """numbers (uint64) × hex quantities, exact, as base-10 strings (a fee: gas used × price per gas)."""
     short = quantity_column(quantities)
     if short is not None:  # both under 2^64: the product fits in 128 bits

@@ -312,13 +312,14 @@ def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Sc
             return None
         if tx("type").null_count:  # a missing type is a legacy one, a null one is wrong: the rows tell them apart
             return None
-        of_tx = _arrow([position for position, block in enumerate(full) for _ in block["transactions"]], pl.Int32)
-        block_columns = {column: f.quantity_column([b.get(key) for b in full]) if key != "hash"
-                         else f.hex_column([b.get(key) for b in full], 32)
-                         for column, key in (("block_number", "number"), ("block_timestamp", "timestamp"),
-                                             ("block_hash", "hash"))}
+        of_block = lambda key: [b.get(key) for b in full]  # noqa: E731
+        block_columns = {"block_number": f.quantity_column(of_block("number")),
+                         "block_timestamp": f.quantity_column(of_block("timestamp")),
+                         "block_hash": f.hex_column(of_block("hash"), 32)}
         if any(column is None for column in block_columns.values()):
             return None
+        block_of_tx = _arrow([position for position, block in enumerate(full) for _ in block["transactions"]],
+                             pl.Int32)
         prices = pc.coalesce(_arrow(of_receipt("effectiveGasPrice"), pl.String).cast(pa.string()), tx("gasPrice"))
         gas_used, effective = f.quantity_column(of_receipt("gasUsed")), f.uint256_column(prices)
         fees = None if gas_used is None or effective is None else f.product_column(gas_used, prices)
@@ -326,7 +327,7 @@ def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Sc
         if any(not isinstance(entries, list) for entries in logs):
             return None
         return _batch(schema, {
-            **{column: values.take(of_tx) for column, values in block_columns.items()},
+            **{column: values.take(block_of_tx) for column, values in block_columns.items()},
             "transaction_index": f.quantity_column(tx("transactionIndex"), pa.uint32()),
             "transaction_hash": hashes,
             "from_address": f.hex_column(tx("from"), 20),
