@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.datasets import BLOCKS
-from avax_assets.chain.extract import EXTRACTIONS, ChainExtraction, chunk_extractor, in_chunks
+from avax_assets.chain.extract import EXTRACTIONS, IN_FULL_BLOCKS, ChainExtraction, chunk_extractor, in_chunks
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.core.errors import BadField, SourceDataError
@@ -101,8 +101,10 @@ def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)
 # blocks, transactions and logs in one step: one fetch of full blocks and receipts holds all three
-TOGETHER = JointAsset("blocks_transactions_logs", members=ASSETS[:3], source=chain_source(EXTRACTIONS[:3]))
-JOINTS = (TOGETHER,)
+BLOCKS_TRANSACTIONS_LOGS = JointAsset(
+    "blocks_transactions_logs", members=tuple(a for a in ASSETS if a.dataset in IN_FULL_BLOCKS),
+    source=chain_source(tuple(e for e in EXTRACTIONS if e.dataset in IN_FULL_BLOCKS)))
+JOINTS = (BLOCKS_TRANSACTIONS_LOGS,)
 
 # contracts found in a day's stored inputs → what is known of each (for its reads)
 ContractsSeen = Callable[[Run, str], dict]

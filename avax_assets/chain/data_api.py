@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from avax_assets.avacloud.client import ApiPath, AvaCloudClient
 from avax_assets.chain import fields as f
-from avax_assets.chain.reader import Scope, to_batch
+from avax_assets.chain.extractors import Scope, to_batch
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.items import integer
 from avax_assets.core.schema import CHAIN_ID

@@ -17,14 +17,13 @@ import pyarrow as pa
 
 from avax_assets.chain import data_api
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
-from avax_assets.chain.reader import Scope, extract_blocks, extract_logs, extract_together, extract_transactions
+from avax_assets.chain.extractors import (Extractor, Scope, extract_blocks, extract_logs, extract_together,
+                                          extract_transactions)
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.days import BlockRange
 from avax_assets.core.schema import Dataset
 from avax_assets.core.spool import PROGRESS_EVERY
 
-# (reader, block chunk, scope) → one batch of the dataset; the reader is a ChainReader or a DataApiChainReader
-Extractor = Callable[[object, range, Scope], pa.RecordBatch]
 T = TypeVar("T")
 
 
@@ -47,7 +46,7 @@ EXTRACTIONS = (
     ChainExtraction(INTERNAL_TRANSACTIONS, extract_internal_transactions,
                     counts=(("frames_without_addresses", frames_without_addresses),)),
 )
-TOGETHER = {BLOCKS.name, TRANSACTIONS.name, LOGS.name}  # what one fetch of full blocks and receipts holds
+IN_FULL_BLOCKS = (BLOCKS, TRANSACTIONS, LOGS)  # what one fetch of full blocks and their receipts holds
 
 
 CHUNKS_AHEAD = 2  # chunks extracted while the caller consumes the current one: bounds memory to 3 chunks
@@ -80,7 +79,7 @@ def chunk_extractor(extractions: tuple[ChainExtraction, ...], partition: str, re
     (`extract_together`); otherwise each dataset is extracted by its own extractor, from the Data API
     where it has one and `data_api_reader` is given."""
     scopes = {e.dataset.name: Scope(e.dataset, partition) for e in extractions}
-    if data_api_reader is None and TRANSACTIONS.name in scopes and set(scopes) <= TOGETHER:
+    if data_api_reader is None and TRANSACTIONS.name in scopes and set(scopes) <= {d.name for d in IN_FULL_BLOCKS}:
         return lambda chunk: extract_together(reader, chunk, scopes)
 
     def each(chunk: range) -> dict[str, pa.RecordBatch]:

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from avax_assets.chain import fields as f
-from avax_assets.chain.reader import ChainReader, Scope, checked_blocks, to_batch
+from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
+from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call
 from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
 from avax_assets.core.settings import TraceMethod

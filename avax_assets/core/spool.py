@@ -96,13 +96,6 @@ class PartitionSpool:
 PROGRESS_EVERY = 10  # chunks between progress lines
 
 
-def spool_batches(dataset: Dataset, partition: str, batches: Iterable[pa.RecordBatch], log=None,
-                  directory: str | None = None) -> SpooledPartition:
-    """Stream batches into a local Parquet spool; memory holds one batch at a time."""
-    chunks = ({dataset.name: batch} for batch in batches)
-    return spool_together((dataset,), partition, chunks, log, directory)[dataset.name]
-
-
 def spool_together(datasets: Iterable[Dataset], partition: str, chunks: Iterable[dict[str, pa.RecordBatch]],
                    log=None, directory: str | None = None) -> dict[str, SpooledPartition]:
     """Stream chunks of several datasets extracted together ({dataset name: batch} each) into one spool per

@@ -26,7 +26,8 @@ import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.chain.reader import ChainReader, Scope, extract_together
+from avax_assets.chain.extractors import Scope, extract_together
+from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import StreamPublisher

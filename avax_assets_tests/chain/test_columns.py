@@ -9,8 +9,10 @@ import pytest
 
 from avax_assets.chain import fields as f
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.chain.reader import (ChainReader, Scope, block_row, log_columns, log_row, plain, to_batch,
-                                      transaction_columns, transaction_row)
+from avax_assets.chain.columns import log_columns, transaction_columns
+from avax_assets.chain.extractors import Scope, to_batch
+from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rows import block_row, log_row, plain, transaction_row
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.settings import RpcSettings
 

@@ -13,7 +13,7 @@ from openapi_core.testing import MockRequest, MockResponse
 
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain import data_api as data_api_chain
-from avax_assets.chain import reader as rpc_rows
+from avax_assets.chain import extractors, rows as rpc_rows
 from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.core.lake import Lake
 from avax_assets.core.settings import S3Settings
@@ -134,7 +134,7 @@ def test_a_data_api_transaction_without_its_sender_names_dataset_partition_and_f
         def each_block(self, blocks, read):
             return [(number, read(number)) for number in blocks]
 
-    scope = rpc_rows.Scope(TRANSACTIONS, DAY)
+    scope = extractors.Scope(TRANSACTIONS, DAY)
     with pytest.raises(Exception, match=rf"dataset 'transactions' partition {DAY}: field 'from.address' is missing"):
         data_api_chain.extract_transactions(OneTransaction(), range(first, first + 1), scope)
 

@@ -8,7 +8,8 @@ import pytest
 
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS
-from avax_assets.chain.reader import ChainReader, Scope
+from avax_assets.chain.extractors import Scope
+from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.days import day_block_range
@@ -97,7 +98,7 @@ OLD_GETH_TREE = {  # old geth's JS callTracer: a bare SELFDESTRUCT frame with ne
 
 def test_a_frame_without_addresses_is_kept_with_null_addresses():
     from avax_assets.chain.extract import frames_without_addresses
-    from avax_assets.chain.reader import to_batch
+    from avax_assets.chain.extractors import to_batch
     from avax_assets.chain.traces import flatten_call_tracer
 
     rows = flatten_call_tracer(POSITION, OLD_GETH_TREE)
