@@ -1,13 +1,10 @@
 """The catalogue: the one module that reads every family's declarations, and what Dagster gets of them
 (assets, the outside sources they read, daily jobs, schedules, sensors).
-
-    python -m avax_assets.catalogue datasets                       # every dataset: topic, table, key
-    python -m avax_assets.catalogue cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
 """
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -16,14 +13,16 @@ from avax_assets.analytics.views import VIEWS
 from avax_assets.avacloud.assets import BRIDGE_ASSETS, METRICS_ASSETS, SNAPSHOT_ASSETS
 from avax_assets.avacloud.bridges import BRIDGES
 from avax_assets.avacloud.metrics import METRICS
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.avacloud.snapshots import VALIDATORS
 from avax_assets.chain import assets as chain
 from avax_assets.chain.datasets import BLOCKS
-from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import CLICKHOUSE
 from avax_assets.events import assets as events
-from avax_assets.live.assets import SENSORS as LIVE_SENSORS
+from avax_assets.live.resources import LiveResource
+from avax_assets.live.sensor import SENSORS as LIVE_SENSORS
+from avax_assets.orchestration import configured
 from avax_assets.orchestration.factory import (
     DatasetAsset,
     JointAsset,
@@ -40,7 +39,9 @@ from avax_assets.orchestration.schedules import (
     transient_retry,
 )
 from avax_assets.subgraphs import assets as subgraphs
+from avax_assets.orchestration.resources import ClickHouseResource, KafkaResource, ParquetLakeIOManager
 from avax_assets.subgraphs.datasets import DEX_SWAPS
+from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.tokens import assets as tokens
 
 # The families' assets, in the groups tests and the demo materialize together.
@@ -56,6 +57,16 @@ JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS}
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in FAMILIES.values() for spec in specs}
 SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in FAMILIES.values() for spec in specs
                                                         if spec.reads))
+# Every resource the assets, sensors and services use; its settings model declares its variables.
+RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, KafkaResource, ParquetLakeIOManager,
+             ClickHouseResource, LiveResource)
+# Every settings model: the resources' and the code location's own (docs/settings.md lists them all)
+SETTINGS = (*(kind.model for kind in RESOURCES), *configured.LOCATION_SETTINGS)
+
+
+def build_resources(environ: Mapping[str, str] | None = None) -> dict:
+    """Every resource, configured from the process environment (unless given) when the code location loads."""
+    return configured.build_resources(RESOURCES, environ)
 
 
 @dataclass(frozen=True)
@@ -125,23 +136,3 @@ class Catalogue:
             jobs=[*jobs.values(), analytics], sensors=sensors,
             schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources,
             executor=executor)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("datasets")
-    ddl = commands.add_parser("cluster-ddl")
-    ddl.add_argument("--cluster", default=ClusterLayout.cluster)
-    ddl.add_argument("--database", default=CLICKHOUSE.database)
-    args = parser.parse_args(argv)
-    if args.command == "datasets":
-        for dataset in DATASETS.values():
-            print(f"{dataset.name:24} {dataset.topic:32} key ({', '.join(dataset.key)})")
-        return
-    for statement in cluster_ddl(DATASETS.values(), args.database, ClusterLayout(cluster=args.cluster)):
-        print(statement + ";\n")
-
-
-if __name__ == "__main__":
-    main()

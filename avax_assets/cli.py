@@ -4,6 +4,10 @@
     uv run avax-assets sql                                     # an interactive prompt (exit with Ctrl-D)
     uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
     uv run avax-assets live follow | consume | status           # the live path (avax_assets/live/)
+    uv run avax-assets datasets                                 # every dataset: topic, table, key
+    uv run avax-assets settings                                 # every AVAX_* variable: default, doc
+    uv run avax-assets cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
+    uv run avax-assets pools apply [--production]               # pool limits on $DAGSTER_HOME's instance
 
 `materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
 the partition (an unknown one gets the valid range and the variable that moves it, not a traceback).
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -47,7 +52,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
 
 
 def warehouse():
-    from avax_assets.orchestration.environment import build_resources
+    from avax_assets.catalogue import build_resources
 
     clickhouse = build_resources()["clickhouse"].model_copy(update={"chdb_lock_wait_s": 0})
     found = clickhouse.warehouse()
@@ -112,8 +117,8 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         warnings.simplefilter("ignore")
     import dagster as dg
 
-    from avax_assets.catalogue import FAMILIES, Catalogue
-    from avax_assets.orchestration.environment import build_resources, executor, partition_settings
+    from avax_assets.catalogue import FAMILIES, Catalogue, build_resources
+    from avax_assets.orchestration.configured import executor, partition_settings
     from avax_assets.orchestration.partitions import Partitions
 
     try:
@@ -150,15 +155,14 @@ def live(service: str, ready_file: str | None) -> int:
     """A live service (follow: the head into Kafka; consume: Kafka into ClickHouse; status: where they are)
     until SIGTERM or Ctrl-C; 1 with the reason on a permanent error or a wrong setting."""
     import logging
-    import signal
     import threading
     import warnings
 
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
-    from avax_assets.live import assets as live_assets
+    from avax_assets.catalogue import build_resources
+    from avax_assets.live import services as live_services
     from avax_assets.live.stream import live_datasets
-    from avax_assets.orchestration.environment import build_resources, resolved
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -166,11 +170,11 @@ def live(service: str, ready_file: str | None) -> int:
     try:
         resources = build_resources()
         if service == "status":
-            warehouse = resolved(resources["clickhouse"]).warehouse()
-            with resolved(resources["rpc"]).reader() as reader:
+            warehouse = resources["clickhouse"].warehouse()
+            with resources["rpc"].reader() as reader:
                 head = reader.latest_block()
             try:
-                status = live_assets.live_status(warehouse, live_datasets(resources["live"].traces), head)
+                status = live_services.live_status(warehouse, live_datasets(resources["live"].traces), head)
             except Exception:  # noqa: BLE001 - the table is made by the consumer's first start
                 print("avax-assets live status: the live path has loaded nothing yet", file=sys.stderr)
                 return 1
@@ -180,11 +184,57 @@ def live(service: str, ready_file: str | None) -> int:
             return 0
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
-        (live_assets.follow if service == "follow" else live_assets.consume)(resources, stop)
+        (live_services.follow if service == "follow" else live_services.consume)(resources, stop)
         return 0
     except AvaxError as exc:
         print(f"avax-assets live {service}: {exc}", file=sys.stderr)
         return 1
+
+
+def datasets() -> int:
+    from avax_assets.catalogue import DATASETS
+
+    for dataset in DATASETS.values():
+        print(f"{dataset.name:24} {dataset.topic:32} key ({', '.join(dataset.key)})")
+    return 0
+
+
+def settings() -> int:
+    from avax_assets.catalogue import SETTINGS
+
+    rows = [[v.name, _shown(v.default), "yes" if v.secret else "", v.doc]
+            for model in SETTINGS for v in model.variables()]
+    print(render(["variable", "default", "secret", "what it sets"], rows))
+    return 0
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
+def cluster_ddl(cluster: str | None, database: str) -> int:
+    from avax_assets.catalogue import DATASETS
+    from avax_assets.core.clickhouse_cluster import ClusterLayout, cluster_ddl as ddl
+
+    layout = ClusterLayout(cluster=cluster) if cluster else ClusterLayout()
+    for statement in ddl(DATASETS.values(), database, layout):
+        print(statement + ";\n")
+    return 0
+
+
+def pools(production: bool) -> int:
+    import dagster as dg
+
+    from avax_assets.orchestration.pools import LOCAL_LIMITS, PRODUCTION_LIMITS, apply_limits
+
+    limits = PRODUCTION_LIMITS if production else LOCAL_LIMITS
+    with dg.DagsterInstance.get() as instance:
+        apply_limits(instance, limits)
+    for pool, limit in limits.items():
+        print(f"pool {pool}: {limit}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,11 +251,29 @@ def main(argv: list[str] | None = None) -> None:
                                             "into ClickHouse, or show their status")
     stream.add_argument("service", choices=["follow", "consume", "status"])
     stream.add_argument("--ready-file", help="written with the process id once the service runs (services.sh)")
+    commands.add_parser("datasets", help="every dataset: its topic, table and key")
+    commands.add_parser("settings", help="every AVAX_* variable: its default and what it sets")
+    ddl = commands.add_parser("cluster-ddl", help="the DDL of replicated tables on a ClickHouse cluster")
+    ddl.add_argument("--cluster", help="the cluster's name (default: the {cluster} macro)")
+    ddl.add_argument("--database", default="avax")
+    pool = commands.add_parser("pools", help="set the pool limits on $DAGSTER_HOME's instance")
+    pool.add_argument("action", choices=["apply"])
+    pool.add_argument("--production", action="store_true", help="the production limits (else the local ones)")
     args = parser.parse_args(argv)
+    if args.command in ("datasets", "settings", "cluster-ddl"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
     if args.command == "live":
         raise SystemExit(live(args.service, args.ready_file))
     if args.command == "sql":
         raise SystemExit(sql(args.query))
+    if args.command == "datasets":
+        raise SystemExit(datasets())
+    if args.command == "settings":
+        raise SystemExit(settings())
+    if args.command == "cluster-ddl":
+        raise SystemExit(cluster_ddl(args.cluster, args.database))
+    if args.command == "pools":
+        raise SystemExit(pools(args.production))
     raise SystemExit(materialize(args.select, args.partition, args.verbose))
 
 

@@ -1,10 +1,10 @@
-"""The Dagster code location. Configuration comes from the environment (see README), read when Dagster
+"""The Dagster code location. Configuration comes from the environment (docs/settings.md), read when Dagster
 loads the location, not at import."""
 
 import dagster as dg
 
-from avax_assets.catalogue import Catalogue
-from avax_assets.orchestration.environment import build_resources, executor, partition_settings
+from avax_assets.catalogue import Catalogue, build_resources
+from avax_assets.orchestration.configured import executor, partition_settings
 from avax_assets.orchestration.partitions import Partitions
 
 

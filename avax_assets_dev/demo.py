@@ -92,7 +92,7 @@ def forget_another_chains_data(stack: LocalStack, devchain) -> None:
     import shutil
 
     from avax_assets.core.lake import Lake
-    from avax_assets.core.settings import S3Settings
+    from avax_assets.core.lake import S3Settings
 
     record = stack.home / "demo-chain.json"
     built_from = json.loads(record.read_text())["latest_block_hash"] if record.exists() else None
@@ -123,8 +123,8 @@ def _delete_topics(bootstrap: str) -> None:
 def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) -> None:
     import dagster as dg
 
-    from avax_assets.catalogue import Catalogue
-    from avax_assets.orchestration.environment import build_resources, partition_settings
+    from avax_assets.catalogue import Catalogue, build_resources
+    from avax_assets.orchestration.configured import partition_settings
     from avax_assets.orchestration.partitions import Partitions
 
     catalogue = Catalogue(Partitions.from_settings(partition_settings()))
@@ -179,7 +179,7 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     from avax_assets.analytics.views import VIEWS
     from avax_assets.catalogue import FAMILIES
     from avax_assets.chain.rpc import JsonRpcClient
-    from avax_assets.core.settings import RpcSettings
+    from avax_assets.chain.settings import RpcSettings
     from avax_assets_dev import reconcile
 
     datasets = [spec.dataset for specs in FAMILIES.values() for spec in specs]
@@ -191,7 +191,7 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
         console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
 
     last_block = devchain.blocks_by_day[days[-1]][1]
-    with JsonRpcClient(RpcSettings(stack.anvil.url)) as node:
+    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as node:
         checks = [
             reconcile.dataset_counts(warehouse, node, devchain.blocks_by_day[days[0]][0], last_block),
             reconcile.erc20_balances(warehouse, node, last_block),

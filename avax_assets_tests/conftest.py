@@ -58,7 +58,7 @@ def pipeline_env(stack, devchain, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def resources(pipeline_env):
-    from avax_assets.orchestration.environment import build_resources
+    from avax_assets.catalogue import build_resources
 
     return build_resources()
 
@@ -67,7 +67,7 @@ def resources(pipeline_env):
 def lake(pipeline_env):
     """The session's lake, opened directly (resources hold secrets as EnvVar, resolved only in runs)."""
     from avax_assets.core.lake import Lake
-    from avax_assets.core.settings import S3Settings
+    from avax_assets.core.lake import S3Settings
 
     return Lake(pipeline_env["AVAX_LAKE_ROOT"], S3Settings(pipeline_env["AVAX_S3_ENDPOINT_URL"],
                                                            pipeline_env["AVAX_S3_ACCESS_KEY_ID"],

@@ -114,12 +114,8 @@ def _corrupt(answer):
     return answer
 
 
-PATIENCE_FIELDS = ("timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "deadline_s", "max_response_bytes")
-
-
 def client_settings(kind, **options):
-    """A client's settings dataclass, the retry fields (max_attempts, backoff_*) folded into its Patience."""
-    from dataclasses import replace
-
-    patience = {k: options.pop(k) for k in PATIENCE_FIELDS if k in options}
-    return kind(**options, patience=replace(kind().patience, **patience))
+    """A client's settings model; `max_response_bytes` given in bytes (the setting is in MiB)."""
+    if "max_response_bytes" in options:
+        options["max_response_mb"] = options.pop("max_response_bytes") / 2**20
+    return kind(**options)

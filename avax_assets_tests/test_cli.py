@@ -33,7 +33,7 @@ def test_a_held_engine_is_refused_in_one_line(tmp_path):
 
 HOLD = """
 import sys, time
-from avax_assets.core.clickhouse import held_engine
+from avax_assets.core.chdb import held_engine
 with held_engine(sys.argv[1]):
     print("held", flush=True)
     time.sleep(300)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer  # noqa: E402
 from avax_assets.avacloud.client import AvaCloudClient, ComputeBudget  # noqa: E402
 from avax_assets.avacloud.snapshots import SUBNETS_PATH as PATH  # noqa: E402
-from avax_assets.core.settings import AvaCloudSettings  # noqa: E402
+from avax_assets.avacloud.settings import AvaCloudSettings  # noqa: E402
 
 
 

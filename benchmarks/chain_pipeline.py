@@ -48,11 +48,13 @@ from avax_assets.chain.datasets import INTERNAL_TRANSACTIONS, TRANSACTIONS  # no
 from avax_assets.chain.extract import EXTRACTIONS, chunk_extractor, in_chunks  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
-from avax_assets.core.clickhouse import ClickHouseWarehouse, chdb_client, create_table_sql  # noqa: E402
+from avax_assets.core.chdb import chdb_client  # noqa: E402
+from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql  # noqa: E402
 from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
-from avax_assets.core.settings import RpcSettings, S3Settings  # noqa: E402
+from avax_assets.chain.settings import RpcSettings
+from avax_assets.core.lake import S3Settings  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
@@ -90,7 +92,7 @@ def peak_rss_mb() -> float:
 class Bench:
     def __init__(self, stack: LocalStack, blocks: BlockRange, day: str, args, chdb: Path = HOME / "chdb") -> None:
         self.stack, self.blocks, self.day, self.args = stack, blocks, day, args
-        self.settings = RpcSettings(stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency,
+        self.settings = RpcSettings(url=stack.anvil.url, batch_size=args.batch_size, concurrency=args.concurrency,
                                     chunk_blocks=args.chunk_blocks)
         creds = stack.s3.credentials()
         self.creds = creds

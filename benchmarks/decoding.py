@@ -38,7 +38,7 @@ from avax_assets.chain.extract import EXTRACTIONS, block_batches  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.core.days import BlockRange  # noqa: E402
-from avax_assets.core.settings import RpcSettings  # noqa: E402
+from avax_assets.chain.settings import RpcSettings  # noqa: E402
 from avax_assets.events.assets import event_log_decoder  # noqa: E402
 from avax_assets.events.datasets import EVENTS, POOL_EVENTS  # noqa: E402
 from avax_assets.events.pools import pool_batches  # noqa: E402
@@ -117,7 +117,7 @@ def main() -> None:
     day = spec.start.isoformat()
     first, last = summary.blocks_by_day[day]
     blocks = BlockRange(first, last)
-    with JsonRpcClient(RpcSettings(stack.anvil.url)) as client:
+    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as client:
         batches = day_logs(client, day, blocks)
         logs = sum(b.num_rows for b in batches)
         print(f"devchain ({args.profile}): {blocks.count} blocks, {logs:,} logs", flush=True)

@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from avax_assets.core.clickhouse import held_engine  # noqa: E402
-from avax_assets.live.consumer import LOADS_TABLE  # noqa: E402
+from avax_assets.core.chdb import held_engine  # noqa: E402
+from avax_assets.core.clickhouse import LOADS_TABLE  # noqa: E402
 from avax_assets.live.stream import LIVE_DATASETS  # noqa: E402
 from avax_assets_dev.devchain.mine_live import mine  # noqa: E402
 from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack  # noqa: E402

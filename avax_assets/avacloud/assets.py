@@ -15,6 +15,8 @@ import pyarrow as pa
 from avax_assets.avacloud.bridges import BRIDGES, extract_bridges
 from avax_assets.avacloud.client import AvaCloudClient
 from avax_assets.avacloud.metrics import METRIC_GROUPS, METRICS, METRICS_BY_GROUP, extract_metrics
+from avax_assets.avacloud.resources import AvaCloudResource
+from avax_assets.avacloud.settings import AvaCloudNetwork, AvaCloudSettings
 from avax_assets.avacloud.snapshots import SNAPSHOTS, Snapshot, extract_snapshot
 from avax_assets.core.audits import AuditResult
 from avax_assets.core.schema import Dataset
@@ -27,7 +29,8 @@ METRICS_API = SourceSystem("avacloud_metrics_api", "The AvaCloud Metrics API (AV
                            "hourly chain metrics.", kinds=("rest",))
 
 # (client, the avacloud resource, partition, fetched_at, run) → the partition's batches
-Extraction = Callable[[AvaCloudClient, object, str, int, Run], Iterator[pa.RecordBatch]]
+# (client, settings, partition, fetched at, run) → the partition's batches
+Extraction = Callable[[AvaCloudClient, AvaCloudSettings, str, int, Run], Iterator[pa.RecordBatch]]
 POINTS_IN_DAY = "points_in_the_day"
 
 
@@ -35,18 +38,19 @@ def avacloud_asset(dataset: Dataset, extract: Extraction, group: str, reads: Sou
                    snapshot: bool = False, checks: tuple[ExtractCheck, ...] = ()) -> DatasetAsset:
     @contextmanager
     def source(run: Run) -> Iterator[PartitionReader]:
-        avacloud = run.resources.avacloud
+        avacloud = run.resource(AvaCloudResource)
+        settings = avacloud.settings()
         fetched_at = int(time.time())
         with avacloud.client() as client:
             spent_before = client.budget.spent
-            yield lambda partition: extract(client, avacloud, partition, fetched_at, run)
+            yield lambda partition: extract(client, settings, partition, fetched_at, run)
             run.metadata.update(compute_units=client.budget.spent - spent_before,
                                 fetched_at=dg.MetadataValue.timestamp(float(fetched_at)))
         if snapshot:
             run.metadata["state_as_of"] = _snapshot_note(run, dataset, run.partition_keys[0], fetched_at)
 
     return DatasetAsset(dataset=dataset, group=group, origin="From AvaCloud", source=source,
-                        resources=("avacloud",), pool=pools.AVACLOUD, reads=reads, checks=checks)
+                        resources=(AvaCloudResource,), pool=pools.AVACLOUD, reads=reads, checks=checks)
 
 
 def _snapshot_note(run: Run, dataset: Dataset, partition: str, fetched_at: int) -> str:
@@ -59,20 +63,20 @@ def _snapshot_note(run: Run, dataset: Dataset, partition: str, fetched_at: int) 
 
 
 def snapshot_asset(snapshot: Snapshot) -> DatasetAsset:
-    def extract(client, avacloud, partition, fetched_at, run):
-        return extract_snapshot(client, snapshot, avacloud.network_name(), partition, fetched_at)
+    def extract(client, settings, partition, fetched_at, run):
+        return extract_snapshot(client, snapshot, AvaCloudNetwork(settings.network).value, partition, fetched_at)
 
     return avacloud_asset(snapshot.dataset, extract, "network", DATA_API, snapshot=True)
 
 
 def metrics_asset(dataset: Dataset, metrics: tuple[str, ...]) -> DatasetAsset:
-    def extract(client, avacloud, partition, fetched_at, run):
+    def extract(client, settings, partition, fetched_at, run):
         counted = {"in": 0, "outside": 0}
 
         def outside(count: int) -> None:
             counted["outside"] += count
 
-        for batch in extract_metrics(client, dataset, metrics, tuple(avacloud.metric_chain_ids), partition,
+        for batch in extract_metrics(client, dataset, metrics, tuple(settings.metric_chain_ids), partition,
                                      fetched_at, outside):
             counted["in"] += batch.num_rows
             yield batch
@@ -98,8 +102,8 @@ def union_asset(dataset: Dataset, sources: tuple[Dataset, ...], group: str) -> D
 
 
 SNAPSHOT_ASSETS = tuple(snapshot_asset(snapshot) for snapshot in SNAPSHOTS)
-BRIDGE_ASSETS = (avacloud_asset(BRIDGES, lambda client, avacloud, partition, fetched_at, run: extract_bridges(
-    client, avacloud.network_name(), partition, fetched_at), "network", DATA_API),)
+BRIDGE_ASSETS = (avacloud_asset(BRIDGES, lambda client, settings, partition, fetched_at, run: extract_bridges(
+    client, AvaCloudNetwork(settings.network).value, partition, fetched_at), "network", DATA_API),)
 METRICS_ASSETS = (
     *(metrics_asset(METRICS_BY_GROUP[group], names) for group, names in METRIC_GROUPS.items()),
     union_asset(METRICS, tuple(METRICS_BY_GROUP.values()), "metrics"),

@@ -27,7 +27,7 @@ import httpx
 
 from avax_assets.core.errors import SettingError, SourceRefused
 from avax_assets.core.http import bounded, redacted, send_with_retries
-from avax_assets.core.settings import AvaCloudSettings
+from avax_assets.avacloud.settings import AvaCloudSettings
 
 API_KEY_HEADER = "x-glacier-api-key"
 RATE_LIMIT_HEADERS = ("retry-after", "ratelimit-reset")

@@ -7,17 +7,25 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+import dagster as dg
+import pyarrow as pa
+
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
-from avax_assets.chain.datasets import BLOCKS
+from avax_assets.chain.datasets import BLOCKS, LOGS
+from avax_assets.chain.logs import LogEvent, MalformedLog
 from avax_assets.chain.extract import EXTRACTIONS, IN_FULL_BLOCKS, ChainExtraction, chunk_extractor, in_chunks
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.http import redact_url
 from avax_assets.core.schema import Dataset
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.factory import DatasetAsset, JointAsset, JointReader, PartitionReader, Run, SourceSystem
+from avax_assets.core.audits import AuditResult
+from avax_assets.orchestration.factory import (DatasetAsset, ExtractCheck, JointAsset, JointReader, PartitionReader, Run,
+                                              SourceSystem, stateless)
 
 C_CHAIN_RPC = SourceSystem(
     "c_chain_rpc", "The C-Chain node's JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
@@ -31,7 +39,8 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
 
     @contextmanager
     def source(run: Run, datasets: tuple[Dataset, ...]) -> Iterator[JointReader]:
-        rpc = run.resources.rpc
+        rpc = run.resource(ChainRpcResource)
+        chunk_blocks = rpc.settings().chunk_blocks
         chosen = tuple(e for e in extractions if e.dataset in datasets)
         use_data_api = rpc.uses_data_api() and any(e.data_api for e in chosen)
         with _readers(run, use_data_api) as (reader, data_api_reader, source_metadata):
@@ -44,7 +53,7 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
                 counts = [(e.dataset.name, name, count) for e in chosen for name, count in e.counts]
                 counted = dict.fromkeys((name for _, name, _ in counts), 0)
                 work = chunk_extractor(chosen, partition, reader, data_api_reader)
-                for batches in in_chunks(work, names, partition, blocks, rpc.chunk_blocks, run.log):
+                for batches in in_chunks(work, names, partition, blocks, chunk_blocks, run.log):
                     for dataset, name, count in counts:
                         counted[name] += count(batches[dataset])
                     yield batches
@@ -81,13 +90,14 @@ def block_range(reader, dataset: Dataset, partition: str) -> BlockRange:
 @contextmanager
 def _readers(run: Run, use_data_api: bool):
     """The JSON-RPC reader, the Data API reader (None unless used) and a function giving the source's metadata."""
-    with run.resources.rpc.reader() as reader:
+    rpc = run.resource(ChainRpcResource)
+    with rpc.reader() as reader:
         if not use_data_api:
             yield reader, None, lambda: {"source": "json-rpc"}
             return
-        with run.resources.avacloud.client() as client:
+        with run.resource(AvaCloudResource).client() as client:
             spent_before = client.budget.spent
-            data_api_reader = DataApiChainReader(client, concurrency=run.resources.rpc.concurrency)
+            data_api_reader = DataApiChainReader(client, concurrency=rpc.settings().concurrency)
             yield reader, data_api_reader, lambda: {"source": "avacloud data api",
                                                     "compute_units": client.budget.spent - spent_before}
 
@@ -96,7 +106,7 @@ def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
     return DatasetAsset(
         dataset=extraction.dataset, group="chain", source=single(extraction), pool=pools.RPC,
         origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api else ""),
-        resources=("rpc", "avacloud") if extraction.data_api else ("rpc",), reads=C_CHAIN_RPC)
+        resources=(ChainRpcResource, AvaCloudResource) if extraction.data_api else (ChainRpcResource,), reads=C_CHAIN_RPC)
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)
@@ -118,7 +128,7 @@ def contract_reads_asset(dataset: Dataset, inputs: tuple[Dataset, ...], seen: Co
 
     @contextmanager
     def source(run: Run) -> Iterator[PartitionReader]:
-        with run.resources.rpc.reader() as reader:
+        with run.resource(ChainRpcResource).reader() as reader:
             def read(partition: str):
                 started = time.monotonic()
                 at = last_block_of(run.inputs[BLOCKS.name][partition].iter_batches())
@@ -133,5 +143,37 @@ def contract_reads_asset(dataset: Dataset, inputs: tuple[Dataset, ...], seen: Co
             yield read
 
     return DatasetAsset(dataset=dataset, group=group, origin="Read with eth_call at the day's last block",
-                        source=source, resources=("rpc",), inputs=(BLOCKS, *inputs), pool=pools.RPC,
+                        source=source, resources=(ChainRpcResource,), inputs=(BLOCKS, *inputs), pool=pools.RPC,
                         reads=C_CHAIN_RPC)
+
+
+NO_MALFORMED_LOGS = "no_malformed_logs"
+MALFORMED_SAMPLES = 20
+
+
+def decoded_asset(event: LogEvent, group: str = "tokens") -> DatasetAsset:
+    def read(run: Run, partition: str) -> Iterator[pa.RecordBatch]:
+        malformed: list[MalformedLog] = []
+        count = 0
+        for logs in run.inputs[LOGS.name][partition].iter_batches():
+            decoded = event(logs)
+            count += len(decoded.malformed)
+            malformed.extend(decoded.malformed[: MALFORMED_SAMPLES - len(malformed)])
+            yield decoded.batch
+        if count:
+            run.log.warning(f"{event.dataset.name} {partition}: {count} malformed logs, e.g. {malformed[0]}")
+        run.note(partition, malformed_logs=count)
+        run.check(NO_MALFORMED_LOGS, partition, AuditResult(count == 0, {"malformed_logs": count,
+                                                                        "samples": dg.MetadataValue.md(_malformed_table(malformed))}))
+
+    return DatasetAsset(
+        dataset=event.dataset, group=group, origin=f"Decoded from `{LOGS.name}`", source=stateless(read),
+        inputs=(LOGS,),
+        checks=(ExtractCheck(NO_MALFORMED_LOGS, "Logs with this dataset's signature that fit no standard shape",
+                             warn_only=True),))
+
+
+def _malformed_table(samples: list[MalformedLog]) -> str:
+    lines = ["| block | log index | transaction | reason |", "|---|---|---|---|"]
+    lines += [f"| {m.block_number} | {m.log_index} | {m.transaction_hash} | {m.reason} |" for m in samples]
+    return "\n".join(lines)

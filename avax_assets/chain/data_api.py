@@ -22,7 +22,7 @@ from avax_assets.chain.extractors import Scope, to_batch
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.items import integer
 from avax_assets.core.schema import CHAIN_ID
-from avax_assets.core.settings import RPC
+from avax_assets.chain.settings import RPC
 
 BLOCK = ApiPath("/v1/chains/{chainId}/blocks/{blockId}", cost=10)
 BLOCK_TRANSACTIONS = ApiPath("/v1/chains/{chainId}/blocks/{blockId}/transactions", cost=20)

@@ -12,7 +12,7 @@ from avax_assets.chain import fields as f
 from avax_assets.chain.rows import FullBlock, Receipt, plain, plain_receipt
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call, JsonRpcClient, as_plain
 from avax_assets.core.errors import RpcError
-from avax_assets.core.settings import RPC, ReceiptsMethod, TraceMethod
+from avax_assets.chain.settings import RPC, ReceiptsMethod, TraceMethod
 
 
 class ChainReader:

@@ -18,7 +18,7 @@ import msgspec
 
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
 from avax_assets.core.http import bounded, redact_url, redacted, send_with_retries
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 
 METHOD_NOT_FOUND = -32601
 

@@ -18,7 +18,7 @@ from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call
 from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
-from avax_assets.core.settings import TraceMethod
+from avax_assets.chain.settings import TraceMethod
 
 DISABLED_HINTS = ("does not exist", "not available", "not supported", "disabled", "method not found")
 

@@ -9,24 +9,95 @@ previous data untouched. Identifiers are validated; values are bound as paramete
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import logging
 import os
-import sys
-import threading
-import time
 from collections.abc import Iterable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from avax_assets.core.errors import ClickHouseBusy, PartitionLoadError
+from avax_assets.core.chdb import LOCK_WAIT_S, EmbeddedClient, chdb_client
+from avax_assets.core.config import HOME, PREFLIGHT_S, Settings, rule, setting
+from avax_assets.core.errors import PartitionLoadError, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset, checked_identifier
-from avax_assets.core.settings import CLICKHOUSE
 
+
+
+def _identifier(text: str) -> None:
+    try:
+        checked_identifier(text)
+    except ValueError:
+        raise ValueError(f"must be a ClickHouse identifier (letters, digits, underscores, not starting with "
+                         f"a digit), not {text!r}") from None
+
+
+class ClickHouseSettings(Settings):
+    """A ClickHouse server over HTTP when a host is set, else the embedded engine (chDB) in a local directory."""
+
+    host: Optional[str] = setting(None, "AVAX_CLICKHOUSE_HOST", "A ClickHouse server; unset: the embedded engine.")
+    port: int = setting(8123, "AVAX_CLICKHOUSE_PORT", "The server's HTTP port.", gt=0, le=65535)
+    username: str = setting("default", "AVAX_CLICKHOUSE_USER", "The server's user.")
+    password: Optional[str] = setting(None, "AVAX_CLICKHOUSE_PASSWORD", "The server's password.", secret=True)
+    secure: bool = setting(False, "AVAX_CLICKHOUSE_SECURE", "HTTPS to the server.")
+    database: Annotated[str, rule(_identifier)] = setting("avax", "AVAX_CLICKHOUSE_DATABASE", "The database of "
+                                                          "every table and view.")
+    chdb_path: Optional[str] = setting(None, "AVAX_CLICKHOUSE_CHDB_PATH", "The embedded engine's directory; unset: "
+                                       "chdb/ under AVAX_HOME.")
+    chdb_lock_wait_s: float = setting(LOCK_WAIT_S, "AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S", "Seconds a load waits for "
+                                      "another process to release the embedded engine.", ge=0)
+
+    def under(self, home: str) -> ClickHouseSettings:
+        """With the embedded engine's directory placed under `home` when it is unset."""
+        return self.model_copy(update={"chdb_path": self.chdb_path or f"{home}/chdb"})
+
+
+    def warehouse(self) -> ClickHouseWarehouse:
+        if self.host:
+            return ClickHouseWarehouse(self._server_client(), self.database)
+        client = chdb_client(str(Path(self.chdb_path or f"{HOME}/chdb").resolve()), self.chdb_lock_wait_s)
+        return ClickHouseWarehouse(client, self.database, reads_lake=True)
+
+    def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
+        """A server answers `SELECT 1` within `timeout_s`; the embedded engine's directory can be written.
+        (The embedded engine is not opened here: that would hold its directory for this process.)"""
+        try:
+            checked_identifier(self.database)
+        except ValueError:
+            raise SettingError(f"the ClickHouse database {self.database!r} (AVAX_CLICKHOUSE_DATABASE) is not an "
+                               "identifier (letters, digits, underscores, not starting with a digit)") from None
+        if not self.host:
+            path = Path(self.chdb_path or f"{HOME}/chdb").resolve()
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SettingError(f"the embedded ClickHouse directory {path} (AVAX_CLICKHOUSE_CHDB_PATH) "
+                                   f"cannot be created: {exc.strerror}") from None
+            if not os.access(path, os.W_OK):
+                raise SettingError(f"the embedded ClickHouse directory {path} (AVAX_CLICKHOUSE_CHDB_PATH) "
+                                   "is not writable")
+            return
+        where = (f"ClickHouse at {'https' if self.secure else 'http'}://{self.host}:{self.port} "
+                 "(AVAX_CLICKHOUSE_HOST, AVAX_CLICKHOUSE_PORT)")
+        try:
+            self._server_client(timeout_s).command("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - the driver raises several kinds; each is reported by name
+            text = str(exc)
+            if "Authentication" in text or "AUTHENTICATION" in text or "516" in text:
+                raise SettingError(f"{where} refused user {self.username!r}: check AVAX_CLICKHOUSE_USER and "
+                                   "AVAX_CLICKHOUSE_PASSWORD") from None
+            raise SinkUnavailable(f"{where} did not answer within {timeout_s:g} s ({type(exc).__name__})") from None
+
+    def _server_client(self, timeout_s: float | None = None):
+        import clickhouse_connect
+
+        timeouts = {"connect_timeout": timeout_s, "send_receive_timeout": timeout_s} if timeout_s else {}
+        return clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
+                                             password=self.password or "", secure=self.secure, **timeouts)
+
+CLICKHOUSE = ClickHouseSettings()
 
 def create_table_sql(dataset: Dataset, database: str, table: str | None = None,
                      engine: str = "ReplacingMergeTree", on_cluster: str | None = None) -> str:
@@ -69,6 +140,29 @@ class ParquetSource:
         return ParquetSource("file({path:String}, 'Parquet')", {"path": path})
 
 
+LOADS_TABLE = "live_loads"
+# The loads ledger's columns, declared once: (name, ClickHouse type, Arrow type)
+LOADS_COLUMNS = (
+    ("dataset", "LowCardinality(String)", pa.string()),
+    ("first_block", "UInt64", pa.uint64()),
+    ("last_block", "UInt64", pa.uint64()),
+    ("rows", "UInt64", pa.uint64()),
+    ("head", "UInt64", pa.uint64()),
+    ("newest_block_timestamp", "DateTime('UTC')", pa.timestamp("s", tz="UTC")),
+    ("published_at", "DateTime64(3, 'UTC')", pa.timestamp("ms", tz="UTC")),
+    ("loaded_at", "DateTime64(3, 'UTC')", pa.timestamp("ms", tz="UTC")),
+)
+
+
+def loads_table(records: list[tuple]) -> pa.Table:
+    """Ledger rows as Arrow (timestamps given as Unix seconds, floats for the millisecond ones)."""
+    columns = list(zip(*records))
+    arrays = [pa.array(list(values), type=kind) if not pa.types.is_timestamp(kind) else
+              pa.array([int(v * (1000 if kind.unit == "ms" else 1)) for v in values], type=pa.int64()).cast(kind)
+              for values, (_, _, kind) in zip(columns, LOADS_COLUMNS)]
+    return pa.Table.from_arrays(arrays, names=[name for name, _, _ in LOADS_COLUMNS])
+
+
 # An INSERT … SELECT squashes what it reads into blocks of up to ~1M rows, each sorted in memory and
 # written as one part: memory would grow with the partition. Reading and inserting 8,192 rows at a time,
 # on one thread, keeps it near flat (measured: benchmarks/chain_pipeline.py); the day's parts merge later.
@@ -98,6 +192,49 @@ class ClickHouseWarehouse:
 
     def qualified(self, table: str) -> str:
         return f"{self.database}.{checked_identifier(table)}"
+
+    def tables(self) -> set[str]:
+        """The names of the database's tables and views."""
+        return {row[0] for row in self.client.query("SELECT name FROM system.tables WHERE database = {db:String}",
+                                                    parameters={"db": self.database}).result_rows}
+
+    def create_view(self, name: str, select: str) -> int:
+        """(Re)create the view `name` as `select` (a declaration's SQL); returns its row count."""
+        self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self.client.command(f"CREATE OR REPLACE VIEW {self.qualified(name)} AS {select}")
+        return self.client.query(f"SELECT count() FROM {self.qualified(name)}").result_rows[0][0]
+
+    def newest_block(self, dataset: Dataset) -> int:
+        """The newest block in the dataset's table (-1 when empty), looked for in its two newest days only (the
+        partition key's index finds them at once)."""
+        table, day = self.qualified(dataset.table), checked_identifier(dataset.partition_column)
+        newest, rows = self.client.query(f"SELECT max(block_number), count() FROM {table} WHERE toDate({day}) >= "
+                                         f"(SELECT max(toDate({day})) FROM {table}) - 1").result_rows[0]
+        return int(newest) if rows else -1
+
+    # --- the loads ledger: what the live path loaded, per dataset and step (declared in LOADS_COLUMNS) ----
+
+    def ensure_loads_table(self) -> None:
+        columns = ",\n    ".join(f"{name} {kind}" for name, kind, _ in LOADS_COLUMNS)
+        self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self.client.command(f"CREATE TABLE IF NOT EXISTS {self.qualified(LOADS_TABLE)} (\n    {columns}\n) "
+                            "ENGINE = MergeTree ORDER BY (dataset, last_block) "
+                            "TTL toDateTime(loaded_at) + INTERVAL 30 DAY")
+
+    def record_loads(self, records: list[tuple]) -> None:
+        """Rows of the ledger, each a tuple in LOADS_COLUMNS' order (timestamps as Unix seconds)."""
+        self.client.insert_arrow(self.qualified(LOADS_TABLE), loads_table(records))
+
+    def recorded_loads(self) -> dict[str, int]:
+        """Per dataset, the last block the ledger records as loaded."""
+        return {name: int(last) for name, last in self.client.query(
+            f"SELECT dataset, max(last_block) FROM {self.qualified(LOADS_TABLE)} GROUP BY dataset").result_rows}
+
+    def loads_status(self) -> list[tuple]:
+        """Per dataset: last block loaded, its block's timestamp, when it was loaded, the head then."""
+        return self.client.query(
+            "SELECT dataset, max(last_block), argMax(newest_block_timestamp, last_block), max(loaded_at), "
+            f"argMax(head, last_block) FROM {self.qualified(LOADS_TABLE)} GROUP BY dataset").result_rows
 
     def ensure_table(self, dataset: Dataset) -> None:
         if dataset.table in self._ready:
@@ -247,114 +384,3 @@ def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
         return None
     after = [found[-1][0], *(c.name for c in added[:-1])]
     return changes + [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after)]
-
-
-log = logging.getLogger(__name__)
-
-# What chDB says when another process holds the directory: the lock, or (on later tries) only its
-# embedded server failing to start.
-HELD_SIGNS = ("Cannot lock file", "Error initializing EmbeddedServer")
-LOCK_FILE = ".avax-assets.lock"  # in the engine's directory: who holds it (pid and command) while it is open
-
-
-@dataclass
-class _OpenEngine:
-    client: object
-    lock: int  # the locked file's descriptor; closing it releases the lock
-    users: int = 0
-
-
-_engines: dict[str, _OpenEngine] = {}
-_engines_lock = threading.RLock()
-
-
-@contextmanager
-def held_engine(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25):
-    """The embedded engine at `path`, open for this block and closed after it, so that another process (a
-    Dagster load, the live consumer, the sql console) can open it next: chDB allows one process per
-    directory. Opens nest within a process (the innermost reuses the outer one's client). While another
-    process holds it, wait up to `lock_wait_s` (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S), then ClickHouseBusy."""
-    path = os.path.realpath(path)  # one engine per directory, however it is spelled
-    with _engines_lock:
-        engine = _engines.get(path) or _open(path, lock_wait_s, poll_s)
-        _engines[path] = engine
-        engine.users += 1
-    try:
-        yield engine.client
-    finally:
-        with _engines_lock:
-            engine.users -= 1
-            if engine.users == 0:
-                del _engines[path]
-                try:
-                    engine.client.close()
-                finally:
-                    os.close(engine.lock)
-
-
-def _open(path: str, lock_wait_s: float, poll_s: float) -> _OpenEngine:
-    import clickhouse_connect
-
-    Path(path).mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + lock_wait_s
-    lock = os.open(Path(path) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = os.pread(lock, 200, 0).decode(errors="replace").strip()
-                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"process {holder}" if holder else "")
-        os.ftruncate(lock, 0)
-        os.pwrite(lock, f"{os.getpid()} {' '.join(sys.argv)[:150]}".encode(), 0)
-        while True:  # a process that opened the engine without this lock (chDB itself, an older version)
-            try:
-                return _OpenEngine(clickhouse_connect.get_client(dsn=f"chdb://{path}"), lock)
-            except Exception as exc:
-                if not any(sign in str(exc) for sign in HELD_SIGNS):
-                    raise
-                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"chDB said: {str(exc)[-200:]}")
-    except BaseException:
-        os.close(lock)
-        raise
-
-
-def _wait_or_give_up(path: str, lock_wait_s: float, deadline: float, poll_s: float, holder: str) -> None:
-    if time.monotonic() >= deadline:
-        raise ClickHouseBusy(
-            f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
-            f"(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: {holder or 'unknown'}. Run one load at a time (the "
-            "'clickhouse' pool), or point AVAX_CLICKHOUSE_HOST at a ClickHouse server") from None
-    log.info("embedded ClickHouse at %s is held by another process: waiting", path)
-    time.sleep(poll_s)
-
-
-def _held(method: str):
-    """The engine's `method`, with the engine held for the call (or the surrounding session)."""
-    def call(self, *args, **kwargs):
-        with self.session() as client:
-            return getattr(client, method)(*args, **kwargs)
-
-    call.__name__ = method
-    return call
-
-
-class EmbeddedClient:
-    """A client of the embedded engine that holds it only while a statement runs (or for a whole
-    `session()`): a process that keeps one does not keep the directory from others."""
-
-    def __init__(self, path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25) -> None:
-        self.path, self.lock_wait_s, self.poll_s = path, lock_wait_s, poll_s
-
-    def session(self):
-        return held_engine(self.path, self.lock_wait_s, self.poll_s)
-
-    query = _held("query")
-    command = _held("command")
-    insert_arrow = _held("insert_arrow")
-    query_arrow = _held("query_arrow")
-
-
-def chdb_client(path: str, lock_wait_s: float = CLICKHOUSE.chdb_lock_wait_s, poll_s: float = 0.25) -> EmbeddedClient:
-    return EmbeddedClient(path, lock_wait_s, poll_s)

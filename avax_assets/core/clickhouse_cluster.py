@@ -5,7 +5,7 @@ The Distributed table shards by the UTC day, so one day's partition lives whole 
 loader's REPLACE PARTITION, which makes reloads exact without FINAL, stays a single-shard operation.
 See deployments/clickhouse/README.md for the server configuration (macros, remote_servers, Keeper).
 
-    python -m avax_assets.catalogue cluster-ddl [--cluster NAME] [--database avax]   # prints the DDL
+    avax-assets cluster-ddl [--cluster NAME] [--database avax]   # prints the DDL
 """
 
 from collections.abc import Iterable
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from avax_assets.core.clickhouse import create_table_sql, on_cluster_clause, quoted
 from avax_assets.core.schema import Dataset, checked_identifier
-from avax_assets.core.settings import CLICKHOUSE
+from avax_assets.core.clickhouse import CLICKHOUSE
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import re
 import socket
 import time
 from collections.abc import Iterable
+from enum import Enum
+from typing import Optional
 
 import msgspec
 import polars as pl
@@ -24,9 +26,9 @@ import pyarrow as pa
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from avax_assets.core.config import PREFLIGHT_S, Brokers, Settings, setting
 from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import KAFKA, PREFLIGHT_S
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,55 @@ def encode_batch(dataset: Dataset, batch: pa.RecordBatch) -> tuple[list[bytes], 
     keys = frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in dataset.key], separator=KEY_SEPARATOR))
     values = frame.write_ndjson().encode().splitlines()
     return [k.encode() for k in keys.to_series()], values
+
+
+class KafkaSecurityProtocol(str, Enum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(str, Enum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+    OAUTHBEARER = "OAUTHBEARER"
+    GSSAPI = "GSSAPI"
+
+
+class KafkaSettings(Settings):
+    """Any Kafka-protocol broker (Kafka, Redpanda, Tansu)."""
+
+    bootstrap_servers: Brokers = setting("127.0.0.1:9092", "AVAX_KAFKA_BOOTSTRAP_SERVERS", "The brokers, "
+                                         "host:port[,host:port…].")
+    security_protocol: Optional[KafkaSecurityProtocol] = setting(None, "AVAX_KAFKA_SECURITY_PROTOCOL",
+                                                                 "librdkafka's security.protocol; unset: PLAINTEXT.")
+    sasl_mechanism: Optional[SaslMechanism] = setting(None, "AVAX_KAFKA_SASL_MECHANISM", "librdkafka's "
+                                                      "sasl.mechanism, with SASL_* protocols.")
+    sasl_username: Optional[str] = setting(None, "AVAX_KAFKA_SASL_USERNAME", "The SASL user.", secret=True)
+    sasl_password: Optional[str] = setting(None, "AVAX_KAFKA_SASL_PASSWORD", "The SASL password.", secret=True)
+    topic_partitions: int = setting(1, "AVAX_KAFKA_TOPIC_PARTITIONS", "Partitions of each topic the project "
+                                    "creates.", gt=0)
+    replication_factor: int = setting(1, "AVAX_KAFKA_REPLICATION_FACTOR", "Replicas of each topic the project "
+                                      "creates.", gt=0)
+    timeout_s: float = setting(30.0, "AVAX_KAFKA_TIMEOUT_S", "Seconds the broker may stay silent: connecting, "
+                               "any delivery, the commit.", gt=0)
+
+    def client_config(self) -> dict:
+        optional = {
+            "security.protocol": self.security_protocol and KafkaSecurityProtocol(self.security_protocol).value,
+            "sasl.mechanism": self.sasl_mechanism and SaslMechanism(self.sasl_mechanism).value,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+        }
+        return {"bootstrap.servers": self.bootstrap_servers, **{k: v for k, v in optional.items() if v}}
+
+    def publisher(self) -> KafkaPublisher:
+        return KafkaPublisher(self.client_config(), self.topic_partitions, self.replication_factor, self.timeout_s)
+
+
+KAFKA = KafkaSettings()
 
 
 class KafkaPublisher:

@@ -19,15 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Optional
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from avax_assets.core.clickhouse import ParquetSource
+from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, setting
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import PREFLIGHT_S, S3Settings
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
@@ -67,6 +68,47 @@ def checked_root(root: str) -> str:
             raise SettingError(f"{ROOT_SETTING}: the prefix of {root!r} has the path segment {segment!r}; "
                                "use plain names separated by single slashes")
     return root
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How the lake reaches S3 (from LakeSettings)."""
+
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str = "us-east-1"
+    timeout_s: float = 30.0
+    max_attempts: int = 3
+
+
+S3_ROOT = "s3://avax-assets"  # the root when an S3 endpoint is configured and no root is
+
+
+class LakeSettings(Settings):
+    """Where partitions are stored: a local directory, or S3 (AWS, MinIO, SeaweedFS)."""
+
+    root: Optional[Annotated[str, rule(checked_root)]] = setting(
+        None, ROOT_SETTING, f"A local directory or s3://bucket[/prefix]; unset: {S3_ROOT} with an S3 endpoint, "
+        "else lake/ under AVAX_HOME.")
+    s3_endpoint_url: Optional[HttpUrl] = setting(None, "AVAX_S3_ENDPOINT_URL", "An S3-compatible endpoint "
+                                                 "(MinIO, SeaweedFS); unset: AWS.")
+    s3_access_key_id: Optional[str] = setting(None, "AVAX_S3_ACCESS_KEY_ID", "The S3 access key id.", secret=True)
+    s3_secret_access_key: Optional[str] = setting(None, "AVAX_S3_SECRET_ACCESS_KEY", "The S3 secret key.",
+                                                  secret=True)
+    s3_region: str = setting("us-east-1", "AVAX_S3_REGION", "The AWS region (ignored with an endpoint).")
+    s3_timeout_s: float = setting(30.0, "AVAX_S3_TIMEOUT_S", "Seconds per S3 connect or read.", gt=0)
+    spool_dir: Optional[str] = setting(None, "AVAX_SPOOL_DIR", "Local Parquet spools of partitions being "
+                                       "extracted; unset: spool/ under AVAX_HOME.")
+
+    def s3(self) -> S3Settings:
+        return S3Settings(self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key, self.s3_region,
+                          self.s3_timeout_s)
+
+    def under(self, home: str) -> LakeSettings:
+        """With the roots left unset placed: the lake under `home` (or the S3 root), the spools under `home`."""
+        root = self.root or (S3_ROOT if self.s3_endpoint_url else f"{home}/lake")
+        return self.model_copy(update={"root": root, "spool_dir": self.spool_dir or f"{home}/spool"})
 
 
 class Lake:

@@ -4,13 +4,12 @@ tokens."""
 
 from __future__ import annotations
 
-from avax_assets.chain.assets import contract_reads_asset
+from avax_assets.chain.assets import contract_reads_asset, decoded_asset
 from avax_assets.chain.calls import distinct_values
+from avax_assets.chain.logs import LogEvent
 from avax_assets.events.datasets import DEX_POOLS, EVENTS, POOL_EVENTS, DecodedEvent, PoolKind
 from avax_assets.events.pools import pool_batches
 from avax_assets.orchestration.factory import DatasetAsset, Run
-from avax_assets.tokens.assets import decoded_asset
-from avax_assets.tokens.decode import LogEvent
 
 GROUP = "events"
 

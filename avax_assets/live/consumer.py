@@ -38,8 +38,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from avax_assets.core.clickhouse import ClickHouseWarehouse
 from avax_assets.core.errors import KafkaDeliveryError, SettingError
 from avax_assets.core.kafka import decode_values
-from avax_assets.core.schema import Dataset, checked_identifier
-from avax_assets.core.settings import LiveSettings
+from avax_assets.core.schema import Dataset
+from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
     ORIGIN,
@@ -49,16 +49,6 @@ from avax_assets.live.stream import (
 )
 
 log = logging.getLogger(__name__)
-LOADS_TABLE = "live_loads"
-
-
-def loads_table_sql(database: str) -> str:
-    return (f"CREATE TABLE IF NOT EXISTS {checked_identifier(database)}.{LOADS_TABLE} (\n"
-            "    dataset LowCardinality(String),\n    first_block UInt64,\n    last_block UInt64,\n    rows UInt64,\n"
-            "    head UInt64,\n    newest_block_timestamp DateTime('UTC'),\n    published_at DateTime64(3, 'UTC'),\n"
-            "    loaded_at DateTime64(3, 'UTC')\n) ENGINE = MergeTree ORDER BY (dataset, last_block)\n"
-            "TTL toDateTime(loaded_at) + INTERVAL 30 DAY")
-
 
 @dataclass
 class Progress:
@@ -100,7 +90,7 @@ class LiveConsumer:
         with self.warehouse.session():
             for dataset in self.datasets:
                 self.warehouse.ensure_table(dataset)
-            self.warehouse.client.command(loads_table_sql(self.warehouse.database))
+            self.warehouse.ensure_loads_table()
             self.checkpoints = checkpoints(self.warehouse, self.datasets)
         self.kafka.subscribe([*self.by_topic, MANIFEST_TOPIC])
         log.info("live consumer: checkpoints %s", self.checkpoints)
@@ -188,7 +178,7 @@ class LiveConsumer:
             for dataset in self.datasets:  # each dataset's checkpoint moves once its rows are in
                 loaded += self._load(dataset, ready, records)
             if records:
-                self.warehouse.client.insert_arrow(f"{self.warehouse.database}.{LOADS_TABLE}", load_records(records))
+                self.warehouse.record_loads(records)
         for manifest in ready:
             del self.manifests[manifest.key]
         self.progress.loaded_rows += loaded
@@ -267,31 +257,7 @@ def check_manifest_topic(kafka_config: dict) -> None:
                            "needs it to have one (recreate it; the follower creates it so)")
 
 
-def load_records(records: list[tuple]):
-    import pyarrow as pa
-
-    names = ("dataset", "first_block", "last_block", "rows", "head", "newest_block_timestamp", "published_at",
-             "loaded_at")
-    columns = list(zip(*records))
-    types = (pa.string(), pa.uint64(), pa.uint64(), pa.uint64(), pa.uint64(), pa.timestamp("s", tz="UTC"),
-             pa.timestamp("ms", tz="UTC"), pa.timestamp("ms", tz="UTC"))
-    arrays = [pa.array(list(c), type=t) if not pa.types.is_timestamp(t) else
-              pa.array([int(v * (1000 if t.unit == "ms" else 1)) for v in c], type=pa.int64()).cast(t)
-              for c, t in zip(columns, types)]
-    return pa.Table.from_arrays(arrays, names=list(names))
-
-
 def checkpoints(warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...]) -> dict[str, int]:
-    """Per dataset, the last block known loaded: the larger of live_loads' record and the table's newest
-    block (looked for in its two newest days only: the partition key's index finds them at once)."""
-    recorded = dict(warehouse.client.query(
-        f"SELECT dataset, max(last_block) FROM {warehouse.database}.{LOADS_TABLE} GROUP BY dataset").result_rows)
-    found = {}
-    for dataset in datasets:
-        table, day = warehouse.qualified(dataset.table), checked_identifier(dataset.partition_column)
-        newest = warehouse.client.query(
-            f"SELECT max(block_number), count() FROM {table} WHERE toDate({day}) >= "
-            f"(SELECT max(toDate({day})) FROM {table}) - 1").result_rows[0]
-        in_table = int(newest[0]) if newest[1] else -1
-        found[dataset.name] = max(in_table, int(recorded.get(dataset.name, -1)))
-    return found
+    """Per dataset, the last block known loaded: the larger of the ledger's record and the table's newest block."""
+    recorded = warehouse.recorded_loads()
+    return {d.name: max(warehouse.newest_block(d), recorded.get(d.name, -1)) for d in datasets}

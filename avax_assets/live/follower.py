@@ -32,7 +32,7 @@ from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import StreamPublisher
 from avax_assets.core.schema import Dataset
-from avax_assets.core.settings import LiveSettings
+from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
     ORIGIN,

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import pyarrow as pa
@@ -33,6 +33,7 @@ from avax_assets.core.processes import end_with_parent
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
+from avax_assets.orchestration.configured import SettingsResource
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import reach_sinks
 
@@ -56,18 +57,28 @@ class ExtractCheck:
     warn_only: bool = False
 
 
+R = TypeVar("R", bound=SettingsResource)
+
+
 @dataclass
 class Run:
     """What a source sees of its Dagster run."""
 
-    resources: Any
-    log: Any  # the run's logger (Dagster's log manager)
+    resources: object  # the run's resources (Dagster's): a source asks for its own by kind, `resource(kind)`
+    log: dg.DagsterLogManager  # the run's logger
     run_id: str
     partition_keys: list[str]
     inputs: dict[str, dict[str, LakePartition]]  # input dataset name → partition key → stored partition
     metadata: dict = field(default_factory=dict)  # for the whole run
     notes: dict[str, dict] = field(default_factory=dict)  # per partition
     outcomes: dict[str, dict[str, AuditResult]] = field(default_factory=dict)  # check → partition → result
+
+    def resource(self, kind: type[R]) -> R:
+        """The run's resource of this kind (one the asset declared in `DatasetAsset.resources`)."""
+        found = getattr(self.resources, kind.key)
+        if not isinstance(found, kind):
+            raise TypeError(f"the resource {kind.key!r} is a {type(found).__name__}, not a {kind.__name__}")
+        return found
 
     def note(self, partition: str, **metadata: Any) -> None:
         self.notes.setdefault(partition, {}).update(metadata)
@@ -105,7 +116,7 @@ class DatasetAsset:
     group: str
     origin: str
     source: Callable[[Run], AbstractContextManager[PartitionReader]]
-    resources: tuple[str, ...] = ()
+    resources: tuple[type[SettingsResource], ...] = ()
     inputs: tuple[Dataset, ...] = ()
     pool: str | None = None
     kinds: tuple[str, ...] = ("python",)
@@ -288,7 +299,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         ins={name: dg.AssetIn(name) for name in inputs},
         **extract_step_attributes(spec, partitions),
         **extract_asset_attributes(spec),
-        required_resource_keys={"lake_io_manager", "clickhouse", *spec.resources},
+        required_resource_keys={"lake_io_manager", "clickhouse", *(r.key for r in spec.resources)},
         check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
                      for check in spec.checks],
     )
@@ -298,7 +309,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
                       {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
                        for name, parts in stored.items()})
             reach_sinks_of(context, dataset)
-            spools = extract(spec, run, context.resources.lake_io_manager.spool_dir)
+            spools = extract(spec, run, context.resources.lake_io_manager.spool_directory())
             metadata = extract_metadata(spools, run)
             checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
         yield dg.Output(spools, metadata=metadata)
@@ -334,7 +345,7 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
               for m in joint.members},
         **extract_step_attributes(first, partitions),
         can_subset=True,
-        required_resource_keys={"lake_io_manager", "clickhouse", *(r for m in joint.members for r in m.resources)},
+        required_resource_keys={"lake_io_manager", "clickhouse", *(r.key for m in joint.members for r in m.resources)},
     )
     def _extract(context: dg.AssetExecutionContext):
         with step():
@@ -342,7 +353,7 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {})
             reach_sinks_of(context, *datasets)
             spools = spool_partitions(datasets, joint.source(run, datasets), run,
-                                      context.resources.lake_io_manager.spool_dir)
+                                      context.resources.lake_io_manager.spool_directory())
             outputs = [(name, by_partition, extract_metadata(by_partition, run)) for name, by_partition in spools.items()]
         try:
             for name, by_partition, metadata in outputs:
@@ -444,9 +455,7 @@ def view_asset(view: View) -> dg.AssetsDefinition:
 
 def _create_view(warehouse, view: View, sql: str) -> tuple[int, dict]:
     """(Re)create the view; its row count and, when it has one, its chart."""
-    warehouse.client.command(f"CREATE DATABASE IF NOT EXISTS {warehouse.database}")
-    warehouse.client.command(f"CREATE OR REPLACE VIEW {warehouse.qualified(view.name)} AS {sql}")
-    rows = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified(view.name)}").result_rows[0][0]
+    rows = warehouse.create_view(view.name, sql)
     if not view.chart:
         return rows, {}
     points = warehouse.client.query(view.chart.query(warehouse.qualified(view.name))).result_rows

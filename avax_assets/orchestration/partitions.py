@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Annotated
 
 import dagster as dg
 
+from avax_assets.core.config import Settings, rule, setting
 from avax_assets.core.errors import SettingError
 from avax_assets.core.schema import Dataset, Partitioning
-from avax_assets.core.settings import PARTITIONS, PartitionSettings
 
-# the variable that moves each partitioning's first day (orchestration/environment.py reads them)
+
+def _day(text: str) -> None:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"must be a day as YYYY-MM-DD, not {text!r}") from None
+
+
+Day = Annotated[str, rule(_day)]
+
+
+class PartitionSettings(Settings):
+    """The first day of each partitioning (the last is always the newest complete UTC day)."""
+
+    chain_start: Day = setting("2020-09-23", "AVAX_CHAIN_START_DATE", "The first day of the chain datasets "
+                               "(C-Chain mainnet launch; later for a node whose history starts later).")
+    snapshot_start: Day = setting("2024-06-01", "AVAX_SNAPSHOT_START_DATE", "The first day of the snapshots (the "
+                                  "API serves current state: history starts when collection does).")
+
+
+PARTITIONS = PartitionSettings()
+# the variable that moves each partitioning's first day
 START_SETTINGS = {Partitioning.CHAIN_DAILY: "AVAX_CHAIN_START_DATE",
                   Partitioning.SNAPSHOT_DAILY: "AVAX_SNAPSHOT_START_DATE"}
 

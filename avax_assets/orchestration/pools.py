@@ -1,10 +1,8 @@
 """Dagster pools: each names one shared, limited thing that steps use. The assets declare the pool;
 the instance holds the limit, so a deployment sizes them without a code change.
 
-    python -m avax_assets.orchestration.pools apply [--production]   # sets the limits on $DAGSTER_HOME's instance
+    avax-assets pools apply [--production]   # sets the limits on $DAGSTER_HOME's instance
 """
-
-import argparse
 
 import dagster as dg
 
@@ -29,19 +27,3 @@ PRODUCTION_LIMITS = {RPC: 4, AVACLOUD: 1, THEGRAPH: 2, CLICKHOUSE: 4}
 def apply_limits(instance: dg.DagsterInstance, limits: dict[str, int]) -> None:
     for pool, limit in limits.items():
         instance.event_log_storage.set_concurrency_slots(pool, limit)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["apply"])
-    parser.add_argument("--production", action="store_true")
-    args = parser.parse_args(argv)
-    limits = PRODUCTION_LIMITS if args.production else LOCAL_LIMITS
-    with dg.DagsterInstance.get() as instance:
-        apply_limits(instance, limits)
-    for pool, limit in limits.items():
-        print(f"pool {pool}: {limit}")
-
-
-if __name__ == "__main__":
-    main()

@@ -10,12 +10,14 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.core.audits import AuditResult
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.factory import DatasetAsset, ExtractCheck, PartitionReader, Run, SourceSystem
 from avax_assets.subgraphs.client import extract_entity
 from avax_assets.subgraphs.datasets import SUBGRAPH_ENTITIES, SubgraphEntity
+from avax_assets.subgraphs.resources import SubgraphResource
 
 THE_GRAPH = SourceSystem("the_graph", "The Graph's gateway (AVAX_GRAPH_GATEWAY_URL): the declared subgraphs "
                          "(AVAX_SUBGRAPH_IDS), queried by each day's block range.", kinds=("graphql",))
@@ -53,9 +55,9 @@ def subgraph_asset(entity: SubgraphEntity) -> DatasetAsset:
 
     @contextmanager
     def source(run: Run) -> Iterator[PartitionReader]:
-        with run.resources.subgraph.client(entity.subgraph) as client:
+        with run.resource(SubgraphResource).client(entity.subgraph) as client:
             def read(partition: str) -> Iterator[pa.RecordBatch]:
-                with run.resources.rpc.reader() as reader:
+                with run.resource(ChainRpcResource).reader() as reader:
                     blocks = day_block_range(reader, partition_day(partition))
                 started, queries_before = time.monotonic(), client.queries
                 span = BlockSpan(dataset.block_column, blocks)
@@ -68,7 +70,7 @@ def subgraph_asset(entity: SubgraphEntity) -> DatasetAsset:
             yield read
 
     return DatasetAsset(
-        dataset=dataset, group="subgraphs", source=source, resources=("rpc", "subgraph"), pool=pools.THEGRAPH,
+        dataset=dataset, group="subgraphs", source=source, resources=(ChainRpcResource, SubgraphResource), pool=pools.THEGRAPH,
         origin=f"From subgraph `{entity.subgraph}` (`{entity.collection}`)", kinds=("python", "graphql"),
         checks=(ExtractCheck(BLOCKS_IN_RANGE, "Every row's block lies in the partition's block range"),),
         reads=THE_GRAPH)

@@ -20,19 +20,19 @@ from avax_assets.core.days import BlockRange
 from avax_assets.core.errors import PartitionNotReady, SettingError, SourceDataError, SourceRefused
 from avax_assets.core.http import bounded, redacted, send_with_retries
 from avax_assets.core.items import item_row
-from avax_assets.core.settings import SUBGRAPH, SubgraphSettings
 from avax_assets.subgraphs.datasets import SubgraphEntity
+from avax_assets.subgraphs.settings import PAGE_SIZE, SubgraphSettings
 
-PAGE_SIZE = SUBGRAPH.page_size  # The Graph's maximum `first`
 META_QUERY = "query Meta { _meta { block { number } hasIndexingErrors } }"
 
 
 class SubgraphClient:
-    def __init__(self, settings: SubgraphSettings, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, url: str, settings: SubgraphSettings | None = None,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        settings = settings or SubgraphSettings()
         if not 1 <= settings.page_size <= PAGE_SIZE:
             raise SettingError(f"the subgraph page_size must be within 1..{PAGE_SIZE}")
-        self.settings = settings
+        self.settings, self.url = settings, url
         self._sleep = sleep
         headers = {"content-type": "application/json"}
         if settings.api_key:
@@ -52,7 +52,7 @@ class SubgraphClient:
 
         def send() -> httpx.Response:
             self.queries += 1
-            return bounded(self._http, "POST", self.settings.url, json={"query": text, "variables": variables or {}},
+            return bounded(self._http, "POST", self.url, json={"query": text, "variables": variables or {}},
                            patience=self.settings.patience, what=f"subgraph {name}")
 
         response = send_with_retries(send, what=f"subgraph {name}", patience=self.settings.patience,

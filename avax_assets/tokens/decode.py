@@ -16,14 +16,12 @@ exactly one of the two.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from avax_assets.chain.logs import LogEvent
 from avax_assets.core.errors import NotDecodable
-from avax_assets.core.schema import Dataset
 from avax_assets.tokens.datasets import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS
 
 TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -31,20 +29,6 @@ TRANSFER_SINGLE = "0xc3d58168c5ae7397731d063d5bbf3d657854427343f4c083240f7aacaa2
 TRANSFER_BATCH = "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb"
 WORD = 64  # hex characters in a 32-byte ABI word
 MAX_BATCH = 10_000
-
-
-@dataclass(frozen=True)
-class MalformedLog:
-    block_number: int
-    log_index: int
-    transaction_hash: str
-    reason: str
-
-
-@dataclass
-class Decoded:
-    batch: pa.RecordBatch
-    malformed: list[MalformedLog] = field(default_factory=list)
 
 
 def topic_count(log: dict) -> int:
@@ -125,37 +109,6 @@ def _uint_array(words: list[str], slot: int) -> list[int]:
     if length > MAX_BATCH or start + 1 + length > len(words):
         raise NotDecodable(f"TransferBatch array length {length} runs past the data")
     return [int(w, 16) for w in words[start + 1:start + 1 + length]]
-
-
-LogDecoder = Callable[[dict], list[dict]]
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """A dataset decoded from logs: the logs whose topic0 is one of `signatures` (emitted by one of
-    `addresses`, when given), each turned into rows by `decode_log`, which raises NotDecodable for a log
-    that fits no standard shape."""
-
-    dataset: Dataset
-    signatures: tuple[str, ...]
-    decode_log: LogDecoder
-    addresses: tuple[str, ...] = ()
-    also: Callable[[pa.RecordBatch], pa.Array] | None = None  # a further mask over the logs, in bulk
-
-    def __call__(self, logs: pa.RecordBatch) -> Decoded:
-        wanted = pc.is_in(logs.column("topic0"), value_set=pa.array(self.signatures))
-        if self.addresses:
-            wanted = pc.and_(wanted, pc.is_in(logs.column("address"), value_set=pa.array(self.addresses)))
-        if self.also:
-            wanted = pc.and_(wanted, self.also(logs))
-        matches = logs.filter(wanted)
-        rows, malformed = [], []
-        for log in matches.to_pylist():
-            try:
-                rows += self.decode_log(log)
-            except ValueError as exc:  # NotDecodable, or a value that is not hex
-                malformed.append(MalformedLog(log["block_number"], log["log_index"], log["transaction_hash"], str(exc)))
-        return Decoded(pa.RecordBatch.from_pylist(rows, schema=self.dataset.arrow_schema), malformed)
 
 
 def _four_topics(logs: pa.RecordBatch) -> pa.Array:

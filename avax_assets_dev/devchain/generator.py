@@ -30,7 +30,7 @@ from eth_abi import encode
 from eth_hash.auto import keccak
 
 from avax_assets.chain.rpc import Call, JsonRpcClient
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 
 ARTIFACTS = json.loads((Path(__file__).parent / "contracts" / "artifacts.json").read_text())["contracts"]
 GWEI = 10**9
@@ -448,7 +448,7 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
              progress: Callable[[int], None] | None = None) -> DevchainSummary:
     """The devchain of `spec` on a fresh anvil; `progress` hears how many of the days' blocks are mined."""
     rng = random.Random(spec.seed)
-    with JsonRpcClient(RpcSettings(rpc_url, batch_size=100, concurrency=1)) as rpc:
+    with JsonRpcClient(RpcSettings(url=rpc_url, batch_size=100, concurrency=1)) as rpc:
         if int(rpc.call("eth_blockNumber", []), 16) != 0:
             raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
         chain = _Chain(rpc, rng)
@@ -539,7 +539,7 @@ def ensure_devchain(rpc_url: str, spec: DevchainSpec, record: Path,
     """Generate the devchain unless this anvil already holds exactly the recorded one."""
     if record.exists():
         summary = DevchainSummary(**json.loads(record.read_text()))
-        with JsonRpcClient(RpcSettings(rpc_url)) as rpc:
+        with JsonRpcClient(RpcSettings(url=rpc_url)) as rpc:
             latest = int(rpc.call("eth_blockNumber", []), 16)
             head = rpc.call("eth_getBlockByNumber", [hex(latest), False])
         spec_dict = {**asdict(spec), "start": spec.start.isoformat()}

@@ -14,13 +14,13 @@ import json
 import time
 
 from avax_assets.chain.rpc import JsonRpcClient
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 from avax_assets_dev.devchain.generator import LiveMiner
 
 
 def mine(rpc_url: str, rate: float, seconds: float, transactions: int, swaps: int, seed: int = 7):
     """Yield (block, accepted at) for each block mined, `rate` blocks a second for `seconds`."""
-    with JsonRpcClient(RpcSettings(rpc_url, batch_size=100, concurrency=1)) as rpc:
+    with JsonRpcClient(RpcSettings(url=rpc_url, batch_size=100, concurrency=1)) as rpc:
         miner = LiveMiner(rpc, seed)
         started = time.monotonic()
         for i in range(int(rate * seconds)):

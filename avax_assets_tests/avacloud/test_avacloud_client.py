@@ -6,7 +6,7 @@ import pytest
 
 from avax_assets.avacloud.client import API_KEY_HEADER, ApiPath, AvaCloudClient, ComputeBudget
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
-from avax_assets.core.settings import AvaCloudSettings
+from avax_assets.avacloud.settings import AvaCloudSettings
 from avax_assets_tests.support import client_settings
 from avax_assets_tests.conftest import SPECS_DIR
 

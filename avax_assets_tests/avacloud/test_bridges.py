@@ -7,7 +7,7 @@ import pytest
 from avax_assets.avacloud.bridges import BRIDGES
 from avax_assets.catalogue import Catalogue
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
-from avax_assets.orchestration.resources import AvaCloudResource
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
 
 @pytest.fixture(scope="module")

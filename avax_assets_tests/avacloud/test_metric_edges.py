@@ -69,7 +69,7 @@ def test_a_point_without_a_value_or_with_a_text_value_names_the_field():
 
 def test_a_day_answered_only_with_points_around_it_warns_and_counts_them(resources):
     from avax_assets.catalogue import Catalogue
-    from avax_assets.orchestration.resources import AvaCloudResource
+    from avax_assets.avacloud.resources import AvaCloudResource
     from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
     class AroundTheDay(JsonHandler):  # every series answers with yesterday's last hour only

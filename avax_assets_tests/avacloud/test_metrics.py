@@ -12,7 +12,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from avax_assets.avacloud.metrics import METRIC_GROUPS, METRICS, METRICS_BY_GROUP, interval_of
 from avax_assets.catalogue import Catalogue
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer, metric_page, metric_value
-from avax_assets.orchestration.resources import AvaCloudResource
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
 from avax_assets_tests.conftest import SPECS_DIR
 

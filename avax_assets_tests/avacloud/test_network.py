@@ -12,7 +12,7 @@ from avax_assets.avacloud.snapshots import SNAPSHOTS, VALIDATORS, snapshot_rows
 from avax_assets.catalogue import Catalogue
 from avax_assets.core.errors import SourceDataError
 from avax_assets_dev.local.avacloud_fixtures import FIXTURES, AvaCloudFixtureServer
-from avax_assets.orchestration.resources import AvaCloudResource
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets_tests.support import kafka_messages_of_run
 from avax_assets_tests.conftest import SPECS_DIR
 

@@ -14,7 +14,7 @@ from avax_assets.avacloud.metrics import MAX_PAGE_SIZE, METRIC_PATH
 from avax_assets.avacloud.snapshots import SNAPSHOTS
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
-from avax_assets.core.settings import AvaCloudSettings
+from avax_assets.avacloud.settings import AvaCloudSettings
 from avax_assets_tests.support import client_settings
 from avax_assets_tests.conftest import SPECS_DIR, TEST_HOME
 

@@ -13,7 +13,8 @@ import pytest
 from avax_assets.avacloud.client import ApiPath, AvaCloudClient, ComputeBudget
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.errors import RpcError, SourceRefused, SourceUnavailable
-from avax_assets.core.settings import AvaCloudSettings, RpcSettings, SubgraphSettings
+from avax_assets.avacloud.settings import AvaCloudSettings
+from avax_assets.chain.settings import RpcSettings
 from avax_assets.subgraphs.client import META_QUERY, SubgraphClient
 from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 from avax_assets_tests.support import client_settings
@@ -85,7 +86,7 @@ def test_a_url_echoed_in_an_error_body_never_reaches_the_error(server):
         avacloud.get(ApiPath("/v1/chains", cost=1), query={"apiKey": SECRET})
     assert "HTTP 400" in str(error.value) and SECRET not in str(error.value)
 
-    graph = SubgraphClient(client_settings(SubgraphSettings, url=f"{server.base_url}/subgraphs/id/{SECRET}"))
+    graph = SubgraphClient(f"{server.base_url}/subgraphs/id/{SECRET}")
     with graph, pytest.raises(SourceRefused) as error:
         graph.query(META_QUERY)
     assert "HTTP 400" in str(error.value) and SECRET not in str(error.value)

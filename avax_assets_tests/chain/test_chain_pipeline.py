@@ -12,7 +12,8 @@ from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.core.schema import TIMESTAMP, U256
 from avax_assets.core.errors import SinkUnavailable
-from avax_assets.orchestration.resources import ChainRpcResource, ParquetLakeIOManager
+from avax_assets.chain.resources import ChainRpcResource
+from avax_assets.orchestration.resources import ParquetLakeIOManager
 from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, materialization_of, rpc
 
 chain_assets = Catalogue().family("chain")

@@ -14,7 +14,7 @@ from avax_assets.chain.extractors import Scope, to_batch
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rows import block_row, log_row, plain, transaction_row
 from avax_assets.chain.rpc import JsonRpcClient
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 
 DAY = "2024-06-02"
 
@@ -41,7 +41,7 @@ def test_uint256_columns_are_exact():
 
 @pytest.fixture(scope="module")
 def reader(stack, devchain):
-    with JsonRpcClient(RpcSettings(stack.anvil.url)) as client:
+    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as client:
         yield ChainReader(client)
 
 

@@ -16,8 +16,8 @@ from avax_assets.chain import data_api as data_api_chain
 from avax_assets.chain import extractors, rows as rpc_rows
 from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.core.lake import Lake
-from avax_assets.core.settings import S3Settings
-from avax_assets.orchestration.environment import build_resources
+from avax_assets.core.lake import S3Settings
+from avax_assets.catalogue import build_resources
 from avax_assets_dev.local.avacloud_fixtures import AvaCloudFixtureServer
 from avax_assets_tests.support import materialization_of, rpc
 from avax_assets_tests.conftest import SPECS_DIR
@@ -141,7 +141,7 @@ def test_a_data_api_transaction_without_its_sender_names_dataset_partition_and_f
 
 def test_an_unknown_blocks_source_is_refused_when_the_resources_are_built():
     from avax_assets.core.errors import SettingError
-    from avax_assets.orchestration.resources import ChainRpcResource
+    from avax_assets.chain.resources import ChainRpcResource
 
     with pytest.raises(SettingError, match="AVAX_BLOCKS_SOURCE must be one of rpc, data_api, not 'glacier'"):
         build_resources({"AVAX_BLOCKS_SOURCE": "glacier"})

@@ -11,7 +11,7 @@ import pytest
 from avax_assets_dev import reconcile
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.rpc import JsonRpcClient
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 from avax_assets.events.datasets import WAVAX
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 
@@ -28,7 +28,7 @@ def warehouse(resources, devchain):
 
 @pytest.fixture(scope="module")
 def node(stack):
-    with JsonRpcClient(RpcSettings(stack.anvil.url)) as client:
+    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as client:
         yield client
 
 

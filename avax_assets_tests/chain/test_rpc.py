@@ -10,7 +10,7 @@ import pytest
 from avax_assets.chain.rpc import Call, JsonRpcClient
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SourceUnavailable
 from avax_assets.core.http import redact_url, server_wait
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 from avax_assets_tests.support import client_settings
 
 

@@ -14,15 +14,15 @@ from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.days import day_block_range
 from avax_assets.core.errors import TracingUnavailable
-from avax_assets.core.settings import RpcSettings
-from avax_assets.orchestration.resources import ChainRpcResource
+from avax_assets.chain.settings import RpcSettings
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets_tests.support import FaultyNodeProxy, rpc
 
 DAY = "2024-06-01"
 
 
 def frames(url: str, method: str) -> list[dict]:
-    with JsonRpcClient(RpcSettings(url)) as client:
+    with JsonRpcClient(RpcSettings(url=url)) as client:
         reader = ChainReader(client, trace_method=method)
         blocks = day_block_range(reader, dt.date.fromisoformat(DAY))
         batch = extract_internal_transactions(reader, range(blocks.first, blocks.last + 1),

@@ -55,7 +55,7 @@ HOLDER = textwrap.dedent("""
 """)
 WAITER = textwrap.dedent("""
     import sys
-    from avax_assets.core.clickhouse import chdb_client
+    from avax_assets.core.chdb import chdb_client
     from avax_assets.core.errors import ClickHouseBusy
     try:
         print(chdb_client(sys.argv[1], lock_wait_s=float(sys.argv[2]), poll_s=0.1).query("SELECT 1").result_rows)
@@ -94,7 +94,7 @@ def test_a_load_that_waited_long_enough_says_who_holds_what(tmp_path):
 
 def test_a_load_kept_waiting_by_a_process_of_this_project_names_its_pid(tmp_path):
     path = str(tmp_path / "ours")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom avax_assets.core.clickhouse import "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom avax_assets.core.chdb import "
                                "held_engine\nwith held_engine(sys.argv[1]):\n    print('holding', flush=True)\n"
                                "    time.sleep(60)", path], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:

@@ -10,7 +10,7 @@ from avax_assets.core.delivery import deliver
 from avax_assets.core.errors import SettingError
 from avax_assets.core.kafka import KafkaPublisher
 from avax_assets.core.lake import Lake
-from avax_assets.core.settings import S3Settings
+from avax_assets.core.lake import S3Settings
 from avax_assets_tests.core.test_lake import sample_batch, spool
 from avax_assets_tests.support import kafka_messages_of_run
 

@@ -6,7 +6,7 @@ import pytest
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.lake import Lake
-from avax_assets.core.settings import S3Settings
+from avax_assets.core.lake import S3Settings
 from avax_assets.core.spool import PartitionSpool
 
 

@@ -8,13 +8,13 @@ from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import day_block_range
 from avax_assets.core.errors import PartitionNotReady
-from avax_assets.core.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings
 from avax_assets_tests.support import rpc
 
 
 @pytest.fixture(scope="module")
 def reader(stack, devchain):
-    with JsonRpcClient(RpcSettings(stack.anvil.url)) as client:
+    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as client:
         yield ChainReader(client)
 
 

@@ -24,8 +24,8 @@ from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.lake import Lake
 from avax_assets.core.processes import process_alive
-from avax_assets.core.settings import S3Settings
-from avax_assets.orchestration.environment import build_resources
+from avax_assets.core.lake import S3Settings
+from avax_assets.catalogue import build_resources
 from avax_assets.orchestration.factory import load_key
 from avax_assets_tests.conftest import REPO
 from avax_assets_tests.support import FaultyNodeProxy, committed_messages_per_key, rpc

@@ -25,7 +25,7 @@ import avax_assets.orchestration.factory as factory
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.orchestration.environment import build_resources
+from avax_assets.catalogue import build_resources
 from avax_assets.orchestration.factory import load_key
 
 PAUSE_AT = os.environ.get("DRILL_PAUSE_AT")

@@ -17,13 +17,14 @@ import pytest
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
-from avax_assets.core.settings import RpcSettings
-from avax_assets.live import assets as live_assets
-from avax_assets.live.consumer import LOADS_TABLE
+from avax_assets.chain.settings import RpcSettings
+from avax_assets.live import sensor as live_sensor
+from avax_assets.live import services as live_services
+from avax_assets.core.clickhouse import LOADS_TABLE
 from avax_assets.live.follower import Follower, last_published_block, websocket_twin
 from avax_assets.live.stream import LIVE_DATASETS
-from avax_assets.orchestration.environment import build_resources
-from avax_assets.orchestration.resources import ChainRpcResource
+from avax_assets.catalogue import build_resources
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets_dev.devchain.generator import LiveMiner
 from avax_assets_dev.local.services import Anvil, Kafka, LiveService
 from avax_assets_dev.reconcile import dataset_counts
@@ -42,7 +43,7 @@ class LiveBench:
         self.anvil.start()
         self.kafka = Kafka("kafka-live", 19192, home, stack.s3, bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
         self.kafka.start()
-        self.rpc = JsonRpcClient(RpcSettings(self.anvil.url, batch_size=100))
+        self.rpc = JsonRpcClient(RpcSettings(url=self.anvil.url, batch_size=100))
         self.miner = LiveMiner(self.rpc, seed=3, start=DAY_START)
         bucket = f"avax-live-{uuid.uuid4().hex[:8]}"
         stack.s3.ensure_bucket(bucket)
@@ -68,11 +69,11 @@ class LiveBench:
         return int(self.rpc.call("eth_blockNumber", []), 16)
 
     def follow(self) -> None:
-        live_assets.follow(self.resources, threading.Event(), until_block=self.head)
+        live_services.follow(self.resources, threading.Event(), until_block=self.head)
 
     def consume(self, live=None, started: bool = False):
         """Run a consumer until it has loaded the head (or stopped making progress); return it, closed."""
-        live = live or live_assets.consumer(self.resources)
+        live = live or live_services.consumer(self.resources)
         if not started:
             live.start()
         target, deadline, quiet = self.head, time.monotonic() + WAIT_S, 0
@@ -157,7 +158,7 @@ def test_a_step_delivered_twice_leaves_every_key_once(bench):
 def test_a_crash_between_the_rows_and_their_record_loads_nothing_twice(bench):
     bench.mine(4)
     bench.follow()
-    live = live_assets.consumer(bench.resources)
+    live = live_services.consumer(bench.resources)
     real_insert = live.warehouse.client.insert_arrow
 
     def crash_on_the_record(table, *args, **kwargs):
@@ -176,7 +177,7 @@ def test_a_crash_between_the_rows_and_their_record_loads_nothing_twice(bench):
 def test_the_consumer_killed_and_restarted_while_blocks_arrive(bench):
     consumer = LiveService("consumer-live", TEST_HOME / "live", "consume", lambda: bench.env)
     stop = threading.Event()
-    follower = threading.Thread(target=live_assets.follow, args=(bench.resources, stop))
+    follower = threading.Thread(target=live_services.follow, args=(bench.resources, stop))
     follower.start()
     try:
         for _ in range(3):
@@ -199,8 +200,8 @@ def test_the_consumer_killed_and_restarted_while_blocks_arrive(bench):
 
 def test_the_broker_restarted_under_the_follower_and_the_consumer(bench):
     stop = threading.Event()
-    follower = threading.Thread(target=live_assets.follow, args=(bench.resources, stop))
-    live = live_assets.consumer(bench.resources)
+    follower = threading.Thread(target=live_services.follow, args=(bench.resources, stop))
+    live = live_services.consumer(bench.resources)
     live.start()
     follower.start()
     try:
@@ -258,7 +259,7 @@ def test_the_sensor_shows_the_live_path_in_dagster(bench):
     bench.follow()
     bench.consume()
     with dg.build_sensor_context(resources=bench.resources) as context:
-        result = live_assets.live_progress(context)
+        result = live_sensor.live_progress(context)
     observed = {e.asset_key.path[-1]: e.metadata for e in result.asset_events}
     assert set(observed) == {f"clickhouse_{d.name}" for d in LIVE_DATASETS}
     blocks = observed["clickhouse_blocks"]
@@ -307,4 +308,4 @@ def test_a_follower_refuses_to_resume_after_another_chains_steps(bench):
     finally:
         stream.close()
     with pytest.raises(SettingError, match=f"up to block {head} with hash 0xabab.*another chain"):
-        live_assets.follow(bench.resources, threading.Event())
+        live_services.follow(bench.resources, threading.Event())

@@ -251,7 +251,7 @@ def test_analysts_get_a_read_only_clickhouse_user_that_cannot_write(compose, tmp
 
 READONLY_PROBE = """
 import json, sys
-from avax_assets.core.clickhouse import chdb_client
+from avax_assets.core.chdb import chdb_client
 client = chdb_client(sys.argv[1])
 client.command("CREATE DATABASE IF NOT EXISTS avax")
 client.command("CREATE TABLE avax.t (x UInt8) ENGINE = MergeTree ORDER BY x")

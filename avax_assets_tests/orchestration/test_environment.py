@@ -1,12 +1,15 @@
 """AVAX_* variables onto the resources: typed, checked when the resources are built, naming the variable;
-secrets as EnvVars; the defaults of core/settings.py when a variable is unset."""
+secrets as EnvVars; the declared defaults when a variable is unset."""
 
 import dagster as dg
 import pytest
 
+from avax_assets.catalogue import build_resources
+from avax_assets.chain.settings import RPC, BlocksSource
+from avax_assets.core.clickhouse import CLICKHOUSE
 from avax_assets.core.errors import SettingError
-from avax_assets.core.settings import CLICKHOUSE, RPC, BlocksSource, KafkaSecurityProtocol, SaslMechanism
-from avax_assets.orchestration.environment import build_resources, partition_settings
+from avax_assets.core.kafka import KafkaSecurityProtocol, SaslMechanism
+from avax_assets.orchestration.configured import partition_settings
 
 
 def test_unset_variables_leave_the_settings_defaults():

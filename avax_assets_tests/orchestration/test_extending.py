@@ -17,7 +17,7 @@ from avax_assets.events import datasets as events
 from avax_assets.events.assets import event_asset
 from avax_assets.orchestration.factory import dataset_assets
 from avax_assets.orchestration.partitions import Partitions
-from avax_assets.orchestration.resources import AvaCloudResource
+from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.tokens.assets import decoded_asset
 from avax_assets.tokens.datasets import JOINS_TRANSACTION, LOG_POSITION
 from avax_assets.tokens.decode import LogEvent, data_words, log_position, topic_address

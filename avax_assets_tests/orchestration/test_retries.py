@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from avax_assets.catalogue import Catalogue
-from avax_assets.orchestration.resources import ChainRpcResource
+from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.orchestration.schedules import transient_retry
 from avax_assets_tests.support import FaultyNodeProxy
 

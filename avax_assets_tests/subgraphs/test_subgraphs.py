@@ -12,12 +12,12 @@ import pytest
 from graphql import parse, validate
 
 from avax_assets.catalogue import Catalogue
-from avax_assets.core.settings import SubgraphSettings
-from avax_assets.orchestration.environment import build_resources
+from avax_assets.subgraphs.settings import SubgraphSettings
+from avax_assets.catalogue import build_resources
 from avax_assets.subgraphs.datasets import DEX_SWAPS, SUBGRAPH_ENTITIES
 from avax_assets_tests.support import client_settings
 from avax_assets_dev.local.subgraph_server import SPEC, SubgraphServer, api_schema, node_block_timestamps, trader_joe_swaps
-from avax_assets.orchestration.resources import SubgraphResource
+from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 from avax_assets.subgraphs.client import META_QUERY, SubgraphClient, entity_query
 from avax_assets_tests.support import kafka_messages_of_run
@@ -129,8 +129,8 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
 
 def test_the_key_is_required_and_never_in_the_url(graph):
     with pytest.raises(SourceRefused, match="HTTP 401"):
-        SubgraphClient(SubgraphSettings(url=graph.url)).indexed_block()
-    with SubgraphClient(SubgraphSettings(url=graph.url, api_key=KEY)) as client:
+        SubgraphClient(graph.url).indexed_block()
+    with SubgraphClient(graph.url, SubgraphSettings(api_key=KEY)) as client:
         assert client.indexed_block() > 0
         assert KEY not in client.settings.url
 
@@ -145,7 +145,7 @@ def scripted(*responses):
 def test_graphql_errors_are_raised_with_their_message():
     transport = scripted(httpx.Response(200, json={"errors": [{"message": "Store error: database unavailable"}]}))
     with pytest.raises(SourceRefused, match="Store error: database unavailable"):
-        SubgraphClient(SubgraphSettings(url="http://graph.test"), transport=transport).query(META_QUERY)
+        SubgraphClient("http://graph.test", transport=transport).query(META_QUERY)
 
 
 def test_429_and_5xx_are_retried_a_bounded_number_of_times_honouring_retry_after():
@@ -153,11 +153,11 @@ def test_429_and_5xx_are_retried_a_bounded_number_of_times_honouring_retry_after
     transport = scripted(httpx.Response(429, headers={"retry-after": "3"}), httpx.Response(502),
                          httpx.Response(200, json={"data": {"_meta": {"block": {"number": 7},
                                                                        "hasIndexingErrors": False}}}))
-    client = SubgraphClient(client_settings(SubgraphSettings, url="http://graph.test", backoff_base_s=0.01), transport=transport,
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, backoff_base_s=0.01), transport=transport,
                             sleep=waits.append)
     assert client.indexed_block() == 7 and waits[0] == 3.0 and len(waits) == 2
     endless = httpx.MockTransport(lambda request: httpx.Response(503))
-    client = SubgraphClient(client_settings(SubgraphSettings, url="http://graph.test", max_attempts=3), transport=endless,
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, max_attempts=3), transport=endless,
                             sleep=lambda s: None)
     with pytest.raises(SourceUnavailable, match="gave up after 3 attempts"):
         client.indexed_block()
@@ -166,7 +166,7 @@ def test_429_and_5xx_are_retried_a_bounded_number_of_times_honouring_retry_after
 def test_a_pager_whose_ids_do_not_advance_is_refused():
     page = {"data": {"swaps": [{"id": "b"}, {"id": "a"}]}}
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=page))
-    client = SubgraphClient(SubgraphSettings(url="http://graph.test", page_size=2), transport=transport)
+    client = SubgraphClient("http://graph.test", SubgraphSettings(page_size=2), transport=transport)
     with pytest.raises(SourceRefused, match="not increasing"):
         list(client.pages("query", "swaps", {}))
 
@@ -183,7 +183,7 @@ def test_a_swap_missing_a_field_names_dataset_partition_and_field(graph):
     from avax_assets.core.errors import SourceDataError
     from avax_assets.subgraphs.client import extract_entity
 
-    client = SubgraphClient(SubgraphSettings(url="http://graph.test"), transport=transport)
+    client = SubgraphClient("http://graph.test", transport=transport)
     with pytest.raises(SourceDataError, match=rf"dataset 'dex_swaps' partition {BUSY_DAY}: field "
                                               r"'lbPair.tokenX.decimals' is missing"):
         list(extract_entity(client, SUBGRAPH_ENTITIES[0], BUSY_DAY, BlockRange(0, 10**9)))

@@ -1,0 +1,129 @@
+"""The embedded ClickHouse (chDB), shared by processes: chDB allows one process per data directory, so
+every open is short and under a file lock in the directory (its holder's pid and command written in it).
+Opens nest within a process; a client holds the engine only for a statement or a session."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from avax_assets.core.errors import ClickHouseBusy
+
+LOCK_WAIT_S = 120.0  # how long an open waits for another process to release the directory (default)
+
+log = logging.getLogger(__name__)
+
+# What chDB says when another process holds the directory: the lock, or (on later tries) only its
+# embedded server failing to start.
+HELD_SIGNS = ("Cannot lock file", "Error initializing EmbeddedServer")
+LOCK_FILE = ".avax-assets.lock"  # in the engine's directory: who holds it (pid and command) while it is open
+
+
+@dataclass
+class _OpenEngine:
+    client: object
+    lock: int  # the locked file's descriptor; closing it releases the lock
+    users: int = 0
+
+
+_engines: dict[str, _OpenEngine] = {}
+_engines_lock = threading.RLock()
+
+
+@contextmanager
+def held_engine(path: str, lock_wait_s: float = LOCK_WAIT_S, poll_s: float = 0.25):
+    """The embedded engine at `path`, open for this block and closed after it, so that another process (a
+    Dagster load, the live consumer, the sql console) can open it next: chDB allows one process per
+    directory. Opens nest within a process (the innermost reuses the outer one's client). While another
+    process holds it, wait up to `lock_wait_s` (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S), then ClickHouseBusy."""
+    path = os.path.realpath(path)  # one engine per directory, however it is spelled
+    with _engines_lock:
+        engine = _engines.get(path) or _open(path, lock_wait_s, poll_s)
+        _engines[path] = engine
+        engine.users += 1
+    try:
+        yield engine.client
+    finally:
+        with _engines_lock:
+            engine.users -= 1
+            if engine.users == 0:
+                del _engines[path]
+                try:
+                    engine.client.close()
+                finally:
+                    os.close(engine.lock)
+
+
+def _open(path: str, lock_wait_s: float, poll_s: float) -> _OpenEngine:
+    import clickhouse_connect
+
+    Path(path).mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait_s
+    lock = os.open(Path(path) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(lock, 200, 0).decode(errors="replace").strip()
+                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"process {holder}" if holder else "")
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()} {' '.join(sys.argv)[:150]}".encode(), 0)
+        while True:  # a process that opened the engine without this lock (chDB itself, an older version)
+            try:
+                return _OpenEngine(clickhouse_connect.get_client(dsn=f"chdb://{path}"), lock)
+            except Exception as exc:
+                if not any(sign in str(exc) for sign in HELD_SIGNS):
+                    raise
+                _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"chDB said: {str(exc)[-200:]}")
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _wait_or_give_up(path: str, lock_wait_s: float, deadline: float, poll_s: float, holder: str) -> None:
+    if time.monotonic() >= deadline:
+        raise ClickHouseBusy(
+            f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
+            f"(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: {holder or 'unknown'}. Run one load at a time (the "
+            "'clickhouse' pool), or point AVAX_CLICKHOUSE_HOST at a ClickHouse server") from None
+    log.info("embedded ClickHouse at %s is held by another process: waiting", path)
+    time.sleep(poll_s)
+
+
+def _held(method: str):
+    """The engine's `method`, with the engine held for the call (or the surrounding session)."""
+    def call(self, *args, **kwargs):
+        with self.session() as client:
+            return getattr(client, method)(*args, **kwargs)
+
+    call.__name__ = method
+    return call
+
+
+class EmbeddedClient:
+    """A client of the embedded engine that holds it only while a statement runs (or for a whole
+    `session()`): a process that keeps one does not keep the directory from others."""
+
+    def __init__(self, path: str, lock_wait_s: float = LOCK_WAIT_S, poll_s: float = 0.25) -> None:
+        self.path, self.lock_wait_s, self.poll_s = path, lock_wait_s, poll_s
+
+    def session(self):
+        return held_engine(self.path, self.lock_wait_s, self.poll_s)
+
+    query = _held("query")
+    command = _held("command")
+    insert_arrow = _held("insert_arrow")
+    query_arrow = _held("query_arrow")
+
+
+def chdb_client(path: str, lock_wait_s: float = LOCK_WAIT_S, poll_s: float = 0.25) -> EmbeddedClient:
+    return EmbeddedClient(path, lock_wait_s, poll_s)

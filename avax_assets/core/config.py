@@ -1,0 +1,213 @@
+"""Settings declared once, the way datasets are: a `Settings` model per source and sink, beside its client,
+each field a `setting(...)` holding its variable, default, bounds, secret flag and a one-line doc.
+
+Everything else is derived from the models: reading `AVAX_*` variables (parsed to the field's type, checked,
+refused naming the variable), the Dagster resources' fields (orchestration/configured.py), and the settings
+page of the docs (avax_assets/docs.py). No Dagster here.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from avax_assets.core.errors import SettingError
+
+HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools (AVAX_HOME moves it)
+HOME_VARIABLE = "AVAX_HOME"
+PREFLIGHT_S = 10.0  # how long the check before extraction waits for each sink (Kafka, S3, ClickHouse)
+
+
+def setting(default: Any, variable: str, doc: str, *, secret: bool = False, gt: float | None = None,
+            ge: float | None = None, le: float | None = None) -> Any:
+    """A field of a Settings model: its variable, default, bounds, secret flag and one-line doc (with its unit)."""
+    return Field(default, description=doc, gt=gt, ge=ge, le=le,
+                 json_schema_extra={"variable": variable, "secret": secret})
+
+
+# --- value rules beyond the type (a ValueError says what is wrong; for a secret it must not repeat the value)
+
+def _http_url(text: str | None) -> str | None:
+    if text is not None:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+    return text
+
+
+def _websocket_url(text: str | None) -> str | None:
+    if text is not None:
+        parts = urlsplit(text)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("must be a ws:// or wss:// URL with a host")
+    return text
+
+
+def _brokers(text: str) -> str:
+    for server in text.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"must be host:port[,host:port…], not {text!r}")
+    return text
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+WebSocketUrl = Annotated[str, AfterValidator(_websocket_url)]
+Brokers = Annotated[str, AfterValidator(_brokers)]
+
+
+def rule(check: Callable[[str], Any]) -> AfterValidator:
+    """A value rule from a function raising ValueError (e.g. a ClickHouse identifier, a lake root)."""
+    def checked(value):
+        if value is not None:
+            check(value)
+        return value
+    return AfterValidator(checked)
+
+
+# --- the models ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting as the environment and the docs see it."""
+
+    name: str
+    model: type[Settings]
+    field: str
+    kind: str
+    default: Any
+    doc: str
+    secret: bool
+    bounds: str
+
+
+class Settings(BaseModel):
+    """A source's or sink's settings. Built from `AVAX_*` variables by `from_environ`, or from keywords."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    @classmethod
+    def variables(cls) -> Iterator[Variable]:
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra or {}
+            yield Variable(extra["variable"], cls, name, _kind(info.annotation), info.default, info.description or "",
+                           bool(extra.get("secret")), _bounds(info.metadata))
+
+    @classmethod
+    def given(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        """field → value of every variable of this model set in `environ`, parsed and checked."""
+        values = {}
+        for variable in cls.variables():
+            text = environ.get(variable.name)
+            if text not in (None, ""):
+                values[variable.field] = parse(variable, text, cls.model_fields[variable.field].annotation)
+        cls.checked(values)
+        return values
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **fixed: Any) -> Settings:
+        return cls.checked({**cls.given(environ), **fixed})
+
+    @classmethod
+    def checked(cls, values: Mapping[str, Any]) -> Settings:
+        return cls(**values)
+
+    def __init__(self, **values: Any) -> None:
+        """A value that does not fit is a SettingError naming its variable (a secret's value is not repeated)."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error["loc"] else ""
+            info = type(self).model_fields.get(field)
+            variable = (info.json_schema_extra or {}).get("variable", field) if info else field
+            raise SettingError(f"{variable} {_reason(error, values.get(field), info)}") from None
+
+
+def _reason(error: dict, value: Any, info: Any) -> str:
+    secret = bool(info and (info.json_schema_extra or {}).get("secret"))
+    shown = "" if secret else f", not {value!r}"
+    kind, context = error["type"], error.get("ctx", {})
+    if kind == "value_error":
+        return str(context["error"])
+    if kind == "greater_than":
+        return f"must be {'positive' if context['gt'] == 0 else 'more than %g' % context['gt']}{shown}"
+    if kind == "greater_than_equal":
+        return f"must be {'zero or more' if context['ge'] == 0 else 'at least %g' % context['ge']}{shown}"
+    if kind == "less_than_equal":
+        return f"must be at most {context['le']:g}{shown}"
+    return f"does not fit: {error['msg']}"
+
+
+def _plain(annotation: Any) -> Any:
+    """Optional[X] → X; Annotated[X, …] → X."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(t for t in get_args(annotation) if t is not type(None))
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _kind(annotation: Any) -> str:
+    kind = _plain(annotation)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "one of " + ", ".join(str(m.value) for m in kind)
+    if get_origin(kind) is dict:
+        return "name=value,…"
+    if get_origin(kind) is list:
+        return "comma-separated list"
+    return {int: "integer", float: "number", bool: "true or false", str: "text"}.get(kind, str(kind))
+
+
+def _bounds(metadata: list) -> str:
+    parts = []
+    for item in metadata:
+        for name, sign in (("gt", ">"), ("ge", "≥"), ("le", "≤")):
+            if getattr(item, name, None) is not None:
+                parts.append(f"{sign} {getattr(item, name):g}")
+    return ", ".join(parts)
+
+
+def parse(variable: Variable, text: str, annotation: Any) -> Any:
+    """The variable's text as its field's type; SettingError naming the variable when it does not fit."""
+    kind = _plain(annotation)
+    try:
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            return kind(text)
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if kind in (int, float):
+            return kind(text)
+        if get_origin(kind) is dict:  # `a=1,b=2`
+            return dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+        if get_origin(kind) is list:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return text
+    except ValueError:
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            expected = f"one of {', '.join(str(m.value) for m in kind)}"
+        else:
+            expected = {int: "an integer", float: "a number", bool: "true or false"}.get(kind, str(kind))
+        shown = "" if variable.secret else f", not {text!r}"
+        raise SettingError(f"{variable.name} must be {expected}{shown}") from None
+
+
+class HomeSettings(Settings):
+    """Where local state goes when its own setting is unset."""
+
+    home: str = setting(HOME, HOME_VARIABLE, "The directory of local state: lake/, spool/, chdb/ and Dagster's "
+                        "storage (relative to the working directory).")
+
+
+def home(environ: Mapping[str, str]) -> str:
+    return HomeSettings.from_environ(environ).home

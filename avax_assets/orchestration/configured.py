@@ -1,0 +1,131 @@
+"""Dagster resources made from Settings models (core/config.py): a resource's fields are its model's fields
+(type, default, doc), so a setting is declared once, beside its client, and Dagster shows it with its doc.
+
+    class ChainRpcResource(settings_resource(RpcSettings, "rpc")):
+        def reader(self) -> ChainReader: ...   # built from self.settings(), the model itself
+
+`build_resources` configures resources from the `AVAX_*` variables when the code location loads: values
+parsed and checked by the model (refused naming the variable), secrets handed to Dagster as `EnvVar`s,
+resolved only at run time and never stored in config, metadata or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+import types
+from typing import Any, ClassVar, Optional, Union, get_args, get_origin
+
+import dagster as dg
+import pydantic
+
+from enum import Enum
+
+from avax_assets.core.config import HomeSettings, Settings, Variable, home, setting
+from avax_assets.orchestration.partitions import PartitionSettings
+
+class SettingsResource(dg.ConfigurableResource):
+    """A resource whose fields are a Settings model's. `key` is its resource key in every Definitions."""
+
+    key: ClassVar[str]
+    model: ClassVar[type[Settings]]
+
+    def settings(self) -> Settings:
+        """The model of this resource's values (secrets read from the environment where still EnvVars)."""
+        return self.model.checked({name: _resolved(getattr(self, name)) for name in self.model.model_fields})
+
+
+class SettingsIOManager(dg.ConfigurableIOManager):
+    """An IO manager whose settings fields are a Settings model's (its other fields are resources)."""
+
+    key: ClassVar[str]
+    model: ClassVar[type[Settings]]
+
+    def settings(self) -> Settings:
+        return self.model.checked({name: _resolved(getattr(self, name)) for name in self.model.model_fields})
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_value() if isinstance(value, dg.EnvVar) else value
+
+
+def _config_type(annotation: Any) -> Any:
+    """The field's type as Dagster's config knows it: value rules (Annotated) are the model's to check."""
+    if get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation):
+        inner = next(t for t in get_args(annotation) if t is not type(None))
+        return Optional[_config_type(inner)]
+    if hasattr(annotation, "__metadata__"):  # Annotated[X, …]
+        return get_args(annotation)[0]
+    return annotation
+
+
+def settings_resource(model: type[Settings], key: str, base: type = SettingsResource) -> type:
+    """A resource (or IO manager) base class with the model's fields, keyed `key`."""
+    fields = {name: (_config_type(info.annotation), pydantic.Field(info.default, description=info.description))
+              for name, info in model.model_fields.items()}
+    made = pydantic.create_model(f"{model.__name__}Fields", __base__=base, **fields)
+    made.model, made.key = model, key
+    made.__doc__ = model.__doc__
+    return made
+
+
+def configured(kind: type, environ: Mapping[str, str], **others: Any) -> Any:
+    """One resource from the environment: given variables parsed and checked (naming the variable), local paths
+    left unset placed under AVAX_HOME, secrets as EnvVars."""
+    model: type[Settings] = kind.model
+    given = model.given(environ)
+    placed = model.checked(given)
+    if hasattr(placed, "under"):
+        placed = placed.under(home(environ))
+    secret = {v.field: v for v in model.variables() if v.secret}
+    values = {name: getattr(placed, name) for name in model.model_fields
+              if name in given or getattr(placed, name) != model.model_fields[name].default}
+    values.update({name: dg.EnvVar(secret[name].name) for name in given if name in secret})
+    return kind(**values, **others)
+
+
+def variables(kinds: Iterable[type]) -> list[Variable]:
+    """Every variable of these resources' models, in declaration order."""
+    return [variable for kind in kinds for variable in kind.model.variables()]
+
+
+class Executor(str, Enum):
+    multiprocess = "multiprocess"  # Dagster's default: a process per step, steps in parallel
+    in_process = "in_process"  # one process per run: a local run starts in seconds instead of minutes
+
+
+class ExecutorSettings(Settings):
+    executor: Executor = setting(Executor.multiprocess, "AVAX_DAGSTER_EXECUTOR", "How a run executes its steps: "
+                                 "multiprocess (a process per step) or in_process (one process per run).")
+
+
+EXECUTORS = {Executor.multiprocess: dg.multiprocess_executor, Executor.in_process: dg.in_process_executor}
+# Settings that are not a resource's: read when the code location loads
+LOCATION_SETTINGS: tuple[type[Settings], ...] = (HomeSettings, ExecutorSettings, PartitionSettings)
+
+
+def executor(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
+    return EXECUTORS[ExecutorSettings.from_environ(_environ(environ)).executor]
+
+
+def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:
+    return PartitionSettings.from_environ(_environ(environ))
+
+
+def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The resources of these kinds, configured from the environment (os.environ unless given). A kind with a
+    field typed as another kind's resource (the lake IO manager's Kafka) gets that resource."""
+    environ, built = _environ(environ), {}
+    for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
+        built[kind.key] = configured(kind, environ, **{name: built[other.key] for name, other in _resource_fields(kind)})
+    return built
+
+
+def _resource_fields(kind: type) -> Iterator[tuple[str, type]]:
+    for name, info in kind.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, SettingsResource):
+            yield name, info.annotation
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
