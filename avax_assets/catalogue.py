@@ -44,18 +44,19 @@ from avax_assets.subgraphs.datasets import DEX_SWAPS
 from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.tokens import assets as tokens
 
-# The families' assets, in the groups tests and the demo materialize together.
-FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
+# Scopes: what each daily job materializes (its datasets' extract and load assets), by name. The chain scope
+# takes the chain, tokens and events families (all read the C-Chain's days); tests and the demo use them too.
+SCOPES: dict[str, tuple[DatasetAsset, ...]] = {
     "chain": (*chain.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET),
     "network": SNAPSHOT_ASSETS,
     "bridges": BRIDGE_ASSETS,
     "metrics": METRICS_ASSETS,
     "subgraphs": subgraphs.ASSETS,
 }
-# Datasets a family extracts together, in one step over one pass of their source
+# Datasets a scope extracts together, in one step over one pass of their source
 JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS}
-DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in FAMILIES.values() for spec in specs}
-SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in FAMILIES.values() for spec in specs
+DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in SCOPES.values() for spec in specs}
+SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in SCOPES.values() for spec in specs
                                                         if spec.reads))
 # Every resource the assets, sensors and services use; its settings model declares its variables.
 RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, KafkaResource, ParquetLakeIOManager,
@@ -71,7 +72,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
 
 @dataclass(frozen=True)
 class DailyJob:
-    """A job over one UTC day (or a backfill's range of days): its families' extracts and loads.
+    """A job over one UTC day (or a backfill's range of days): its scope's extracts and loads.
 
     minute   when its schedule runs, after 00:00 UTC
     witness  the dataset whose ClickHouse load says which days the job has done (catch-up sensor)
@@ -79,25 +80,25 @@ class DailyJob:
 
     name: str
     description: str
-    families: tuple[str, ...]
+    scope: str
     minute: int
     witness: Dataset
 
 
 # The chain day is complete once the node is past midnight; metrics and the subgraph get more slack
-# (the API aggregates, the subgraph indexes with a lag). Each job's families share one backfill policy
+# (the API aggregates, the subgraph indexes with a lag). Each job's assets share one backfill policy
 # (Dagster falls back to one day per run for a job whose assets differ): metrics 31 days, the rest one.
 DAILY_JOBS = (
     DailyJob("chain_daily", "Every C-Chain dataset for one UTC day: RPC → Kafka → Parquet → ClickHouse.",
-             ("chain",), minute=20, witness=BLOCKS),
+             "chain", minute=20, witness=BLOCKS),
     DailyJob("network_daily", "Snapshots of the Avalanche network from the AvaCloud Data API → Kafka → Parquet → "
-             "ClickHouse.", ("network",), minute=5, witness=VALIDATORS),
+             "ClickHouse.", "network", minute=5, witness=VALIDATORS),
     DailyJob("metrics_daily", "Metrics API series for one UTC day (backfills: 31 days per run) → Kafka → Parquet → "
-             "ClickHouse.", ("metrics",), minute=40, witness=METRICS),
+             "ClickHouse.", "metrics", minute=40, witness=METRICS),
     DailyJob("bridges_daily", "ICM messages (bridges) of one UTC day from the AvaCloud Data API → Kafka → Parquet → "
-             "ClickHouse.", ("bridges",), minute=45, witness=BRIDGES),
+             "ClickHouse.", "bridges", minute=45, witness=BRIDGES),
     DailyJob("subgraphs_daily", "Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → "
-             "Parquet → ClickHouse.", ("subgraphs",), minute=50, witness=DEX_SWAPS),
+             "Parquet → ClickHouse.", "subgraphs", minute=50, witness=DEX_SWAPS),
 )
 
 
@@ -106,19 +107,19 @@ class Catalogue:
 
     def __init__(self, partitions: Partitions | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
-        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions) for name, specs in FAMILIES.items()}
-        self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in FAMILIES.items()}
+        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions) for name, specs in SCOPES.items()}
+        self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in SCOPES.items()}
         self.analytics = [view_asset(view) for view in VIEWS]
 
-    def family(self, name: str) -> list[dg.AssetsDefinition]:
-        """A family's extract and load assets."""
+    def scope(self, name: str) -> list[dg.AssetsDefinition]:
+        """A scope's extract and load assets."""
         return [*self.extracts[name], *self.loads[name]]
 
     def load_of(self, dataset: Dataset) -> dg.AssetsDefinition:
         return next(a for loads in self.loads.values() for a in loads if a.key == load_key(dataset))
 
     def job(self, job: DailyJob, retry: dg.RetryPolicy | None = None) -> dg.UnresolvedAssetJobDefinition:
-        assets = [asset for family in job.families for asset in self.family(family)]
+        assets = self.scope(job.scope)
         # the step RetryPolicy retries transient failures; a run retry (instance run_retries) is for a crashed
         # run worker only, on every deployment, whatever its instance config says
         return dg.define_asset_job(job.name, op_retry_policy=retry or transient_retry(),
@@ -131,7 +132,7 @@ class Catalogue:
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
         sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS), *LIVE_SENSORS]
         return dg.Definitions(
-            assets=[*(source.spec() for source in SOURCES), *(a for name in FAMILIES for a in self.family(name)),
+            assets=[*(source.spec() for source in SOURCES), *(a for name in SCOPES for a in self.scope(name)),
                     *self.analytics],
             jobs=[*jobs.values(), analytics], sensors=sensors,
             schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources,

@@ -130,10 +130,10 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     catalogue = Catalogue(Partitions.from_settings(partition_settings()))
     resources = build_resources()
     days = [d.isoformat() for d in spec.dates]
-    runs: list[tuple[str, list, str | None]] = [(f"chain {day}", catalogue.family("chain"), day) for day in days]
+    runs: list[tuple[str, list, str | None]] = [(f"chain {day}", catalogue.scope("chain"), day) for day in days]
     runs.append(("analytics views", catalogue.analytics, None))
-    runs += [(f"{family} {day}", catalogue.family(family), day) for day in days
-             for family in ("network", "metrics", "bridges", "subgraphs")]
+    runs += [(f"{scope} {day}", catalogue.scope(scope), day) for day in days
+             for scope in ("network", "metrics", "bridges", "subgraphs")]
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance, progress_bar() as progress:
         task = progress.add_task("materializing", total=sum(len(assets) for _, assets, _ in runs))
@@ -177,12 +177,12 @@ def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) 
 
 def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
     from avax_assets.analytics.views import VIEWS
-    from avax_assets.catalogue import FAMILIES
+    from avax_assets.catalogue import SCOPES
     from avax_assets.chain.rpc import JsonRpcClient
     from avax_assets.chain.settings import RpcSettings
     from avax_assets_dev import reconcile
 
-    datasets = [spec.dataset for specs in FAMILIES.values() for spec in specs]
+    datasets = [spec.dataset for specs in SCOPES.values() for spec in specs]
     width = max(len(f"{warehouse.database}.{d.table}") for d in datasets)
     console.print("\n[bold]rows per ClickHouse table[/], by day")
     console.print(f"{'table':<{width}}" + "".join(f"{day:>12}" for day in days))

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from avax_assets.core.errors import SettingError, SourceRefused
-from avax_assets.core.http import bounded, redacted, send_with_retries
+from avax_assets.core.http import bounded, http_client, redacted, send_with_retries
 from avax_assets.avacloud.settings import AvaCloudSettings
 
 API_KEY_HEADER = "x-glacier-api-key"
@@ -108,7 +108,7 @@ class AvaCloudClient:
         headers = {"accept": "application/json"}
         if settings.api_key:
             headers[API_KEY_HEADER] = settings.api_key
-        self._http = httpx.Client(timeout=settings.patience.timeout_s, headers=headers, transport=transport)
+        self._http = http_client(settings.patience, transport, headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -17,7 +17,7 @@ import httpx
 import msgspec
 
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
-from avax_assets.core.http import bounded, redact_url, redacted, send_with_retries
+from avax_assets.core.http import bounded, http_client, redact_url, redacted, send_with_retries
 from avax_assets.chain.settings import RpcSettings
 
 METHOD_NOT_FOUND = -32601
@@ -66,7 +66,7 @@ class JsonRpcClient:
         self.settings = settings
         self.endpoint = redact_url(settings.url)
         limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-        self._http = httpx.Client(timeout=settings.patience.timeout_s, limits=limits, transport=transport)
+        self._http = http_client(settings.patience, transport, limits=limits)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="rpc")
 
     def close(self) -> None:

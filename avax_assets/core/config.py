@@ -8,6 +8,7 @@ page of the docs (avax_assets/docs.py). No Dagster here.
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -93,26 +94,33 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     @classmethod
-    def variables(cls) -> Iterator[Variable]:
+    def variables(cls, scope: str | None = None) -> Iterator[Variable]:
+        """The model's variables; with a `scope` (one of several instances, e.g. a chain's name), each is
+        AVAX_<SCOPE>_…: AVAX_RPC_URL of scope `fuji` is AVAX_FUJI_RPC_URL."""
         for name, info in cls.model_fields.items():
             extra = info.json_schema_extra or {}
-            yield Variable(extra["variable"], cls, name, _kind(info.annotation), info.default, info.description or "",
-                           bool(extra.get("secret")), _bounds(info.metadata))
+            yield Variable(scoped(extra["variable"], scope), cls, name, _kind(info.annotation), info.default,
+                           info.description or "", bool(extra.get("secret")), _bounds(info.metadata))
 
     @classmethod
-    def given(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+    def given(cls, environ: Mapping[str, str], scope: str | None = None) -> dict[str, Any]:
         """field → value of every variable of this model set in `environ`, parsed and checked."""
         values = {}
-        for variable in cls.variables():
+        for variable in cls.variables(scope):
             text = environ.get(variable.name)
             if text not in (None, ""):
                 values[variable.field] = parse(variable, text, cls.model_fields[variable.field].annotation)
-        cls.checked(values)
+        try:
+            cls.checked(values)
+        except SettingError as exc:
+            if not scope:
+                raise
+            raise SettingError(scoped(str(exc), scope)) from None  # the message names the scoped variable
         return values
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **fixed: Any) -> Settings:
-        return cls.checked({**cls.given(environ), **fixed})
+    def from_environ(cls, environ: Mapping[str, str], scope: str | None = None, **fixed: Any) -> Settings:
+        return cls.checked({**cls.given(environ, scope), **fixed})
 
     @classmethod
     def checked(cls, values: Mapping[str, Any]) -> Settings:
@@ -128,6 +136,14 @@ class Settings(BaseModel):
             info = type(self).model_fields.get(field)
             variable = (info.json_schema_extra or {}).get("variable", field) if info else field
             raise SettingError(f"{variable} {_reason(error, values.get(field), info)}") from None
+
+
+def scoped(variable: str, scope: str | None) -> str:
+    if not scope:
+        return variable
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", scope):
+        raise SettingError(f"a settings scope is a lower-case name (letters, digits, underscores), not {scope!r}")
+    return variable.replace("AVAX_", f"AVAX_{scope.upper()}_", 1)
 
 
 def _reason(error: dict, value: Any, info: Any) -> str:

@@ -16,7 +16,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Optional
 
@@ -185,41 +185,14 @@ class KafkaPublisher:
             self.ensure_topic(dataset.topic)
         except KafkaException as exc:
             raise self._unreachable(exc, f"{where}: the topic could not be listed or created") from None
-        failures: list[str] = []
-        producer = Producer({**self._producer_config(transactional_id(dataset, partition)),
-                             "on_delivery": lambda err, _msg: err is None or failures.append(str(err))})
         headers = [("dataset", dataset.name.encode()), ("partition", partition.encode()), ("run_id", run_id.encode())]
+        producer = TransactionalProducer(self, transactional_id(dataset, partition))
         try:
-            return self._transaction(producer, dataset, batches, headers, where, failures)
+            return producer.transaction(lambda: producer.produce(dataset, batches, headers), where)
         finally:
             # Closed, not left to the garbage collector: a failed producer kept alive by a traceback would go
             # on retrying its transactional requests against a later producer of the same transactional id.
-            producer.purge()
             producer.close()
-
-    def _transaction(self, producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
-                     where: str, failures: list[str]) -> int:
-        sent = 0
-        try:
-            producer.init_transactions(self.timeout_s)  # fences an older producer of the same partition
-            producer.begin_transaction()
-            sent = produce_batches(producer, dataset, batches, headers, failures)
-            if not failures:
-                producer.commit_transaction(self.timeout_s)
-        except KafkaException as exc:
-            _abort(producer, self.timeout_s)
-            raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
-                                     f"({_reason(exc)}); brokers {self.servers}, "
-                                     f"timeout {self.timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S)") from None
-        except BaseException:
-            _abort(producer, self.timeout_s)
-            raise
-        if failures:
-            _abort(producer, self.timeout_s)
-            raise KafkaDeliveryError(f"{where}: {len(failures)} messages were not delivered within "
-                                     f"{self.timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S), first: {failures[0]}; "
-                                     f"the transaction was aborted; brokers {self.servers}")
-        return sent
 
     def stream(self, transactional: str) -> StreamPublisher:
         return StreamPublisher(self, transactional)
@@ -240,96 +213,127 @@ class KafkaPublisher:
         return SinkUnavailable(f"Kafka at {self.servers} {what} ({_reason(exc)})")
 
 
-def produce_batches(producer: Producer, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers,
-                    failures: list[str]) -> int:
-    """Hand every row of `batches` to the producer (keyed by the natural key); returns how many. Stops early
-    once a delivery failed (`failures`, filled by the delivery callback)."""
-    sent, topic, produce = 0, dataset.topic, producer.produce
-    for batch in sliced(batches, ENCODE_ROWS):
-        keys, values = encode_batch(dataset, batch)
-        for key, value in zip(keys, values):
-            try:
-                produce(topic, value, key, headers=headers)
-            except BufferError:  # the local queue is full: wait for deliveries, then again
-                _produce_when_room(producer, topic, key, value, headers, failures)
-        sent += len(values)
-        producer.poll(0)
-        if failures:
-            break
-    return sent
+class TransactionalProducer:
+    """A producer of one transactional id, and the one way the project writes to Kafka: `transaction(work)`,
+    whose messages are committed all together or not at all. Its first transaction fences any earlier producer
+    of the same id (a restarted run or follower aborts what its predecessor left open); a fatal error (fenced,
+    or otherwise unusable) makes a new producer for the next transaction."""
 
+    def __init__(self, publisher: KafkaPublisher, transactional: str) -> None:
+        self.publisher, self.transactional = publisher, transactional
+        self.failures: list[str] = []  # delivery failures of the current transaction
+        self.sent = 0  # messages handed to the producer in the current transaction
+        self._producer: Producer | None = None
 
-def _produce_when_room(producer: Producer, topic, key, value, headers, failures: list[str]) -> None:
-    while not failures:  # deliveries drain the queue, or time out into failures
-        producer.poll(0.2)
+    def transaction(self, work: Callable[[], object], where: str) -> int:
+        """`work` (producing with `produce`/`produce_one`) inside one transaction, committed once every message
+        is acknowledged; returns the messages sent, or raises KafkaDeliveryError (the transaction aborted)."""
+        timeout_s, servers = self.publisher.timeout_s, self.publisher.servers
+        self.failures.clear()
+        self.sent = 0
+        started = self._producer is not None
         try:
-            producer.produce(topic, value, key, headers=headers)
-            return
-        except BufferError:
-            continue
+            if not started:
+                self._producer = self._new()
+                self._producer.init_transactions(timeout_s)
+            self._producer.begin_transaction()
+            work()
+            self.confirm(where)
+            self._producer.commit_transaction(timeout_s)
+            return self.sent
+        except KafkaException as exc:
+            self._abort()
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is not None and error.fatal():
+                self.close()
+            raise KafkaDeliveryError(f"{where}: the transaction of {self.sent} messages was not committed "
+                                     f"({_reason(exc)}); brokers {servers}, timeout {timeout_s:g} s "
+                                     "(AVAX_KAFKA_TIMEOUT_S)") from None
+        except BaseException:
+            self._abort()
+            raise
+
+    def confirm(self, where: str) -> None:
+        """Wait until every message so far is acknowledged; KafkaDeliveryError if one was not."""
+        timeout_s = self.publisher.timeout_s
+        if self._producer.flush(timeout_s) or self.failures:
+            first = f", first: {self.failures[0]}" if self.failures else ""
+            raise KafkaDeliveryError(f"{where}: {len(self.failures) or 'some'} of {self.sent} messages were not "
+                                     f"delivered within {timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S){first}; the "
+                                     f"transaction was aborted; brokers {self.publisher.servers}")
+
+    def produce(self, dataset: Dataset, batches: Iterable[pa.RecordBatch], headers) -> int:
+        """Every row of `batches` on the dataset's topic, keyed by its natural key; stops early once a delivery
+        failed."""
+        sent, topic = 0, dataset.topic
+        for batch in sliced(batches, ENCODE_ROWS):
+            keys, values = encode_batch(dataset, batch)
+            for key, value in zip(keys, values):
+                self.produce_one(topic, key, value, headers)
+            sent += len(values)
+            self._producer.poll(0)
+            if self.failures:
+                break
+        return sent
+
+    def produce_one(self, topic: str, key: bytes, value: bytes, headers) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers)
+                self.sent += 1
+                return
+            except BufferError:  # the local queue is full: wait for deliveries (or their failures), then again
+                if self.failures:
+                    return
+                self._producer.poll(0.2)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.purge()
+            self._producer.close()
+            self._producer = None
+
+    def _new(self) -> Producer:
+        return Producer({**self.publisher._producer_config(self.transactional),
+                         "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
+
+    def _abort(self) -> None:
+        if self._producer is not None:
+            _abort(self._producer, self.publisher.timeout_s)
 
 
 class StreamPublisher:
     """One transactional producer kept for a stream of transactions (the live follower: a transaction per
-    step of blocks, several topics in each). Its `init_transactions` fences any earlier producer of the same
-    transactional id, so a restarted follower aborts what its predecessor left open."""
+    step of blocks, several topics in each)."""
 
     def __init__(self, publisher: KafkaPublisher, transactional: str) -> None:
-        self.publisher, self.transactional = publisher, transactional
-        self.failures: list[str] = []
-        self.producer = Producer({**publisher._producer_config(transactional),
-                                  "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
-        self.ready = False
+        self.publisher = publisher
+        self.producer = TransactionalProducer(publisher, transactional)
+        self.topics_ready = False
 
     def publish(self, parts: list[tuple[Dataset, pa.RecordBatch]], headers: list, closing: tuple[str, bytes, bytes],
                 where: str) -> int:
         """Every part's rows, then the `closing` message (topic, key, value) once they are all acknowledged,
         in one transaction; returns the rows sent, or raises KafkaDeliveryError (the transaction aborted)."""
-        timeout_s, producer = self.publisher.timeout_s, self.producer
-        self.failures.clear()
-        sent = 0
-        try:
-            if not self.ready:
-                for dataset, _ in parts:
-                    self.publisher.ensure_topic(dataset.topic)
-                self.publisher.ensure_topic(closing[0], partitions=1)  # closing messages read in their order
-                producer.init_transactions(timeout_s)
-                self.ready = True
-            producer.begin_transaction()
-            for dataset, batch in parts:
-                sent += produce_batches(producer, dataset, [batch], headers, self.failures)
+        if not self.topics_ready:
+            for dataset, _ in parts:
+                self.publisher.ensure_topic(dataset.topic)
+            self.publisher.ensure_topic(closing[0], partitions=1)  # closing messages read in their order
+            self.topics_ready = True
+        rows = []
+
+        def work() -> None:
+            rows.append(sum(self.producer.produce(dataset, [batch], headers) for dataset, batch in parts))
             # the closing message only once the rows are acknowledged: on Kafka the commit alone makes the step
             # whole, but a broker that hands out records of unfinished transactions (Tansu) must not show a
             # closing message before its rows
-            if producer.flush(timeout_s) or self.failures:
-                raise KafkaDeliveryError(f"{where}: {len(self.failures) or 'some'} messages not delivered within "
-                                         f"{timeout_s:g} s (AVAX_KAFKA_TIMEOUT_S); brokers {self.publisher.servers}")
-            producer.produce(closing[0], closing[2], closing[1], headers=headers)
-            producer.commit_transaction(timeout_s)
-            return sent
-        except KafkaException as exc:
-            self._abort()
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            if error is not None and error.fatal():  # fenced, or otherwise unusable: a new producer next time
-                self._renew()
-            raise KafkaDeliveryError(f"{where}: the transaction of {sent} messages was not committed "
-                                     f"({_reason(exc)}); brokers {self.publisher.servers}") from None
-        except BaseException:
-            self._abort()
-            raise
+            self.producer.confirm(where)
+            self.producer.produce_one(closing[0], closing[1], closing[2], headers)
 
-    def _renew(self) -> None:
-        self.close()
-        self.producer = Producer({**self.publisher._producer_config(self.transactional),
-                                  "on_delivery": lambda err, _msg: err is None or self.failures.append(str(err))})
-        self.ready = False
-
-    def _abort(self) -> None:
-        if self.ready:
-            _abort(self.producer, self.publisher.timeout_s)
+        self.producer.transaction(work, where)
+        return rows[0]
 
     def close(self) -> None:
-        self.producer.purge()
         self.producer.close()
 
 

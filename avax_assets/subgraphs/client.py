@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from avax_assets.core.days import BlockRange
 from avax_assets.core.errors import PartitionNotReady, SettingError, SourceDataError, SourceRefused
-from avax_assets.core.http import bounded, redacted, send_with_retries
+from avax_assets.core.http import bounded, http_client, redacted, send_with_retries
 from avax_assets.core.items import item_row
 from avax_assets.subgraphs.datasets import SubgraphEntity
 from avax_assets.subgraphs.settings import PAGE_SIZE, SubgraphSettings
@@ -37,7 +37,7 @@ class SubgraphClient:
         headers = {"content-type": "application/json"}
         if settings.api_key:
             headers["authorization"] = f"Bearer {settings.api_key}"
-        self._http = httpx.Client(timeout=settings.patience.timeout_s, headers=headers, transport=transport)
+        self._http = http_client(settings.patience, transport, headers=headers)
         self.queries = 0
 
     def __enter__(self) -> SubgraphClient:

@@ -17,7 +17,7 @@ def runs(resources):
         served = {**resources, "avacloud": AvaCloudResource(data_url=server.url)}
         for day in ("2024-06-01", "2024-06-02"):
             start = len(server.requests)
-            result = dg.materialize(Catalogue().family("bridges"), partition_key=day, resources=served)
+            result = dg.materialize(Catalogue().scope("bridges"), partition_key=day, resources=served)
             assert result.success
             out[day] = (result, server.requests[start:])
     return out

@@ -78,7 +78,7 @@ def test_a_day_answered_only_with_points_around_it_warns_and_counts_them(resourc
 
     with BackgroundServer(AroundTheDay) as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.base_url)}
-        asset = next(a for a in Catalogue().family("metrics") if a.key.path[-1] == ACTIVITY.name)
+        asset = next(a for a in Catalogue().scope("metrics") if a.key.path[-1] == ACTIVITY.name)
         result = dg.materialize([asset], partition_key=DAY, resources=faked, raise_on_error=False)
     assert result.success  # a warning, not a failure
     [check] = result.get_asset_check_evaluations()

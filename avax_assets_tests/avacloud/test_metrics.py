@@ -41,7 +41,7 @@ def test_day_only_metrics_are_asked_by_day():
 def metrics_run(resources):
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(Catalogue().family("metrics"), partition_key=DAY, resources=faked)
+        result = dg.materialize(Catalogue().scope("metrics"), partition_key=DAY, resources=faked)
         requests = list(server.requests)
     assert result.success
     return result, requests
@@ -99,7 +99,7 @@ def test_a_backfill_run_over_a_range_stores_and_loads_every_day(resources, lake,
     """What a UI backfill of the metrics does with its policy: one run over a range of days."""
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(Catalogue().family("metrics"), resources=faked, tags={
+        result = dg.materialize(Catalogue().scope("metrics"), resources=faked, tags={
             "dagster/asset_partition_range_start": RANGE[0], "dagster/asset_partition_range_end": RANGE[1]})
     assert result.success
     days = ["2024-06-10", "2024-06-11", "2024-06-12"]
@@ -123,7 +123,7 @@ def test_a_backfill_run_over_a_one_day_range(resources, lake):
     """A range of one day (the tail of a backfill) carries range tags but no partition key."""
     with AvaCloudFixtureServer() as server:
         faked = {**resources, "avacloud": AvaCloudResource(metrics_url=server.url)}
-        result = dg.materialize(Catalogue().family("metrics"), resources=faked, tags={
+        result = dg.materialize(Catalogue().scope("metrics"), resources=faked, tags={
             "dagster/asset_partition_range_start": "2024-06-20", "dagster/asset_partition_range_end": "2024-06-20"})
     assert result.success
     assert lake.open_partition(METRICS, "2024-06-20").num_rows == sum(expected_rows(n) for n in METRIC_GROUPS.values())

@@ -61,7 +61,7 @@ def fixture_server():
 @pytest.fixture(scope="module")
 def snapshot_run(resources, fixture_server):
     faked = {**resources, "avacloud": AvaCloudResource(data_url=fixture_server.url, page_size=2)}
-    result = dg.materialize(Catalogue().family("network"), partition_key=DAY, resources=faked)
+    result = dg.materialize(Catalogue().scope("network"), partition_key=DAY, resources=faked)
     assert result.success
     return result, faked
 
@@ -105,7 +105,7 @@ def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, 
 
 def test_a_snapshot_again_replaces_the_day(snapshot_run, resources):
     _, faked = snapshot_run
-    assert dg.materialize(Catalogue().family("network"), partition_key=DAY, resources=faked).success
+    assert dg.materialize(Catalogue().scope("network"), partition_key=DAY, resources=faked).success
     warehouse = resources["clickhouse"].warehouse()
     for dataset in (snapshot.dataset for snapshot in SNAPSHOTS):
         assert rows(warehouse, dataset.table) == (EXPECTED_ROWS[dataset.name],) * 2
@@ -119,7 +119,7 @@ def test_a_missing_required_field_names_dataset_partition_and_field(snapshot_run
     broken.write_text(json.dumps(fixtures))
     stored = lake.fs.cat(lake.partition_path("subnets", DAY))
     with AvaCloudFixtureServer(fixtures=broken) as server:
-        result = dg.materialize(Catalogue().family("network"), selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
+        result = dg.materialize(Catalogue().scope("network"), selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
                                 resources={**faked, "avacloud": AvaCloudResource(data_url=server.url, page_size=2)},
                                 raise_on_error=False)
     assert not result.success

@@ -16,7 +16,7 @@ from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.orchestration.resources import ParquetLakeIOManager
 from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, materialization_of, rpc
 
-chain_assets = Catalogue().family("chain")
+chain_assets = Catalogue().scope("chain")
 
 DAY = "2024-06-02"
 

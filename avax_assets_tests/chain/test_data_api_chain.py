@@ -56,7 +56,7 @@ def data_api_env(pipeline_env, data_api):
 def run(data_api_env):
     resources = build_resources()
     selection = ["blocks", "transactions", "clickhouse_blocks", "clickhouse_transactions"]
-    result = dg.materialize(Catalogue().family("chain"), selection=selection, partition_key=DAY, resources=resources)
+    result = dg.materialize(Catalogue().scope("chain"), selection=selection, partition_key=DAY, resources=resources)
     assert result.success
     return result, resources
 

@@ -21,7 +21,7 @@ DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
 @pytest.fixture(scope="module")
 def warehouse(resources, devchain):
     for day in DAYS:
-        assert dg.materialize(Catalogue().family("chain"), partition_key=day, resources=resources).success
+        assert dg.materialize(Catalogue().scope("chain"), partition_key=day, resources=resources).success
     assert dg.materialize(Catalogue().analytics, resources=resources).success
     return resources["clickhouse"].warehouse()
 

@@ -77,7 +77,7 @@ def test_a_node_without_tracing_fails_the_asset_with_what_to_configure(stack, re
     proxy.mode = "no-tracing"
     try:
         faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url)}
-        result = dg.materialize(Catalogue().family("chain"), selection=["internal_transactions"], partition_key=DAY,
+        result = dg.materialize(Catalogue().scope("chain"), selection=["internal_transactions"], partition_key=DAY,
                                 resources=faulty, raise_on_error=False)
     finally:
         proxy.close()

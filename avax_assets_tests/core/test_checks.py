@@ -25,7 +25,7 @@ def block(number: int) -> dict:
 
 
 def test_checks_pass_on_a_loaded_devchain_day(resources):
-    result = dg.materialize(Catalogue().family("chain"), partition_key=DAY.isoformat(), resources=resources)
+    result = dg.materialize(Catalogue().scope("chain"), partition_key=DAY.isoformat(), resources=resources)
     evaluations = result.get_asset_check_evaluations()
     assert {(e.asset_key.path[-1], e.check_name) for e in evaluations} >= {
         ("clickhouse_blocks", "contiguous_blocks"), ("clickhouse_blocks", "unique_keys"),

@@ -31,7 +31,7 @@ from avax_assets_tests.conftest import REPO
 from avax_assets_tests.support import FaultyNodeProxy, committed_messages_per_key, rpc
 
 DAY = "2024-06-03"
-CHAIN = Catalogue().family("chain")
+CHAIN = Catalogue().scope("chain")
 SELECTION = [BLOCKS.name, load_key(BLOCKS).path[-1]]
 
 

@@ -72,7 +72,7 @@ def blocks_job() -> dg.JobDefinition:
     catalogue = Catalogue()
     job = dg.define_asset_job("drill_blocks", selection=[BLOCKS.name, load_key(BLOCKS).path[-1]],
                               executor_def=dg.multiprocess_executor)
-    return dg.Definitions(assets=catalogue.family("chain"), jobs=[job],
+    return dg.Definitions(assets=catalogue.scope("chain"), jobs=[job],
                           resources=build_resources()).resolve_job_def("drill_blocks")
 
 
@@ -85,7 +85,7 @@ def report(day: str) -> dict:
     """The ClickHouse tables a killed run left, a clean in-process re-run of the day, then what ClickHouse
     holds of it."""
     before = tables(build_resources()["clickhouse"].warehouse())
-    result = dg.materialize(Catalogue().family("chain"), selection=[BLOCKS.name, load_key(BLOCKS).path[-1]],
+    result = dg.materialize(Catalogue().scope("chain"), selection=[BLOCKS.name, load_key(BLOCKS).path[-1]],
                             partition_key=day, resources=build_resources(), raise_on_error=False)
     warehouse = build_resources()["clickhouse"].warehouse()
     rows = warehouse.client.query(

@@ -239,7 +239,7 @@ def test_the_daily_batch_over_a_live_loaded_day_ends_with_identical_rows(bench):
     bench.consume()
     live_rows = bench.table_rows(DAY)
     assert all(live_rows[d.name] for d in LIVE_DATASETS[:4])
-    assets = Catalogue().family("chain")
+    assets = Catalogue().scope("chain")
     names = {d.name for d in LIVE_DATASETS}
     selection = [key for a in assets for key in a.keys if key.path[-1].removeprefix("clickhouse_") in names]
     result = dg.materialize(assets, selection=selection, partition_key=DAY.isoformat(), resources=bench.resources,

@@ -7,7 +7,7 @@ import dataclasses
 import dagster as dg
 import pyarrow as pa
 
-from avax_assets.catalogue import DAILY_JOBS, DATASETS, FAMILIES, SOURCES, Catalogue
+from avax_assets.catalogue import DAILY_JOBS, DATASETS, SCOPES, SOURCES, Catalogue
 from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.core.schema import U64, Column
 from avax_assets.core.spool import PartitionSpool
@@ -26,7 +26,7 @@ def test_every_check_says_what_it_checks():
 
 def test_a_datasets_stages_share_its_domain_group_and_every_asset_has_owners():
     groups = {key: group for a in ASSETS for key, group in a.group_names_by_key.items()}
-    for specs in FAMILIES.values():
+    for specs in SCOPES.values():
         for spec in specs:
             assert groups[dg.AssetKey(spec.dataset.name)] == groups[load_key(spec.dataset)] == spec.group
     assert "clickhouse" not in set(groups.values())
@@ -51,7 +51,7 @@ def test_code_version_comes_from_the_declaration_and_changes_with_its_columns():
 def test_each_daily_job_has_one_backfill_policy_the_readme_states():
     catalogue = Catalogue()
     for job in DAILY_JOBS:
-        policies = {a.backfill_policy for family in job.families for a in catalogue.family(family)}
+        policies = {a.backfill_policy for a in catalogue.scope(job.scope)}
         assert len(policies) == 1, job.name
         assert policies.pop().max_partitions_per_run == (31 if job.name == "metrics_daily" else 1), job.name
 

@@ -90,7 +90,7 @@ def approvals_land_in_clickhouse(spec, resources, stack, devchain) -> None:
                               if node_approvals(stack.anvil.url, *blocks))
     expected = node_approvals(stack.anvil.url, first, last)
     name = spec.dataset.name
-    assets = [*Catalogue().family("chain"), *dataset_assets(spec, Partitions.from_settings())]
+    assets = [*Catalogue().scope("chain"), *dataset_assets(spec, Partitions.from_settings())]
     selection = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", name,
                  f"clickhouse_{name}"]
     result = dg.materialize(assets, selection=selection, partition_key=day, resources=resources)

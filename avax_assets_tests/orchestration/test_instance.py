@@ -56,7 +56,7 @@ def test_materialization_is_recorded_in_postgres(production_instance, postgres, 
     instance, database = production_instance
     pools.apply_limits(instance, pools.PRODUCTION_LIMITS)
 
-    result = dg.materialize(Catalogue().family("chain"), selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
+    result = dg.materialize(Catalogue().scope("chain"), selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
                             resources=resources, instance=instance)
     assert result.success
 

@@ -23,7 +23,7 @@ def proxy(stack):
 def run_with_retries(asset: str, resources: dict, rpc: ChainRpcResource) -> dg.ExecuteInProcessResult:
     """The asset alone in a job with the daily jobs' retry policy (no delay, so the test does not wait)."""
     job = dg.define_asset_job("retried", selection=[asset], op_retry_policy=transient_retry(delay_s=0))
-    defs = dg.Definitions(assets=Catalogue().family("chain"), jobs=[job], resources={**resources, "rpc": rpc})
+    defs = dg.Definitions(assets=Catalogue().scope("chain"), jobs=[job], resources={**resources, "rpc": rpc})
     return defs.resolve_job_def("retried").execute_in_process(partition_key=DAY, raise_on_error=False)
 
 

@@ -158,7 +158,7 @@ def test_after_a_demo_style_fill_the_ui_shows_row_counts_check_descriptions_and_
 
     catalogue = Catalogue()
     with dagster_ui.instance() as instance:  # what the demo does: runs recorded in the instance the UI reads
-        assert dg.materialize(catalogue.family("chain"), partition_key=DAY, resources=resources,
+        assert dg.materialize(catalogue.scope("chain"), partition_key=DAY, resources=resources,
                               instance=instance).success
         assert dg.materialize(catalogue.analytics, resources=resources, instance=instance).success
     first, last = devchain.blocks_by_day[DAY]

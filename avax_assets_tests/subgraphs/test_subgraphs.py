@@ -64,7 +64,7 @@ def graph_resources(pipeline_env, graph):
 @pytest.fixture(scope="module")
 def busy_run(graph_resources, graph):
     graph.queries.clear()
-    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources)
+    result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources)
     assert result.success
     return result
 
@@ -96,7 +96,7 @@ def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resource
 
 
 def test_an_empty_range_is_an_empty_partition(graph_resources):
-    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=EMPTY_DAY, resources=graph_resources)
+    result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=EMPTY_DAY, resources=graph_resources)
     assert result.success
     assert result.asset_materializations_for_node("dex_swaps")[0].metadata["dagster/row_count"].value == 0
 
@@ -107,7 +107,7 @@ def failure(result) -> str:
 
 
 def test_a_range_the_subgraph_has_not_indexed_is_refused(graph_resources, lake, devchain):
-    result = dg.materialize(Catalogue().family("subgraphs"), partition_key=UNINDEXED_DAY, resources=graph_resources,
+    result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=UNINDEXED_DAY, resources=graph_resources,
                             raise_on_error=False)
     assert not result.success
     indexed, ends = devchain.blocks_by_day[BUSY_DAY][1], devchain.blocks_by_day[UNINDEXED_DAY][1]
@@ -119,7 +119,7 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
     stored = lake.fs.cat(lake.partition_path(DEX_SWAPS.name, BUSY_DAY))
     graph.has_indexing_errors = True
     try:
-        result = dg.materialize(Catalogue().family("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources,
+        result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources,
                                 raise_on_error=False)
     finally:
         graph.has_indexing_errors = False

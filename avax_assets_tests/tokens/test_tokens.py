@@ -95,7 +95,7 @@ def test_malformed_logs_fail_the_check_and_show_in_metadata(resources, lake):
         spool.write(pa.RecordBatch.from_pylist([r | {"block_timestamp": stamp} for r in rows], schema=LOGS.arrow_schema))
     lake.put_atomic(spool.result.path, "logs", day)
     spool.result.discard()
-    result = dg.materialize(Catalogue().family("chain"), selection=["erc20_transfers"], partition_key=day, resources=resources)
+    result = dg.materialize(Catalogue().scope("chain"), selection=["erc20_transfers"], partition_key=day, resources=resources)
     materialization = result.asset_materializations_for_node("erc20_transfers")[0]
     assert materialization.metadata["malformed_logs"].value == 1 and materialization.metadata["dagster/row_count"].value == 1
     (check,) = result.get_asset_check_evaluations()
