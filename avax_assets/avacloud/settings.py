@@ -28,7 +28,7 @@ class AvaCloudSettings(Settings):
     api_key: Optional[str] = setting(None, "AVAX_AVACLOUD_API_KEY", "The API key (x-glacier-api-key header).",
                                      secret=True)
     cu_per_minute: int = setting(BUDGET_TIERS["unauthenticated"], "AVAX_AVACLOUD_CU_PER_MINUTE",
-                                 "Compute units per minute the plan allows.", gt=0)
+                                 "Compute units per minute the plan allows.", gt=0, le=1_000_000)
     network: AvaCloudNetwork = setting(AvaCloudNetwork.mainnet, "AVAX_AVACLOUD_NETWORK", "The network the "
                                        "snapshots list.")
     metric_chain_ids: list[str] = setting(["43114", "total"], "AVAX_AVACLOUD_METRIC_CHAIN_IDS",
@@ -36,17 +36,17 @@ class AvaCloudSettings(Settings):
     page_size: int = setting(100, "AVAX_AVACLOUD_PAGE_SIZE", "Items per page (the API's maximum is 100).",
                              gt=0, le=100)
     max_pages: int = setting(1_000, "AVAX_AVACLOUD_MAX_PAGES", "Pages a listing may take before it is refused.",
-                             gt=0)
-    timeout_s: float = setting(30.0, "AVAX_AVACLOUD_TIMEOUT_S", "Seconds per connect or read.", gt=0)
+                             gt=0, le=100_000)
+    timeout_s: float = setting(30.0, "AVAX_AVACLOUD_TIMEOUT_S", "Seconds per connect or read.", gt=0, le=600)
     max_attempts: int = setting(6, "AVAX_AVACLOUD_MAX_ATTEMPTS", "Tries per request (429 storms last longer).",
-                                gt=0)
+                                gt=0, le=20)
 
     backoff_base_s: float = setting(0.5, "AVAX_AVACLOUD_BACKOFF_BASE_S", "Seconds before the first retry; doubles each "
-                                    "time, jittered.", gt=0)
-    backoff_max_s: float = setting(60.0, "AVAX_AVACLOUD_BACKOFF_MAX_S", "Most seconds between retries.", gt=0)
-    deadline_s: float = setting(60.0, "AVAX_AVACLOUD_DEADLINE_S", "Seconds for a whole answer.", gt=0)
+                                    "time, jittered.", gt=0, le=60)
+    backoff_max_s: float = setting(60.0, "AVAX_AVACLOUD_BACKOFF_MAX_S", "Most seconds between retries.", gt=0, le=600)
+    deadline_s: float = setting(60.0, "AVAX_AVACLOUD_DEADLINE_S", "Seconds for a whole answer.", gt=0, le=3600)
     max_response_mb: float = setting(32.0, "AVAX_AVACLOUD_MAX_RESPONSE_MB", "MiB an answer may have; a larger one is "
-                                     "refused unread.", gt=0)
+                                     "refused unread.", gt=0, le=1024)
 
     @property
     def patience(self) -> Patience:

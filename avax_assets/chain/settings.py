@@ -44,21 +44,21 @@ class RpcSettings(Settings):
                                        "eth_getTransactionReceipt (transaction), or auto: block, falling back.")
     blocks_source: BlocksSource = setting(BlocksSource.rpc, "AVAX_BLOCKS_SOURCE", "Where blocks and transactions "
                                           "come from: rpc, or the AvaCloud Data API (data_api).")
-    batch_size: int = setting(40, "AVAX_RPC_BATCH_SIZE", "Calls per JSON-RPC batch request.", gt=0)
-    concurrency: int = setting(4, "AVAX_RPC_CONCURRENCY", "Batch requests in flight at once.", gt=0)
-    logs_block_range: int = setting(2048, "AVAX_RPC_LOGS_BLOCK_RANGE", "Blocks per eth_getLogs call.", gt=0)
+    batch_size: int = setting(40, "AVAX_RPC_BATCH_SIZE", "Calls per JSON-RPC batch request.", gt=0, le=1000)
+    concurrency: int = setting(4, "AVAX_RPC_CONCURRENCY", "Batch requests in flight at once.", gt=0, le=64)
+    logs_block_range: int = setting(2048, "AVAX_RPC_LOGS_BLOCK_RANGE", "Blocks per eth_getLogs call.", gt=0, le=100_000)
     chunk_blocks: int = setting(200, "AVAX_RPC_CHUNK_BLOCKS", "Blocks per extracted chunk: one Arrow batch "
-                                "(bounds memory).", gt=0)
+                                "(bounds memory).", gt=0, le=10_000)
     trace_batch_size: int = setting(1, "AVAX_RPC_TRACE_BATCH_SIZE", "Blocks per trace request (a dense block's "
-                                    "traces take the node seconds).", gt=0)
-    timeout_s: float = setting(30.0, "AVAX_RPC_TIMEOUT_S", "Seconds per connect or read.", gt=0)
-    deadline_s: float = setting(60.0, "AVAX_RPC_DEADLINE_S", "Seconds for a whole answer.", gt=0)
-    max_attempts: int = setting(5, "AVAX_RPC_MAX_ATTEMPTS", "Tries per request (transient failures only).", gt=0)
+                                    "traces take the node seconds).", gt=0, le=100)
+    timeout_s: float = setting(30.0, "AVAX_RPC_TIMEOUT_S", "Seconds per connect or read.", gt=0, le=600)
+    deadline_s: float = setting(60.0, "AVAX_RPC_DEADLINE_S", "Seconds for a whole answer.", gt=0, le=3600)
+    max_attempts: int = setting(5, "AVAX_RPC_MAX_ATTEMPTS", "Tries per request (transient failures only).", gt=0, le=20)
     backoff_base_s: float = setting(0.5, "AVAX_RPC_BACKOFF_BASE_S", "Seconds before the first retry; doubles "
-                                    "each time, jittered.", gt=0)
-    backoff_max_s: float = setting(30.0, "AVAX_RPC_BACKOFF_MAX_S", "Most seconds between retries.", gt=0)
+                                    "each time, jittered.", gt=0, le=60)
+    backoff_max_s: float = setting(30.0, "AVAX_RPC_BACKOFF_MAX_S", "Most seconds between retries.", gt=0, le=600)
     max_response_mb: float = setting(32.0, "AVAX_RPC_MAX_RESPONSE_MB", "MiB an answer may have; a larger one is "
-                                     "refused unread.", gt=0)
+                                     "refused unread.", gt=0, le=1024)
 
     @property
     def patience(self) -> Patience:

@@ -47,7 +47,7 @@ class ClickHouseSettings(Settings):
     chdb_path: Optional[str] = setting(None, "AVAX_CLICKHOUSE_CHDB_PATH", "The embedded engine's directory; unset: "
                                        "chdb/ under AVAX_HOME.")
     chdb_lock_wait_s: float = setting(LOCK_WAIT_S, "AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S", "Seconds a load waits for "
-                                      "another process to release the embedded engine.", ge=0)
+                                      "another process to release the embedded engine.", ge=0, le=3600)
 
     def under(self, home: str) -> ClickHouseSettings:
         """With the embedded engine's directory placed under `home` when it is unset."""

@@ -91,7 +91,8 @@ class Variable:
 class Settings(BaseModel):
     """A source's or sink's settings. Built from `AVAX_*` variables by `from_environ`, or from keywords."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # a NaN or an infinity is no setting: NaN compares false with every bound (a deadline of nan is no deadline)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
     @classmethod
     def variables(cls, scope: str | None = None) -> Iterator[Variable]:
@@ -156,6 +157,8 @@ def _reason(error: dict, value: Any, info: Any) -> str:
         return f"must be {'positive' if context['gt'] == 0 else 'more than %g' % context['gt']}{shown}"
     if kind == "greater_than_equal":
         return f"must be {'zero or more' if context['ge'] == 0 else 'at least %g' % context['ge']}{shown}"
+    if kind == "finite_number":
+        return f"must be a finite number{shown}"
     if kind == "less_than_equal":
         return f"must be at most {context['le']:g}{shown}"
     return f"does not fit: {error['msg']}"

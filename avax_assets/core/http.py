@@ -128,8 +128,10 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
             if not is_transient(response):
                 return response
             problem = f"HTTP {response.status_code}"
-            wait = server_wait(response, rate_limit_headers)
-            wait = patience.backoff(attempt) if wait is None else wait
+            asked = server_wait(response, rate_limit_headers)
+            wait = patience.backoff(attempt) if asked is None else min(asked, patience.deadline_s)
+            if asked is not None and asked > wait:
+                problem += f" (the server asked for {asked:g} s; waiting the {wait:g} s deadline at most)"
         if attempt == attempts:
             hint = f"; {patience.settings} set how long to wait" if patience.settings else ""
             raise SourceUnavailable(f"{what}: gave up after {attempts} attempts (last: {problem}){hint}")

@@ -121,11 +121,11 @@ class KafkaSettings(Settings):
     sasl_username: Optional[str] = setting(None, "AVAX_KAFKA_SASL_USERNAME", "The SASL user.", secret=True)
     sasl_password: Optional[str] = setting(None, "AVAX_KAFKA_SASL_PASSWORD", "The SASL password.", secret=True)
     topic_partitions: int = setting(1, "AVAX_KAFKA_TOPIC_PARTITIONS", "Partitions of each topic the project "
-                                    "creates.", gt=0)
+                                    "creates.", gt=0, le=1000)
     replication_factor: int = setting(1, "AVAX_KAFKA_REPLICATION_FACTOR", "Replicas of each topic the project "
-                                      "creates.", gt=0)
+                                      "creates.", gt=0, le=10)
     timeout_s: float = setting(30.0, "AVAX_KAFKA_TIMEOUT_S", "Seconds the broker may stay silent: connecting, "
-                               "any delivery, the commit.", gt=0)
+                               "any delivery, the commit.", gt=0, le=600)
 
     def client_config(self) -> dict:
         optional = {

@@ -97,7 +97,7 @@ class LakeSettings(Settings):
     s3_secret_access_key: Optional[str] = setting(None, "AVAX_S3_SECRET_ACCESS_KEY", "The S3 secret key.",
                                                   secret=True)
     s3_region: str = setting("us-east-1", "AVAX_S3_REGION", "The AWS region (ignored with an endpoint).")
-    s3_timeout_s: float = setting(30.0, "AVAX_S3_TIMEOUT_S", "Seconds per S3 connect or read.", gt=0)
+    s3_timeout_s: float = setting(30.0, "AVAX_S3_TIMEOUT_S", "Seconds per S3 connect or read.", gt=0, le=600)
     spool_dir: Optional[str] = setting(None, "AVAX_SPOOL_DIR", "Local Parquet spools of partitions being "
                                        "extracted; unset: spool/ under AVAX_HOME.")
 

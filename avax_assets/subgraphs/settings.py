@@ -21,16 +21,17 @@ class SubgraphSettings(Settings):
                                            "e.g. traderjoe-v2=<subgraph id>.")
     page_size: int = setting(PAGE_SIZE, "AVAX_GRAPH_PAGE_SIZE", "Entities per query (The Graph's maximum is 1000).",
                              gt=0, le=PAGE_SIZE)
-    max_pages: int = setting(10_000, "AVAX_GRAPH_MAX_PAGES", "Pages a query may take before it is refused.", gt=0)
-    timeout_s: float = setting(30.0, "AVAX_GRAPH_TIMEOUT_S", "Seconds per connect or read.", gt=0)
-    max_attempts: int = setting(5, "AVAX_GRAPH_MAX_ATTEMPTS", "Tries per query (transient failures only).", gt=0)
+    max_pages: int = setting(10_000, "AVAX_GRAPH_MAX_PAGES", "Pages a query may take before it is refused.", gt=0,
+                            le=100_000)
+    timeout_s: float = setting(30.0, "AVAX_GRAPH_TIMEOUT_S", "Seconds per connect or read.", gt=0, le=600)
+    max_attempts: int = setting(5, "AVAX_GRAPH_MAX_ATTEMPTS", "Tries per query (transient failures only).", gt=0, le=20)
 
     backoff_base_s: float = setting(0.5, "AVAX_GRAPH_BACKOFF_BASE_S", "Seconds before the first retry; doubles each "
-                                    "time, jittered.", gt=0)
-    backoff_max_s: float = setting(30.0, "AVAX_GRAPH_BACKOFF_MAX_S", "Most seconds between retries.", gt=0)
-    deadline_s: float = setting(60.0, "AVAX_GRAPH_DEADLINE_S", "Seconds for a whole answer.", gt=0)
+                                    "time, jittered.", gt=0, le=60)
+    backoff_max_s: float = setting(30.0, "AVAX_GRAPH_BACKOFF_MAX_S", "Most seconds between retries.", gt=0, le=600)
+    deadline_s: float = setting(60.0, "AVAX_GRAPH_DEADLINE_S", "Seconds for a whole answer.", gt=0, le=3600)
     max_response_mb: float = setting(32.0, "AVAX_GRAPH_MAX_RESPONSE_MB", "MiB an answer may have; a larger one is "
-                                     "refused unread.", gt=0)
+                                     "refused unread.", gt=0, le=1024)
 
     @property
     def patience(self) -> Patience:

@@ -151,3 +151,16 @@ def test_server_wait_is_parsed_and_clamped(headers, expected):
 def test_a_later_header_is_used_when_the_first_is_missing_or_garbled():
     response = httpx.Response(429, headers={"retry-after": "soon", "ratelimit-reset": "4"})
     assert server_wait(response, ("retry-after", "ratelimit-reset")) == 4.0
+
+
+def test_a_retry_after_longer_than_the_deadline_waits_the_deadline_and_says_so(caplog):
+    from avax_assets.core.http import Patience, send_with_retries
+
+    slept = []
+    answers = iter([httpx.Response(429, headers={"retry-after": "120"}), httpx.Response(200)])
+    patience = Patience(timeout_s=1, max_attempts=2, backoff_base_s=0.01, backoff_max_s=0.01, deadline_s=2.0,
+                        max_response_bytes=1024)
+    with caplog.at_level("WARNING"):
+        send_with_retries(lambda: next(answers), what="GET /x", patience=patience, sleep=slept.append)
+    assert slept == [2.0]
+    assert "the server asked for 120 s; waiting the 2 s deadline at most" in caplog.text

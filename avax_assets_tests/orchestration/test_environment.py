@@ -47,6 +47,15 @@ def test_every_kind_of_setting_is_parsed_to_its_type():
     ("AVAX_KAFKA_BOOTSTRAP_SERVERS", "broker", "AVAX_KAFKA_BOOTSTRAP_SERVERS must be host:port"),
     ("AVAX_S3_ENDPOINT_URL", "minio:9000", "AVAX_S3_ENDPOINT_URL must be an http:// or https:// URL"),
     ("AVAX_KAFKA_TIMEOUT_S", "0", "AVAX_KAFKA_TIMEOUT_S must be positive, not 0.0"),
+    # every setting bounded: finite, and within its stated limits
+    ("AVAX_RPC_MAX_ATTEMPTS", "1000000", "AVAX_RPC_MAX_ATTEMPTS must be at most 20, not 1000000"),
+    ("AVAX_RPC_DEADLINE_S", "nan", "AVAX_RPC_DEADLINE_S must be a finite number"),
+    ("AVAX_RPC_TIMEOUT_S", "inf", "AVAX_RPC_TIMEOUT_S must be a finite number"),
+    ("AVAX_LIVE_POLL_S", "nan", "AVAX_LIVE_POLL_S must be a finite number"),
+    ("AVAX_LIVE_POLL_S", "0.001", "AVAX_LIVE_POLL_S must be at least 0.05"),
+    ("AVAX_KAFKA_TIMEOUT_S", "nan", "AVAX_KAFKA_TIMEOUT_S must be a finite number"),
+    ("AVAX_KAFKA_TOPIC_PARTITIONS", "100000", "AVAX_KAFKA_TOPIC_PARTITIONS must be at most 1000"),
+    ("AVAX_AVACLOUD_PAGE_SIZE", "500", "AVAX_AVACLOUD_PAGE_SIZE must be at most 100"),
 ])
 def test_a_value_that_does_not_fit_is_refused_naming_the_variable(variable, value, message):
     with pytest.raises(SettingError, match=message):
@@ -64,6 +73,35 @@ def test_secrets_are_env_vars_resolved_at_run_time_never_values_in_config():
     resources = build_resources({"AVAX_AVACLOUD_API_KEY": "s3cr3t", "AVAX_RPC_URL": "https://node/key"})
     assert "s3cr3t" not in repr(resources["avacloud"]) and "https://node/key" not in repr(resources["rpc"])
     assert resources["avacloud"].api_key == dg.EnvVar("AVAX_AVACLOUD_API_KEY")
+
+
+def test_a_secret_out_of_bounds_is_refused_without_repeating_it():
+    with pytest.raises(SettingError) as refused:
+        build_resources({"AVAX_TRACE_RPC_URL": "ftp://node/k3y"})
+    assert "AVAX_TRACE_RPC_URL" in str(refused.value) and "k3y" not in str(refused.value)
+
+
+def test_every_declared_number_has_an_upper_bound_but_a_block_number():
+    from avax_assets.catalogue import SETTINGS
+
+    unbounded = [v.name for model in SETTINGS for v in model.variables()
+                 if v.kind in ("integer", "number") and "≤" not in v.bounds]
+    assert unbounded == ["AVAX_LIVE_START_BLOCK"]
+
+
+def test_a_scoped_model_reads_its_own_variables():
+    from avax_assets.chain.settings import RpcSettings
+
+    settings = RpcSettings.from_environ({"AVAX_FUJI_RPC_URL": "https://fuji.example/rpc", "AVAX_RPC_URL": "http://x"},
+                                        scope="fuji")
+    assert settings.url == "https://fuji.example/rpc"
+    with pytest.raises(SettingError, match="AVAX_FUJI_RPC_BATCH_SIZE must be at most 1000"):
+        RpcSettings.from_environ({"AVAX_FUJI_RPC_BATCH_SIZE": "5000"}, scope="fuji")
+
+
+def test_a_day_that_is_no_date_is_refused_naming_the_variable():
+    with pytest.raises(SettingError, match="AVAX_CHAIN_START_DATE must be a day as YYYY-MM-DD, not '2024-13-01'"):
+        partition_settings({"AVAX_CHAIN_START_DATE": "2024-13-01"})
 
 
 def test_partition_starts_come_from_the_environment_at_load():
