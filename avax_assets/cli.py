@@ -160,6 +160,10 @@ def live(service: str, ready_file: str | None) -> int:
 
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    from avax_assets.core.http import Scrubbing
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Scrubbing())
     from avax_assets.catalogue import build_resources
     from avax_assets.live import services as live_services
     from avax_assets.live.stream import live_datasets

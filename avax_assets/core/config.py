@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from avax_assets.core.errors import SettingError
+from avax_assets.core.http import remember_secret
 
 HOME = ".avax-assets"  # local state: lake, chDB, Dagster storage, spools (AVAX_HOME moves it)
 HOME_VARIABLE = "AVAX_HOME"
@@ -132,11 +133,13 @@ class Settings(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
+            _remember_secrets(type(self), values)
             error = exc.errors()[0]
             field = str(error["loc"][0]) if error["loc"] else ""
             info = type(self).model_fields.get(field)
             variable = (info.json_schema_extra or {}).get("variable", field) if info else field
             raise SettingError(f"{variable} {_reason(error, values.get(field), info)}") from None
+        _remember_secrets(type(self), values)
 
 
 def scoped(variable: str, scope: str | None) -> str:
@@ -145,6 +148,13 @@ def scoped(variable: str, scope: str | None) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", scope):
         raise SettingError(f"a settings scope is a lower-case name (letters, digits, underscores), not {scope!r}")
     return variable.replace("AVAX_", f"AVAX_{scope.upper()}_", 1)
+
+
+def _remember_secrets(model: type[Settings], values: Mapping[str, Any]) -> None:
+    for variable in model.variables():
+        value = values.get(variable.field)
+        if variable.secret and isinstance(value, str):
+            remember_secret(value)
 
 
 def _reason(error: dict, value: Any, info: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def http_client(patience: Patience, transport: httpx.BaseTransport | None = None
     ~2.5× the client CPU of 256 KiB reads (measured on 6.7 MB of block receipts: 11.8 against 4.5 ms), CPU the
     node shares when it runs on the same machine; small answers are not slower. httpcore offers no option for
     it, so its connection class's read size is raised here, once, when the first client is made."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line per request names the whole URL
     connection = getattr(httpcore, "HTTP11Connection", None)
     if connection is not None and getattr(connection, "READ_NUM_BYTES", READ_BYTES) < READ_BYTES:
         connection.READ_NUM_BYTES = READ_BYTES
@@ -146,6 +148,49 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
 
 
+# Every secret setting's value (and the path segments and query values of a secret URL) is remembered when
+# its settings are built, so text a provider echoes back (a 401 body, a JSON-RPC error naming the key) is
+# scrubbed of it before it reaches an error, a log line or metadata.
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_PLAIN_SEGMENTS = {"ext", "bc", "rpc", "ws", "api", "v1", "v2", "c", "p", "x", "subgraphs", "id", "mainnet"}
+HIDDEN = "***"
+
+
+def remember_secret(value: str | None) -> None:
+    """Scrub `value` (and, for a URL, its path segments and query values) from every redacted text."""
+    if not value:
+        return
+    pieces = {value}
+    parts = urlsplit(value)
+    if parts.scheme and parts.hostname:
+        pieces |= {segment for segment in parts.path.split("/") if segment.lower() not in _PLAIN_SEGMENTS}
+        pieces |= {pair.split("=", 1)[-1] for pair in parts.query.split("&")}
+        pieces |= {parts.password or "", parts.username or ""}
+    with _SECRETS_LOCK:
+        _SECRETS.update(piece for piece in pieces if len(piece) >= 4)
+
+
+def scrubbed(text: str) -> str:
+    """`text` without any remembered secret."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
 def redacted(text: str, limit: int = 200) -> str:
-    """Server-sent text fit for an error message: every URL in it cut to scheme://host[:port]."""
-    return _URL.sub(lambda match: redact_url(match.group(0)), text)[:limit]
+    """Server-sent text fit for an error message: every URL in it cut to scheme://host[:port], every remembered
+    secret scrubbed."""
+    return scrubbed(_URL.sub(lambda match: redact_url(match.group(0)), text))[:limit]
+
+
+class Scrubbing(logging.Filter):
+    """A log handler's filter: every record's message scrubbed of remembered secrets and URLs' paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redacted(message, limit=10_000)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
