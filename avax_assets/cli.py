@@ -128,9 +128,15 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
                   for a in [*(a for scope in SCOPES for a in catalogue.scope(scope)), *catalogue.analytics]
                   for key in a.keys}
         names = [name.strip() for name in select.split(",") if name.strip()]
+        if not names:
+            raise SettingError("--select names no asset: give asset names, comma-separated (e.g. blocks,clickhouse_blocks)")
         unknown = [name for name in names if name not in assets]
         if unknown:
             raise SettingError(f"no asset named {', '.join(unknown)}; assets: {', '.join(sorted(assets))}")
+        unpartitioned = [name for name in names if assets[name].partitions_def is None]
+        if partition is not None and unpartitioned:
+            raise SettingError(f"{', '.join(unpartitioned)} {'is' if len(unpartitioned) == 1 else 'are'} not "
+                               "partitioned by day: materialize without --partition, in a run of its own")
         for name in names:
             if assets[name].partitions_def is not None:
                 if partition is None:

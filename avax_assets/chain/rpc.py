@@ -7,6 +7,8 @@ JSON-RPC at all. The URL is shown as scheme://host[:port] only: provider URLs ca
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +61,9 @@ class CallError:
     data: Any = None
 
 
+log = logging.getLogger(__name__)
+
+
 class JsonRpcClient:
     def __init__(self, settings: RpcSettings, transport: httpx.BaseTransport | None = None) -> None:
         if settings.batch_size < 1 or settings.concurrency < 1 or settings.patience.max_attempts < 1:
@@ -104,12 +109,23 @@ class JsonRpcClient:
         method = calls[0].method
         what = f"JSON-RPC {method} at {self.endpoint}"
         patience = self.settings.patience
-        response = send_with_retries(lambda: bounded(self._http, "POST", self.settings.url, json=payload,
-                                                     patience=patience, what=what), what=what, patience=patience)
-        if response.status_code != 200:
-            raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
-                           redacted(response.text))
-        return self._results(self._decode(response, method, shape), calls, allow_null, keep_errors)
+        for attempt in range(1, patience.max_attempts + 1):
+            response = send_with_retries(lambda: bounded(self._http, "POST", self.settings.url, json=payload,
+                                                         patience=patience, what=what), what=what, patience=patience)
+            if response.status_code != 200:
+                raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
+                               redacted(response.text))
+            try:
+                body = self._decode(response, method, shape)
+                break
+            except MalformedResponse as exc:  # a truncated or garbled answer: a backend's fault, often passing
+                if attempt == patience.max_attempts:
+                    raise MalformedResponse(f"{exc} ({attempt} answers like it; {patience.settings} set how "
+                                            "often to ask again)") from None
+                wait = patience.backoff(attempt)
+                log.warning("%s, retry %d/%d in %.1fs", exc, attempt, patience.max_attempts - 1, wait)
+                time.sleep(wait)
+        return self._results(body, calls, allow_null, keep_errors)
 
     def _decode(self, response: httpx.Response, method: str, shape: Any = None) -> Any:
         if shape is not None:
@@ -121,8 +137,8 @@ class JsonRpcClient:
             return msgspec.json.decode(response.content)
         except msgspec.DecodeError:
             raise MalformedResponse(
-                f"JSON-RPC {method} at {self.endpoint}: response is not JSON: {redacted(response.text, 120)!r}"
-            ) from None
+                f"JSON-RPC {method} at {self.endpoint}: the answer is not JSON ({len(response.content):,} bytes, "
+                f"starting {redacted(response.text, 40)!r})") from None
 
     def _results(self, body: Any, calls: Sequence[Call], allow_null: bool, keep_errors: bool = False) -> list[Any]:
         method = calls[0].method

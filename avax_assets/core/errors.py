@@ -80,6 +80,10 @@ class TracingUnavailable(SettingError):
     """The configured node serves no call traces."""
 
 
+class NotStored(PermanentError):
+    """A stored partition an asset reads is not in the lake (the day was never extracted)."""
+
+
 class SourceRefused(PermanentError):
     """A source refused the request (4xx other than 429, GraphQL errors) or answered outside its contract
     (not JSON, no items list, repeated page token, indexing errors)."""

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from avax_assets.core.clickhouse import ParquetSource
 from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, setting
-from avax_assets.core.errors import SettingError, SinkUnavailable
+from avax_assets.core.errors import NotStored, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
 from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
@@ -217,8 +217,14 @@ class Lake:
         return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)
 
     def stored(self, name: str, partition: str) -> LakePartition:
-        """A handle by dataset name alone: its batches keep the stored types until `conformed_to`."""
-        return LakePartition(self, self.partition_path(name, partition))
+        """A handle by dataset name alone: its batches keep the stored types until `conformed_to`. A partition
+        never stored is a NotStored error naming it (not the object store's own error)."""
+        path = self.partition_path(name, partition)
+        with self.errors(f"find {name} {partition}"):
+            found = self.fs.exists(path)
+        if not found:
+            raise NotStored(f"{name} {partition} is not in {self.where}: materialize {name} for that day first")
+        return LakePartition(self, path)
 
     def _ensure_bucket(self) -> None:
         try:

@@ -96,8 +96,31 @@ def test_json_rpc_error_object_names_method_and_code():
         rpc.call("eth_getBlockByNumber", ["0x1", False])
 
 
+@pytest.mark.parametrize("body", [b"<html>bad gateway</html>", b'[{"jsonrpc": "2.0", "id": 0, "res'])
+def test_an_answer_that_is_not_json_is_asked_again_a_bounded_number_of_times(body):
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        return httpx.Response(200, content=body)
+
+    with client(handler, max_attempts=3) as rpc, pytest.raises(MalformedResponse, match="not JSON") as failed:
+        rpc.call("eth_blockNumber", [])
+    assert len(attempts) == 3 and "3 answers like it" in str(failed.value)
+    assert "SECRET" not in str(failed.value)
+
+
+def test_a_garbled_answer_once_is_survived():
+    answers = iter([httpx.Response(200, content=b'[{"jsonrpc": "2.0", "id": 0, "res')])
+
+    def handler(request):
+        return next(answers, None) or echo_results(request)
+
+    with client(handler) as rpc:
+        assert rpc.call("echo", [5]) == 5
+
+
 @pytest.mark.parametrize("body, expected", [
-    (b"<html>bad gateway</html>", "not JSON"),
     (b'{"jsonrpc": "2.0", "result": 1}', "expected a batch array"),
     (b'[{"jsonrpc": "2.0", "result": 1}]', "without id"),
     (b'[{"jsonrpc": "2.0", "id": 7, "result": 1}]', "no response in batch"),
