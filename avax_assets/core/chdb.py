@@ -17,6 +17,7 @@ from pathlib import Path
 from avax_assets.core.errors import ClickHouseBusy
 
 LOCK_WAIT_S = 120.0  # how long an open waits for another process to release the directory (default)
+SAY_EVERY_S = 10.0  # a waiting open says so this often
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,11 @@ def _wait_or_give_up(path: str, lock_wait_s: float, deadline: float, poll_s: flo
             f"the embedded ClickHouse at {path} is held by another process; waited {lock_wait_s:g} s "
             f"(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: {holder or 'unknown'}. Run one load at a time (the "
             "'clickhouse' pool), or point AVAX_CLICKHOUSE_HOST at a ClickHouse server") from None
-    log.info("embedded ClickHouse at %s is held by another process: waiting", path)
+    left = deadline - time.monotonic()
+    waited = lock_wait_s - left
+    if int(waited / SAY_EVERY_S) != int((waited + poll_s) / SAY_EVERY_S) or waited < poll_s:
+        log.warning("embedded ClickHouse at %s is held by %s: waited %.0f s, giving up in %.0f s "
+                    "(AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S)", path, holder or "another process", waited, left)
     time.sleep(poll_s)
 
 
