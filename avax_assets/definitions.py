@@ -1,5 +1,5 @@
-"""The Dagster code location. Configuration comes from the environment (see README), read when Dagster
-loads the location, not at import."""
+"""The Dagster code location. Configuration comes from the environment (see docs/settings.md), read when
+Dagster loads the location, not at import."""
 
 import dagster as dg
 
