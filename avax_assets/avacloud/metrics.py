@@ -27,7 +27,7 @@ METRIC_GROUPS = {
 DAY_ONLY_PREFIXES = ("cumulative", "avg", "max")
 DAY_ONLY_METRICS = ("contracts", "deployers", "feesPaid")
 # A metrics day is a handful of small requests, far less than a run's start-up: backfill a month per run
-# (measured: README, Backfills).
+# (measured: docs/operations.md, Backfills).
 METRICS_DAYS_PER_BACKFILL_RUN = 31
 
 

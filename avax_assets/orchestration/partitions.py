@@ -68,7 +68,7 @@ class Partitions:
 
 def backfill_policy(days_per_run: int) -> dg.BackfillPolicy:
     """How a backfill from the UI splits a date range into runs. A daemon-launched run costs about 8 s
-    before its work starts (measured, README: Backfills): a day of mainnet blocks, receipts and traces
+    before its work starts (measured, docs/operations.md: Backfills): a day of mainnet blocks, receipts and traces
     takes minutes, so heavy datasets take one day per run (and a failure costs one day); a day of
     metrics takes well under a second, so those take many days per run."""
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run)

@@ -133,7 +133,7 @@ def test_helm_values_mirror_the_production_instance(helm):
     for job in load_definitions().jobs:  # and on every other deployment too, whatever its instance says
         if job.name.endswith("_daily"):
             assert job.tags["dagster/retry_on_asset_or_op_failure"] == "false", job.name
-    assert helm["generatePostgresqlPasswordSecret"] is False  # the README has you create that Secret yourself
+    assert helm["generatePostgresqlPasswordSecret"] is False  # docs/deployment.md has you create that Secret yourself
     config_map = yaml.safe_load((DEPLOYMENTS / "helm" / "avax-assets-config.yaml").read_text())
     assert config_map["metadata"]["name"] == helm["dagster-user-deployments"]["deployments"][0]["envConfigMaps"][0]["name"]
     assert our_settings(config_map["data"]) - code_settings() == set()

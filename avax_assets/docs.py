@@ -1,0 +1,162 @@
+"""The documentation pages made from the declarations, so they cannot drift from the code.
+
+    uv run python -m avax_assets.docs      # rewrite every generated page under docs/
+
+A page is one entry in PAGES: its file name under docs/ and the function that returns its text.
+avax_assets_tests/test_docs.py fails when a committed page differs from what its function returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from avax_assets.analytics.views import VIEWS
+from avax_assets.catalogue import DAILY_JOBS, DATASETS, FAMILIES
+from avax_assets.core.audits import audits_for
+from avax_assets.core.schema import Column, Dataset, Partitioning, View
+
+REGENERATE = "uv run python -m avax_assets.docs"
+
+# how each partitioning offers its days (orchestration/partitions.py makes them Dagster partitions)
+PARTITIONING_TEXT = {
+    Partitioning.CHAIN_DAILY: "daily, by the UTC day of `{column}`, from `AVAX_CHAIN_START_DATE`; "
+                              "a day is offered once it has closed",
+    Partitioning.SNAPSHOT_DAILY: "daily, by `{column}`: the day the snapshot was taken, from "
+                                 "`AVAX_SNAPSHOT_START_DATE` (the source serves current state only)",
+}
+
+DATASETS_INTRO = f"""# Datasets
+
+Generated from the declarations (`avax_assets/catalogue.py`, `avax_assets/analytics/views.py`) by
+`{REGENERATE}`; do not edit it by hand.
+
+Every dataset is published to its Kafka topic (message key: the natural key), stored as one Parquet object
+per day (`<lake root>/<dataset>/date=YYYY-MM-DD/<dataset>.parquet`) and loaded into a ClickHouse table of
+the same name in the database `AVAX_CLICKHOUSE_DATABASE` (`avax` unless set): a `ReplacingMergeTree`
+ordered by the key, partitioned by the day. Each column has one type at every hop: uint256 and int256
+values travel as base-10 strings (Parquet, Kafka JSON) and land as `UInt256` / `Int256`; hashes and
+addresses are lower-case hex. A column's meaning comes from the shared vocabulary
+(`avax_assets/core/vocabulary.py`), then what is particular to the dataset. Where each source is read and
+what it leaves null: [sources.md](sources.md).
+"""
+
+
+def cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def code(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def family_of(dataset: Dataset) -> str:
+    return next(family for family, specs in FAMILIES.items() if any(s.dataset == dataset for s in specs))
+
+
+def job_of(family: str) -> str:
+    return next(job.name for job in DAILY_JOBS if family in job.families)
+
+
+def asset_of(dataset: Dataset):
+    return next(spec for specs in FAMILIES.values() for spec in specs if spec.dataset == dataset)
+
+
+def index_table() -> str:
+    rows = ((f"[`{d.name}`](#{d.name})", f"`{asset_of(d).group}`", f"`{d.topic}`", f"`{d.table}`", code(d.key))
+            for d in DATASETS.values())
+    return table(("dataset", "group", "Kafka topic", "ClickHouse table", "key"), rows)
+
+
+def parent_text(dataset: Dataset) -> str | None:
+    link = dataset.parent
+    if link is None:
+        return None
+    text = f"every row joins [`{link.dataset.name}`](#{link.dataset.name}) on {code(link.on)}"
+    return text + (f"; `{link.dataset.name}.{link.count_column}` counts them" if link.count_column else "")
+
+
+def facts(dataset: Dataset) -> list[str]:
+    spec, family = asset_of(dataset), family_of(dataset)
+    lines = [
+        f"group `{spec.group}` in the Dagster UI; family `{family}`; job `{job_of(family)}`",
+        f"source: {spec.origin}" + (f", reading `{spec.reads.name}`" if spec.reads else ""),
+        f"Kafka topic: `{dataset.topic}`",
+        f"key: {code(dataset.key)} (the Kafka message key and the table's `ORDER BY`)",
+        f"ClickHouse table: `{dataset.table}`, `PARTITION BY toDate({dataset.partition_column})`",
+        "partitions: " + PARTITIONING_TEXT[dataset.partitioning].format(column=dataset.partition_column),
+        f"backfill: {dataset.days_per_backfill_run} day{'s' if dataset.days_per_backfill_run > 1 else ''} per run",
+        parent_text(dataset),
+        "checks: " + ", ".join([*(f"`{name}` (load)" for name in audits_for(dataset)),
+                                *(f"`{c.name}` (extract{', warning' if c.warn_only else ''})" for c in spec.checks)]),
+    ]
+    return [f"- {line}" for line in lines if line]
+
+
+def column_row(column: Column, with_source: bool) -> tuple[str, ...]:
+    row = (f"`{column.name}`", f"`{column.type.arrow}`", f"`{column.clickhouse_type}`", column.meaning)
+    return (*row, f"`{column.source}`" if column.source else "") if with_source else row
+
+
+def columns_table(dataset: Dataset) -> str:
+    with_source = any(c.source for c in dataset.columns)
+    header = ("column", "Parquet / Kafka", "ClickHouse", "meaning", *(("API field",) if with_source else ()))
+    return table(header, (column_row(c, with_source) for c in dataset.columns))
+
+
+def dataset_section(dataset: Dataset) -> str:
+    return "\n\n".join((f"### `{dataset.name}`", dataset.description, "\n".join(facts(dataset)),
+                        columns_table(dataset)))
+
+
+def view_section(view: View) -> str:
+    reads = ", ".join(f"[`{d.name}`](#{d.name})" for d in view.reads)
+    lines = [f"- reads {reads}", f"- ClickHouse view: `{view.name}` (group `analytics`, job `analytics`)"]
+    if view.chart:
+        lines.append(f"- chart in its materialization metadata: {view.chart.title}")
+    return "\n\n".join((f"### `{view.name}`", view.description, "\n".join(lines)))
+
+
+def datasets_markdown() -> str:
+    """docs/datasets.md: every dataset's declaration, then every view."""
+    parts = [DATASETS_INTRO, index_table(), "## Datasets", *(dataset_section(d) for d in DATASETS.values()),
+             "## Views", "Views over the loaded tables, (re)created by the `analytics` job.",
+             *(view_section(v) for v in VIEWS)]
+    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+# file name under docs/ → the function that writes it
+PAGES: dict[str, Callable[[], str]] = {
+    "datasets.md": datasets_markdown,
+}
+
+
+def write_docs(root: Path) -> list[Path]:
+    """Write every generated page under root/docs; return the paths written."""
+    written = []
+    for name, page in PAGES.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page())
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="the repository (default: the one holding this package)")
+    for path in write_docs(parser.parse_args(argv).root):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
