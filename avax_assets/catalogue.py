@@ -53,6 +53,11 @@ SCOPES: dict[str, tuple[DatasetAsset, ...]] = {
     "metrics": METRICS_ASSETS,
     "subgraphs": subgraphs.ASSETS,
 }
+# Families: the folder declaring each dataset (for the docs)
+FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
+    "chain": chain.ASSETS, "tokens": (*tokens.ASSETS, tokens.TOKENS_ASSET), "events": events.ASSETS,
+    "avacloud": (*SNAPSHOT_ASSETS, *BRIDGE_ASSETS, *METRICS_ASSETS), "subgraphs": subgraphs.ASSETS,
+}
 # Datasets a scope extracts together, in one step over one pass of their source
 JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS}
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in SCOPES.values() for spec in specs}

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from avax_assets.analytics.views import VIEWS
-from avax_assets.catalogue import DAILY_JOBS, DATASETS, FAMILIES
+from avax_assets.catalogue import DAILY_JOBS, DATASETS, FAMILIES, SCOPES, SETTINGS
+from avax_assets.core.config import Settings, Variable
 from avax_assets.core.audits import audits_for
 from avax_assets.core.schema import Column, Dataset, Partitioning, View
 
@@ -58,16 +59,20 @@ def table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def scope_of(dataset: Dataset) -> str:
+    return next(scope for scope, specs in SCOPES.items() if any(s.dataset == dataset for s in specs))
+
+
 def family_of(dataset: Dataset) -> str:
     return next(family for family, specs in FAMILIES.items() if any(s.dataset == dataset for s in specs))
 
 
-def job_of(family: str) -> str:
-    return next(job.name for job in DAILY_JOBS if family in job.families)
+def job_of(scope: str) -> str:
+    return next(job.name for job in DAILY_JOBS if job.scope == scope)
 
 
 def asset_of(dataset: Dataset):
-    return next(spec for specs in FAMILIES.values() for spec in specs if spec.dataset == dataset)
+    return next(spec for specs in SCOPES.values() for spec in specs if spec.dataset == dataset)
 
 
 def index_table() -> str:
@@ -85,9 +90,9 @@ def parent_text(dataset: Dataset) -> str | None:
 
 
 def facts(dataset: Dataset) -> list[str]:
-    spec, family = asset_of(dataset), family_of(dataset)
+    spec = asset_of(dataset)
     lines = [
-        f"group `{spec.group}` in the Dagster UI; family `{family}`; job `{job_of(family)}`",
+        f"group `{spec.group}` in the Dagster UI; family `{family_of(dataset)}`; job `{job_of(scope_of(dataset))}`",
         f"source: {spec.origin}" + (f", reading `{spec.reads.name}`" if spec.reads else ""),
         f"Kafka topic: `{dataset.topic}`",
         f"key: {code(dataset.key)} (the Kafka message key and the table's `ORDER BY`)",
@@ -133,9 +138,72 @@ def datasets_markdown() -> str:
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
 
 
+SETTINGS_INTRO = f"""# Settings
+
+Generated from the settings declarations (`avax_assets/catalogue.py` `SETTINGS`: one model per source and sink,
+beside its client) by `{REGENERATE}`; do not edit it by hand. `uv run avax-assets settings` prints the same list.
+
+Nothing needs setting locally: the defaults are the local node, the local broker, Parquet under
+`.avax-assets/lake` and chDB under `.avax-assets/chdb`, and `deployments/local/services.sh env` prints the
+variables of the local stack. The same code reaches production engines by these variables only
+([deployment.md](deployment.md)). They are read when Dagster loads the code location: a value is parsed to
+its type and checked against its bounds, and one that does not fit is refused in one line naming the variable
+([failure-modes.md](failure-modes.md)). A secret is handed to Dagster as an `EnvVar`, read only at run time,
+and its value (for a URL, its path and query too) is scrubbed from every error and log line. The live path's
+own settings are under `LiveSettings` ([live.md](live.md)).
+"""
+
+SETTINGS_EXAMPLE = """## Example: production engines
+
+```bash
+export AVAX_RPC_URL=https://api.avax.network/ext/bc/C/rpc
+export AVAX_KAFKA_BOOTSTRAP_SERVERS=kafka-1:9092,kafka-2:9092
+export AVAX_S3_ENDPOINT_URL=http://minio:9000 AVAX_LAKE_ROOT=s3://avax-lake
+export AVAX_S3_ACCESS_KEY_ID=… AVAX_S3_SECRET_ACCESS_KEY=…
+export AVAX_CLICKHOUSE_HOST=clickhouse AVAX_CLICKHOUSE_PASSWORD=…
+uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
+
+# the real AvaCloud Data API, with a key and your plan's budget
+export AVAX_AVACLOUD_API_KEY=… AVAX_AVACLOUD_CU_PER_MINUTE=8000
+uv run avax-assets materialize --partition 2026-11-22 \\
+  --select chains,subnets,blockchains,clickhouse_chains,clickhouse_subnets,clickhouse_blockchains
+```
+"""
+
+
+def shown_default(value: object) -> str:
+    if value is None:
+        return "—"
+    value = getattr(value, "value", value)
+    if isinstance(value, dict):
+        value = ",".join(f"{k}={v}" for k, v in value.items()) or "—"
+    elif isinstance(value, list):
+        value = ",".join(map(str, value))
+    return f"`{value}`" if value != "—" else value
+
+
+def variable_row(variable: Variable) -> tuple[str, ...]:
+    return (f"`{variable.name}`", shown_default(variable.default), variable.kind, variable.bounds or "",
+            "secret" if variable.secret else "", variable.doc)
+
+
+def settings_section(model: type[Settings]) -> str:
+    doc = " ".join((model.__doc__ or "").split())
+    rows = (variable_row(v) for v in model.variables())
+    return "\n\n".join((f"## {model.__name__} (`{model.__module__}`)", doc,
+                         table(("variable", "default", "type", "bounds", "", "what it sets"), rows)))
+
+
+def settings_markdown() -> str:
+    """docs/settings.md: every AVAX_* variable, model by model."""
+    parts = [SETTINGS_INTRO, *(settings_section(model) for model in SETTINGS), SETTINGS_EXAMPLE]
+    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
 # file name under docs/ → the function that writes it
 PAGES: dict[str, Callable[[], str]] = {
     "datasets.md": datasets_markdown,
+    "settings.md": settings_markdown,
 }
 
 

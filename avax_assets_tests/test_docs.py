@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from avax_assets.analytics.views import VIEWS
-from avax_assets.catalogue import DATASETS, FAMILIES
+from avax_assets.catalogue import DATASETS, FAMILIES, SETTINGS
 from avax_assets.docs import PAGES, REGENERATE, datasets_markdown, write_docs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,3 +74,18 @@ def test_the_operations_page_names_every_dagster_group():
     text = (REPO / "docs" / "operations.md").read_text()
     listed = set(re.findall(r"^- `(\w+)`:", text.split("**Groups**")[1].split("**Jobs**")[0], re.MULTILINE))
     assert listed == groups
+
+
+def test_every_variable_the_package_reads_is_on_the_settings_page():
+    read = set()
+    for path in (REPO / "avax_assets").rglob("*.py"):
+        read |= set(re.findall(r"\"(AVAX_[A-Z0-9_]+)\"", path.read_text()))
+    page = (REPO / "docs" / "settings.md").read_text()
+    declared = {variable.name for model in SETTINGS for variable in model.variables()}
+    assert read <= declared, f"read but not declared: {sorted(read - declared)}"
+    assert not [name for name in declared if f"`{name}`" not in page]
+
+
+def test_no_variable_is_declared_twice():
+    counts = Counter(variable.name for model in SETTINGS for variable in model.variables())
+    assert [name for name, n in counts.items() if n > 1] == []
