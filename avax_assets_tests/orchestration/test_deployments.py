@@ -24,12 +24,16 @@ PRODUCTION_INSTANCE = yaml.safe_load((DEPLOYMENTS / "production" / "dagster.yaml
 DAGSTER_SERVICES = ("code-location", "webserver", "daemon")
 
 
+def instance_settings() -> set[str]:
+    """Every environment variable the production instance reads."""
+    return set(re.findall(r"\{env: ([A-Z0-9_]+)\}", (DEPLOYMENTS / "production" / "dagster.yaml").read_text()))
+
+
 def code_settings() -> set[str]:
     """Every environment variable the code or the production instance reads."""
-    names = set()
+    names = instance_settings()
     for source in (REPO / "avax_assets").rglob("*.py"):
         names |= set(re.findall(r"\"(AVAX_[A-Z0-9_]+)\"", source.read_text()))
-    names |= set(re.findall(r"\{env: ([A-Z0-9_]+)\}", (DEPLOYMENTS / "production" / "dagster.yaml").read_text()))
     return names
 
 
@@ -64,9 +68,8 @@ def test_compose_names_only_settings_the_code_reads(compose):
 
 def test_compose_dagster_services_share_the_instance_and_one_image(compose):
     services = compose["services"]
-    instance_settings = {name for name in code_settings() if name.startswith(("DAGSTER_PG_", "DAGSTER_COMPUTE"))}
     for name in DAGSTER_SERVICES:
-        assert instance_settings <= set(services[name]["environment"]), name
+        assert instance_settings() <= set(services[name]["environment"]), name
         assert services[name]["image"] == services["code-location"]["image"]
         assert services[name]["build"]["dockerfile"] == "deployments/docker/Dockerfile"
     # the run workers start inside the code location: it needs the pipeline's settings too
@@ -138,6 +141,24 @@ def test_helm_values_mirror_the_production_instance(helm):
     assert config_map["metadata"]["name"] == helm["dagster-user-deployments"]["deployments"][0]["envConfigMaps"][0]["name"]
     assert our_settings(config_map["data"]) - code_settings() == set()
     assert not any("PASSWORD" in key or "SECRET" in key for key in config_map["data"])  # secrets go in a Secret
+
+
+def test_compute_logs_go_to_the_lakes_s3_with_its_credentials(compose):
+    from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
+
+    compute_logs = PRODUCTION_INSTANCE["compute_logs"]
+    assert (compute_logs["module"], compute_logs["class"]) == (S3ComputeLogManager.__module__, "S3ComputeLogManager")
+    assert set(compute_logs["config"]) <= set(S3ComputeLogManager.config_type())
+    assert compute_logs["config"]["endpoint_url"] == {"env": "AVAX_S3_ENDPOINT_URL"}
+    services = compose["services"]
+    pipeline = services["code-location"]["environment"]
+    for name in DAGSTER_SERVICES:
+        env = services[name]["environment"]
+        # the lake's credentials under boto3's names, its endpoint and its bucket
+        assert env["AWS_ACCESS_KEY_ID"] == pipeline["AVAX_S3_ACCESS_KEY_ID"], name
+        assert env["AWS_SECRET_ACCESS_KEY"] == pipeline["AVAX_S3_SECRET_ACCESS_KEY"], name
+        assert env["AVAX_S3_ENDPOINT_URL"] == pipeline["AVAX_S3_ENDPOINT_URL"], name
+        assert env["DAGSTER_COMPUTE_LOG_BUCKET"] == urlparse(pipeline["AVAX_LAKE_ROOT"]).hostname, name
 
 
 def test_cluster_ddl_covers_every_dataset():
@@ -376,3 +397,29 @@ def test_the_webserver_is_published_only_through_an_authenticating_ingress(chart
     template = (CHART / "templates" / "ingress.yaml").read_text()
     assert "range $key, $value := .Values.ingress.annotations" in template  # the annotations reach the Ingress
     assert [p["serviceName"] for p in ingress["dagsterWebserver"]["precedingPaths"]] == ["oauth2-proxy"]
+
+
+def test_helm_compute_logs_are_the_production_instances(chart_values):
+    manager = chart_values["computeLogManager"]
+    assert manager["type"] == PRODUCTION_INSTANCE["compute_logs"]["class"]
+    snake = {re.sub(r"[A-Z]", lambda m: f"_{m.group().lower()}", key): value
+             for key, value in manager["config"]["s3ComputeLogManager"].items()}
+    assert snake == PRODUCTION_INSTANCE["compute_logs"]["config"]
+
+
+def test_helm_gives_the_compute_logs_settings_and_credentials_to_the_dagster_pods(chart_values):
+    config_map = yaml.safe_load((DEPLOYMENTS / "helm" / "avax-assets-config.yaml").read_text())
+    s3 = chart_values["computeLogManager"]["config"]["s3ComputeLogManager"]
+    assert {value["env"] for value in s3.values() if isinstance(value, dict)} <= set(config_map["data"])
+    launcher = chart_values["runLauncher"]["config"]["k8sRunLauncher"]
+    [secret] = [source["name"] for source in launcher["envSecrets"]]
+    credentials = {"AWS_ACCESS_KEY_ID": (secret, "AVAX_S3_ACCESS_KEY_ID"),
+                   "AWS_SECRET_ACCESS_KEY": (secret, "AVAX_S3_SECRET_ACCESS_KEY")}
+    pods = {"webserver": (chart_values["dagsterWebserver"], chart_values["dagsterWebserver"]["env"]),
+            "daemon": (chart_values["dagsterDaemon"], chart_values["dagsterDaemon"]["env"]),
+            "runs": (launcher, launcher["runK8sConfig"]["containerConfig"]["env"])}
+    for name, (pod, env) in pods.items():
+        assert config_map["metadata"]["name"] in [source["name"] for source in pod["envConfigMaps"]], name
+        from_secrets = {var["name"]: (var["valueFrom"]["secretKeyRef"]["name"], var["valueFrom"]["secretKeyRef"]["key"])
+                        for var in env}
+        assert from_secrets == credentials, name
