@@ -23,6 +23,7 @@ from avax_assets.events import assets as events
 from avax_assets.live.resources import LiveResource
 from avax_assets.live.sensor import SENSORS as LIVE_SENSORS
 from avax_assets.orchestration import configured
+from avax_assets.orchestration.claims import dead_claims_sensor
 from avax_assets.orchestration.factory import (
     DatasetAsset,
     JointAsset,
@@ -135,7 +136,8 @@ class Catalogue:
         jobs = {job.name: self.job(job) for job in DAILY_JOBS}
         analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
-        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS), *LIVE_SENSORS]
+        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS), *LIVE_SENSORS,
+                   dead_claims_sensor]
         return dg.Definitions(
             assets=[*(source.spec() for source in SOURCES), *(a for name in SCOPES for a in self.scope(name)),
                     *self.analytics],

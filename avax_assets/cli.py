@@ -7,10 +7,14 @@
     uv run avax-assets datasets                                 # every dataset: topic, table, key
     uv run avax-assets settings                                 # every AVAX_* variable: default, doc
     uv run avax-assets cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
+    uv run avax-assets pools [list]                             # pools: limits, the runs holding them
+    uv run avax-assets pools free-dead                          # give back the slots of killed runs
     uv run avax-assets pools apply [--production]               # pool limits on $DAGSTER_HOME's instance
 
 `materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
-the partition (an unknown one gets the valid range and the variable that moves it, not a traceback).
+the partition (an unknown one gets the valid range and the variable that moves it, not a traceback). It
+first gives back the pool slots of runs whose process was killed, says every 10 s which run holds a pool
+it waits for, and stops at once on SIGTERM or Ctrl-C (orchestration/claims.py).
 
 `sql` opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
 engine in .avax-assets/chdb unless AVAX_CLICKHOUSE_HOST names a server). The embedded engine allows one
@@ -147,11 +151,20 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     except AvaxError as exc:
         print(f"avax-assets materialize: {exc}", file=sys.stderr)
         return 2
+    from avax_assets.orchestration import claims
+
+    def say(line: str) -> None:
+        print(f"avax-assets materialize: {line}", file=sys.stderr, flush=True)
+
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(list({id(a): a for a in assets.values()}.values()), selection=names, partition_key=partition, resources=resources,
-                                instance=instance, raise_on_error=False,
-                                run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose
-                                                                                else "WARNING"}}}})
+        result, stopped_by = claims.materialize(
+            instance, list({id(a): a for a in assets.values()}.values()), say, selection=names,
+            partition_key=partition, resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}})
+    if stopped_by is not None:
+        say(f"stopped by {signal.Signals(stopped_by).name}"
+            + (f"; run {result.run_id} marked failed" if result is not None else ""))
+        return 128 + stopped_by
     done = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}; materialized {', '.join(done) or 'nothing'}")
     return 0 if result.success else 1
@@ -234,16 +247,22 @@ def cluster_ddl(cluster: str | None, database: str) -> int:
     return 0
 
 
-def pools(production: bool) -> int:
+def pools(action: str, production: bool) -> int:
     import dagster as dg
 
+    from avax_assets.orchestration import claims
     from avax_assets.orchestration.pools import LOCAL_LIMITS, PRODUCTION_LIMITS, apply_limits
 
-    limits = PRODUCTION_LIMITS if production else LOCAL_LIMITS
     with dg.DagsterInstance.get() as instance:
-        apply_limits(instance, limits)
-    for pool, limit in limits.items():
-        print(f"pool {pool}: {limit}")
+        if action == "list":
+            print(render(*claims.pool_rows(instance)))
+        elif action == "free-dead":
+            print("\n".join(claims.free_dead_claims(instance)) or "no claims of dead runs")
+        else:
+            limits = PRODUCTION_LIMITS if production else LOCAL_LIMITS
+            apply_limits(instance, limits)
+            for pool, limit in limits.items():
+                print(f"pool {pool}: {limit}")
     return 0
 
 
@@ -266,8 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     ddl = commands.add_parser("cluster-ddl", help="the DDL of replicated tables on a ClickHouse cluster")
     ddl.add_argument("--cluster", help="the cluster's name (default: the {cluster} macro)")
     ddl.add_argument("--database", default="avax")
-    pool = commands.add_parser("pools", help="set the pool limits on $DAGSTER_HOME's instance")
-    pool.add_argument("action", choices=["apply"])
+    pool = commands.add_parser("pools", help="the pools of $DAGSTER_HOME's instance: list them with the runs "
+                                           "holding them, free the slots of killed runs, set their limits")
+    pool.add_argument("action", nargs="?", default="list", choices=["list", "free-dead", "apply"])
     pool.add_argument("--production", action="store_true", help="the production limits (else the local ones)")
     args = parser.parse_args(argv)
     if args.command in ("datasets", "settings", "cluster-ddl"):
@@ -283,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "cluster-ddl":
         raise SystemExit(cluster_ddl(args.cluster, args.database))
     if args.command == "pools":
-        raise SystemExit(pools(args.production))
+        raise SystemExit(pools(args.action, args.production))
     raise SystemExit(materialize(args.select, args.partition, args.verbose))
 
 

@@ -1,5 +1,6 @@
-"""Processes: whether one is still running (to tell a killed process's leftovers from live ones), and a
-child that ends when its parent is killed."""
+"""Processes: whether one is still running (to tell a killed process's leftovers from live ones), when it
+started (so a pid taken again by a later process is not mistaken for it), and a child that ends when its
+parent is killed."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def process_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def process_start(pid: int) -> str | None:
+    """The boot and the clock tick at which the process started; None where /proc cannot tell (no such
+    process, or not Linux)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 
 _watching_parent = False
