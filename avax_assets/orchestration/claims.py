@@ -6,8 +6,8 @@ keeps its slots, and every later step of the pool waits for ever. Dagster's run 
 a run: it checks only runs whose run launcher can tell whether their worker lives, and in-process runs
 (`dg.materialize`, `avax-assets materialize`) have none. So a run executed in a process of its own carries
 that process in its tags (host, pid, start), and a run whose process is gone from this host is marked failed
-and its claims freed: before every `avax-assets materialize`, by the `free_dead_claims` sensor (the daemon)
-and by `avax-assets pools free-dead`.
+and its claims freed: before every `avax-assets materialize`, while one waits for a pool, by the
+`free_dead_claims` sensor (the daemon) and by `avax-assets pools free-dead`.
 
     result, stopped_by = materialize(instance, assets, say=print, selection=…)   # the CLI's runs
     free_dead_claims(instance)   # what it freed, a line per run
@@ -17,14 +17,18 @@ and by `avax-assets pools free-dead`.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.events import JobFailureData, RunFailureReason
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus, RunsFilter
 
 from avax_assets.core.processes import process_alive, process_start
@@ -33,6 +37,7 @@ from avax_assets.orchestration.pools import POOLS
 HOST_TAG, PID_TAG, START_TAG = "avax-assets/host", "avax-assets/pid", "avax-assets/process-start"
 UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
               DagsterRunStatus.CANCELING]
+WAIT_LINE_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -162,18 +167,21 @@ def _process_state(run: dg.DagsterRun | None) -> str:
 def materialize(instance: dg.DagsterInstance, assets: list, say: Callable[[str], None],
                 **kwargs) -> tuple[dg.ExecuteInProcessResult | None, int | None]:
     """`dg.materialize` for a process of its own (the CLI): the claims of dead runs freed first, the run tagged
-    with this process. Returns the result (None when stopped before the run began) and the signal that stopped it, if any."""
+    with this process, a line while it waits for a pool, and SIGTERM or Ctrl-C ending it at once (failed).
+    Returns the result (None when stopped before the run began) and the signal that stopped it, if any."""
     for line in free_dead_claims(instance):
         say(line)
     process = RunProcess.current()
-    result, stopped_by = None, None
+    watch = _Watch(instance, process, say)
+    result = None
     try:
-        result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=process.tags(), **kwargs)
-    except KeyboardInterrupt:  # a signal Dagster did not capture
-        stopped_by = signal.SIGINT
+        with watch.installed(), _claims_checked_without_spinning():
+            result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=process.tags(), **kwargs)
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a signal Dagster did not capture
+        watch.signal = watch.signal or signal.SIGINT
     finally:
         _end_own_runs(instance, process)
-    return result, stopped_by
+    return result, watch.signal
 
 
 def _end_own_runs(instance: dg.DagsterInstance, process: RunProcess) -> None:
@@ -182,6 +190,130 @@ def _end_own_runs(instance: dg.DagsterInstance, process: RunProcess) -> None:
         if run.status in UNFINISHED:
             instance.report_run_failed(run, "avax-assets materialize stopped before the run ended")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise dg.DagsterExecutionInterruptedError()
+
+
+class _Watch:
+    """While this process's run executes: a line when it starts waiting for a pool and every 10 s while it
+    waits, naming the runs that hold the pool (dead ones freed first); and SIGTERM or Ctrl-C interrupt a
+    waiting run at once. Dagster captures both signals during a run and acts on them only when a step starts,
+    so a run waiting for a slot ignored them (and waited for ever behind a dead run)."""
+
+    def __init__(self, instance: dg.DagsterInstance, process: RunProcess, say: Callable[[str], None]) -> None:
+        self.instance, self.process, self.say = instance, process, say
+        self.signal: int | None = None
+        self._run_id: str | None = None
+        self._stop = threading.Event()
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        # every signal with a Python handler writes its number to the wakeup fd, whichever handler Dagster set
+        previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        previous = {signum: signal.signal(signum, handler) for signum, handler in
+                    ((signal.SIGUSR1, _interrupt), (signal.SIGTERM, signal.default_int_handler))}
+        thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), name="pool-wait", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+            signal.set_wakeup_fd(previous_fd)
+            self._reader.setblocking(False)
+            try:  # a signal the thread had no time to read
+                self._noted(self._reader.recv(64))
+            except BlockingIOError:
+                pass
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self._reader.close()
+            self._writer.close()
+
+    def _watch(self, main_thread: int) -> None:
+        said_at, failed = None, ""
+        while not self._stop.is_set():
+            try:
+                said_at = self._tick(main_thread, said_at)
+            except Exception as exc:  # noqa: BLE001 - the run goes on; the lines wait for the storage
+                if str(exc) != failed:
+                    self.say(f"cannot read the pools: {exc}")
+                failed = str(exc)
+                time.sleep(1)
+
+    def _tick(self, main_thread: int, said_at: float | None) -> float | None:
+        """One second of watching; returns when it last said what the run waits for (None: not waiting)."""
+        if select.select([self._reader], [], [], 1.0)[0] and self._noted(self._reader.recv(64)):
+            if self._waits():  # a running step is interrupted by Dagster itself
+                signal.pthread_kill(main_thread, signal.SIGUSR1)
+        waits = self._waits()
+        if not waits:
+            return None
+        if said_at is None or time.monotonic() - said_at >= WAIT_LINE_EVERY_S:
+            self._say_waits(waits, said_at is not None)
+            return time.monotonic()
+        return said_at
+
+    def _noted(self, received: bytes) -> bool:
+        """Whether SIGTERM or SIGINT is among the signals received (the first is remembered)."""
+        stops = [signum for signum in received if signum in (signal.SIGINT, signal.SIGTERM)]
+        self.signal = self.signal or (stops[0] if stops else None)
+        return bool(stops)
+
+    def _waits(self) -> list[tuple[str, str]]:
+        """(pool, step) of each step of this process's run waiting for a slot."""
+        run_id = self._run_id or self._find_run()
+        if run_id is None:
+            return []
+        return [(pool, step) for pool, claims in _claims(self.instance).items()
+                for claimant, step, claim in claims if claimant == run_id and claim == "waits"]
+
+    def _find_run(self) -> str | None:
+        runs = self.instance.get_runs(RunsFilter(tags=self.process.tags(), statuses=UNFINISHED), limit=1)
+        self._run_id = runs[0].run_id if runs else None
+        return self._run_id
+
+    def _say_waits(self, waits: list[tuple[str, str]], again: bool) -> None:
+        if again:
+            for line in free_dead_claims(self.instance):
+                self.say(line)
+        claims = _claims(self.instance)
+        limits = self.instance.event_log_storage.get_concurrency_infos([pool for pool, _ in waits])
+        for pool, step in waits:
+            holders = [(run_id, held) for run_id, held, claim in claims.get(pool, []) if claim == "holds"]
+            self.say(f"run {self._run_id}: step {step} waits for pool {pool} (limit {limits[pool].limit}), "
+                     f"{self._holders(holders) if holders else 'no step holds it: claiming a slot'}")
+
+    def _holders(self, holders: list[tuple[str, str]]) -> str:
+        described = []
+        for run_id, step in holders:
+            run = self.instance.get_run_by_id(run_id)
+            state = ", ".join(filter(None, [run.status.value if run else "no such run", _process_state(run)]))
+            described.append(f"run {run_id} (step {step}, {state})")
+        return "held by " + "; ".join(described)
+
+
+@contextmanager
+def _claims_checked_without_spinning() -> Iterator[None]:
+    """Dagster 1.13's in-process executor sleeps `interval_to_next_pending_claim_check()` between checks of
+    a blocked claim, which takes min([0, …]) and so is never above 0: a waiting run spins a whole core. Here
+    it is the time to the next check, for this process's run."""
+    original = InstanceConcurrencyContext.interval_to_next_pending_claim_check
+    InstanceConcurrencyContext.interval_to_next_pending_claim_check = _time_to_next_claim_check
+    try:
+        yield
+    finally:
+        InstanceConcurrencyContext.interval_to_next_pending_claim_check = original
+
+
+def _time_to_next_claim_check(context: InstanceConcurrencyContext) -> float:
+    timeouts = [context._pending_timeouts[step] for step in context.pending_claim_steps()  # noqa: SLF001
+                if step in context._pending_timeouts]  # noqa: SLF001
+    return max(0.0, min(timeouts) - time.time()) if timeouts else 0.0
 
 
 @dg.sensor(name="free_dead_claims", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,

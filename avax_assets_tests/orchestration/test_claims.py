@@ -1,12 +1,14 @@
 """Pool claims of killed runs (orchestration/claims.py), on the project's local instance configuration in a
 temporary DAGSTER_HOME: CLI-like runs (claims_run.py, the path `avax-assets materialize` takes) hold the `rpc`
 pool (limit 1) in processes of their own. A SIGKILLed holder does not block the next run, which marks it
-failed; `avax-assets pools` lists the claims and frees those of dead runs, and so does the daemon's sensor."""
+failed; a run waiting for the pool says which run holds it and ends at once on SIGTERM or Ctrl-C;
+`avax-assets pools` lists the claims and frees those of dead runs, and so does the daemon's sensor."""
 
 from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
 from avax_assets import cli
@@ -128,6 +131,28 @@ def test_a_sigkilled_run_does_not_block_the_next_one_and_is_marked_failed(home, 
         assert claimants(instance) == set()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_waiting_run_says_what_it_waits_for_and_ends_at_once_on_a_signal(home, runs, signum):
+    holder = runs(3600, "holder").holding()
+    waiting = runs(0, "waiting")
+    with dg.DagsterInstance.get() as instance:
+        held = run_of(instance, holder).run_id
+        line = waiting.until("waits for pool rpc")
+        assert f"held by run {held} (step holds_rpc, STARTED, pid {holder.pid} on " in line and "(running))" in line
+
+        waiting.process.send_signal(signum)
+        assert waiting.ended() == 128 + signum, waiting.output()
+        assert f"stopped by {signum.name}" in waiting.output()
+        assert not waiting.ready.exists()
+        assert run_of(instance, waiting).status == DagsterRunStatus.FAILURE
+        assert claimants(instance) == {(held, "holds"), (held, "pending")}
+
+        holder.process.send_signal(signal.SIGTERM)  # a running step: Dagster interrupts it, the slot is given back
+        assert holder.ended() == 128 + signal.SIGTERM, holder.output()
+        assert run_of(instance, holder).status == DagsterRunStatus.FAILURE
+        assert claimants(instance) == set()
+
+
 def test_pools_lists_the_claims_and_frees_those_of_dead_runs(home, runs, capsys):
     holder = runs(3600, "holder").holding()
     assert cli.pools("list", False) == 0
@@ -172,3 +197,15 @@ def test_a_process_is_told_apart_from_a_later_one_with_its_pid():
     ended = subprocess.Popen(["true"])
     ended.wait()
     assert claims.RunProcess(me.host, ended.pid, "").alive() is False
+
+
+def test_a_blocked_claim_is_checked_again_after_a_pause_not_in_a_busy_loop(home):
+    with dg.DagsterInstance.get() as instance:
+        instance.event_log_storage.set_concurrency_slots(RPC, 1)
+        first, second = (dg.DagsterRun(job_name="claims", run_id=run_id) for run_id in ("first", "second"))
+        with InstanceConcurrencyContext(instance, first) as holder, \
+                InstanceConcurrencyContext(instance, second) as waiter:
+            assert holder.claim(RPC, "step")
+            assert not waiter.claim(RPC, "step")
+            with claims._claims_checked_without_spinning():  # noqa: SLF001
+                assert waiter.interval_to_next_pending_claim_check() > 0
