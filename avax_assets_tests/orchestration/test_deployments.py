@@ -123,6 +123,9 @@ def test_every_deployment_loads_the_code_location_of_pyproject(compose, helm):
     args = helm["dagster-user-deployments"]["deployments"][0]["dagsterApiGrpcArgs"]
     assert args == ["-m", module]
 
+    checked = PYPROJECT["tool"]["dg"]["project"]  # what `dg check defs` in test.sh loads
+    assert (checked["code_location_target_module"], checked["code_location_name"]) == (
+        module, PYPROJECT["tool"]["dagster"]["code_location_name"])
 
 def test_helm_values_mirror_the_production_instance(helm):
     assert helm["runLauncher"]["type"] == "K8sRunLauncher"
