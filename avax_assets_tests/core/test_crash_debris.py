@@ -65,7 +65,8 @@ WAITER = textwrap.dedent("""
 
 
 def hold(path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
