@@ -46,7 +46,7 @@ def erc20_balances(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: in
     calls = [Call("eth_call", [{"to": token, "data": _call_data("balanceOf(address)", holder)}, hex(block)])
              for token, holder, _ in rows]
     result = Reconciliation("ERC-20 balances vs balanceOf", len(rows))
-    for (token, holder, balance), onchain in zip(rows, rpc.batch(calls)):
+    for (token, holder, balance), onchain in zip(rows, rpc.batch(calls), strict=True):
         if int(balance) != int(onchain, 16):
             result.mismatches.append((token, holder, int(balance), int(onchain, 16)))
     return result
@@ -78,8 +78,8 @@ def native_flows(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
     for address in contracts:
         received, sent = warehouse.client.query(
             f"SELECT sumIf(value, to_address = {{a:String}}), sumIf(value, from_address = {{a:String}}) "
-            f"FROM {warehouse.qualified('internal_transactions')} WHERE reverted = 0 AND block_number <= {{block:UInt64}} "
-            "AND call_type IN {types:Array(String)}",
+            f"FROM {warehouse.qualified('internal_transactions')} "
+            "WHERE reverted = 0 AND block_number <= {block:UInt64} AND call_type IN {types:Array(String)}",
             parameters={"a": address, "block": block, "types": list(VALUE_MOVING_CALLS)}).result_rows[0]
         onchain = int(rpc.call("eth_getBalance", [address, hex(block)]), 16)
         if int(received) - int(sent) != onchain:
@@ -115,8 +115,9 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
     result = Reconciliation("dataset counts vs node", len(expected) + 1)
     for table, (where, node_count) in expected.items():
         rows = warehouse.client.query(
-            f"SELECT count() FROM {warehouse.qualified(table)} WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}} "
-            f"AND {where}", parameters={"a": first, "b": last}).result_rows[0][0]
+            f"SELECT count() FROM {warehouse.qualified(table)} "
+            f"WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}} AND {where}",
+            parameters={"a": first, "b": last}).result_rows[0][0]
         if rows != node_count:
             result.mismatches.append((table, rows, node_count))
     if tables is not None and "erc1155_transfers" not in tables:
@@ -133,7 +134,8 @@ def v2_reserves(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) 
     """Each V2-style pair's last Sync up to `block` equals its getReserves() there."""
     rows = warehouse.client.query(
         f"SELECT contract_address, toString(argMax(reserve0, (block_number, log_index))), "
-        f"toString(argMax(reserve1, (block_number, log_index))) FROM {warehouse.qualified(UNISWAP_V2_SYNC.dataset.table)} "
+        "toString(argMax(reserve1, (block_number, log_index))) "
+        f"FROM {warehouse.qualified(UNISWAP_V2_SYNC.dataset.table)} "
         "WHERE block_number <= {block:UInt64} GROUP BY contract_address ORDER BY contract_address",
         parameters={"block": block}).result_rows
     result = Reconciliation("V2 pairs' last Sync vs getReserves", len(rows))

@@ -16,6 +16,18 @@ REPO = Path(__file__).resolve().parents[1]
 SPECS_DIR = REPO / "avax_assets_tests" / "specs"  # copies of ../shared/specs (interface data)
 TEST_HOME = Path(os.environ.get("AVAX_TEST_HOME", REPO / ".avax-assets" / "test"))
 DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
+# Fixtures that start real services on fixed ports (directly, or through `stack`): a test using any of them,
+# however indirectly, is marked `services` and needs the services lock; the rest run anywhere (`-m "not services"`).
+# test_ui's dagster webserver, daemon and chromium, the fault drills and the live bench all depend on `stack`.
+SERVICE_FIXTURES = {"stack", "devchain", "pipeline_env", "resources", "lake",
+                    "anvil",  # dev/test_devchain_and_services: its own anvil
+                    "prism"}  # avacloud/test_prism_contract: Prism serving the official specs
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVICE_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.services)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,8 @@ def kafka_messages_of_run(bootstrap: str, topic: str, run_id: str) -> list:
         consumer.assign([TopicPartition(topic, 0, 0)])
         messages = []
         while batch := consumer.consume(num_messages=10_000, timeout=2):
-            messages += [m for m in batch if m.error() is None and dict(m.headers() or []).get("run_id") == run_id.encode()]
+            messages += [m for m in batch
+                         if m.error() is None and dict(m.headers() or []).get("run_id") == run_id.encode()]
         return messages
     finally:
         consumer.close()

@@ -26,7 +26,7 @@ def test_a_held_engine_is_refused_in_one_line(tmp_path):
                               capture_output=True, text=True, timeout=120)
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # waits, and closes its pipe
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "held by another process" in done.stderr, done.stderr
 

@@ -126,7 +126,8 @@ class Bench:
             if step == "chain":  # blocks, transactions and logs
                 return bodies + receipts
             headers = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
-            return headers + receipts + [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in chunk]
+            traces = [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in chunk]
+            return headers + receipts + traces
 
         def post(calls: list) -> int:
             body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
@@ -192,7 +193,7 @@ class Bench:
 
         def produce() -> None:
             for keys, values in encoded:
-                for key, value in zip(keys, values):
+                for key, value in zip(keys, values, strict=True):
                     while True:
                         try:
                             producer.produce(topic, value=value, key=key)

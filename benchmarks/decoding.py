@@ -133,7 +133,8 @@ def main() -> None:
     (out / "decoding.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"\n{'dataset':20}{'rows':>10}{'malformed':>11}{'seconds':>9}{'rows/s':>11}")
     for name, rate in rates.items():
-        print(f"{name:20}{rate['rows']:>10,}{rate['malformed']:>11}{rate['seconds']:>9.3f}{rate['rows_per_s'] or 0:>11,}")
+        print(f"{name:20}{rate['rows']:>10,}{rate['malformed']:>11}{rate['seconds']:>9.3f}"
+              f"{rate['rows_per_s'] or 0:>11,}")
     print(f"\nmetadata: {metadata['pools']} pools ({metadata['pools_seconds']} s), {metadata['tokens']} tokens "
           f"({metadata['tokens_seconds']} s); at scale {metadata['at_scale']['calls']:,} eth_calls in "
           f"{metadata['at_scale']['seconds']} s ({metadata['at_scale']['calls_per_s']:,} calls/s)")

@@ -9,9 +9,10 @@ micro-batch holding it (written after every dataset's insert: the rows are query
     uv run python benchmarks/live_latency.py [--rate 1] [--seconds 60] [--rates 2,4,8,16,32] [--step-seconds 20]
 
 A 3-block warm-up comes first (the consumer's first group join takes about half its session timeout;
-its figure is in the results apart). Then, at each of --rates for --step-seconds, whether it keeps up: the highest rate whose p95 stays within
-the target. Also measured: how long a Dagster load waits for the embedded engine while the consumer runs
-(it holds the engine only while a micro-batch loads). Writes benchmarks/results/live.json.
+its figure is in the results apart). Then, at each of --rates for --step-seconds, whether it keeps up: the
+highest rate whose p95 stays within the target. Also measured: how long a Dagster load waits for the
+embedded engine while the consumer runs (it holds the engine only while a micro-batch loads). Writes
+benchmarks/results/live.json.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="blocks per second of the main measurement (after a "
                         "3-block warm-up, while the consumer joins its group)")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--rates", default="2,4,8,16,32", help="higher rates tried after, to find the highest kept up with")
+    parser.add_argument("--rates", default="2,4,8,16,32",
+                        help="higher rates tried after, to find the highest kept up with")
     parser.add_argument("--step-seconds", type=float, default=20.0)
     # about mainnet's density: ~35 transactions a block (1.5M a day over 43,000 blocks)
     parser.add_argument("--transactions", type=int, default=24, help="random actions per block, besides the swaps")
@@ -180,14 +182,16 @@ def main() -> None:
         "latency": main_run, "rows_per_block": rig.rows_per_block(), "start_to_first_load_s": round(joined_s, 1),
         "warm_up_max_s": warm_up["max_s"], "target_p95_s": TARGET_P95_S, "p95_met": main_run["p95_s"] <= TARGET_P95_S,
         "highest_rate_kept_up_blocks_per_s": kept_up, "rates_tried": tried,
-        "engine_wait_while_consuming_s": {"samples": len(waits), "p50": round(statistics.median(waits), 3) if waits else None,
+        "engine_wait_while_consuming_s": {"samples": len(waits),
+                                          "p50": round(statistics.median(waits), 3) if waits else None,
                                           "max": round(max(waits), 3) if waits else None},
         "actions_per_block": {"random": args.transactions, "swaps": args.swaps}, "poll_s": args.poll_s,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS.relative_to(REPO)}: p95 {main_run['p95_s']} s (target ≤ {TARGET_P95_S:g} s), "
-          f"kept up with {kept_up:g} blocks/s; a load waited at most {result['engine_wait_while_consuming_s']['max']} s")
+          f"kept up with {kept_up:g} blocks/s; "
+          f"a load waited at most {result['engine_wait_while_consuming_s']['max']} s")
 
 
 if __name__ == "__main__":

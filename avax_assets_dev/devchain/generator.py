@@ -120,7 +120,7 @@ class _Chain:
         """Send the queued transactions, in order; their hashes."""
         sent = self.rpc.batch([Call("eth_sendTransaction", [tx]) for tx, _ in self.pending])
         hashes = [h.lower() for h in sent]
-        self.expected_status.update(zip(hashes, (status for _, status in self.pending)))
+        self.expected_status.update(zip(hashes, (status for _, status in self.pending), strict=True))
         self.pending = []
         return hashes
 
@@ -182,7 +182,8 @@ class _Activity:
     def erc20_transfer(self) -> None:
         a, b = self._two_users()
         amount = self.rng.randint(1, self.erc20[a] // 50)
-        self.chain.send(a, self.c["DevToken"], calldata("transfer(address,uint256)", ["address", "uint256"], [b, amount]))
+        self.chain.send(a, self.c["DevToken"],
+                        calldata("transfer(address,uint256)", ["address", "uint256"], [b, amount]))
         self.erc20[a] -= amount
         self.erc20[b] += amount
 
@@ -225,15 +226,15 @@ class _Activity:
             to = self.rng.choice(self.users)
             if self.rng.random() < 0.5:
                 token_id, amount = self.rng.choice(MULTI_IDS), self.rng.randint(1, 10**22)
-                self.chain.send(admin, token, calldata("mint(address,uint256,uint256)", ["address", "uint256", "uint256"],
-                                                       [to, token_id, amount]))
+                self.chain.send(admin, token, calldata("mint(address,uint256,uint256)",
+                                                       ["address", "uint256", "uint256"], [to, token_id, amount]))
                 self.multi[(to, token_id)] += amount
             else:
                 ids = sorted(self.rng.sample(MULTI_IDS, 3))
                 amounts = [self.rng.randint(1, 10**22) for _ in ids]
                 self.chain.send(admin, token, calldata("mintBatch(address,uint256[],uint256[])",
                                                        ["address", "uint256[]", "uint256[]"], [to, ids, amounts]))
-                for token_id, amount in zip(ids, amounts):
+                for token_id, amount in zip(ids, amounts, strict=True):
                     self.multi[(to, token_id)] += amount
             return
         (owner, _), _ = self.rng.choice(held)
@@ -323,7 +324,8 @@ class _Activity:
         if self.rng.random() < 0.5:
             data, value = calldata("fail()", [], []), 0
         else:
-            data = calldata("relayThenRevert(address,address)", ["address", "address"], [self.c["ForwarderB"], recipient])
+            data = calldata("relayThenRevert(address,address)", ["address", "address"],
+                            [self.c["ForwarderB"], recipient])
             value = 2 * AVAX
         self.chain.send(sender, self.c["ForwarderA"], data, value=value, expect_success=False)
 
@@ -344,7 +346,7 @@ class _Dex:
         admin = chain.accounts[0]
         mint = "mint(address,uint256)"
         self.reserves = [10**30, 10**30 // DUSD_PER_DEV]
-        for token, reserve in zip((c["DevToken"], c["DevTokenB"]), self.reserves):
+        for token, reserve in zip((c["DevToken"], c["DevTokenB"]), self.reserves, strict=True):
             chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.pair, reserve]))
             chain.send(admin, token, calldata(mint, ["address", "uint256"], [self.lb, reserve]))
         for token in (c["DevTokenC"], c["DevTokenD"]):
@@ -424,7 +426,7 @@ def _deploy(chain: _Chain) -> dict[str, str]:
         chain.send(admin, None, ARTIFACTS[artifact]["bytecode"], gas=GAS["deploy_token"])
     for artifact, types, args in TOKENS.values():
         chain.send(admin, None, _creation_code(artifact, types, args), gas=GAS["deploy_token"])
-    return dict(zip([*plain, *TOKENS], chain.flush()))
+    return dict(zip([*plain, *TOKENS], chain.flush(), strict=True))
 
 
 def _deploy_pools(chain: _Chain, contracts: dict[str, str]) -> dict[str, str]:
@@ -435,7 +437,7 @@ def _deploy_pools(chain: _Chain, contracts: dict[str, str]) -> dict[str, str]:
         types, args = price.get(artifact, ([], []))
         code = _creation_code(artifact, ["address", "address", *types], [contracts[a], contracts[b], *args])
         chain.send(chain.accounts[0], None, code, gas=GAS["deploy_token"])
-    return dict(zip(pools, chain.flush()))
+    return dict(zip(pools, chain.flush(), strict=True))
 
 
 def _place_wavax(chain: _Chain, deployed_at: str) -> None:
@@ -499,7 +501,8 @@ class LiveMiner:
     def __init__(self, rpc: JsonRpcClient, seed: int = 7, start: int | None = None) -> None:
         self.chain = _Chain(rpc, random.Random(seed))
         counts = rpc.batch([Call("eth_getTransactionCount", [a, "latest"]) for a in self.chain.accounts])
-        self.chain.nonces.update({a: int(n, 16) for a, n in zip(self.chain.accounts, counts)})  # any anvil, not only a fresh one
+        # any anvil, not only a fresh one
+        self.chain.nonces.update({a: int(n, 16) for a, n in zip(self.chain.accounts, counts, strict=True)})
         latest = rpc.call("eth_getBlockByNumber", ["latest", False])
         self.timestamp = max(start or int(time.time()), int(latest["timestamp"], 16) + 1)
         self.activity = _deployed(self.chain, self.timestamp)

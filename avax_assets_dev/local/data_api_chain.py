@@ -44,7 +44,8 @@ class NodeAsDataApi:
         if int(self._call("eth_blockNumber", ()), 16) < number:
             return 404, {"message": f"block {number} not found", "statusCode": 404}
         if match["txs"]:
-            return 200, self.transactions_page(number, int(query.get("pageSize") or 0), int(query.get("pageToken") or 0))
+            page_size, page_token = int(query.get("pageSize") or 0), int(query.get("pageToken") or 0)
+            return 200, self.transactions_page(number, page_size, page_token)
         return 200, self.block(number)
 
     def _block(self, number: int) -> dict:

@@ -8,7 +8,8 @@ service has a PID file and a log under <home>/run and <home>/logs, a readiness w
 PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` used, else the defaults.
 
     python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-fixtures]
-        [--with-postgres] [--with-live] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N] [--graph-port N]
+        [--with-postgres] [--with-live] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N]
+        [--graph-port N]
 """
 
 from __future__ import annotations
@@ -455,7 +456,8 @@ class LocalStack:
         self.kafka = Kafka("kafka", self.kafka_port, self.home, self.s3)
         self.anvil = Anvil("anvil", self.anvil_port, self.home)
         self.postgres = Postgres("postgres", self.postgres_port, self.home)
-        self.avacloud = FixtureServer("avacloud", self.avacloud_port, self.home, "avax_assets_dev.local.avacloud_fixtures",
+        self.avacloud = FixtureServer("avacloud", self.avacloud_port, self.home,
+                                      "avax_assets_dev.local.avacloud_fixtures",
                                       lambda: ["--chain-rpc-url", self.anvil.url])
         self.graph = FixtureServer("graph", self.graph_port, self.home, "avax_assets_dev.local.subgraph_server",
                                    lambda: ["--rpc-url", self.anvil.url])
@@ -480,7 +482,8 @@ class LocalStack:
 
     def up(self, with_postgres: bool = False, with_fixtures: bool = False, with_live: bool = False) -> None:
         services = self.services_with_fixtures if with_fixtures else self.services
-        for service in services + ([self.postgres] if with_postgres else []) + (self.live_services if with_live else []):
+        services = services + ([self.postgres] if with_postgres else []) + (self.live_services if with_live else [])
+        for service in services:
             service.start()
         self.ports_file.parent.mkdir(parents=True, exist_ok=True)
         self.ports_file.write_text(json.dumps({s.name: s.port for s in [*self.services_with_fixtures, self.postgres]}))
@@ -518,7 +521,8 @@ class LocalStack:
             "AVAX_LAKE_ROOT": f"s3://{bucket}",
         }
         if with_fixtures:
-            settings.update({"AVAX_AVACLOUD_DATA_URL": self.avacloud.url, "AVAX_AVACLOUD_METRICS_URL": self.avacloud.url,
+            settings.update({"AVAX_AVACLOUD_DATA_URL": self.avacloud.url,
+                             "AVAX_AVACLOUD_METRICS_URL": self.avacloud.url,
                              "AVAX_GRAPH_GATEWAY_URL": f"{self.graph.url}/api",
                              "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={SUBGRAPH_ID}"})
         record = self.home / "devchain.json"

@@ -277,7 +277,8 @@ def trader_joe_swaps(block_timestamps: dict[int, int], swaps_per_block: dict[int
                     "amountXIn": str(amount_in if x_in else 0), "amountYIn": str(0 if x_in else amount_in),
                     "amountXOut": str(0 if x_in else amount_out), "amountYOut": str(amount_out if x_in else 0),
                     "amountUSD": str(amount_out.quantize(Decimal("0.000001"))),
-                    "feesTokenX": str(amount_in / 1000 if x_in else 0), "feesTokenY": str(0 if x_in else amount_in / 1000),
+                    "feesTokenX": str(amount_in / 1000 if x_in else 0),
+                    "feesTokenY": str(0 if x_in else amount_in / 1000),
                     "feesUSD": str((amount_out / 1000).quantize(Decimal("0.000001"))),
                     "logIndex": str(index * 3 + 1),
                 }

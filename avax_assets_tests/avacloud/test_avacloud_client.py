@@ -30,8 +30,8 @@ def client(handler, clock=None, **settings) -> AvaCloudClient:
     clock = clock or FakeClock()
     options = {"data_url": "https://data.test", "backoff_base_s": 1.0, **settings}
     budget = ComputeBudget(options.pop("cu", 6000), clock=clock, sleep=clock.sleep)
-    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=httpx.MockTransport(handler), budget=budget,
-                          sleep=clock.sleep)
+    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=httpx.MockTransport(handler),
+                          budget=budget, sleep=clock.sleep)
 
 
 def paged(pages: dict) -> callable:
@@ -74,7 +74,8 @@ def test_the_page_cap_stops_a_pager_that_never_ends():
 
 @pytest.mark.parametrize("headers, expected_wait", [({"retry-after": "7"}, 7.0), ({"ratelimit-reset": "3"}, 3.0)])
 def test_429_waits_as_the_server_says(headers, expected_wait):
-    clock, answers = FakeClock(), iter([httpx.Response(429, headers=headers), httpx.Response(200, json={"subnets": []})])
+    clock = FakeClock()
+    answers = iter([httpx.Response(429, headers=headers), httpx.Response(200, json={"subnets": []})])
     with client(lambda request: next(answers), clock) as api:
         api.get(SUBNETS, {"network": "mainnet"})
     assert clock.sleeps == [expected_wait]

@@ -67,8 +67,8 @@ def snapshot_run(resources, fixture_server):
 
 
 def rows(warehouse, table):
-    return warehouse.client.query(f"SELECT count(), uniqExact(cityHash64(tuple(*))) FROM avax.{table} WHERE snapshot_date = {{d:Date}}",
-                                  parameters={"d": DAY}).result_rows[0]
+    return warehouse.client.query(f"SELECT count(), uniqExact(cityHash64(tuple(*))) FROM avax.{table} "
+                                  "WHERE snapshot_date = {d:Date}", parameters={"d": DAY}).result_rows[0]
 
 
 def test_a_snapshot_day_lands_everywhere(snapshot_run, resources, pipeline_env, lake, fixture_server):
@@ -119,7 +119,8 @@ def test_a_missing_required_field_names_dataset_partition_and_field(snapshot_run
     broken.write_text(json.dumps(fixtures))
     stored = lake.fs.cat(lake.partition_path("subnets", DAY))
     with AvaCloudFixtureServer(fixtures=broken) as server:
-        result = dg.materialize(Catalogue().scope("network"), selection=["subnets", "clickhouse_subnets"], partition_key=DAY,
+        result = dg.materialize(Catalogue().scope("network"), selection=["subnets", "clickhouse_subnets"],
+                                partition_key=DAY,
                                 resources={**faked, "avacloud": AvaCloudResource(data_url=server.url, page_size=2)},
                                 raise_on_error=False)
     assert not result.success

@@ -54,8 +54,8 @@ class Recording(httpx.HTTPTransport):
 def client(prism, transport, **settings) -> AvaCloudClient:
     options = {"data_url": prism["data"].url, "metrics_url": prism["metrics"].url, "max_pages": 3,
                "backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
-    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=transport, budget=ComputeBudget(100_000),
-                          sleep=lambda s: None)
+    return AvaCloudClient(client_settings(AvaCloudSettings, **options), transport=transport,
+                          budget=ComputeBudget(100_000), sleep=lambda s: None)
 
 
 def assert_valid(transport: Recording) -> None:

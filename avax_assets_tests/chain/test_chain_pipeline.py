@@ -27,7 +27,8 @@ def node_day(stack, devchain):
     first, last = devchain.blocks_by_day[DAY]
     url = stack.anvil.url
     blocks = [rpc(url, "eth_getBlockByNumber", [hex(n), True]) for n in range(first, last + 1)]
-    receipts = {r["transactionHash"]: r for n in range(first, last + 1) for r in rpc(url, "eth_getBlockReceipts", [hex(n)])}
+    receipts = {r["transactionHash"]: r
+                for n in range(first, last + 1) for r in rpc(url, "eth_getBlockReceipts", [hex(n)])}
     logs = rpc(url, "eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last)}])
     return {"blocks": blocks, "receipts": receipts, "logs": logs}
 
@@ -73,7 +74,8 @@ def parquet_rows(lake, dataset):
 
 
 def test_clickhouse_blocks_equal_the_node(client, node_day):
-    expected = [(int(b["number"], 16), b["hash"], len(b["transactions"]), int(b["gasUsed"], 16)) for b in node_day["blocks"]]
+    expected = [(int(b["number"], 16), b["hash"], len(b["transactions"]), int(b["gasUsed"], 16))
+                for b in node_day["blocks"]]
     assert ch_rows(client, BLOCKS, ["block_number", "block_hash", "transaction_count", "gas_used"]) == expected
 
 
@@ -91,8 +93,8 @@ def test_clickhouse_transactions_equal_the_node_with_exact_uint256(client, node_
 
 
 def test_clickhouse_logs_equal_the_node(client, node_day):
-    expected = sorted((int(l["blockNumber"], 16), int(l["logIndex"], 16), l["address"], l["topics"][0], l["data"])
-                      for l in node_day["logs"])
+    expected = sorted((int(log["blockNumber"], 16), int(log["logIndex"], 16), log["address"], log["topics"][0],
+                       log["data"]) for log in node_day["logs"])
     assert len(expected) > 0
     assert ch_rows(client, LOGS, ["block_number", "log_index", "address", "topic0", "data"]) == expected
 
@@ -164,7 +166,8 @@ def test_malformed_rpc_payload_fails_clearly_and_keeps_stored_data(first_run, re
     faulty = {**resources, "rpc": ChainRpcResource(url=proxy.url, chunk_blocks=7)}
     result = dg.materialize(chain_assets, partition_key=DAY, resources=faulty, raise_on_error=False)
     assert not result.success
-    assert "dataset 'transactions' partition 2024-06-02: field 'value' is not a hex quantity: '12 AVAX'" in failure_text(result)
+    assert ("dataset 'transactions' partition 2024-06-02: field 'value' is not a hex quantity: '12 AVAX'"
+            in failure_text(result))
     assert snapshot(lake, client) == before
 
 

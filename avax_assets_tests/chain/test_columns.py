@@ -97,7 +97,8 @@ def test_uint256_columns_are_exact_across_the_128_bit_fast_path():
 def test_fees_are_exact_products_beyond_64_bits():
     gas = pa.array([21_000, 2**64 - 1], pa.uint64())
     for prices in (["0x5d21dba00", "0x" + "f" * 16], ["0x5d21dba00", "0x1" + "0" * 20]):  # the second over 64 bits
-        assert f.product_column(gas, prices).to_pylist() == [str(g * int(p, 16)) for g, p in zip(gas.to_pylist(), prices)]
+        products = [str(g * int(p, 16)) for g, p in zip(gas.to_pylist(), prices, strict=True)]
+        assert f.product_column(gas, prices).to_pylist() == products
 
 
 AVALANCHE_HEADER = {  # the fields a C-Chain node serves beyond Ethereum's, as coreth names them

@@ -44,7 +44,8 @@ def data_api(stack, devchain):
 @pytest.fixture(scope="module")
 def data_api_env(pipeline_env, data_api):
     """The session's services, but the chain from the Data API into a lake prefix and database of its own."""
-    env = {**SETTINGS, "AVAX_AVACLOUD_DATA_URL": data_api.url, "AVAX_LAKE_ROOT": f"{pipeline_env['AVAX_LAKE_ROOT']}/data-api"}
+    env = {**SETTINGS, "AVAX_AVACLOUD_DATA_URL": data_api.url,
+           "AVAX_LAKE_ROOT": f"{pipeline_env['AVAX_LAKE_ROOT']}/data-api"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield {**pipeline_env, **env}
@@ -104,7 +105,8 @@ def test_the_data_api_day_loads_and_its_checks_pass(run, data_api_env, devchain,
                           "FROM avax_data_api.blocks").result_rows[0]
     assert loaded == (last - first + 1, first, last, last - first + 1)
     metadata = materialization_of(result, "transactions").metadata
-    assert metadata["source"].value == "avacloud data api" and metadata["compute_units"].value >= 20 * (last - first + 1)
+    assert metadata["source"].value == "avacloud data api"
+    assert metadata["compute_units"].value >= 20 * (last - first + 1)
     tx_pages = [r for r in data_api.requests if r.split("?")[0].endswith("/transactions")]
     assert tx_pages and all("pageSize=" in r for r in tx_pages)
 

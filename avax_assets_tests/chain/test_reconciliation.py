@@ -159,7 +159,7 @@ def test_pools_carry_their_tokens_and_the_swaps_view_is_in_exact_token_units(war
     counts = warehouse.client.query("SELECT (SELECT count() FROM avax.uniswap_v2_swap) + (SELECT count() FROM "
                                     "avax.uniswap_v3_swap) + (SELECT count() FROM avax.lb_swap)").result_rows[0][0]
     assert len(swaps) == counts and {s[0] for s in swaps} == {"uniswap_v2", "uniswap_v3", "liquidity_book"}
-    for dex, pool, token_in, token_out, amount_in, units_in, amount_out, units_out, _ in swaps:
+    for _dex, pool, token_in, token_out, amount_in, units_in, amount_out, units_out, _ in swaps:
         assert {token_in, token_out} == set(pools[pool][1:])
         assert units_in == exact_units(int(amount_in), decimals[token_in])
         assert units_out == exact_units(int(amount_out), decimals[token_out])
@@ -176,9 +176,11 @@ def test_v3_swaps_equal_an_independent_decode_of_the_nodes_logs(warehouse, node,
 
     from avax_assets.events.datasets import UNISWAP_V3_SWAP
 
-    logs = node.call("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(last_block), "topics": [UNISWAP_V3_SWAP.topic0]}])
+    logs = node.call("eth_getLogs",
+                     [{"fromBlock": "0x0", "toBlock": hex(last_block), "topics": [UNISWAP_V3_SWAP.topic0]}])
+    amounts = ["int256", "int256", "uint160", "uint128"]
     expected = [(int(log["blockNumber"], 16), int(log["logIndex"], 16),
-                 *(str(v) for v in decode(["int256", "int256", "uint160", "uint128"], bytes.fromhex(log["data"][2:])[:128])))
+                 *(str(v) for v in decode(amounts, bytes.fromhex(log["data"][2:])[:128])))
                 for log in logs]
     found = warehouse.client.query(
         "SELECT block_number, log_index, toString(amount0), toString(amount1), toString(sqrt_price_x96), "

@@ -17,7 +17,8 @@ DAY = dt.date(2024, 6, 3)
 
 def block(number: int) -> dict:
     row = {c.name: None for c in BLOCKS.columns}
-    row.update(block_number=number, block_timestamp=int(dt.datetime(2024, 6, 3, 1, tzinfo=dt.timezone.utc).timestamp()) + number,
+    row.update(block_number=number,
+               block_timestamp=int(dt.datetime(2024, 6, 3, 1, tzinfo=dt.timezone.utc).timestamp()) + number,
                block_hash=f"0x{number:064x}", parent_hash="0x" + "0" * 64, miner="0x" + "0" * 40,
                state_root="0x" + "0" * 64, transactions_root="0x" + "0" * 64, receipts_root="0x" + "0" * 64,
                extra_data="0x", size=1, gas_limit=1, gas_used=0, difficulty="0", transaction_count=0)

@@ -65,7 +65,8 @@ WAITER = textwrap.dedent("""
 
 
 def hold(path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
@@ -78,7 +79,8 @@ def wait_for(path, lock_wait_s: float) -> str:
 def test_a_load_waits_for_another_process_to_release_the_embedded_engine(tmp_path):
     holder = hold(tmp_path / "held", 2)
     assert wait_for(tmp_path / "held", 60) == "[(1,)]"
-    assert holder.wait() == 0
+    holder.communicate()  # waits, and closes its pipe
+    assert holder.returncode == 0
 
 
 def test_a_load_that_waited_long_enough_says_who_holds_what(tmp_path):
@@ -87,7 +89,7 @@ def test_a_load_that_waited_long_enough_says_who_holds_what(tmp_path):
         answer = wait_for(tmp_path / "busy", 0.5)
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # waits, and closes its pipe
     assert answer.startswith(f"busy: the embedded ClickHouse at {tmp_path / 'busy'} is held by another process; "
                              "waited 0.5 s (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S)")
 
@@ -102,7 +104,7 @@ def test_a_load_kept_waiting_by_a_process_of_this_project_names_its_pid(tmp_path
         answer = wait_for(path, 0.5)
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # waits, and closes its pipe
     assert f"waited 0.5 s (AVAX_CLICKHOUSE_CHDB_LOCK_WAIT_S). Held by: process {holder.pid} " in answer, answer
     assert wait_for(path, 5) == "[(1,)]"  # a killed holder's lock goes with it
 

@@ -22,7 +22,8 @@ def test_bad_quantities_name_the_field(value):
 
 
 def test_hashes_and_addresses_are_lower_cased_and_length_checked():
-    assert fields.address("0xABCDEF0000000000000000000000000000000001", "to") == "0xabcdef0000000000000000000000000000000001"
+    assert (fields.address("0xABCDEF0000000000000000000000000000000001", "to")
+            == "0xabcdef0000000000000000000000000000000001")
     with pytest.raises(BadField, match="20-byte address"):
         fields.address("0xabcd", "to")
     with pytest.raises(BadField, match="32-byte hash"):

@@ -12,7 +12,8 @@ from avax_assets.core.spool import PartitionSpool
 
 def sample_batch(n: int) -> pa.RecordBatch:
     rows = [{c.name: None for c in BLOCKS.columns} | {
-        "block_number": i, "block_timestamp": 1717200000 + i, "block_hash": f"0x{i:064x}", "parent_hash": "0x" + "0" * 64,
+        "block_number": i, "block_timestamp": 1717200000 + i, "block_hash": f"0x{i:064x}",
+        "parent_hash": "0x" + "0" * 64,
         "miner": "0x" + "0" * 40, "state_root": "0x" + "1" * 64, "transactions_root": "0x" + "2" * 64,
         "receipts_root": "0x" + "3" * 64, "extra_data": "0x", "size": 500, "gas_limit": 30_000_000, "gas_used": 21000,
         "difficulty": "0", "transaction_count": 1, "base_fee_per_gas": str(2**200 + i),

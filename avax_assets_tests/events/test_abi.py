@@ -59,7 +59,8 @@ def test_columns_follow_the_abi_types():
 
 def test_v3_swap_is_exact_above_2_to_the_128_and_negative():
     amount0, amount1, price, liquidity = -(2**200) - 3, 2**130 + 1, 2**159 + 5, 2**127 + 9
-    data = eth_abi.encode(["int256", "int256", "uint160", "uint128", "int24"], [amount0, amount1, price, liquidity, -887])
+    data = eth_abi.encode(["int256", "int256", "uint160", "uint128", "int24"],
+                          [amount0, amount1, price, liquidity, -887])
     result = decoded(UNISWAP_V3_SWAP, log([UNISWAP_V3_SWAP.topic0, topic(ALICE), topic(BOB)], data))
     assert result.malformed == []
     row = result.batch.to_pylist()[0]
@@ -126,7 +127,8 @@ def test_an_event_with_dynamic_types_from_an_abi_file(tmp_path, monkeypatch):
         {"name": "payload", "type": "bytes", "indexed": False},
         {"name": "prices", "type": "uint256[]", "indexed": False},
         {"name": "order", "type": "tuple", "indexed": False, "components": [
-            {"name": "maker", "type": "address"}, {"name": "amount", "type": "int256"}, {"name": "ok", "type": "bool"}]},
+            {"name": "maker", "type": "address"}, {"name": "amount", "type": "int256"},
+            {"name": "ok", "type": "bool"}]},
         {"name": "active", "type": "bool", "indexed": False}]}]
     (tmp_path / "market.json").write_text(json.dumps(abi))
     monkeypatch.setattr("avax_assets.events.datasets.ABIS", tmp_path)
@@ -170,7 +172,8 @@ def test_a_token_row_names_why_each_missing_field_is_missing():
     outcomes = [abi_string(b"Dev Maker"), Outcome(b"DMKR".ljust(32, b"\0")), Outcome(None, "reverted without a reason"),
                 Outcome((2**255).to_bytes(32, "big"))]
     row = token_row("0x" + "d" * 40, outcomes, at, ["erc20_transfers"])
-    assert (row["name"], row["symbol"], row["decimals"], row["total_supply"]) == ("Dev Maker", "DMKR", None, str(2**255))
+    assert ((row["name"], row["symbol"], row["decimals"], row["total_supply"])
+            == ("Dev Maker", "DMKR", None, str(2**255)))
     assert json.loads(row["metadata_errors"]) == {"decimals": "reverted without a reason"}
     too_many = token_row("0x" + "d" * 40, outcomes[:2] + [Outcome((256).to_bytes(32, "big")), outcomes[3]], at, [])
     assert too_many["decimals"] is None and "more than 255" in json.loads(too_many["metadata_errors"])["decimals"]

@@ -58,5 +58,5 @@ def test_inserts_are_cut_at_block_boundaries_only():
     batch = pa.RecordBatch.from_pydict({"block_number": pa.array(blocks, pa.uint64())})
     pieces = [p.column("block_number").to_pylist() for p in _whole_blocks(batch, 4)]
     assert sum(pieces, []) == blocks
-    assert all(len(set(p) & set(q)) == 0 for p, q in zip(pieces, pieces[1:]))  # no block in two pieces
+    assert all(len(set(p) & set(q)) == 0 for p, q in zip(pieces, pieces[1:], strict=False))  # no block in two pieces
     assert pieces == [[1, 1, 1], [2] * 5, [3], [4] * 4]

@@ -93,7 +93,8 @@ def test_compose_addresses_point_at_its_services(compose):
     instance = services["daemon"]["environment"]
     postgres = services["postgres"]["environment"]
     assert instance["DAGSTER_PG_HOST"] == "postgres"
-    assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]) == (instance["DAGSTER_PG_USER"], instance["DAGSTER_PG_DB"])
+    assert ((postgres["POSTGRES_USER"], postgres["POSTGRES_DB"])
+            == (instance["DAGSTER_PG_USER"], instance["DAGSTER_PG_DB"]))
 
 
 def test_images_match_the_code_configuration(compose, helm):
@@ -125,6 +126,9 @@ def test_every_deployment_loads_the_code_location_of_pyproject(compose, helm):
     assert workspace["location_name"] == PYPROJECT["tool"]["dagster"]["code_location_name"]
     args = helm["dagster-user-deployments"]["deployments"][0]["dagsterApiGrpcArgs"]
     assert args == ["-m", module]
+    checked = PYPROJECT["tool"]["dg"]["project"]  # what `dg check defs` in test.sh loads
+    assert (checked["code_location_target_module"], checked["code_location_name"]) == (
+        module, PYPROJECT["tool"]["dagster"]["code_location_name"])
 
 
 def test_helm_values_mirror_the_production_instance(helm):
@@ -138,7 +142,8 @@ def test_helm_values_mirror_the_production_instance(helm):
             assert job.tags["dagster/retry_on_asset_or_op_failure"] == "false", job.name
     assert helm["generatePostgresqlPasswordSecret"] is False  # docs/deployment.md has you create that Secret yourself
     config_map = yaml.safe_load((DEPLOYMENTS / "helm" / "avax-assets-config.yaml").read_text())
-    assert config_map["metadata"]["name"] == helm["dagster-user-deployments"]["deployments"][0]["envConfigMaps"][0]["name"]
+    deployment = helm["dagster-user-deployments"]["deployments"][0]
+    assert config_map["metadata"]["name"] == deployment["envConfigMaps"][0]["name"]
     assert our_settings(config_map["data"]) - code_settings() == set()
     assert not any("PASSWORD" in key or "SECRET" in key for key in config_map["data"])  # secrets go in a Secret
 
@@ -335,7 +340,8 @@ RENDERED = {
     ("run_monitoring", "poll_interval_seconds"): (("dagsterDaemon", "runMonitoring", "pollIntervalSeconds"),
                                                  "$runMonitoring.pollIntervalSeconds"),
     ("run_monitoring", "free_slots_after_run_end_seconds"): (
-        ("dagsterDaemon", "runMonitoring", "freeSlotsAfterRunEndSeconds"), "$runMonitoring.freeSlotsAfterRunEndSeconds"),
+        ("dagsterDaemon", "runMonitoring", "freeSlotsAfterRunEndSeconds"),
+        "$runMonitoring.freeSlotsAfterRunEndSeconds"),
     ("run_retries", "max_retries"): (("dagsterDaemon", "runRetries", "maxRetries"), "$runRetries.maxRetries"),
     ("run_retries", "retry_on_asset_or_op_failure"): (("dagsterDaemon", "runRetries", "retryOnAssetOrOpFailure"),
                                                       "$runRetries.retryOnAssetOrOpFailure"),
@@ -362,7 +368,8 @@ def test_every_instance_setting_that_matters_reaches_the_instance_the_chart_rend
         assert expression in template, f"{'.'.join(setting)}: the chart's template does not read {expression}"
     # the blocks those settings sit in are rendered at all
     assert chart_values["dagsterDaemon"]["enabled"] and chart_values["concurrency"]["enabled"]
-    assert chart_values["dagsterDaemon"]["runMonitoring"]["enabled"] and chart_values["dagsterDaemon"]["runRetries"]["enabled"]
+    daemon = chart_values["dagsterDaemon"]
+    assert daemon["runMonitoring"]["enabled"] and daemon["runRetries"]["enabled"]
     # the chart refuses to render limits given both here and in the queued run coordinator's config
     queued = chart_values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queued.get("maxConcurrentRuns") is None and not queued.get("tagConcurrencyLimits")

@@ -33,7 +33,8 @@ NETWORK_TOKENS = snapshot(
     Column("token_symbol", TEXT, source="networkToken.symbol"),
     Column("token_decimals", U8, source="networkToken.decimals"),
 )
-NETWORK_TOKENS_SNAPSHOT = Snapshot(NETWORK_TOKENS, (Endpoint(CHAINS_PATH, "chains", {"network": NETWORK}, paged=False),))
+NETWORK_TOKENS_SNAPSHOT = Snapshot(NETWORK_TOKENS,
+                                   (Endpoint(CHAINS_PATH, "chains", {"network": NETWORK}, paged=False),))
 
 # --- a log-decoded dataset: one declaration, one decoder ------------------------------------------
 

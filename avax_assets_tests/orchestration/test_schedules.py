@@ -16,7 +16,7 @@ CHAIN_DAILY = next(job for job in DAILY_JOBS if job.name == "chain_daily")
 
 @pytest.mark.parametrize("job", DAILY_JOBS, ids=lambda job: job.name)
 def test_each_daily_job_runs_the_newest_complete_day_after_midnight(job):
-    schedule = DEFS.get_schedule_def(f"{job.name}_schedule")
+    schedule = DEFS.resolve_schedule_def(f"{job.name}_schedule")
     assert schedule.cron_schedule == f"{job.minute} 0 * * *"
     assert schedule.execution_timezone == "UTC"
     tick = dt.datetime(2026, 11, 24, 0, job.minute, tzinfo=UTC)

@@ -16,7 +16,8 @@ from avax_assets.subgraphs.settings import SubgraphSettings
 from avax_assets.catalogue import build_resources
 from avax_assets.subgraphs.datasets import DEX_SWAPS, SUBGRAPH_ENTITIES
 from avax_assets_tests.support import client_settings
-from avax_assets_dev.local.subgraph_server import SPEC, SubgraphServer, api_schema, node_block_timestamps, trader_joe_swaps
+from avax_assets_dev.local.subgraph_server import (SPEC, SubgraphServer, api_schema, node_block_timestamps,
+                                                   trader_joe_swaps)
 from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 from avax_assets.subgraphs.client import META_QUERY, SubgraphClient, entity_query
@@ -57,8 +58,9 @@ def graph(stack, devchain):
 
 @pytest.fixture(scope="module")
 def graph_resources(pipeline_env, graph):
-    return {**build_resources(), "subgraph": SubgraphResource(gateway_url=graph.url.split("/subgraphs/")[0],
-                                                              api_key=KEY, subgraph_ids={"traderjoe-v2": graph.subgraph_id})}
+    gateway = graph.url.split("/subgraphs/")[0]
+    return {**build_resources(), "subgraph": SubgraphResource(gateway_url=gateway, api_key=KEY,
+                                                              subgraph_ids={"traderjoe-v2": graph.subgraph_id})}
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +155,12 @@ def test_429_and_5xx_are_retried_a_bounded_number_of_times_honouring_retry_after
     transport = scripted(httpx.Response(429, headers={"retry-after": "3"}), httpx.Response(502),
                          httpx.Response(200, json={"data": {"_meta": {"block": {"number": 7},
                                                                        "hasIndexingErrors": False}}}))
-    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, backoff_base_s=0.01), transport=transport,
-                            sleep=waits.append)
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, backoff_base_s=0.01),
+                            transport=transport, sleep=waits.append)
     assert client.indexed_block() == 7 and waits[0] == 3.0 and len(waits) == 2
     endless = httpx.MockTransport(lambda request: httpx.Response(503))
-    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, max_attempts=3), transport=endless,
-                            sleep=lambda s: None)
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, max_attempts=3),
+                            transport=endless, sleep=lambda s: None)
     with pytest.raises(SourceUnavailable, match="gave up after 3 attempts"):
         client.indexed_block()
 
