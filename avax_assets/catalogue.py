@@ -113,7 +113,8 @@ class Catalogue:
 
     def __init__(self, partitions: Partitions | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
-        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions) for name, specs in SCOPES.items()}
+        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions)
+                         for name, specs in SCOPES.items()}
         self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in SCOPES.items()}
         self.analytics = [view_asset(view) for view in VIEWS]
 

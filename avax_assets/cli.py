@@ -49,7 +49,8 @@ def render(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
                for i in range(len(columns))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)).rstrip()
+        cells = zip(values, widths, numeric, strict=True)
+        return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in cells).rstrip()
 
     footer = f"({len(rows)} row{'' if len(rows) == 1 else 's'})"
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(row) for row in cells), footer])
@@ -133,7 +134,8 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
                   for key in a.keys}
         names = [name.strip() for name in select.split(",") if name.strip()]
         if not names:
-            raise SettingError("--select names no asset: give asset names, comma-separated (e.g. blocks,clickhouse_blocks)")
+            raise SettingError("--select names no asset: give asset names, comma-separated "
+                               "(e.g. blocks,clickhouse_blocks)")
         unknown = [name for name in names if name not in assets]
         if unknown:
             raise SettingError(f"no asset named {', '.join(unknown)}; assets: {', '.join(sorted(assets))}")
@@ -166,7 +168,8 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
             + (f"; run {result.run_id} marked failed" if result is not None else ""))
         return 128 + stopped_by
     done = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
-    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}; materialized {', '.join(done) or 'nothing'}")
+    outcome = "success" if result.success else "FAILED"
+    print(f"run {result.run_id}: {outcome}; materialized {', '.join(done) or 'nothing'}")
     return 0 if result.success else 1
 
 

@@ -53,7 +53,7 @@ from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql  #
 from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
-from avax_assets.chain.settings import RpcSettings
+from avax_assets.chain.settings import RpcSettings  # noqa: E402
 from avax_assets.core.lake import S3Settings  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402

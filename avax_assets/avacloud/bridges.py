@@ -1,5 +1,5 @@
-"""Bridges: ICM (Teleporter) messages, declared and extracted for one UTC day. The list is newest first with no time filter: page back
-until a whole page is older than the day, keep only the day's messages."""
+"""Bridges: ICM (Teleporter) messages, declared and extracted for one UTC day. The list is newest first with
+no time filter: page back until a whole page is older than the day, keep only the day's messages."""
 
 from __future__ import annotations
 

@@ -165,7 +165,8 @@ class AvaCloudClient:
         try:  # JSON numbers with a fraction become Decimal: exact, never float
             body = json.loads(response.content, parse_float=Decimal)
         except ValueError:
-            raise SourceRefused(f"AvaCloud GET {path}: response is not JSON: {redacted(response.text, 120)!r}") from None
+            raise SourceRefused(f"AvaCloud GET {path}: the answer is not JSON ({len(response.content):,} bytes, "
+                                f"starting {redacted(response.text, 40)!r})") from None
         if not isinstance(body, dict):
             raise SourceRefused(f"AvaCloud GET {path}: expected a JSON object, got {type(body).__name__}")
         return body

@@ -53,7 +53,8 @@ def metrics_dataset(name: str, topic: str, description: str) -> Dataset:
 
 
 METRICS_BY_GROUP = {
-    group: metrics_dataset(f"metrics_{group}", f"avax.metrics.{group}", f"Metrics API, {group} metrics: {', '.join(names)}.")
+    group: metrics_dataset(f"metrics_{group}", f"avax.metrics.{group}",
+                           f"Metrics API, {group} metrics: {', '.join(names)}.")
     for group, names in METRIC_GROUPS.items()
 }
 METRICS = metrics_dataset("metrics", "avax.metrics", "Every Metrics API series of the groups, in one dataset.")

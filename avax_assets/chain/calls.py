@@ -45,7 +45,7 @@ def read_contracts(client: JsonRpcClient, calls: Sequence[ContractCall], block: 
     """Each call's outcome at `block`, in order (batched by the client's batch size)."""
     answers = client.batch([Call("eth_call", [{"to": c.address, "data": c.data}, hex(block)]) for c in calls],
                            allow_null=True, keep_errors=True)
-    return [_outcome(call, answer) for call, answer in zip(calls, answers)]
+    return [_outcome(call, answer) for call, answer in zip(calls, answers, strict=True)]
 
 
 def _outcome(call: ContractCall, answer) -> Outcome:

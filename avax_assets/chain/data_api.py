@@ -54,7 +54,7 @@ class DataApiChainReader:
 
     def each_block(self, blocks: range, read) -> Iterator[tuple[int, Any]]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            yield from zip(blocks, pool.map(read, blocks))
+            yield from zip(blocks, pool.map(read, blocks), strict=True)
 
 
 def _uint(item: dict, key: str) -> int:

@@ -30,7 +30,7 @@ class Chart:
         xs = [row[0] for row in rows]
         figure, axes = plt.subplots(len(self.series), 1, sharex=True, figsize=(8, 2.2 * len(self.series)),
                                     constrained_layout=True)
-        for index, (axis, (_, label)) in enumerate(zip(axes, self.series), start=1):
+        for index, (axis, (_, label)) in enumerate(zip(axes, self.series, strict=True), start=1):
             axis.bar(xs, [float(row[index]) for row in rows], color="#e84142", width=0.8)  # Avalanche red
             axis.set_ylabel(label)
             axis.grid(axis="y", alpha=0.3)

@@ -156,10 +156,10 @@ LOADS_COLUMNS = (
 
 def loads_table(records: list[tuple]) -> pa.Table:
     """Ledger rows as Arrow (timestamps given as Unix seconds, floats for the millisecond ones)."""
-    columns = list(zip(*records))
+    columns = list(zip(*records, strict=True))
     arrays = [pa.array(list(values), type=kind) if not pa.types.is_timestamp(kind) else
               pa.array([int(v * (1000 if kind.unit == "ms" else 1)) for v in values], type=pa.int64()).cast(kind)
-              for values, (_, _, kind) in zip(columns, LOADS_COLUMNS)]
+              for values, (_, _, kind) in zip(columns, LOADS_COLUMNS, strict=True)]
     return pa.Table.from_arrays(arrays, names=[name for name, _, _ in LOADS_COLUMNS])
 
 
@@ -347,7 +347,8 @@ class ClickHouseWarehouse:
         return int(staged)
 
     def _count(self, table: str, where: str = "1", parameters: dict | None = None) -> int:
-        return int(self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters).result_rows[0][0])
+        found = self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters)
+        return int(found.result_rows[0][0])
 
 APPEND_ROWS = 500_000  # below ClickHouse's max_insert_block_size (1,048,576): one part per INSERT
 
@@ -374,7 +375,7 @@ def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
     if [name for name, _ in found] != [c.name for c in declared[:len(found)]]:
         return None
     changes = []
-    for (name, kind), column in zip(found, declared):
+    for (name, kind), column in zip(found, declared, strict=False):
         if kind != column.clickhouse_type:
             if column.clickhouse_type != f"Nullable({kind})":
                 return None
@@ -383,4 +384,5 @@ def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
     if not all(c.nullable for c in added):
         return None
     after = [found[-1][0], *(c.name for c in added[:-1])]
-    return changes + [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}" for c, previous in zip(added, after)]
+    return changes + [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}"
+                      for c, previous in zip(added, after, strict=True)]

@@ -51,6 +51,7 @@ def cluster_ddl(datasets: Iterable[Dataset], database: str = CLICKHOUSE.database
                 layout: ClusterLayout = ClusterLayout()) -> list[str]:
     statements = [f"CREATE DATABASE IF NOT EXISTS {checked_identifier(database)}{on_cluster_clause(layout.cluster)}"]
     for dataset in datasets:
-        statements += [replicated_table_sql(dataset, database, layout), distributed_table_sql(dataset, database, layout)]
+        statements += [replicated_table_sql(dataset, database, layout),
+                       distributed_table_sql(dataset, database, layout)]
     return statements
 

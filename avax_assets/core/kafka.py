@@ -157,7 +157,8 @@ class KafkaPublisher:
 
     def reach(self, timeout_s: float = PREFLIGHT_S) -> None:
         """The brokers answer a metadata request within `timeout_s`, or SinkUnavailable / SettingError."""
-        if not any(_accepts_connections(server, timeout_s / 2) for server in self.config["bootstrap.servers"].split(",")):
+        servers = self.config["bootstrap.servers"].split(",")
+        if not any(_accepts_connections(server, timeout_s / 2) for server in servers):
             raise SinkUnavailable(f"Kafka at {self.servers} refused every connection")
         try:
             AdminClient(self.config).list_topics(timeout=timeout_s)
@@ -268,7 +269,7 @@ class TransactionalProducer:
         sent, topic = 0, dataset.topic
         for batch in sliced(batches, ENCODE_ROWS):
             keys, values = encode_batch(dataset, batch)
-            for key, value in zip(keys, values):
+            for key, value in zip(keys, values, strict=True):
                 self.produce_one(topic, key, value, headers)
             sent += len(values)
             self._producer.poll(0)

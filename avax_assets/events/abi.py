@@ -135,19 +135,19 @@ class AbiEvent:
 
     def column_declarations(self, descriptions: dict[str, str]) -> tuple[Column, ...]:
         return tuple(Column(column, param.column_type(), description=descriptions.get(column, _described(param)))
-                     for param, column in zip(self.params, self.columns))
+                     for param, column in zip(self.params, self.columns, strict=True))
 
     def decode(self, log: dict) -> dict[str, Any]:
         """The argument columns of one log (position columns are the caller's); NotDecodable if it does
         not fit the ABI exactly."""
-        indexed = [(p, c) for p, c in zip(self.params, self.columns) if p.indexed]
+        indexed = [(p, c) for p, c in zip(self.params, self.columns, strict=True) if p.indexed]
         topics = [log[t] for t in TOPICS if log[t] is not None]
         if len(topics) != len(indexed) or any(log[t] is None for t in TOPICS[: len(topics)]):
             raise NotDecodable(f"{len(topics) + 1} topics, but {self.signature} has {len(indexed)} indexed "
                                f"arguments (needs {len(indexed) + 1} topics)")
         row = {column: (topic if param.is_dynamic else static_value(param.type, topic[2:], param.name or column))
-               for (param, column), topic in zip(indexed, topics)}
-        row.update(self._decode_data([(p, c) for p, c in zip(self.params, self.columns) if not p.indexed],
+               for (param, column), topic in zip(indexed, topics, strict=True)}
+        row.update(self._decode_data([(p, c) for p, c in zip(self.params, self.columns, strict=True) if not p.indexed],
                                      log["data"]))
         return row
 
@@ -209,7 +209,7 @@ def _decoded_dynamic(params: list[tuple[Param, str]], body: str) -> dict[str, An
             from None
     if len(eth_abi.encode([_as_bytes(p) for p, _ in params], values)) != len(raw):
         raise NotDecodable(f"data is {len(raw)} bytes, more than its ABI encoding")
-    return {column: _cell(param, value) for (param, column), value in zip(params, values)}
+    return {column: _cell(param, value) for (param, column), value in zip(params, values, strict=True)}
 
 
 def _as_bytes(param: Param) -> str:
@@ -232,7 +232,7 @@ def _plain(param: Param, value: Any) -> Any:
         element = Param(param.name, param.type[: param.type.rindex("[")], False, param.components)
         return [_plain(element, v) for v in value]
     if param.type == "tuple":
-        return {c.name or str(i): _plain(c, v) for i, (c, v) in enumerate(zip(param.components, value))}
+        return {c.name or str(i): _plain(c, v) for i, (c, v) in enumerate(zip(param.components, value, strict=True))}
     if param.type == "string":
         return value.decode("utf-8", errors="replace")
     if param.type == "address":

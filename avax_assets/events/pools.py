@@ -26,7 +26,7 @@ def pool_batches(client: JsonRpcClient, pools: dict[str, PoolKind], at: dict) ->
         for i, address in enumerate(chunk):
             kind = pools[address]
             (token0, reason0), (token1, reason1) = (address_return(o) for o in outcomes[2 * i:2 * i + 2])
-            errors = {call: reason for call, reason in zip(kind.token_calls, (reason0, reason1)) if reason}
+            errors = {call: reason for call, reason in zip(kind.token_calls, (reason0, reason1), strict=True) if reason}
             rows.append({**at, "pool_address": address, "dex": kind.dex, "token0": token0, "token1": token1,
                          "call_errors": json.dumps(errors, separators=(",", ":"), sort_keys=True) if errors else None})
         yield pa.RecordBatch.from_pylist(rows, schema=DEX_POOLS.arrow_schema)

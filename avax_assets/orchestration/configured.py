@@ -117,7 +117,8 @@ def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = N
     field typed as another kind's resource (the lake IO manager's Kafka) gets that resource."""
     environ, built = _environ(environ), {}
     for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
-        built[kind.key] = configured(kind, environ, **{name: built[other.key] for name, other in _resource_fields(kind)})
+        needs = {name: built[other.key] for name, other in _resource_fields(kind)}
+        built[kind.key] = configured(kind, environ, **needs)
     return built
 
 

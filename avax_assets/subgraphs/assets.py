@@ -70,7 +70,8 @@ def subgraph_asset(entity: SubgraphEntity) -> DatasetAsset:
             yield read
 
     return DatasetAsset(
-        dataset=dataset, group="subgraphs", source=source, resources=(ChainRpcResource, SubgraphResource), pool=pools.THEGRAPH,
+        dataset=dataset, group="subgraphs", source=source, resources=(ChainRpcResource, SubgraphResource),
+        pool=pools.THEGRAPH,
         origin=f"From subgraph `{entity.subgraph}` (`{entity.collection}`)", kinds=("python", "graphql"),
         checks=(ExtractCheck(BLOCKS_IN_RANGE, "Every row's block lies in the partition's block range"),),
         reads=THE_GRAPH)

@@ -94,7 +94,7 @@ def _erc1155(log: dict) -> list[dict]:
     if len(ids) != len(values):
         raise NotDecodable(f"TransferBatch has {len(ids)} ids but {len(values)} values")
     return [{**head, "token_id": str(i), "value": str(v), "batch_index": n, "is_batch": 1}
-            for n, (i, v) in enumerate(zip(ids, values))]
+            for n, (i, v) in enumerate(zip(ids, values, strict=True))]
 
 
 def _uint_array(words: list[str], slot: int) -> list[int]:
