@@ -102,24 +102,33 @@ def address_return(outcome: Outcome) -> tuple[str | None, str | None]:
 
 
 def text_return(outcome: Outcome) -> tuple[str | None, str | None]:
-    """A `string` return, or a `bytes32` one (MKR's and old DAI's name and symbol: NUL-padded), as text;
-    bytes that are not UTF-8 are kept with U+FFFD, and the reason gives them raw."""
+    """A `string` return, or a `bytes32` one (MKR's and old DAI's name and symbol: NUL-padded), as text.
+    Trailing NULs are padding in either (a real token returns "ETH\\0\\0\\0" as a string): stripped, and the
+    reason says so with the raw bytes. Bytes that are not UTF-8 are kept with U+FFFD, other control
+    characters kept as they are; the reason flags both, with the raw bytes."""
     raw = outcome.returned
     if raw is None:
         return None, outcome.reason
     if len(raw) == 32:
-        value = raw.rstrip(b"\0")
+        value, padded = raw.rstrip(b"\0"), False  # a bytes32 is padded by definition: nothing to say
     elif len(raw) >= 64 and int.from_bytes(raw[:32], "big") == 32:
         length = int.from_bytes(raw[32:64], "big")
         if 64 + length > len(raw):
             return None, f"string return of {len(raw)} bytes claims {length} bytes of text"
         value = raw[64:64 + length]
+        padded = value.endswith(b"\0")
+        value = value.rstrip(b"\0")
     else:
         return None, f"returned {len(raw)} bytes, neither a string nor a bytes32"
+    notes = [f"trailing NULs stripped (raw 0x{raw[64:64 + length].hex()})"] if padded else []
     try:
-        return value.decode("utf-8"), None
+        text = value.decode("utf-8")
     except UnicodeDecodeError:
-        return value.decode("utf-8", errors="replace"), f"not valid UTF-8, kept with U+FFFD (raw 0x{value.hex()})"
+        text = value.decode("utf-8", errors="replace")
+        notes.append(f"not valid UTF-8, kept with U+FFFD (raw 0x{value.hex()})")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        notes.append(f"holds control characters, kept (raw 0x{value.hex()})")
+    return text, "; ".join(notes) or None
 
 
 def last_block_of(blocks: Iterable[pa.RecordBatch]) -> dict | None:

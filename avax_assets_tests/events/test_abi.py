@@ -161,6 +161,9 @@ def abi_string(text: bytes) -> Outcome:
     (abi_string(b"Odd\xffToken"), "Odd\ufffdToken", "raw 0x4f6464ff546f6b656e"),
     (Outcome(b"\x01" * 7), None, "neither a string nor a bytes32"),
     (Outcome(None, "reverted: nope"), None, "reverted: nope"),
+    # a real token's name(): "ETH" then NULs as a string return; joins on symbol 'ETH' must match
+    (abi_string(b"ETH\0\0\0"), "ETH", "trailing NULs stripped (raw 0x455448000000)"),
+    (abi_string(b"Bell\x07Token"), "Bell\x07Token", "holds control characters, kept (raw 0x42656c6c07546f6b656e)"),
 ])
 def test_token_text_returns(outcome, value, reason):
     found, why = text_return(outcome)
