@@ -117,7 +117,7 @@ DEX_POOLS = Dataset(
     topic=f"avalanche.dex-pools.{CHAIN_ID}",
     description="Every DEX pool that emitted a declared pool event that day, with its two tokens, read with "
                 "eth_call at the day's last block.",
-    key=("pool_address",),
+    key=("block_number", "pool_address"),  # one row per pool per day: a compacted topic keeps every day
     columns=(
         *BLOCK_POSITION,
         Column("pool_address", HEX),

@@ -27,7 +27,7 @@ TOKENS = Dataset(
     topic=f"avalanche.tokens.{CHAIN_ID}",
     description="Metadata of every token contract seen that day (transfers, DEX pools' tokens, token events), "
                 "read with eth_call at the day's last block.",
-    key=("token_address",),
+    key=("block_number", "token_address"),  # one row per token per day: a compacted topic keeps every day
     columns=(
         *BLOCK_POSITION,
         Column("token_address", HEX),
