@@ -1,7 +1,7 @@
 """`avax-assets`: the project's command line for people who query the data.
 
-    uv run avax-assets sql "SELECT count() FROM avax.blocks"   # one query, an aligned table
-    uv run avax-assets sql                                     # an interactive prompt (exit with Ctrl-D)
+    uv run avax-assets sql "SELECT count() FROM blocks"        # one query (--format table|csv|tsv|json|parquet)
+    uv run avax-assets sql                                     # the prompt (statements end with ';', Ctrl-D quits)
     uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
     uv run avax-assets live follow | consume | status           # the live path (avax_assets/live/)
     uv run avax-assets datasets                                 # every dataset: topic, table, key
@@ -79,40 +79,24 @@ def _engine_stderr_silenced():
         os.close(saved)
 
 
-def run_query(client, query: str) -> str:
-    result = client.query(query)
-    return render(result.column_names, result.result_rows)
+def sql(query: str | None, output_format: str = "table") -> int:
+    """One statement (or several, `;`-separated), or the prompt when none is given."""
+    from avax_assets.console import HISTORY_FILE, Console, statements
+    from avax_assets.core.config import HomeSettings
 
-
-def sql(query: str | None) -> int:
+    if output_format == "parquet" and sys.stdout.isatty():
+        print("avax-assets sql: --format parquet writes binary: send it to a file (> day.parquet) or a pipe",
+              file=sys.stderr)
+        return 2
     try:
-        client = warehouse().client
+        console = Console(warehouse(), output_format)
     except AvaxError as exc:  # the engine is held by a run, or a setting is wrong: one line, no traceback
         print(f"avax-assets sql: {str(exc).split('. Held by: chDB said')[0]}", file=sys.stderr)
         return 1
     if query:
-        return _answer(client, query)
-    print("ClickHouse (avax_assets): one query per line; tables in database `avax` (e.g. SHOW TABLES FROM avax). "
-          "Ctrl-D ends.")
-    while True:
-        try:
-            line = input("avax> ").strip().rstrip(";")
-        except EOFError:
-            print()
-            return 0
-        if line.lower() in ("exit", "quit"):
-            return 0
-        if line:
-            _answer(client, line)
-
-
-def _answer(client, query: str) -> int:
-    try:
-        print(run_query(client, query))
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the engine's message is what the person needs
-        print(f"error: {str(exc).strip().splitlines()[0][:500]}", file=sys.stderr)
-        return 1
+        return max((console.answer(statement) for statement in statements(query)), default=0)
+    home = HomeSettings.from_environ(os.environ).home
+    return console.prompt(Path(home) / HISTORY_FILE)
 
 
 def materialize(select: str, partition: str | None, verbose: bool = False) -> int:
@@ -269,12 +253,29 @@ def pools(action: str, production: bool) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("avax-assets")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="avax-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    query = commands.add_parser("sql", help="query the ClickHouse tables (no query: an interactive prompt)")
-    query.add_argument("query", nargs="?")
+    from avax_assets.console import EXAMPLES, FORMATS
+
+    query = commands.add_parser("sql", help="query the ClickHouse tables (no query: an interactive prompt)",
+                                description="Query the tables the assets write (database avax by default), "
+                                            "like clickhouse-client.", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    query.add_argument("query", nargs="?", help="one statement, or several separated by ';' (none: the prompt)")
+    query.add_argument("--format", choices=list(FORMATS), default="table",
+                       help="table (default), csv, tsv, json (one object per line), parquet (to a file or pipe)")
     run = commands.add_parser("materialize", help="materialize assets in one process (names and partition checked)")
     run.add_argument("--select", required=True, help="asset names, comma-separated")
     run.add_argument("--partition", help="the UTC day, YYYY-MM-DD, of partitioned assets")
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "live":
         raise SystemExit(live(args.service, args.ready_file))
     if args.command == "sql":
-        raise SystemExit(sql(args.query))
+        raise SystemExit(sql(args.query, args.format))
     if args.command == "datasets":
         raise SystemExit(datasets())
     if args.command == "settings":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -140,6 +141,8 @@ class ParquetSource:
         return ParquetSource("file({path:String}, 'Parquet')", {"path": path})
 
 
+# statements that answer with rows (the others: INSERT, CREATE, ALTER… answer with nothing)
+RETURNS_ROWS = re.compile(r"\s*(\(\s*)*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXPLAIN|EXISTS|VALUES)\b", re.IGNORECASE)
 LOADS_TABLE = "live_loads"
 # The loads ledger's columns, declared once: (name, ClickHouse type, Arrow type)
 LOADS_COLUMNS = (
@@ -192,6 +195,29 @@ class ClickHouseWarehouse:
 
     def qualified(self, table: str) -> str:
         return f"{self.database}.{checked_identifier(table)}"
+
+    def console_query(self, statement: str, output_format: str, settings: dict) -> bytes:
+        """A person's statement (the SQL prompt), answered in a ClickHouse output format (a statement that
+        returns no rows: `Ok.`), with the project's database as the default one once it exists."""
+        if isinstance(self.client, EmbeddedClient):
+            with self.client.session() as client:
+                return self._answer(client, statement, output_format, settings)
+        return self._answer(self.client, statement, output_format, settings)
+
+    def _answer(self, client, statement: str, output_format: str, settings: dict) -> bytes:
+        if self._database_exists(client):
+            if isinstance(self.client, EmbeddedClient):
+                client.command(f"USE {self.database}")
+            else:
+                client.database = self.database
+        if not RETURNS_ROWS.match(statement):
+            client.command(statement)
+            return b"Ok.\n" if output_format.startswith("Pretty") else b""
+        return client.raw_query(statement, fmt=output_format, settings=settings)
+
+    def _database_exists(self, client) -> bool:
+        return bool(client.query("SELECT count() FROM system.databases WHERE name = {db:String}",
+                                 parameters={"db": self.database}).result_rows[0][0])
 
     def tables(self) -> set[str]:
         """The names of the database's tables and views."""
