@@ -134,7 +134,7 @@ def test_the_key_is_required_and_never_in_the_url(graph):
         SubgraphClient(graph.url).indexed_block()
     with SubgraphClient(graph.url, SubgraphSettings(api_key=KEY)) as client:
         assert client.indexed_block() > 0
-        assert KEY not in client.settings.url
+        assert KEY not in client.url
 
 
 # --- scripted faults (a real server cannot produce these on demand) -------------------------------
