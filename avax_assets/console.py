@@ -31,7 +31,7 @@ HISTORY_FILE = "sql_history"  # under AVAX_HOME
 EXAMPLES = """examples:
   avax-assets sql "SELECT count() FROM blocks"
   avax-assets sql --format csv "SELECT block_number, block_hash FROM blocks ORDER BY 1 LIMIT 5"
-  avax-assets sql --format parquet "SELECT * FROM transactions WHERE toDate(block_timestamp) = '2024-06-01'" > day.parquet
+  avax-assets sql --format parquet "SELECT * FROM transactions WHERE toDate(block_timestamp) = '2024-06-01'" > d.parquet
   avax-assets sql                      # the prompt: statements end with ';', Ctrl-C cancels one, Ctrl-D quits
 """
 
