@@ -82,7 +82,7 @@ def _engine_stderr_silenced():
 def sql(query: str | None, output_format: str = "table") -> int:
     """One statement (or several, `;`-separated), or the prompt when none is given."""
     from avax_assets.console import HISTORY_FILE, Console, statements
-    from avax_assets.core.config import HomeSettings
+    from avax_assets.orchestration.configured import home_directory
 
     if output_format == "parquet" and sys.stdout.isatty():
         print("avax-assets sql: --format parquet writes binary: send it to a file (> day.parquet) or a pipe",
@@ -95,8 +95,7 @@ def sql(query: str | None, output_format: str = "table") -> int:
         return 1
     if query:
         return max((console.answer(statement) for statement in statements(query)), default=0)
-    home = HomeSettings.from_environ(os.environ).home
-    return console.prompt(Path(home) / HISTORY_FILE)
+    return console.prompt(Path(home_directory()) / HISTORY_FILE)
 
 
 def materialize(select: str, partition: str | None, verbose: bool = False) -> int:
@@ -107,10 +106,11 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     import dagster as dg
 
     from avax_assets.catalogue import SCOPES, Catalogue, build_resources
-    from avax_assets.orchestration.configured import executor, partition_settings
+    from avax_assets.orchestration.configured import ensure_dagster_home, executor, partition_settings
     from avax_assets.orchestration.partitions import Partitions
 
     try:
+        ensure_dagster_home()
         partitions = Partitions.from_settings(partition_settings())
         catalogue = Catalogue(partitions)
         assets = {key.to_user_string(): a
@@ -122,7 +122,9 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
                                "(e.g. blocks,clickhouse_blocks)")
         unknown = [name for name in names if name not in assets]
         if unknown:
-            raise SettingError(f"no asset named {', '.join(unknown)}; assets: {', '.join(sorted(assets))}")
+            raise SettingError(f"no asset named {', '.join(unknown)}{_did_you_mean(unknown, assets)} "
+                               "(avax-assets datasets lists the datasets; each has an extract asset of its name "
+                               "and a load asset clickhouse_<name>)")
         unpartitioned = [name for name in names if assets[name].partitions_def is None]
         if partition is not None and unpartitioned:
             raise SettingError(f"{', '.join(unpartitioned)} {'is' if len(unpartitioned) == 1 else 'are'} not "
@@ -151,10 +153,32 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         say(f"stopped by {signal.Signals(stopped_by).name}"
             + (f"; run {result.run_id} marked failed" if result is not None else ""))
         return 128 + stopped_by
-    done = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    for line in row_summary(result.get_asset_materialization_events()):
+        print(line)
     outcome = "success" if result.success else "FAILED"
-    print(f"run {result.run_id}: {outcome}; materialized {', '.join(done) or 'nothing'}")
+    print(f"run {result.run_id}: {outcome}")
     return 0 if result.success else 1
+
+
+def row_summary(events) -> list[str]:
+    """One line per asset and partition materialized: its rows (0 rows said as such)."""
+    lines = []
+    for event in events:
+        materialization = event.event_specific_data.materialization
+        rows = materialization.metadata.get("dagster/row_count")
+        count = getattr(rows, "value", rows)
+        partition = f" {materialization.partition}" if materialization.partition else ""
+        said = "no rows" if count == 0 else f"{count:,} rows" if isinstance(count, int) else "done"
+        lines.append(f"  {event.asset_key.to_user_string()}{partition}: {said}")
+    return lines
+
+
+def _did_you_mean(unknown: list[str], known) -> str:
+    import difflib
+
+    close = {name: difflib.get_close_matches(name, list(known), n=2) for name in unknown}
+    hints = [f"{name} → {' or '.join(matches)}" for name, matches in close.items() if matches]
+    return f"; did you mean {', '.join(hints)}?" if hints else ""
 
 
 def live(service: str, ready_file: str | None) -> int:
@@ -240,6 +264,13 @@ def pools(action: str, production: bool) -> int:
     from avax_assets.orchestration import claims
     from avax_assets.orchestration.pools import LOCAL_LIMITS, PRODUCTION_LIMITS, apply_limits
 
+    from avax_assets.orchestration.configured import ensure_dagster_home
+
+    try:
+        ensure_dagster_home()
+    except AvaxError as exc:
+        print(f"avax-assets pools: {exc}", file=sys.stderr)
+        return 2
     with dg.DagsterInstance.get() as instance:
         if action == "list":
             print(render(*claims.pool_rows(instance)))

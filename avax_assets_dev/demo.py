@@ -81,6 +81,10 @@ def demo(args) -> None:
                        "AVAX_SNAPSHOT_START_DATE": spec.start.isoformat()})
     os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(stack.home / "chdb"))
     os.environ.setdefault("DAGSTER_HOME", str(REPO))  # the project's dagster.yaml: what the UI reads
+    # what later commands read without exports (avax-assets materialize|sql|live, ui.sh, mine_live)
+    stack.write_env_file({name: os.environ[name] for name in (
+        "AVAX_BLOCKS_SOURCE", "AVAX_CHAIN_START_DATE", "AVAX_SNAPSHOT_START_DATE", "AVAX_CLICKHOUSE_CHDB_PATH",
+        "DAGSTER_HOME")})
     forget_another_chains_data(stack, devchain)
     materialize_all(spec, devchain, stack, args.verbose)
 

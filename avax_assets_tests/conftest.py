@@ -13,6 +13,8 @@ from avax_assets_dev.devchain.generator import DevchainSpec
 from avax_assets_dev.local.services import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
+# the tests set what they need: never the settings file a local stack or the demo left in the work tree
+os.environ["AVAX_ENV_FILE"] = ""
 SPECS_DIR = REPO / "avax_assets_tests" / "specs"  # copies of ../shared/specs (interface data)
 TEST_HOME = Path(os.environ.get("AVAX_TEST_HOME", REPO / ".avax-assets" / "test"))
 DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)

@@ -100,13 +100,18 @@ def test_at_a_terminal_ctrl_c_cancels_a_statement_ctrl_d_quits_and_the_history_i
     os.close(follower)
     seen = b""
 
-    def read_until(marker: bytes, timeout_s: float = 60) -> None:
+    def read_until(marker: bytes, after: bytes = b"", timeout_s: float = 60) -> None:
+        """Until `marker` shows (after the last `after`, when given)."""
         nonlocal seen
+
+        def shown() -> bool:
+            return after in seen and marker in seen.rpartition(after)[2] if after else marker in seen
+
         deadline = time.monotonic() + timeout_s
-        while marker not in seen and time.monotonic() < deadline:
+        while not shown() and time.monotonic() < deadline:
             if select.select([leader], [], [], 0.5)[0]:
                 seen += os.read(leader, 65536)
-        assert marker in seen, seen.decode(errors="replace")
+        assert shown(), seen.decode(errors="replace")
 
     try:
         read_until(b"avax :) ")
@@ -117,7 +122,8 @@ def test_at_a_terminal_ctrl_c_cancels_a_statement_ctrl_d_quits_and_the_history_i
         os.write(leader, b"\x03")  # Ctrl-C: the statement is dropped, the prompt stays
         read_until(b"avax :) ", timeout_s=30)
         os.write(leader, b"SELECT 40 + 2 AS answer;\n")
-        read_until(b"42")
+        read_until(b"avax :) ", after=b"42")  # the answer, then the next prompt
+        time.sleep(1)  # pacing, as a person types
         os.write(leader, b"\x04")  # Ctrl-D
         assert prompt.wait(timeout=60) == 0
     finally:
@@ -125,3 +131,23 @@ def test_at_a_terminal_ctrl_c_cancels_a_statement_ctrl_d_quits_and_the_history_i
         os.close(leader)
     assert b"neverrun" not in seen and b"Traceback" not in seen
     assert "SELECT 40 + 2 AS answer;" in (home / "sql_history").read_text()
+
+
+def test_commands_find_the_local_stack_without_exports(home, tmp_path):
+    """The local stack (or the demo) writes local.env under AVAX_HOME; a command reads it beneath its own
+    environment, so nothing needs exporting after the demo."""
+    (tmp_path / "local.env").write_text(f"# written by the local stack\nAVAX_CLICKHOUSE_CHDB_PATH={home / 'chdb'}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVAX_")}
+    done = subprocess.run([sys.executable, "-m", "avax_assets.cli", "sql", "--format", "tsv",
+                           "SELECT block_number FROM blocks"], env={**env, "AVAX_HOME": str(tmp_path)},
+                          capture_output=True, timeout=120, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines() == ["block_number", "7"], done.stderr
+
+
+def test_a_variable_set_in_the_process_wins_over_the_env_file(tmp_path):
+    from avax_assets.core.config import environment
+
+    (tmp_path / "local.env").write_text("export AVAX_RPC_URL='http://from-file:1'\nAVAX_RPC_BATCH_SIZE=3\n# a note\n")
+    found = environment({"AVAX_HOME": str(tmp_path), "AVAX_RPC_URL": "http://from-process:2"})
+    assert found["AVAX_RPC_URL"] == "http://from-process:2" and found["AVAX_RPC_BATCH_SIZE"] == "3"
+    assert "AVAX_RPC_BATCH_SIZE" not in environment({"AVAX_HOME": str(tmp_path), "AVAX_ENV_FILE": ""})

@@ -13,7 +13,8 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any, Union, get_args, get_origin
+from pathlib import Path
+from typing import Annotated, Any, Optional, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -231,12 +232,41 @@ def parse(variable: Variable, text: str, annotation: Any) -> Any:
         raise SettingError(f"{variable.name} must be {expected}{shown}") from None
 
 
+ENV_FILE = "local.env"  # under AVAX_HOME: the local stack writes the variables that point at it there
+
+
 class HomeSettings(Settings):
-    """Where local state goes when its own setting is unset."""
+    """Where local state goes when its own setting is unset, and the file of settings read beneath the
+    process environment."""
 
     home: str = setting(HOME, HOME_VARIABLE, "The directory of local state: lake/, spool/, chdb/ and Dagster's "
                         "storage (relative to the working directory).")
+    env_file: Optional[str] = setting(None, "AVAX_ENV_FILE", f"A file of NAME=value lines read beneath the process "
+                                      f"environment; unset: {ENV_FILE} under AVAX_HOME (the local stack writes "
+                                      "it, so commands find it without exports); empty: none.")
 
 
 def home(environ: Mapping[str, str]) -> str:
     return HomeSettings.from_environ(environ).home
+
+
+def environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables settings are read from: `environ` over the env file's (a variable set in the process
+    always wins)."""
+    path = environ.get("AVAX_ENV_FILE")
+    if path is None:
+        path = str(Path(environ.get(HOME_VARIABLE) or HOME) / ENV_FILE)
+    return {**read_env_file(Path(path)), **environ} if path else dict(environ)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines (an `export ` prefix, blank lines and # comments allowed); none when the file is absent."""
+    if not path.is_file():
+        return {}
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.strip().removeprefix("export ").strip()
+        if line and not line.startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            found[name.strip()] = value.strip().strip("'\"")
+    return found

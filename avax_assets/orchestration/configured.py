@@ -21,7 +21,8 @@ import pydantic
 
 from enum import Enum
 
-from avax_assets.core.config import HomeSettings, Settings, Variable, home, setting
+from avax_assets.core.config import HomeSettings, Settings, Variable, environment, home, setting
+from avax_assets.core.errors import SettingError
 from avax_assets.orchestration.partitions import PartitionSettings
 
 class SettingsResource(dg.ConfigurableResource):
@@ -128,5 +129,22 @@ def _resource_fields(kind: type) -> Iterator[tuple[str, type]]:
             yield name, info.annotation
 
 
+def home_directory() -> str:
+    """AVAX_HOME as the process (or its env file) sets it."""
+    return home(_environ(None))
+
+
+def ensure_dagster_home() -> str:
+    """DAGSTER_HOME for the commands that use the instance: the process's, else the env file's, else this
+    directory when it holds a dagster.yaml (the project's instance). Set in the process environment."""
+    found = environment(os.environ).get("DAGSTER_HOME") or (os.getcwd() if os.path.exists("dagster.yaml") else None)
+    if not found:
+        raise SettingError("no Dagster instance: run from the project's directory (its dagster.yaml), or set "
+                           "DAGSTER_HOME to the directory holding the instance's dagster.yaml")
+    os.environ["DAGSTER_HOME"] = os.path.abspath(found)
+    return os.environ["DAGSTER_HOME"]
+
+
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
+    """The process environment over the env file (core/config.py `environment`) unless `environ` is given."""
+    return environment(os.environ) if environ is None else environ

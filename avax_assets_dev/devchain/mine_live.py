@@ -2,7 +2,7 @@
 benchmarks/live_latency.py): the devchain's contracts are deployed first, then each block carries the
 devchain's mix (native and token transfers of every standard, swaps, wraps, creations).
 
-    uv run python -m avax_assets_dev.devchain.mine_live --rpc-url http://127.0.0.1:8545 --rate 1 --seconds 60
+    uv run python -m avax_assets_dev.devchain.mine_live --rate 1 --seconds 60   # on the local stack's node
 
 Prints one JSON line per block: {"block": n, "mined_at": Unix seconds when the node accepted it}.
 """
@@ -10,10 +10,12 @@ Prints one JSON line per block: {"block": n, "mined_at": Unix seconds when the n
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import time
 
 from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.core.config import environment
 from avax_assets.chain.settings import RpcSettings
 from avax_assets_dev.devchain.generator import LiveMiner
 
@@ -31,7 +33,8 @@ def mine(rpc_url: str, rate: float, seconds: float, transactions: int, swaps: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rpc-url", default="http://127.0.0.1:8545")
+    parser.add_argument("--rpc-url", default=environment(os.environ).get("AVAX_RPC_URL", "http://127.0.0.1:8545"),
+                        help="default: the local stack's node (its local.env), else http://127.0.0.1:8545")
     parser.add_argument("--rate", type=float, default=1.0, help="blocks per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--transactions", type=int, default=8, help="random actions per block (besides swaps)")

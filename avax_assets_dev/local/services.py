@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from avax_assets.core.config import ENV_FILE
 from avax_assets.core.processes import process_alive
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
 
@@ -487,6 +488,23 @@ class LocalStack:
             service.start()
         self.ports_file.parent.mkdir(parents=True, exist_ok=True)
         self.ports_file.write_text(json.dumps({s.name: s.port for s in [*self.services_with_fixtures, self.postgres]}))
+        self.write_env_file()
+
+    def write_env_file(self, extra: dict[str, str] | None = None) -> Path:
+        """<home>/local.env: the variables that point the project at this stack, which every command reads
+        beneath its own environment (avax_assets/core/config.py `environment`): nothing to export."""
+        settings = self.environment(with_fixtures=all(s.pid() for s in (self.avacloud, self.graph)))
+        if self.postgres.pid():
+            settings.update(self.postgres.environment())
+        settings.update({"AVAX_CLICKHOUSE_CHDB_PATH": str(self.home / "chdb"), **(extra or {})})
+        path = self.home / ENV_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text("# written by the local stack (deployments/local/services.sh up); read by every command\n"
+                             + "".join(f"{key}={value}\n" for key, value in sorted(settings.items())))
+        temporary.chmod(0o600)  # it holds the local S3 credentials
+        temporary.replace(path)
+        return path
 
     def down(self) -> None:
         for service in [*reversed(self.live_services), *reversed(self.services_with_fixtures), self.postgres]:
