@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -148,16 +149,41 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         result, stopped_by = claims.materialize(
             instance, list({id(a): a for a in assets.values()}.values()), say, selection=names,
             partition_key=partition, resources=resources,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}})
+            # quiet unless --verbose: a failure is said once, below, with where its full log is
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}})
     if stopped_by is not None:
         say(f"stopped by {signal.Signals(stopped_by).name}"
             + (f"; run {result.run_id} marked failed" if result is not None else ""))
         return 128 + stopped_by
     for line in row_summary(result.get_asset_materialization_events()):
         print(line)
-    outcome = "success" if result.success else "FAILED"
-    print(f"run {result.run_id}: {outcome}")
+    if not result.success:
+        say(f"{failure_line(result)} (the whole log: run {result.run_id} in the Dagster UI, "
+            "bash deployments/local/ui.sh, or --verbose)")
+    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
     return 0 if result.success else 1
+
+
+ERROR_CLASS = re.compile(r"^avax_assets[.\w]*: ")  # the project's errors say what happened without their class
+
+
+def failure_line(result) -> str:
+    """The first failed step's error (or failed blocking check) in one line: what the project's errors say
+    (the cause, the dataset and partition, the setting to change)."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            said = data.user_failure_data.description if data.user_failure_data else None
+            error = data.error
+            text = said or (error.cause.message if error and error.cause else error.message if error else "")
+            first = ERROR_CLASS.sub("", (text.strip().splitlines() or ["(no message)"])[0])
+            return f"{event.step_key} failed: {first}"
+    failed_checks = [e.event_specific_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    if failed_checks:
+        names = ", ".join(f"{c.asset_key.to_user_string()}.{c.check_name}" for c in failed_checks)
+        return f"blocking checks failed: {names}"
+    return "the run failed"
 
 
 def row_summary(events) -> list[str]:

@@ -50,3 +50,18 @@ def test_materialize_names_the_valid_range_and_the_setting_for_a_day_outside_it(
     assert "AVAX_CHAIN_START_DATE" in error
     assert materialize("blocks", None) == 2 and "--partition" in capsys.readouterr().err
     assert materialize("no_such_asset", "2024-06-02") == 2 and "no asset named no_such_asset" in capsys.readouterr().err
+
+
+def test_a_failing_run_says_why_in_one_line_naming_the_setting(tmp_path):
+    """A run whose broker is not there: the cause and the variable in one line, no traceback, no event log."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AVAX_", "DAGSTER_"))},
+           "DAGSTER_HOME": str(tmp_path), "AVAX_HOME": str(tmp_path / "home"), "AVAX_ENV_FILE": "",
+           "AVAX_CHAIN_START_DATE": "2024-06-01", "AVAX_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+           "AVAX_RPC_URL": "http://127.0.0.1:9", "PYTHONWARNINGS": "ignore"}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run([sys.executable, "-m", "avax_assets.cli", "materialize", "--select", "blocks",
+                           "--partition", "2024-06-02"], env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "AVAX_KAFKA_BOOTSTRAP_SERVERS" in output and "Traceback" not in output
+    assert len(output.strip().splitlines()) <= 10, output

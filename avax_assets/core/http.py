@@ -44,6 +44,7 @@ class Patience:
     deadline_s: float
     max_response_bytes: int
     settings: str = ""  # the variables that set this patience, for messages
+    url_setting: str = ""  # the variable holding the URL, named when the server cannot be reached
 
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)
@@ -111,8 +112,14 @@ def _too_large(what: str, detail: str, limit: int) -> SourceRefused:
                          "raise the client's max_response_mb (AVAX_RPC_MAX_RESPONSE_MB for JSON-RPC) if it is real")
 
 
+# 5xx that will not change on a retry: the server does not implement the method or the HTTP version
+PERMANENT_5XX = {501, 505}
+
+
 def is_transient(response: httpx.Response) -> bool:
-    return response.status_code == 429 or response.status_code >= 500
+    """408, 429 and 5xx (but 501 and 505) may pass; any other answer is the server's last word."""
+    status = response.status_code
+    return status in (408, 429) or (status >= 500 and status not in PERMANENT_5XX)
 
 
 def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience: Patience,
@@ -121,9 +128,11 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
     """The first answer that is not transient. After `patience.max_attempts`, SourceUnavailable."""
     attempts = patience.max_attempts
     for attempt in range(1, attempts + 1):
+        unreachable = False
         try:
             response = send()
         except (httpx.TimeoutException, httpx.TransportError) as exc:
+            unreachable = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol))
             problem, wait = f"{type(exc).__name__}{f': {exc}' if isinstance(exc, DeadlineExceeded) else ''}", \
                 patience.backoff(attempt)
         else:
@@ -136,6 +145,8 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
                 problem += f" (the server asked for {asked:g} s; waiting the {wait:g} s deadline at most)"
         if attempt == attempts:
             hint = f"; {patience.settings} set how long to wait" if patience.settings else ""
+            if unreachable and patience.url_setting:
+                hint = f"; check {patience.url_setting} (the server did not accept a connection){hint}"
             raise SourceUnavailable(f"{what}: gave up after {attempts} attempts (last: {problem}){hint}")
         log.warning("%s: %s, retry %d/%d in %.1fs", what, problem, attempt, attempts - 1, wait)
         sleep(wait)

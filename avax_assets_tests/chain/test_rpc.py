@@ -187,3 +187,23 @@ def test_a_retry_after_longer_than_the_deadline_waits_the_deadline_and_says_so(c
         send_with_retries(lambda: next(answers), what="GET /x", patience=patience, sleep=slept.append)
     assert slept == [2.0]
     assert "the server asked for 120 s; waiting the 2 s deadline at most" in caplog.text
+
+
+def test_a_node_that_refuses_connections_is_named_by_its_variable():
+    settings = RpcSettings(url="http://127.0.0.1:9/ext/bc/C/rpc", max_attempts=2, backoff_base_s=0.001)
+    with JsonRpcClient(settings) as rpc, pytest.raises(SourceUnavailable) as failed:
+        rpc.call("eth_blockNumber", [])
+    assert "check AVAX_RPC_URL" in str(failed.value) and str(failed.value).count("\n") == 0
+
+
+@pytest.mark.parametrize("status", [501, 505, 404])
+def test_an_answer_that_will_not_change_is_not_asked_again(status):
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        return httpx.Response(status, text="no")
+
+    with client(handler) as rpc, pytest.raises(RpcError, match=f"HTTP {status}"):
+        rpc.call("eth_blockNumber", [])
+    assert len(attempts) == 1
