@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from avax_assets.core.errors import PartitionNotReady
+from avax_assets.core.errors import DayBeyondHead, PartitionNotReady
 
 DAY_SECONDS = 86_400
 
@@ -62,6 +62,11 @@ def day_block_range(clock: BlockClock, day: dt.date) -> BlockRange:
     start, end = day_bounds(day.isoformat())
     latest = clock.latest_block()
     latest_ts = clock.timestamp(latest)
+    head_day = dt.datetime.fromtimestamp(latest_ts, dt.timezone.utc).date()
+    if latest_ts < start - DAY_SECONDS:
+        raise DayBeyondHead(
+            f"partition {day} is {(day - head_day).days} days after the node's latest block {latest} ({head_day}): "
+            f"the node has not reached it; its last complete day is {head_day - dt.timedelta(days=1)}")
     if latest_ts < start:
         raise PartitionNotReady(
             f"partition {day} is later than the node's latest block {latest} "

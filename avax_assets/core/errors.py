@@ -114,3 +114,8 @@ def short(value: Any, limit: int = 120) -> str:
     """`(repr…)` of a value, cut at `limit` characters, for messages."""
     text = repr(value)
     return f"({text[:limit]}{'…' if len(text) > limit else ''})"
+
+
+class DayBeyondHead(PermanentError):
+    """A partition's day starts more than a day after the source's newest block: no retry will reach it soon
+    (the newest, unfinished day is a PartitionNotReady instead)."""

@@ -7,7 +7,7 @@ import pytest
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import day_block_range
-from avax_assets.core.errors import PartitionNotReady
+from avax_assets.core.errors import DayBeyondHead, PartitionNotReady
 from avax_assets.chain.settings import RpcSettings
 from avax_assets_tests.support import rpc
 
@@ -43,9 +43,12 @@ def test_the_day_of_the_latest_block_is_not_complete(reader, devchain):
         day_block_range(reader, dt.date.fromisoformat(last_day))
 
 
-def test_a_day_after_the_latest_block_is_refused(reader):
-    with pytest.raises(PartitionNotReady, match="later than the node's latest block"):
-        day_block_range(reader, dt.date(2024, 7, 1))
+def test_the_day_after_the_latest_block_may_come_but_a_day_far_past_it_never_will_soon(reader, devchain):
+    head_day = dt.date.fromisoformat(max(devchain.blocks_by_day))
+    with pytest.raises(PartitionNotReady, match="later than the node's latest block"):  # transient: retried
+        day_block_range(reader, head_day + dt.timedelta(days=1))
+    with pytest.raises(DayBeyondHead, match="days after the node's latest block .* its last complete day is"):
+        day_block_range(reader, dt.date(2024, 7, 1))  # permanent: failed at once, not retried for minutes
 
 
 def test_chunks_cover_the_range_without_gaps(reader, devchain):
