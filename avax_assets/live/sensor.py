@@ -18,10 +18,11 @@ LIVE_SENSOR = "live_progress"
 SENSOR_LOCK_WAIT_S = 2.0  # the sensor skips a tick rather than wait long for the embedded engine
 
 
-@dg.sensor(name=LIVE_SENSOR, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(name=LIVE_SENSOR, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
            description="The live path's progress (follower and consumer, avax_assets/live/): for each live dataset, "
                        "the last block loaded into ClickHouse, the node's accepted head and the lag in blocks and "
-                       "seconds, as observations of its ClickHouse table.")
+                       "seconds, as observations of its ClickHouse table. Off until turned on where the live path "
+                       "runs.")
 def live_progress(context: dg.SensorEvaluationContext, clickhouse: ClickHouseResource, rpc: ChainRpcResource,
                   live: LiveResource):
     datasets = live_datasets(live.traces)

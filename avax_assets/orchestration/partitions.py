@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Optional
 
 import dagster as dg
 
@@ -24,18 +24,29 @@ Day = Annotated[str, rule(_day)]
 
 
 class PartitionSettings(Settings):
-    """The first day of each partitioning (the last is always the newest complete UTC day)."""
+    """The days of each partitioning: from its first day to the newest complete UTC day (yesterday), or to a
+    last day when one is set (a local node's history ends: the local stack sets its last complete day)."""
 
     chain_start: Day = setting("2020-09-23", "AVAX_CHAIN_START_DATE", "The first day of the chain datasets "
                                "(C-Chain mainnet launch; later for a node whose history starts later).")
+    chain_end: Optional[Day] = setting(None, "AVAX_CHAIN_END_DATE", "The last day of the chain datasets; unset: "
+                                       "yesterday (UTC).")
     snapshot_start: Day = setting("2024-06-01", "AVAX_SNAPSHOT_START_DATE", "The first day of the snapshots (the "
                                   "API serves current state: history starts when collection does).")
+    snapshot_end: Optional[Day] = setting(None, "AVAX_SNAPSHOT_END_DATE", "The last day of the snapshots; unset: "
+                                          "yesterday (UTC).")
 
 
 PARTITIONS = PartitionSettings()
-# the variable that moves each partitioning's first day
+# the variables that move each partitioning's first and last day
 START_SETTINGS = {Partitioning.CHAIN_DAILY: "AVAX_CHAIN_START_DATE",
                   Partitioning.SNAPSHOT_DAILY: "AVAX_SNAPSHOT_START_DATE"}
+END_SETTINGS = {Partitioning.CHAIN_DAILY: "AVAX_CHAIN_END_DATE", Partitioning.SNAPSHOT_DAILY: "AVAX_SNAPSHOT_END_DATE"}
+
+
+def _day_after(day: str | None) -> str | None:
+    """Dagster's end_date is the first day not offered."""
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat() if day else None
 
 
 @dataclass(frozen=True)
@@ -46,10 +57,11 @@ class Partitions:
     def from_settings(cls, settings: PartitionSettings = PARTITIONS) -> Partitions:
         return cls({
             # end_offset=0: the current UTC day is never offered, it is not complete yet.
-            Partitioning.CHAIN_DAILY: dg.DailyPartitionsDefinition(start_date=settings.chain_start, timezone="UTC",
-                                                                   end_offset=0),
-            Partitioning.SNAPSHOT_DAILY: dg.DailyPartitionsDefinition(start_date=settings.snapshot_start,
-                                                                      timezone="UTC"),
+            Partitioning.CHAIN_DAILY: dg.DailyPartitionsDefinition(
+                start_date=settings.chain_start, end_date=_day_after(settings.chain_end), timezone="UTC",
+                end_offset=0),
+            Partitioning.SNAPSHOT_DAILY: dg.DailyPartitionsDefinition(
+                start_date=settings.snapshot_start, end_date=_day_after(settings.snapshot_end), timezone="UTC"),
         })
 
     def of(self, dataset: Dataset) -> dg.DailyPartitionsDefinition:
@@ -63,7 +75,8 @@ class Partitions:
         keys = partitions.get_partition_keys()
         valid = f"the days {keys[0]} to {keys[-1]} (UTC)" if keys else "no day yet"
         raise SettingError(f"partition {key!r} of {asset} is not one of {valid}; the first day is "
-                           f"{START_SETTINGS[partitioning]}, the last is the newest complete day")
+                           f"{START_SETTINGS[partitioning]}, the last {END_SETTINGS[partitioning]} (unset: the newest "
+                           "complete day)")
 
 
 def backfill_policy(days_per_run: int) -> dg.BackfillPolicy:

@@ -15,6 +15,7 @@ PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib.resources
 import json
 import os
@@ -544,9 +545,12 @@ class LocalStack:
                              "AVAX_GRAPH_GATEWAY_URL": f"{self.graph.url}/api",
                              "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={SUBGRAPH_ID}"})
         record = self.home / "devchain.json"
-        if record.exists():
-            start = json.loads(record.read_text())["spec"]["start"]
-            settings.update({"AVAX_CHAIN_START_DATE": start, "AVAX_SNAPSHOT_START_DATE": start})
+        if record.exists():  # the devchain's days are the whole range: the UI's partitions are all there is
+            spec = json.loads(record.read_text())["spec"]
+            start = dt.date.fromisoformat(spec["start"])
+            end = (start + dt.timedelta(days=spec["days"] - 1)).isoformat()
+            settings.update({"AVAX_CHAIN_START_DATE": start.isoformat(), "AVAX_SNAPSHOT_START_DATE": start.isoformat(),
+                             "AVAX_CHAIN_END_DATE": end, "AVAX_SNAPSHOT_END_DATE": end})
         return settings
 
 
