@@ -146,6 +146,13 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         print(f"avax-assets materialize: {line}", file=sys.stderr, flush=True)
 
     with dg.DagsterInstance.get() as instance:
+        keys = {dg.AssetKey.from_user_string(name) for name in names}
+        running = claims.run_of_the_same_day(instance, partition, keys)
+        if running is not None:
+            say(f"run {running.run_id} ({running.status.value}) is already materializing {partition} for "
+                f"{', '.join(sorted(k.to_user_string() for k in (running.asset_selection or keys) & keys))}: "
+                "wait for it (the Dagster UI's Runs), or stop it first")
+            return 3
         result, stopped_by = claims.materialize(
             instance, list({id(a): a for a in assets.values()}.values()), say, selection=names,
             partition_key=partition, resources=resources,

@@ -322,3 +322,19 @@ def _time_to_next_claim_check(context: InstanceConcurrencyContext) -> float:
 def dead_claims_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     freed = free_dead_claims(context.instance)
     return dg.SkipReason("; ".join(freed) if freed else "no claims of dead runs")
+
+
+def run_of_the_same_day(instance: dg.DagsterInstance, partition: str | None,
+                        asset_keys: set[dg.AssetKey]) -> dg.DagsterRun | None:
+    """An unfinished (or queued) run of `partition` that materializes any of `asset_keys`: starting a second one
+    would do the day's work twice (the daemon queues such runs by the `dagster/partition` tag; this is the
+    CLI's own check). Runs whose process is gone are failed first, so a killed run is not counted."""
+    if partition is None:
+        return None
+    free_dead_claims(instance)
+    runs = instance.get_runs(filters=RunsFilter(statuses=[*UNFINISHED, DagsterRunStatus.QUEUED],
+                                                tags={"dagster/partition": partition}))
+    for run in runs:
+        if run.asset_selection is None or run.asset_selection & asset_keys:
+            return run
+    return None

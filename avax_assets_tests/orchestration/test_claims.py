@@ -209,3 +209,28 @@ def test_a_blocked_claim_is_checked_again_after_a_pause_not_in_a_busy_loop(home)
             assert not waiter.claim(RPC, "step")
             with claims._claims_checked_without_spinning():  # noqa: SLF001
                 assert waiter.interval_to_next_pending_claim_check() > 0
+
+
+def test_a_day_already_being_materialized_is_not_started_twice(home):
+    """Two runs of one day would do its work twice: the CLI refuses the second, naming the first; a run of that
+    day whose process is gone does not count."""
+    blocks, logs = dg.AssetKey("blocks"), dg.AssetKey("logs")
+
+    def started(process: claims.RunProcess) -> dg.DagsterRun:
+        run = dg.DagsterRun(job_name="__ephemeral_asset_job__", run_id=f"run-{process.pid}",
+                            status=DagsterRunStatus.STARTED, asset_selection=frozenset({blocks}),
+                            tags={"dagster/partition": "2024-06-02", **process.tags()})
+        instance.add_run(run)
+        return run
+
+    with dg.DagsterInstance.get() as instance:
+        alive = started(claims.RunProcess.current())
+        assert claims.run_of_the_same_day(instance, "2024-06-02", {blocks, logs}).run_id == alive.run_id
+        assert claims.run_of_the_same_day(instance, "2024-06-03", {blocks}) is None  # another day
+        assert claims.run_of_the_same_day(instance, "2024-06-02", {logs}) is None  # other assets
+        instance.delete_run(alive.run_id)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        dead = started(claims.RunProcess(claims.RunProcess.current().host, gone.pid, ""))
+        assert claims.run_of_the_same_day(instance, "2024-06-02", {blocks}) is None
+        assert instance.get_run_by_id(dead.run_id).status == DagsterRunStatus.FAILURE
