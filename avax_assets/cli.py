@@ -317,6 +317,12 @@ def pools(action: str, production: bool) -> int:
     return 0
 
 
+def command(commands, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand with its one-line summary (in `avax-assets --help`) and examples (in its own --help)."""
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                               epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -340,21 +346,33 @@ def main(argv: list[str] | None = None) -> None:
     query.add_argument("query", nargs="?", help="one statement, or several separated by ';' (none: the prompt)")
     query.add_argument("--format", choices=list(FORMATS), default="table",
                        help="table (default), csv, tsv, json (one object per line), parquet (to a file or pipe)")
-    run = commands.add_parser("materialize", help="materialize assets in one process (names and partition checked)")
-    run.add_argument("--select", required=True, help="asset names, comma-separated")
+    run = command(commands, "materialize", "materialize assets in one process (names and day checked first)",
+                  """examples:
+  avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
+  avax-assets materialize --select erc20_transfers,clickhouse_erc20_transfers --partition 2024-06-02
+  avax-assets materialize --select daily_chain_activity      # a view: no --partition""")
+    run.add_argument("--select", required=True, help="asset names, comma-separated (avax-assets datasets)")
     run.add_argument("--partition", help="the UTC day, YYYY-MM-DD, of partitioned assets")
     run.add_argument("--verbose", action="store_true", help="Dagster's event log and warnings too")
-    stream = commands.add_parser("live", help="the live path's services: follow the head into Kafka, consume it "
-                                            "into ClickHouse, or show their status")
+    stream = command(commands, "live", "the live path's services: follow the head into Kafka, consume it into "
+                     "ClickHouse, or show where they are", """examples:
+  avax-assets live status                # per dataset: last block loaded, head, lag
+  avax-assets live follow                # until Ctrl-C (services.sh up --with-live runs both)""")
     stream.add_argument("service", choices=["follow", "consume", "status"])
     stream.add_argument("--ready-file", help="written with the process id once the service runs (services.sh)")
-    commands.add_parser("datasets", help="every dataset: its topic, table and key")
-    commands.add_parser("settings", help="every AVAX_* variable: its default and what it sets")
-    ddl = commands.add_parser("cluster-ddl", help="the DDL of replicated tables on a ClickHouse cluster")
+    command(commands, "datasets", "every dataset: its Kafka topic, table and key",
+            "example:\n  avax-assets datasets | grep erc20")
+    command(commands, "settings", "every AVAX_* variable: its default, bounds and what it sets",
+            "example:\n  avax-assets settings | grep AVAX_RPC_")
+    ddl = command(commands, "cluster-ddl", "the DDL of replicated tables on a ClickHouse cluster",
+                  "example:\n  avax-assets cluster-ddl --cluster avax > cluster.sql")
     ddl.add_argument("--cluster", help="the cluster's name (default: the {cluster} macro)")
     ddl.add_argument("--database", default="avax")
-    pool = commands.add_parser("pools", help="the pools of $DAGSTER_HOME's instance: list them with the runs "
-                                           "holding them, free the slots of killed runs, set their limits")
+    pool = command(commands, "pools", "the pools of the Dagster instance: list them with the runs holding them, "
+                   "free the slots of killed runs, set their limits", """examples:
+  avax-assets pools                      # limits, the runs holding or waiting for each pool
+  avax-assets pools free-dead            # give back the slots of runs whose process is gone
+  avax-assets pools apply --production   # rpc 4, avacloud 1, thegraph 2, clickhouse 4""")
     pool.add_argument("action", nargs="?", default="list", choices=["list", "free-dead", "apply"])
     pool.add_argument("--production", action="store_true", help="the production limits (else the local ones)")
     args = parser.parse_args(argv)

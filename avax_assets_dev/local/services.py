@@ -559,8 +559,15 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     the last `up` used)."""
     parser.add_argument("--home", default=os.environ.get("AVAX_HOME", ".avax-assets"))
     for name in PORTS:
-        parser.add_argument(f"--{name}-port", type=int, default=None, metavar="N",
+        parser.add_argument(f"--{name}-port", type=port_number, default=None, metavar="N",
                             help=f"default: AVAX_LOCAL_{name.upper()}_PORT, the last up's, or {PORTS[name]}")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535 (argparse names the flag when this raises)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
 
 
 def stack_from_args(args: argparse.Namespace) -> LocalStack:
@@ -570,8 +577,8 @@ def stack_from_args(args: argparse.Namespace) -> LocalStack:
     ports = {}
     for name, default in PORTS.items():
         flag, variable = getattr(args, f"{name}_port"), os.environ.get(f"AVAX_LOCAL_{name.upper()}_PORT")
-        if variable and not variable.isdigit():
-            raise ServiceError(f"AVAX_LOCAL_{name.upper()}_PORT must be a port number, not {variable!r}")
+        if variable and not (variable.isdigit() and 1 <= int(variable) <= 65535):
+            raise ServiceError(f"AVAX_LOCAL_{name.upper()}_PORT must be a port number (1-65535), not {variable!r}")
         ports[f"{name}_port"] = flag or (int(variable) if variable else None) or stored.get(name) or default
     return LocalStack(home, **ports)
 
