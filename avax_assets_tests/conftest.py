@@ -52,11 +52,18 @@ def devchain(stack):
 
 
 @pytest.fixture(scope="session")
-def pipeline_env(stack, devchain, tmp_path_factory):
+def chdb_path(tmp_path_factory):
+    """The session's embedded ClickHouse directory: chDB opens one directory per process, so service-free
+    tests of ClickHouse use this one too."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(stack, devchain, chdb_path):
     """Environment for avax_assets.definitions: real services, a fresh bucket and chDB per session."""
     env = {
         **stack.environment(bucket=f"avax-test-{uuid.uuid4().hex[:8]}"),
-        "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("chdb")),
+        "AVAX_CLICKHOUSE_CHDB_PATH": str(chdb_path),
         "AVAX_RPC_CHUNK_BLOCKS": "7",  # several chunks per day, so chunking is exercised
         "AVAX_RPC_BATCH_SIZE": "5",
     }

@@ -1,58 +1,100 @@
-"""Audits of one loaded partition, as plain functions over the warehouse: each returns an
-AuditResult that the ClickHouse load asset reports as a (blocking) Dagster asset check."""
+"""Audits of one day's partition, as plain functions over the table holding it: each returns an AuditResult
+that the ClickHouse load asset reports as a (blocking) Dagster asset check. A load runs them on its staging
+table before the swap (`gate`), so a partition that fails one is never swapped in; the parent and the
+adjacent days are read from their loaded tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from avax_assets.core.clickhouse import BeforeSwap, ClickHouseWarehouse
+from avax_assets.core.errors import AuditFailed
 from avax_assets.core.schema import Dataset, checked_identifier
-from avax_assets.core.clickhouse import ClickHouseWarehouse
+
+SAMPLES = 3  # offending keys named in a failed audit
 
 
 @dataclass(frozen=True)
 class AuditResult:
     passed: bool
     metadata: dict = field(default_factory=dict)
+    detail: str = ""  # a failure in a few words, with offending keys where there are some
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """What an audit may look at: the warehouse partition and what the lake holds for it."""
+    """What an audit looks at: the day's rows in `table` (a load's staging table; unset: the dataset's own
+    table), what the lake holds for the day, and the loaded tables of the parent and the adjacent days."""
 
     warehouse: ClickHouseWarehouse
     dataset: Dataset
     day: dt.date
     parquet_rows: int
+    table: str | None = None  # qualified
+
+    @property
+    def audited(self) -> str:
+        return self.table or self.warehouse.qualified(self.dataset.table)
 
 
-def _partition(loaded: Loaded, dataset: Dataset | None = None) -> str:
-    """`table WHERE <its partition is the day>` for the loaded dataset or another one."""
-    dataset = dataset or loaded.dataset
-    column = checked_identifier(dataset.partition_column)
-    return f"{loaded.warehouse.qualified(dataset.table)} WHERE toDate({column}) = {{day:Date}}"
+def _day(dataset: Dataset) -> str:
+    return f"toDate({checked_identifier(dataset.partition_column)}) = {{day:Date}}"
+
+
+def _partition(loaded: Loaded) -> str:
+    """`table WHERE <its partition is the day>` of the audited rows."""
+    return f"{loaded.audited} WHERE {_day(loaded.dataset)}"
+
+
+def _loaded_partition(loaded: Loaded, dataset: Dataset) -> str:
+    """The same in a dataset's own table (the parent's, or the audited dataset's for the adjacent days)."""
+    return f"{loaded.warehouse.qualified(dataset.table)} WHERE {_day(dataset)}"
+
+
+def _rows(loaded: Loaded, sql: str, day: dt.date | None = None, **parameters) -> list[tuple]:
+    return loaded.warehouse.client.query(sql, parameters={"day": day or loaded.day, **parameters}).result_rows
 
 
 def _query_one(loaded: Loaded, sql: str, day: dt.date | None = None) -> tuple:
-    return loaded.warehouse.client.query(sql, parameters={"day": day or loaded.day}).result_rows[0]
+    return _rows(loaded, sql, day)[0]
 
 
 def _one_row(loaded: Loaded, select: str) -> tuple:
     return _query_one(loaded, f"SELECT {select} FROM {_partition(loaded)}")
 
 
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(checked_identifier(n) for n in names)
+
+
+def _keys(names: Sequence[str], rows: list[tuple]) -> str:
+    """`block_number 12, 13` or `(transaction_hash, log_index) (0xab, 0), (0xcd, 1)`: offending keys for a message."""
+    name = names[0] if len(names) == 1 else f"({', '.join(names)})"
+    values = [str(row[0]) if len(row) == 1 else f"({', '.join(str(v) for v in row)})" for row in rows]
+    return f"{name} {', '.join(values)}"
+
+
 def unique_keys(loaded: Loaded) -> AuditResult:
-    """No two rows of the partition share the natural key."""
-    key = ", ".join(checked_identifier(k) for k in loaded.dataset.key)
+    """No two rows of the partition share the natural key (counted on the rows as inserted, before any merge)."""
+    key = _columns(loaded.dataset.key)
     rows, distinct = _one_row(loaded, f"count(), uniqExact({key})")
-    return AuditResult(rows == distinct, {"rows": rows, "duplicate_keys": rows - distinct})
+    metadata = {"rows": rows, "duplicate_keys": rows - distinct}
+    if rows == distinct:
+        return AuditResult(True, metadata)
+    repeated = _rows(loaded, f"SELECT {key} FROM {_partition(loaded)} GROUP BY {key} HAVING count() > 1 "
+                             f"ORDER BY {key} LIMIT {SAMPLES}")
+    detail = f"keys repeated ({rows - distinct} extra rows), e.g. {_keys(loaded.dataset.key, repeated)}"
+    return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
 
 def rows_match_parquet(loaded: Loaded) -> AuditResult:
     """The table's partition holds exactly as many rows as its Parquet object."""
     (rows,) = _one_row(loaded, "count()")
-    return AuditResult(rows == loaded.parquet_rows, {"clickhouse_rows": rows, "parquet_rows": loaded.parquet_rows})
+    return AuditResult(rows == loaded.parquet_rows, {"clickhouse_rows": rows, "parquet_rows": loaded.parquet_rows},
+                       f"{rows} rows loaded, {loaded.parquet_rows} in the Parquet object")
 
 
 def contiguous_blocks(loaded: Loaded) -> AuditResult:
@@ -62,36 +104,50 @@ def contiguous_blocks(loaded: Loaded) -> AuditResult:
     if blocks == 0:
         return AuditResult(True, {"blocks": 0})
     gaps = (last - first + 1) - blocks
-    return AuditResult(gaps == 0, {"first_block": first, "last_block": last, "missing_blocks": gaps})
+    metadata = {"first_block": first, "last_block": last, "missing_blocks": gaps}
+    if gaps == 0:
+        return AuditResult(True, metadata)
+    starts = _rows(loaded, f"SELECT b + 1 FROM (SELECT DISTINCT {block} AS b FROM {_partition(loaded)}) "
+                           f"WHERE b < {{last:UInt64}} AND b + 1 NOT IN (SELECT {block} FROM {_partition(loaded)}) "
+                           f"ORDER BY b LIMIT {SAMPLES}", last=last)
+    detail = f"{gaps} blocks missing between {first} and {last}, gaps from {_keys((block,), starts)}"
+    return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
 
 def adjacent_days_contiguous(loaded: Loaded) -> AuditResult:
     """The day's first block follows the previous day's last, and the next day's first follows its last
     (each side only when that day is loaded)."""
     block = checked_identifier(loaded.dataset.block_column)
-    sql = f"SELECT count(), min({block}), max({block}) FROM {_partition(loaded)}"
-    count, first, last = _query_one(loaded, sql)
-    before = _query_one(loaded, sql, loaded.day - dt.timedelta(days=1))
-    after = _query_one(loaded, sql, loaded.day + dt.timedelta(days=1))
+    count, first, last = _one_row(loaded, f"count(), min({block}), max({block})")
+    beside = f"SELECT count(), min({block}), max({block}) FROM {_loaded_partition(loaded, loaded.dataset)}"
+    before = _query_one(loaded, beside, loaded.day - dt.timedelta(days=1))
+    after = _query_one(loaded, beside, loaded.day + dt.timedelta(days=1))
     metadata = {"previous_day_last_block": before[2] if before[0] else None,
                 "next_day_first_block": after[1] if after[0] else None}
     if not count:
         return AuditResult(True, metadata)
     passed = (not before[0] or before[2] + 1 == first) and (not after[0] or last + 1 == after[1])
-    return AuditResult(passed, {**metadata, "first_block": first, "last_block": last})
+    return AuditResult(passed, {**metadata, "first_block": first, "last_block": last},
+                       f"the day runs from block {first} to {last}; the day before ends at "
+                       f"{metadata['previous_day_last_block']}, the day after starts at {metadata['next_day_first_block']}")
 
 
 def _parent(loaded: Loaded) -> tuple[Dataset, str]:
     link = loaded.dataset.parent
-    return link.dataset, ", ".join(checked_identifier(c) for c in link.on)
+    return link.dataset, _columns(link.on)
 
 
 def joins_parent(loaded: Loaded) -> AuditResult:
-    """Every row joins a row of its parent dataset on the same day."""
+    """Every row joins a row of its parent dataset on the same day (in the parent's loaded table)."""
     parent, on = _parent(loaded)
-    orphans, = _query_one(loaded, f"SELECT count() FROM {_partition(loaded)} AND ({on}) NOT IN "
-                                  f"(SELECT {on} FROM {_partition(loaded, parent)})")
-    return AuditResult(orphans == 0, {"parent": parent.name, "rows_without_parent": orphans})
+    orphans_of = f"{_partition(loaded)} AND ({on}) NOT IN (SELECT {on} FROM {_loaded_partition(loaded, parent)})"
+    orphans, = _query_one(loaded, f"SELECT count() FROM {orphans_of}")
+    metadata = {"parent": parent.name, "rows_without_parent": orphans}
+    if not orphans:
+        return AuditResult(True, metadata)
+    missing = _rows(loaded, f"SELECT DISTINCT {on} FROM {orphans_of} ORDER BY {on} LIMIT {SAMPLES}")
+    detail = f"{orphans} rows without a {parent.name} row, e.g. {_keys(loaded.dataset.parent.on, missing)}"
+    return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
 
 def parent_counts_match(loaded: Loaded) -> AuditResult:
@@ -99,13 +155,21 @@ def parent_counts_match(loaded: Loaded) -> AuditResult:
     (the Data API serves no logs count) is reported as unchecked."""
     parent, on = _parent(loaded)
     count_column = checked_identifier(loaded.dataset.parent.count_column)
-    mismatched, unchecked = _query_one(loaded, (
-        f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), countIf(p.expected IS NULL) "
-        f"FROM (SELECT {on}, {count_column} AS expected FROM {_partition(loaded, parent)}) AS p "
-        f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on})"))
-    return AuditResult(mismatched == 0, {"parent": parent.name, "count_column": count_column,
-                                         "parents_with_wrong_count": mismatched,
-                                         "parents_without_count": unchecked})
+    joined = (f"(SELECT {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)}) AS p "
+              f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on})")
+    mismatched, unchecked = _query_one(loaded, f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), "
+                                               f"countIf(p.expected IS NULL) FROM {joined}")
+    metadata = {"parent": parent.name, "count_column": count_column, "parents_with_wrong_count": mismatched,
+                "parents_without_count": unchecked}
+    if not mismatched:
+        return AuditResult(True, metadata)
+    wrong = _rows(loaded, f"SELECT {on}, p.expected, c.actual FROM {joined} WHERE p.expected IS NOT NULL AND "
+                          f"p.expected != c.actual ORDER BY {on} LIMIT {SAMPLES}")
+    width = len(loaded.dataset.parent.on)
+    detail = (f"{mismatched} {parent.name} rows whose {count_column} differs from their {loaded.dataset.name} rows, "
+              "e.g. " + ", ".join(f"{_keys(loaded.dataset.parent.on, [row[:width]])}: {row[width]} counted, "
+                                  f"{row[width + 1]} found" for row in wrong))
+    return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
 
 Audit = Callable[[Loaded], AuditResult]
@@ -122,3 +186,21 @@ def audits_for(dataset: Dataset) -> dict[str, Audit]:
         if dataset.parent.count_column:
             audits["parent_counts_match"] = parent_counts_match
     return audits
+
+
+def failures(results: dict[str, AuditResult]) -> str:
+    """The failed audits in one line, each with its detail ('' when every one passed)."""
+    return "; ".join(f"{name} ({result.detail})" for name, result in results.items() if not result.passed)
+
+
+def gate(audits: dict[str, Audit], loaded: Loaded, results: dict[str, AuditResult]) -> BeforeSwap:
+    """What a load checks of its staging table before the swap: every audit runs on it (its results kept
+    in `results` for the asset checks), and any failure refuses the partition (AuditFailed), so the table
+    keeps the one it has."""
+    def before_swap(staging: str) -> None:
+        staged = dataclasses.replace(loaded, table=staging)
+        results.update({name: audit(staged) for name, audit in audits.items()})
+        if failed := failures(results):
+            raise AuditFailed(f"{loaded.day}: {failed}")
+
+    return before_swap

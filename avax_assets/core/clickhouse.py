@@ -1,9 +1,11 @@
 """Load dataset partitions into ClickHouse, idempotently.
 
 Tables come from the dataset declaration: ReplacingMergeTree ordered by the natural key, partitioned
-by the UTC day. A partition is loaded into a staging table and swapped in with REPLACE PARTITION,
-so re-loading replaces it whole: no duplicates, no FINAL needed, and a failed load leaves the
-previous data untouched. Identifiers are validated; values are bound as parameters.
+by the UTC day. A partition is loaded into a staging table, audited there (`before_swap`), and only then
+swapped in with REPLACE PARTITION, so re-loading replaces it whole: no duplicates, no FINAL needed, and a
+failed or refused load leaves the previous data untouched. The staging table is a plain MergeTree: it keeps
+every inserted row as it came (a ReplacingMergeTree would collapse duplicate keys on insert and hide them
+from the audits). Identifiers are validated; values are bound as parameters.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +175,8 @@ INSERT_SELECT_SETTINGS = {"max_threads": 1, "input_format_parquet_max_block_size
                           "min_insert_block_size_rows": 8192, "min_insert_block_size_bytes": 8 * 2**20}
 
 STAGING = "__staging_"
+# Called with the staging table of a load before it is swapped in; raises to refuse it.
+BeforeSwap = Callable[[str], None]
 # A staging table lives for one load (seconds to minutes): one this old was left by a killed load.
 STALE_STAGING_S = 6 * 3600
 
@@ -303,16 +307,19 @@ class ClickHouseWarehouse:
                 f"{self.qualified(dataset.table)} {', '.join(changes)}` (rows loaded before keep their values, new "
                 "columns null until their days are materialized again), or drop the table and reload")
 
-    def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch]) -> int:
-        """Make the table's partition for `day` hold exactly `batches`; returns its row count."""
+    def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch],
+                          before_swap: BeforeSwap | None = None) -> int:
+        """Make the table's partition for `day` hold exactly `batches`; returns its row count. `before_swap`
+        gets the staging table holding them and raises to refuse them (the table keeps its partition)."""
         def insert(staging: str) -> None:
             for batch in batches:
                 if batch.num_rows:
                     self.client.insert_arrow(staging, pa.Table.from_batches([batch]))
 
-        return self._replace(dataset, day, insert)
+        return self._replace(dataset, day, insert, before_swap)
 
-    def replace_partition_from(self, dataset: Dataset, day: dt.date, source: ParquetSource) -> int:
+    def replace_partition_from(self, dataset: Dataset, day: dt.date, source: ParquetSource,
+                               before_swap: BeforeSwap | None = None) -> int:
         """The same, with the engine reading the stored Parquet object itself (`INSERT … SELECT FROM s3()`
         or `file()`): no rows pass through Python."""
         columns = ", ".join(checked_identifier(c.name) for c in dataset.columns)
@@ -321,14 +328,17 @@ class ClickHouseWarehouse:
             self.client.command(f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM {source.table_function}",
                                 parameters=source.parameters, settings=INSERT_SELECT_SETTINGS)
 
-        return self._replace(dataset, day, insert)
+        return self._replace(dataset, day, insert, before_swap)
 
-    def _replace(self, dataset: Dataset, day: dt.date, insert) -> int:
+    def _replace(self, dataset: Dataset, day: dt.date, insert, before_swap: BeforeSwap | None) -> int:
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
         staging = self.qualified(f"{dataset.table}{STAGING}{day:%Y%m%d}")
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
-        self.client.command(f"CREATE TABLE {staging} AS {target}")
+        # the target's columns, partition and order, but a plain MergeTree: every inserted row stays for the audits
+        self.client.command(f"CREATE TABLE {staging} AS {target} ENGINE = MergeTree "
+                            f"PARTITION BY toDate({checked_identifier(dataset.partition_column)}) "
+                            f"ORDER BY ({', '.join(checked_identifier(k) for k in dataset.key)})")
         try:
             if isinstance(self.client, EmbeddedClient):
                 # its parts move whole into the target: merging them here is wasted, and in this process
@@ -336,6 +346,8 @@ class ClickHouseWarehouse:
                 self.client.command(f"SYSTEM STOP MERGES {staging}")
             insert(staging)
             staged = self._staged_rows(dataset, staging, day)
+            if before_swap:
+                before_swap(staging)
             if staged:
                 self.client.command(f"ALTER TABLE {target} REPLACE PARTITION {{day:Date}} FROM {staging}",
                                     parameters={"day": day})

@@ -110,6 +110,10 @@ class PartitionLoadError(PermanentError):
     """A ClickHouse table or a staged partition does not match its declaration; nothing was loaded."""
 
 
+class AuditFailed(PermanentError):
+    """A staged partition failed a blocking audit: it was not swapped in, so the table and the lake keep theirs."""
+
+
 def short(value: Any, limit: int = 120) -> str:
     """`(repr…)` of a value, cut at `limit` characters, for messages."""
     text = repr(value)

@@ -2,10 +2,14 @@
 
     <root>/<dataset>/date=YYYY-MM-DD/<dataset>.parquet
     <root>/<dataset>/date=YYYY-MM-DD/_published.json   what Kafka holds of it (fingerprint, messages, run)
+    <root>/<dataset>/date=YYYY-MM-DD/_<dataset>.parquet.candidate-<run id>   a new object awaiting its audits
 
-The root is a local directory or an s3:// URI (MinIO, SeaweedFS, AWS). Writes are atomic: on S3 an
-object only becomes visible once its (multipart) upload completes; on a local disk the file is
-written under a temporary name and renamed.
+A run that also loads the day into ClickHouse stores a candidate beside the object; the load promotes it
+to the object's path once the day passes its audits (a refused candidate stays, named by its run, until
+the day is next promoted). The leading underscore and the suffix keep candidates out of Hive-style readers
+and `*.parquet` globs. The root is a local directory or an s3:// URI (MinIO, SeaweedFS, AWS). Writes are
+atomic: on S3 an object only becomes visible once its (multipart) upload or copy completes; on a local disk
+the file is written under a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
+
+
+CANDIDATE = ".candidate-"
+
+
+def candidate_path(canonical: str, run_id: str) -> str:
+    """Where a run stores a new object for `canonical` until it is promoted."""
+    folder, name = canonical.rsplit("/", 1)
+    return f"{folder}/_{name}{CANDIDATE}{run_id}"
 
 
 def fingerprint(local_file: Path) -> str:
@@ -176,8 +189,11 @@ class Lake:
     def partition_path(self, dataset: str, partition: str) -> str:
         return f"{self.root}/{dataset}/date={partition}/{dataset}.parquet"
 
-    def put_atomic(self, local_file: Path, dataset: str, partition: str) -> str:
+    def put_atomic(self, local_file: Path, dataset: str, partition: str, candidate_of: str | None = None) -> str:
+        """Store the partition's object (with `candidate_of`, that run's candidate for it); returns its path."""
         target = self.partition_path(dataset, partition)
+        if candidate_of:
+            target = candidate_path(target, candidate_of)
         if self.is_s3:
             with self.errors(f"store {dataset} partition {partition}"):
                 self._ensure_bucket()
@@ -188,6 +204,17 @@ class Lake:
             self.fs.put_file(str(local_file), temporary)
             os.replace(temporary, target)
         return target
+
+    def promote(self, candidate: str, canonical: str) -> None:
+        """Make a candidate the object (a rename here, a server-side copy on S3: either way readers see the old
+        object or the new one whole), then remove every candidate left beside it (refused or killed runs')."""
+        with self.errors(f"promote {candidate}"):
+            if self.is_s3:
+                self.fs.copy(candidate, canonical)
+            else:
+                os.replace(candidate, canonical)
+            if leftover := self.fs.glob(candidate_path(canonical, "*")):
+                self.fs.rm(leftover)
 
     def marker_path(self, dataset: str, partition: str) -> str:
         return f"{self.root}/{dataset}/date={partition}/{PUBLISHED_MARKER}"
@@ -216,10 +243,16 @@ class Lake:
     def open_partition(self, dataset: Dataset, partition: str) -> LakePartition:
         return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)
 
-    def stored(self, name: str, partition: str) -> LakePartition:
-        """A handle by dataset name alone: its batches keep the stored types until `conformed_to`. A partition
-        never stored is a NotStored error naming it (not the object store's own error)."""
+    def stored(self, name: str, partition: str, candidate_of: str | None = None) -> LakePartition:
+        """A handle by dataset name alone: its batches keep the stored types until `conformed_to`. With
+        `candidate_of`, that run's candidate when there is one. A partition never stored is a NotStored error
+        naming it (not the object store's own error)."""
         path = self.partition_path(name, partition)
+        if candidate_of:
+            candidate = candidate_path(path, candidate_of)
+            with self.errors(f"find {name} {partition}"):
+                if self.fs.exists(candidate):
+                    return LakePartition(self, candidate, canonical=path)
         with self.errors(f"find {name} {partition}"):
             found = self.fs.exists(path)
         if not found:
@@ -252,9 +285,17 @@ class LakePartition:
     lake: Lake
     path: str
     schema: pa.Schema | None = None  # the declared schema batches are cast to (None: as stored)
+    canonical: str | None = None  # set when this is a candidate: the object's path, where `promote` puts it
 
     def conformed_to(self, dataset: Dataset) -> LakePartition:
-        return LakePartition(self.lake, self.path, dataset.arrow_schema)
+        return replace(self, schema=dataset.arrow_schema)
+
+    def promote(self) -> LakePartition:
+        """A candidate made the partition's object (once its day passed the load's audits); the object as is."""
+        if self.canonical is None:
+            return self
+        self.lake.promote(self.path, self.canonical)
+        return replace(self, path=self.canonical, canonical=None)
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         with self.lake.fs.open(self.path, "rb") as handle:

@@ -4,8 +4,9 @@ A family describes each dataset with a `DatasetAsset` (what it reads, how a part
 source); the factory makes of it the extract asset and its ClickHouse load asset, with the same
 decorator block, the same stage order and the same one-day-or-range shape for every dataset:
 
-    source → local Parquet spool → the lake IO manager: Parquet on S3, then Kafka (core/delivery.py)
-           → ClickHouse load + audits
+    source → local Parquet spool → the lake IO manager: Parquet on S3 (a candidate when the run loads
+           the dataset), then Kafka (core/delivery.py) → ClickHouse load: staged, audited, swapped in,
+           the candidate promoted
 
 A run covers one day or, in a backfill, a range of days: the asset always hands the IO manager a spool
 per partition key and always receives stored inputs per partition key. A PermanentError fails the step
@@ -24,10 +25,11 @@ from typing import Any, TypeVar
 import dagster as dg
 import pyarrow as pa
 
-from avax_assets.core.audits import AuditResult, Loaded, audits_for
+from avax_assets.core.audits import AuditResult, Loaded, audits_for, gate
 from avax_assets.core.chart import markdown_image
+from avax_assets.core.clickhouse import BeforeSwap, ClickHouseWarehouse
 from avax_assets.core.days import partition_day
-from avax_assets.core.errors import PermanentError
+from avax_assets.core.errors import AuditFailed, PermanentError
 from avax_assets.core.lake import LakePartition
 from avax_assets.core.processes import end_with_parent
 from avax_assets.core.schema import Dataset, View
@@ -35,7 +37,7 @@ from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.configured import SettingsResource
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
-from avax_assets.orchestration.resources import reach_sinks
+from avax_assets.orchestration.resources import AWAITS_LOAD, reach_sinks
 
 PREVIEW_ROWS = 5
 OWNERS = ("team:avax-assets",)
@@ -278,14 +280,23 @@ def extract_metadata(spools: dict[str, SpooledPartition], run: Run) -> dict:
             **run.metadata, **_partition_metadata(run.notes), "preview": preview_metadata(next(iter(spools.values())))}
 
 
+def loads_in_run(context: dg.AssetExecutionContext, dataset: Dataset) -> bool:
+    return load_key(dataset) in context.job_def.asset_layer.selected_asset_keys
+
+
 def reach_sinks_of(context: dg.AssetExecutionContext, *datasets: Dataset) -> None:
     """Fail in seconds, not after a day's extraction: the lake and Kafka, and ClickHouse when this run
     also loads one of the datasets, must answer first."""
     checks = context.resources.lake_io_manager.sink_checks()
-    selected = context.job_def.asset_layer.selected_asset_keys
-    if any(load_key(dataset) in selected for dataset in datasets):  # this run loads it
+    if any(loads_in_run(context, dataset) for dataset in datasets):
         checks["clickhouse"] = context.resources.clickhouse.reach
     reach_sinks(checks)
+
+
+def storing(context: dg.AssetExecutionContext, dataset: Dataset) -> dict:
+    """How the lake stores the output: as the run's candidates when the run also loads the dataset (its load
+    promotes each day that passes the audits), else as the objects themselves."""
+    return {AWAITS_LOAD: load_key(dataset).to_user_string()} if loads_in_run(context, dataset) else {}
 
 
 # --- the assets ---------------------------------------------------------------------------------
@@ -310,7 +321,7 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
                        for name, parts in stored.items()})
             reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_directory())
-            metadata = extract_metadata(spools, run)
+            metadata = {**extract_metadata(spools, run), **storing(context, dataset)}
             checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
         yield dg.Output(spools, metadata=metadata)
         yield from checks
@@ -328,8 +339,10 @@ def extract_asset_attributes(spec: DatasetAsset) -> dict:
 
 
 def extract_step_attributes(spec: DatasetAsset, partitions: Partitions) -> dict:
-    """How the step extracting the dataset runs (a joint step's members agree on these)."""
-    return {"deps": [spec.reads.name] if spec.reads else [], "partitions_def": partitions.of(spec.dataset),
+    """How the step extracting the dataset runs (a joint step's members agree on these). Its stored inputs
+    are read once their loads (when in the run) have audited and promoted them: never a refused day."""
+    deps = [*([spec.reads.name] if spec.reads else []), *(load_key(source) for source in spec.inputs)]
+    return {"deps": deps, "partitions_def": partitions.of(spec.dataset),
             "backfill_policy": backfill_policy(spec.dataset.days_per_backfill_run), "pool": spec.pool}
 
 
@@ -354,7 +367,9 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
             reach_sinks_of(context, *datasets)
             spools = spool_partitions(datasets, joint.source(run, datasets), run,
                                       context.resources.lake_io_manager.spool_directory())
-            outputs = [(name, by_partition, extract_metadata(by_partition, run)) for name, by_partition in spools.items()]
+            members = {dataset.name: dataset for dataset in datasets}
+            outputs = [(name, by_partition, {**extract_metadata(by_partition, run), **storing(context, members[name])})
+                       for name, by_partition in spools.items()]
         try:
             for name, by_partition, metadata in outputs:
                 yield dg.Output(by_partition, output_name=name, metadata=metadata)
@@ -380,14 +395,16 @@ def load_key(dataset: Dataset) -> dg.AssetKey:
 
 
 def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinition:
-    """The dataset's ClickHouse table: each stored partition swapped in whole, then audited (blocking)."""
+    """The dataset's ClickHouse table: each stored partition staged, audited there (blocking), and swapped in
+    whole only when every audit passes; then its lake candidate, if it is one, is promoted."""
     dataset = spec.dataset
     audits = audits_for(dataset)
     asset_key = load_key(dataset)
 
     @dg.asset(
         name=asset_key.path[-1],
-        description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole.",
+        description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole, "
+                    "once it passes its audits.",
         ins={"stored": dg.AssetIn(dataset.name)},
         deps=[load_key(dataset.parent.dataset)] if dataset.parent else [],
         partitions_def=partitions.of(dataset),
@@ -403,30 +420,46 @@ def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinitio
         check_specs=[dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=audit.__doc__)
                      for name, audit in audits.items()],
     )
-    def _load(context: dg.AssetExecutionContext, stored: dict[str, LakePartition]) -> dg.MaterializeResult:
+    def _load(context: dg.AssetExecutionContext, stored: dict[str, LakePartition]):
         with step():
             warehouse = context.resources.clickhouse.warehouse()
             outcomes: dict[str, dict[str, AuditResult]] = {name: {} for name in audits}
-            rows = 0
+            rows, paths, refused = 0, [], []
             for partition, part in stored.items():
-                part = part.conformed_to(dataset)
-                day = partition_day(partition)
-                with warehouse.session():  # the embedded engine held per day: the live consumer goes between
-                    if warehouse.reads_lake and part.stored_as(dataset):  # the engine reads the object itself
-                        rows += warehouse.replace_partition_from(dataset, day, part.parquet_source())
-                    else:
-                        rows += warehouse.replace_partition(dataset, day, part.iter_batches())
-                    loaded = Loaded(warehouse, dataset, day, parquet_rows=part.num_rows)
-                    for name, audit in audits.items():
-                        outcomes[name][partition] = audit(loaded)
-            paths = [part.path for part in stored.values()]
-        return dg.MaterializeResult(metadata={
+                part, day, results = part.conformed_to(dataset), partition_day(partition), {}
+                try:
+                    rows += load_partition(warehouse, dataset, day, part,
+                                           gate(audits, Loaded(warehouse, dataset, day, part.num_rows), results))
+                except AuditFailed as failed:
+                    refused.append(f"{failed}{'; the refused object stays at ' + part.path if part.canonical else ''}")
+                else:
+                    paths.append(part.promote().path)
+                finally:
+                    for name, result in results.items():
+                        outcomes[name][partition] = result
+        checks = [check_result(name, by_partition) for name, by_partition in outcomes.items() if by_partition]
+        if refused:  # the checks say what failed; the step fails with it in one line
+            yield from checks
+            raise dg.Failure(description=f"{warehouse.qualified(dataset.table)} refused before the swap (the table "
+                                         "and the lake object keep the partition they had): " + " | ".join(refused),
+                             allow_retries=False)
+        yield dg.MaterializeResult(metadata={
             "dagster/row_count": rows,
             "dagster/table_name": f"{warehouse.database}.{dataset.table}",
             "source": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
-        }, check_results=[check_result(name, by_partition) for name, by_partition in outcomes.items()])
+        }, check_results=checks)
 
     return _load
+
+
+def load_partition(warehouse: ClickHouseWarehouse, dataset: Dataset, day: dt.date, part: LakePartition,
+                   before_swap: BeforeSwap) -> int:
+    """One stored partition into the table through its staging table, swapped in only if `before_swap` lets it;
+    the embedded engine held for the day (the live consumer goes between days)."""
+    with warehouse.session():
+        if warehouse.reads_lake and part.stored_as(dataset):  # the engine reads the object itself
+            return warehouse.replace_partition_from(dataset, day, part.parquet_source(), before_swap)
+        return warehouse.replace_partition(dataset, day, part.iter_batches(), before_swap)
 
 
 def dataset_assets(spec: DatasetAsset, partitions: Partitions) -> list[dg.AssetsDefinition]:

@@ -41,12 +41,19 @@ class ClickHouseResource(settings_resource(ClickHouseSettings, "clickhouse")):
         self.settings().reach(timeout_s)
 
 
+# Output metadata of an extract whose run also loads the dataset: its objects are stored as the run's
+# candidates, promoted by the load once their days pass the audits (the value names that load).
+AWAITS_LOAD = "awaits_load"
+
+
 class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", base=SettingsIOManager)):
     """Stores each dataset partition as one Parquet object, then publishes it to Kafka unless Kafka already
     holds that content (core/delivery.py); loads it back as streaming handles.
 
     Its one shape, whether a run covers one day or a backfill range: an asset returns
-    {partition key: spooled partition}, and an input is {partition key: stored partition}."""
+    {partition key: spooled partition}, and an input is {partition key: stored partition}. An output marked
+    AWAITS_LOAD is stored as the run's candidates; an input is the candidate of the run that stored it
+    while there is one (until its load promotes it), else the object."""
 
     kafka: KafkaResource
 
@@ -67,9 +74,10 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
 
     def handle_output(self, context: dg.OutputContext, obj: dict[str, SpooledPartition]) -> None:
         lake, publisher, done = self.lake(), self.kafka.publisher(), []
+        as_candidate = AWAITS_LOAD in context.output_metadata
         try:
             for spooled in obj.values():
-                done.append(deliver(lake, publisher, spooled, context.run_id))
+                done.append(deliver(lake, publisher, spooled, context.run_id, as_candidate))
         finally:
             for spooled in obj.values():
                 spooled.discard()
@@ -79,6 +87,8 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
             **({"dagster/uri": dg.MetadataValue.url(object_url(paths[0], self.s3_endpoint_url))} if len(paths) == 1
                else {}),
             "parquet_path": dg.MetadataValue.path(paths[0]) if len(paths) == 1 else dg.MetadataValue.json(paths),
+            **({"parquet_candidate": dg.MetadataValue.path(done[0].candidate) if len(done) == 1 else
+                dg.MetadataValue.json([d.candidate for d in done])} if as_candidate else {}),
             "parquet_rows": sum(d.rows for d in done),
             "kafka_messages": sum(d.messages for d in done),
             **({"kafka_unchanged_since_run": unchanged[0]} if unchanged else {}),
@@ -87,8 +97,17 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
     def load_input(self, context: dg.InputContext) -> dict:
         # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key
         name = context.upstream_output.asset_key.path[-1]  # the lake's folder is the asset's name
-        lake = self.lake()
-        return {key: lake.stored(name, key) for key in context.asset_partition_keys}
+        lake, producer = self.lake(), producing_run(context)
+        return {key: lake.stored(name, key, candidate_of=producer) for key in context.asset_partition_keys}
+
+
+def producing_run(context: dg.InputContext) -> str | None:
+    """The run that stored an input in this run's lineage (this run, or the run a re-execution continues);
+    None when the input comes from an earlier run's stored objects."""
+    try:
+        return context.upstream_output.run_id
+    except dg.DagsterInvariantViolationError:  # an input this run's lineage did not produce
+        return None
 
 
 def object_url(path: str, s3_endpoint_url: str | None) -> str:

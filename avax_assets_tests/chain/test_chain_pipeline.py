@@ -12,6 +12,7 @@ from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.core.schema import TIMESTAMP, U256
 from avax_assets.core.errors import SinkUnavailable
+from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.orchestration.resources import ParquetLakeIOManager
 from avax_assets_tests.support import FaultyNodeProxy, kafka_messages_of_run, materialization_of, rpc
@@ -223,3 +224,51 @@ def test_a_step_failing_to_store_one_dataset_leaves_no_spool_of_the_others(first
     assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["blocks"]
     assert list(Path(lake_io.spool_dir).glob("*.parquet")) == []
     assert snapshot(lake, client) == before
+
+
+def serving_a_transaction_twice(full_blocks_with_receipts, number: int):
+    """FAKE, on purpose: a node that serves block `number`'s first transaction twice, with its receipt (the
+    duplicate receipts a provider once served); no real node does it on demand."""
+    def lying(self, blocks):
+        full, receipts = full_blocks_with_receipts(self, blocks)
+        if number in blocks:
+            before = sum(len(block["transactions"]) for block in full[:number - blocks.start])
+            full[number - blocks.start]["transactions"].insert(1, full[number - blocks.start]["transactions"][0])
+            receipts.insert(before + 1, receipts[before])
+        return full, receipts
+
+    return lying
+
+
+def test_a_wrong_day_over_a_good_one_is_refused_before_the_swap(first_run, resources, lake, client, node_day,
+                                                               monkeypatch):
+    """The day loaded well before; a node now serves one transaction twice. The load audits the staged day,
+    refuses it in one line naming the audits and the keys, and the table and the lake object keep the good day."""
+    before = snapshot(lake, client)
+    block = next(b for b in node_day["blocks"] if b["transactions"])
+    number, twice = int(block["number"], 16), block["transactions"][0]["hash"]
+    monkeypatch.setattr(ChainReader, "full_blocks_with_receipts",
+                        serving_a_transaction_twice(ChainReader.full_blocks_with_receipts, number))
+    wrong = dg.materialize(chain_assets, selection=["transactions", "clickhouse_transactions"], partition_key=DAY,
+                           resources=resources, raise_on_error=False)
+    assert not wrong.success
+    message = failure_text(wrong).splitlines()[0]
+    count = len(block["transactions"])
+    assert (f"avax.transactions refused before the swap (the table and the lake object keep the partition they had): "
+            f"{DAY}: unique_keys (keys repeated (1 extra rows), e.g. transaction_hash {twice}); parent_counts_match "
+            f"(1 blocks rows whose transaction_count differs from their transactions rows, e.g. block_number {number}: "
+            f"{count} counted, {count + 1} found); the refused object stays at ") in message
+    checks = {e.check_name: e for e in wrong.get_asset_check_evaluations()}
+    assert not checks["unique_keys"].passed and checks["rows_match_parquet"].passed
+    assert checks["unique_keys"].metadata["duplicate_keys"].value == 1
+    assert snapshot(lake, client) == before  # the good rows still queried, the object byte for byte
+    assert not [t for t in client.query("SHOW TABLES FROM avax").result_rows if "__staging_" in t[0]]
+    refused = message.split("the refused object stays at ")[1].strip()
+    assert lake.fs.exists(refused)
+
+    monkeypatch.undo()
+    assert dg.materialize(chain_assets, selection=["transactions", "clickhouse_transactions"], partition_key=DAY,
+                          resources=resources).success
+    assert snapshot(lake, client) == before
+    folder = lake.partition_path(TRANSACTIONS.name, DAY).rsplit("/", 1)[0]
+    assert sorted(p.rsplit("/", 1)[1] for p in lake.fs.ls(folder, refresh=True)) == ["_published.json", "transactions.parquet"]

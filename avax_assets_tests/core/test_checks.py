@@ -8,9 +8,11 @@ import pytest
 
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS
-from avax_assets.core.audits import Loaded, contiguous_blocks, rows_match_parquet, unique_keys
+from avax_assets.chain.datasets import LOGS, TRANSACTIONS
+from avax_assets.core.audits import Loaded, adjacent_days_contiguous, audits_for, gate
+from avax_assets.core.chdb import chdb_client
 from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql
-from avax_assets.core.errors import PartitionLoadError
+from avax_assets.core.errors import AuditFailed, PartitionLoadError
 
 DAY = dt.date(2024, 6, 3)
 
@@ -41,25 +43,57 @@ def batch(numbers) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([block(n) for n in numbers], schema=BLOCKS.arrow_schema)
 
 
-def test_audits_fail_on_lost_rows_and_gaps(resources):
-    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_test")
-    # 11 twice in one insert (the engine collapses it: a lost row), 12 missing
-    warehouse.replace_partition(BLOCKS, DAY, [batch([10, 11, 11, 13])])
-    loaded = Loaded(warehouse, BLOCKS, DAY, parquet_rows=4)
-    assert rows_match_parquet(loaded).passed is False
-    assert rows_match_parquet(loaded).metadata == {"clickhouse_rows": 3, "parquet_rows": 4}
-    assert contiguous_blocks(loaded).passed is False
-    assert contiguous_blocks(loaded).metadata["missing_blocks"] == 1
+@pytest.fixture
+def embedded(chdb_path):
+    """The session's embedded ClickHouse, no service needed."""
+    return chdb_client(str(chdb_path))
 
 
-def test_unique_keys_fails_on_duplicates_across_parts(resources):
-    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_test_dups")
-    warehouse.ensure_table(BLOCKS)
-    warehouse.client.command("SYSTEM STOP MERGES audit_test_dups.blocks")  # keep both parts apart
-    warehouse.replace_partition(BLOCKS, DAY, [batch([10, 11]), batch([11, 12])])
-    loaded = Loaded(warehouse, BLOCKS, DAY, parquet_rows=4)
-    assert unique_keys(loaded) == unique_keys(loaded).__class__(False, {"rows": 4, "duplicate_keys": 1})
-    assert contiguous_blocks(loaded).passed
+def audited_load(warehouse, dataset, batches, day=DAY) -> tuple[dict, str | None]:
+    """A load as the ClickHouse asset makes it: staged, audited there, swapped in only if every audit passes.
+    Returns the audits' results and the refusal (None when swapped in)."""
+    results = {}
+    rows = sum(b.num_rows for b in batches)
+    try:
+        warehouse.replace_partition(dataset, day, batches, gate(audits_for(dataset), Loaded(warehouse, dataset, day,
+                                                                                             rows), results))
+    except AuditFailed as refused:
+        return results, str(refused)
+    return results, None
+
+
+def day_rows(warehouse, dataset, day=DAY) -> list:
+    return [row[0] for row in warehouse.client.query(
+        f"SELECT {dataset.key[0]} FROM {warehouse.qualified(dataset.table)} WHERE toDate(block_timestamp) = "
+        f"{{day:Date}} ORDER BY {dataset.key[0]}", parameters={"day": day}).result_rows]
+
+
+def test_duplicates_a_replacing_table_would_merge_away_are_refused_before_the_swap(embedded):
+    warehouse = ClickHouseWarehouse(embedded, "audit_staging")
+    results, refused = audited_load(warehouse, BLOCKS, [batch([10, 11, 12])])
+    assert refused is None and all(result.passed for result in results.values())
+    # the premise: a ReplacingMergeTree (the target's engine) keeps one row of 11 out of one insert
+    warehouse.client.command("CREATE OR REPLACE TABLE audit_staging.replacing AS audit_staging.blocks")
+    warehouse.client.insert_arrow("audit_staging.replacing", pa.Table.from_batches([batch([10, 11, 11, 12])]))
+    assert warehouse.client.query("SELECT count() FROM audit_staging.replacing").result_rows == [(3,)]
+
+    results, refused = audited_load(warehouse, BLOCKS, [batch([10, 11, 11, 12])])
+    assert refused == "2024-06-03: unique_keys (keys repeated (1 extra rows), e.g. block_number 11)"
+    assert results["unique_keys"].metadata == {"rows": 4, "duplicate_keys": 1,
+                                               "offending_keys": "keys repeated (1 extra rows), e.g. block_number 11"}
+    assert results["rows_match_parquet"].passed and results["contiguous_blocks"].passed
+    assert day_rows(warehouse, BLOCKS) == [10, 11, 12]  # the good partition stays
+    assert warehouse.tables() == {"blocks", "replacing"}  # the staging table is gone
+
+
+def test_rows_of_other_blocks_and_gaps_are_refused_naming_them(embedded):
+    warehouse = ClickHouseWarehouse(embedded, "audit_gaps")
+    audited_load(warehouse, BLOCKS, [batch([10, 11, 12, 13])])
+    results, refused = audited_load(warehouse, BLOCKS, [batch([10, 11]), batch([11, 13, 16])])  # across parts
+    assert refused == ("2024-06-03: unique_keys (keys repeated (1 extra rows), e.g. block_number 11); "
+                       "contiguous_blocks (3 blocks missing between 10 and 16, gaps from block_number 12, 14)")
+    assert results["contiguous_blocks"].metadata["missing_blocks"] == 3
+    assert day_rows(warehouse, BLOCKS) == [10, 11, 12, 13]
 
 
 def row_of(dataset, **values) -> dict:
@@ -70,39 +104,41 @@ def row_of(dataset, **values) -> dict:
     return {**row, **values}
 
 
+def rows_batch(dataset, rows) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)
+
+
 def load(warehouse, dataset, rows, day=DAY):
-    warehouse.replace_partition(dataset, day, [pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)])
+    warehouse.replace_partition(dataset, day, [rows_batch(dataset, rows)])
 
 
-def test_parent_audits_fail_on_orphans_and_wrong_counts(resources):
-    from avax_assets.core.audits import joins_parent, parent_counts_match
-    from avax_assets.chain.datasets import LOGS, TRANSACTIONS
-
-    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_parent")
+def test_parent_audits_refuse_orphans_and_wrong_counts_naming_their_keys(embedded):
+    warehouse = ClickHouseWarehouse(embedded, "audit_parent")
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=1, transaction_count=2),
                              row_of(BLOCKS, block_number=2, transaction_count=0)])
-    load(warehouse, TRANSACTIONS, [row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa1", logs_count=1),
-                                   row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa2", logs_count=0)])
-    loaded = Loaded(warehouse, TRANSACTIONS, DAY, parquet_rows=2)
-    assert joins_parent(loaded).passed and parent_counts_match(loaded).passed
+    good = [row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa1", logs_count=1),
+            row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa2", logs_count=0)]
+    results, refused = audited_load(warehouse, TRANSACTIONS, [rows_batch(TRANSACTIONS, good)])
+    assert refused is None and results["joins_parent"].passed and results["parent_counts_match"].passed
 
     # block 1 says 2 transactions; one goes missing and one appears in a block that does not exist
-    load(warehouse, TRANSACTIONS, [row_of(TRANSACTIONS, block_number=1, transaction_hash="0xa1", logs_count=1),
-                                   row_of(TRANSACTIONS, block_number=9, transaction_hash="0xa9")])
-    assert joins_parent(loaded).metadata["rows_without_parent"] == 1
-    assert parent_counts_match(loaded).metadata["parents_with_wrong_count"] == 1
+    wrong = [good[0], row_of(TRANSACTIONS, block_number=9, transaction_hash="0xa9")]
+    results, refused = audited_load(warehouse, TRANSACTIONS, [rows_batch(TRANSACTIONS, wrong)])
+    assert refused == ("2024-06-03: joins_parent (1 rows without a blocks row, e.g. block_number 9); parent_counts_match "
+                       "(1 blocks rows whose transaction_count differs from their transactions rows, e.g. block_number "
+                       "1: 2 counted, 1 found)")
+    assert results["joins_parent"].metadata["rows_without_parent"] == 1
+    assert day_rows(warehouse, TRANSACTIONS) == ["0xa1", "0xa2"]
 
-    load(warehouse, LOGS, [row_of(LOGS, transaction_hash="0xa1", log_index=0),
-                           row_of(LOGS, transaction_hash="0xa1", log_index=1)])
-    logs = Loaded(warehouse, LOGS, DAY, parquet_rows=2)
-    assert joins_parent(logs).passed
-    assert not parent_counts_match(logs).passed  # 0xa1 declares 1 log, has 2
+    results, refused = audited_load(warehouse, LOGS, [rows_batch(LOGS, [row_of(LOGS, transaction_hash="0xa1", log_index=0),
+                                                                         row_of(LOGS, transaction_hash="0xa1", log_index=1)])])
+    assert results["joins_parent"].passed
+    assert "parent_counts_match (1 transactions rows whose logs_count differs from their logs rows, e.g. " \
+           "transaction_hash 0xa1: 1 counted, 2 found)" in refused  # 0xa1 declares 1 log, has 2
 
 
-def test_adjacent_days_must_be_contiguous(resources):
-    from avax_assets.core.audits import adjacent_days_contiguous
-
-    warehouse = ClickHouseWarehouse(resources["clickhouse"].warehouse().client, "audit_adjacent")
+def test_adjacent_days_must_be_contiguous(embedded):
+    warehouse = ClickHouseWarehouse(embedded, "audit_adjacent")
     day_before = DAY - dt.timedelta(days=1)
     stamp = int(dt.datetime.combine(day_before, dt.time(12), dt.timezone.utc).timestamp())
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n) for n in (20, 21)])
@@ -110,6 +146,8 @@ def test_adjacent_days_must_be_contiguous(resources):
     assert adjacent_days_contiguous(loaded).passed  # the day before is not loaded: nothing to compare
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=18, block_timestamp=stamp)], day_before)
     assert not adjacent_days_contiguous(loaded).passed  # block 19 is missing between the days
+    assert adjacent_days_contiguous(loaded).detail == ("the day runs from block 20 to 21; the day before ends at 18, "
+                                                       "the day after starts at None")
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n, block_timestamp=stamp) for n in (18, 19)], day_before)
     assert adjacent_days_contiguous(loaded).passed
 

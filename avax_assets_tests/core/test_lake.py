@@ -39,6 +39,23 @@ def test_local_lake_path_and_atomic_write(tmp_path):
     assert table.column("base_fee_per_gas")[3].as_py() == str(2**200 + 3)
 
 
+def test_a_candidate_waits_beside_the_object_until_promoted(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    folder = tmp_path / "lake" / "blocks" / "date=2024-06-01"
+    lake.put_atomic(spool([sample_batch(3)]).path, "blocks", "2024-06-01")
+    good = (folder / "blocks.parquet").read_bytes()
+    refused = lake.put_atomic(spool([sample_batch(4)]).path, "blocks", "2024-06-01", candidate_of="run-a")
+    assert refused == f"{folder}/_blocks.parquet.candidate-run-a"
+    passing = lake.stored("blocks", "2024-06-01", candidate_of="run-b")  # run-b stored no candidate
+    assert (passing.path, passing.canonical) == (f"{folder}/blocks.parquet", None)
+    lake.put_atomic(spool([sample_batch(5)]).path, "blocks", "2024-06-01", candidate_of="run-b")
+    candidate = lake.stored("blocks", "2024-06-01", candidate_of="run-b")
+    assert candidate.num_rows == 5 and (folder / "blocks.parquet").read_bytes() == good
+    promoted = candidate.promote()
+    assert promoted.path == f"{folder}/blocks.parquet" and lake.open_partition(BLOCKS, "2024-06-01").num_rows == 5
+    assert sorted(p.name for p in folder.iterdir()) == ["blocks.parquet"]  # run-a's refused candidate went too
+
+
 def test_a_failed_spool_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError):
         with PartitionSpool(BLOCKS, "2024-06-01", directory=str(tmp_path)) as writer:
@@ -58,6 +75,12 @@ def test_s3_lake_on_seaweedfs_with_credentials(stack):
     assert handle.num_rows == 20
     assert sum(b.num_rows for b in handle.iter_batches(batch_rows=6)) == 20
     assert handle.read().equals(pa.Table.from_batches([sample_batch(20)]))
+    lake.put_atomic(spool([sample_batch(21)]).path, "blocks", "2024-06-02", candidate_of="run-a")
+    lake.put_atomic(spool([sample_batch(22)]).path, "blocks", "2024-06-02", candidate_of="run-b")
+    assert lake.open_partition(BLOCKS, "2024-06-02").num_rows == 20  # candidates wait beside the object
+    assert lake.stored("blocks", "2024-06-02", candidate_of="run-b").promote().num_rows == 22
+    assert lake.fs.ls("avax-lake-test/blocks/date=2024-06-02", refresh=True) == [
+        "avax-lake-test/blocks/date=2024-06-02/blocks.parquet"]
 
 
 def test_a_wrong_secret_is_refused_naming_the_lake_and_the_credential_settings(stack):

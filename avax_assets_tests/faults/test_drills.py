@@ -22,7 +22,7 @@ import avax_assets.core.kafka as kafka
 import avax_assets.orchestration.resources as resources_module
 from avax_assets.catalogue import Catalogue
 from avax_assets.chain.datasets import BLOCKS
-from avax_assets.core.lake import Lake
+from avax_assets.core.lake import Lake, LakePartition, candidate_path
 from avax_assets.core.processes import process_alive
 from avax_assets.core.lake import S3Settings
 from avax_assets.catalogue import build_resources
@@ -81,13 +81,24 @@ def clickhouse_rows(database: str) -> list[list]:
     return [list(row) for row in rows]
 
 
+def stored(drill) -> str:
+    """The lake's object, or else a candidate awaiting its load (a run that loads stores one first)."""
+    rows = stored_rows(drill)
+    if rows is not None:
+        return f"{rows} rows"
+    lake = lake_of(drill)
+    try:
+        candidates = lake.fs.glob(candidate_path(lake.partition_path(BLOCKS.name, DAY), "*"))
+    except FileNotFoundError:  # no bucket
+        candidates = []
+    return f"a candidate of {LakePartition(lake, candidates[0]).num_rows} rows" if candidates else "no object"
+
+
 def state(drill) -> str:
     """What the fault left: the lake object, what Kafka committed, what ClickHouse holds."""
-    rows = stored_rows(drill)
     committed = sum(committed_messages_per_key(drill.bootstrap, BLOCKS.topic, DAY).values())
     loaded = len(clickhouse_rows(drill.env["AVAX_CLICKHOUSE_DATABASE"]))
-    return (f"lake: {'no object' if rows is None else f'{rows} rows'}; Kafka: {committed} committed; "
-            f"ClickHouse: {loaded} rows")
+    return f"lake: {stored(drill)}; Kafka: {committed} committed; ClickHouse: {loaded} rows"
 
 
 def assert_exact(drill, node_blocks, loaded: list[list] | None = None) -> str:
@@ -125,8 +136,7 @@ def test_kafka_down_before_the_run(drill, node_blocks):
 
 
 def state_without_broker(drill) -> str:
-    rows = stored_rows(drill)
-    return f"lake: {'no object' if rows is None else f'{rows} rows'}; Kafka: down"
+    return f"lake: {stored(drill)}; Kafka: down"
 
 
 def test_wrong_s3_credentials(drill, node_blocks, monkeypatch):
@@ -172,7 +182,7 @@ def test_broker_killed_mid_publish(drill, node_blocks, monkeypatch):
         monkeypatch.setenv(key, value)
     drill.broker.start()  # the same log: the broker kept what it had
     after = state(drill)
-    assert after.startswith(f"lake: {len(node_blocks)} rows; Kafka: 0 committed; ClickHouse: 0 rows")
+    assert after.startswith(f"lake: a candidate of {len(node_blocks)} rows; Kafka: 0 committed; ClickHouse: 0 rows")
     assert lake_of(drill).published(BLOCKS.name, DAY) is None  # so the re-run publishes the partition whole
     drill.record(seconds=seconds, message=short(message), state=after, per_key=rerun_exact(drill, node_blocks))
 
@@ -263,8 +273,8 @@ def test_run_killed(drill, node_blocks, stage, tmp_path):
     after = f"{state(drill).split('; ClickHouse')[0]}; step process gone after {orphan_s} s; spools left: {len(debris)}"
     rows = len(node_blocks)
     expected = {"extract": "lake: no object; Kafka: 0 committed",  # the spool is swept by the next run
-                "publish": f"lake: {rows} rows; Kafka: 0 committed",  # the open transaction is fenced
-                "load": f"lake: {rows} rows; Kafka: {rows} committed"}  # the staging table is replaced
+                "publish": f"lake: a candidate of {rows} rows; Kafka: 0 committed",  # the transaction is fenced
+                "load": f"lake: a candidate of {rows} rows; Kafka: {rows} committed"}  # staging table replaced
     assert after.startswith(expected[stage])
     rerun = victim("report", env, log)
     out, _ = rerun.communicate(timeout=600)
