@@ -129,7 +129,8 @@ def adjacent_days_contiguous(loaded: Loaded) -> AuditResult:
     passed = (not before[0] or before[2] + 1 == first) and (not after[0] or last + 1 == after[1])
     return AuditResult(passed, {**metadata, "first_block": first, "last_block": last},
                        f"the day runs from block {first} to {last}; the day before ends at "
-                       f"{metadata['previous_day_last_block']}, the day after starts at {metadata['next_day_first_block']}")
+                       f"{metadata['previous_day_last_block']}, the day after starts at "
+                       f"{metadata['next_day_first_block']}")
 
 
 def _parent(loaded: Loaded) -> tuple[Dataset, str]:

@@ -153,7 +153,10 @@ class JointAsset:
                                  "source system, group or backfill size")
 
 
-def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> Callable[[Run], AbstractContextManager[PartitionReader]]:
+PartitionSource = Callable[[Run], AbstractContextManager[PartitionReader]]
+
+
+def stateless(read: Callable[[Run, str], Iterable[pa.RecordBatch]]) -> PartitionSource:
     """A source that needs nothing opened for the run."""
 
     @contextmanager
@@ -362,7 +365,8 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
     )
     def _extract(context: dg.AssetExecutionContext):
         with step():
-            datasets = tuple(m.dataset for m in joint.members if dg.AssetKey(m.dataset.name) in context.selected_asset_keys)
+            selected = context.selected_asset_keys
+            datasets = tuple(m.dataset for m in joint.members if dg.AssetKey(m.dataset.name) in selected)
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {})
             reach_sinks_of(context, *datasets)
             spools = spool_partitions(datasets, joint.source(run, datasets), run,
