@@ -421,6 +421,6 @@ def _nullable_changes(dataset: Dataset, found: list[tuple]) -> list[str] | None:
     added = declared[len(found):]
     if not all(c.nullable for c in added):
         return None
-    after = [found[-1][0], *(c.name for c in added[:-1])]
+    after = [found[-1][0], *(c.name for c in added[:-1])][:len(added)]  # each after the one before it
     return changes + [f"ADD COLUMN {c.name} {c.clickhouse_type} AFTER {previous}"
                       for c, previous in zip(added, after, strict=True)]
