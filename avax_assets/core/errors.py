@@ -34,6 +34,11 @@ class PartitionNotReady(TransientError):
     """The source has not (fully) produced the partition yet."""
 
 
+class SourceBehind(TransientError):
+    """The source answered null for a block at or below the head it reported: a load-balanced backend behind
+    the others answered. A later attempt (another backend, or this one caught up) may succeed."""
+
+
 class ClickHouseBusy(TransientError):
     """The embedded ClickHouse directory stayed held by another process for longer than the wait allows."""
 

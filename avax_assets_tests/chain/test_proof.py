@@ -411,3 +411,23 @@ def test_a_null_block_of_a_finished_day_is_fetched_again():
 
     policy = refetch()
     assert len(chunks(work, chain, policy)) == 3 and policy.count == 1
+
+
+def test_a_null_header_while_finding_the_days_blocks_is_a_backend_behind_not_bad_data():
+    import datetime as dt
+
+    from avax_assets.core.days import day_block_range
+    from avax_assets.core.errors import SourceBehind, TransientError
+
+    class Behind:  # eth_blockNumber from a fresh backend, the head's header from one behind it
+        endpoint = "behind-test"
+
+        def latest_block(self) -> int:
+            return 500
+
+        def timestamp(self, number: int) -> int:
+            raise NullResult(f"JSON-RPC eth_getBlockByNumber(['{hex(number)}', False]): node returned null")
+
+    with pytest.raises(SourceBehind, match="node returned null, though the source's head is block 500") as raised:
+        day_block_range(Behind(), dt.date.fromisoformat(DAY))
+    assert isinstance(raised.value, TransientError)

@@ -124,7 +124,8 @@ class OneBrokenTrace:  # a reader whose one block's trace has a bad frame two le
                  "parentHash": "0x" + "cd" * 32, "transactions": [POSITION["transaction_hash"]]}]
 
     def neighbours(self, blocks):
-        return {"hash": "0x" + "cd" * 32}, {"parentHash": "0x" + "ab" * 32}
+        return ({"hash": "0x" + "cd" * 32, "parentHash": "0x" + "ef" * 32, "timestamp": hex(1717199998)},
+                {"hash": "0x" + "01" * 32, "parentHash": "0x" + "ab" * 32, "timestamp": hex(1717200002)})
 
     def receipts(self, headers):
         return [{"transactionHash": POSITION["transaction_hash"], "gasUsed": "0x5208"}]
