@@ -79,7 +79,8 @@ def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> Pr
     return extract_together(reader, blocks, {TRANSACTIONS.name: scope})
 
 
-def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope, txs: pa.Table | None) -> pa.RecordBatch:
+def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope,
+                       txs: pa.Table | None) -> pa.RecordBatch:
     """`txs`: the transactions read by column (None when that refused them: the rows judge)."""
     fast = None if txs is None else transaction_columns(full, in_order, scope.dataset.arrow_schema, txs)
     if fast is not None:

@@ -85,7 +85,7 @@ class Follower:
         self.on_step = on_step or (lambda manifest: None)
         self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
         self._unchecked: Manifest | None = None  # Kafka's last step, until the node is seen to have its block
-        self._chain = HashChain()  # the last published block's hash: the next step's first parentHash
+        self._last: tuple[int, str] | None = None  # the last published block and its hash: the next step's parent
 
     def resume_from(self) -> int:
         """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
@@ -94,7 +94,7 @@ class Follower:
         last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
         if last is not None:
             self._unchecked = last if last.last_hash else None
-            self._chain.hash = last.last_hash or None
+            self._last = (last.last_block, last.last_hash) if last.last_hash else None
             return last.last_block + 1
         if self.settings.start_block is not None:
             return self.settings.start_block
@@ -134,12 +134,14 @@ class Follower:
                 stop.wait(pause)
 
     def publish_step(self, blocks: range, head: int) -> Manifest:
-        parts = extract_step(self.reader, blocks, self.settings.traces, self._chain)
+        follows = self._last is not None and self._last[0] == blocks.start - 1
+        parts = extract_step(self.reader, blocks, self.settings.traces,
+                             HashChain(last_hash=self._last[1]) if follows else None)
         manifest = manifest_of(parts, blocks, head, time.time())
         where = f"live blocks {blocks.start}..{blocks.stop - 1}"
         headers = [ORIGIN, ("partition", where.encode())]
         self.stream.publish(parts, headers, (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), where)
-        self._chain.hash = manifest.last_hash or None
+        self._last = (manifest.last_block, manifest.last_hash) if manifest.last_hash else None
         self.on_step(manifest)
         return manifest
 
