@@ -102,10 +102,11 @@ def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope,
 
 
 def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs") as side:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="logs") as side:
         asked = side.submit(reader.logs_json, blocks)  # the node serves the logs while it serves the headers
+        around = side.submit(reader.neighbours, blocks)
         headers = checked_blocks(reader.headers(blocks), blocks, scope)
-        view = view_of_headers(scope, blocks, headers, reader.neighbours(blocks))
+        view = view_of_headers(scope, blocks, headers, around.result())
         results = asked.result()
     prove_blocks(view)
     batch = logs_batch(results, headers, scope)
@@ -153,9 +154,12 @@ def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope
     so neither a header pass nor an eth_getLogs pass is needed. Every part is proven before it is returned:
     the blocks' hash chain, the receipts against the transactions, the logs against both."""
     transactions = scopes[TRANSACTIONS.name]
-    full, in_order = reader.full_blocks_with_receipts(blocks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neighbours") as side:
+        around = side.submit(reader.neighbours, blocks)  # two headers, asked for beside the chunk's blocks
+        full, in_order = reader.full_blocks_with_receipts(blocks)
+        neighbours = around.result()
     full = checked_blocks(full, blocks, transactions)
-    view = view_of_headers(scopes.get(BLOCKS.name, transactions), blocks, full, reader.neighbours(blocks))
+    view = view_of_headers(scopes.get(BLOCKS.name, transactions), blocks, full, neighbours)
     prove_blocks(view)
     txs = block_transactions(full)
     prove_receipts(transactions, view, transactions_frame(view, full, txs), in_order)
