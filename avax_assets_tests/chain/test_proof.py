@@ -246,8 +246,9 @@ def test_logs_read_apart_from_their_transactions_name_one_of_the_block():
     hashes = logs.column("transaction_hash").to_pylist()
     hashes[2] = h("tx", 100, 2)
     other = logs.set_column(logs.schema.get_field_index("transaction_hash"), "transaction_hash", pa.array(hashes))
-    with pytest.raises(ProviderInconsistency, match=f"block 100: log 2: transactionHash is {h('tx', 100, 2)}, the "
-                                                    f"block's transaction at its transactionIndex is {h('tx', 100, 1)}"):
+    with pytest.raises(ProviderInconsistency, match=f"block 100: log 2: transactionHash is {h('tx', 100, 2)}, "
+                                                    "the block's transaction at its transactionIndex is "
+                                                    f"{h('tx', 100, 1)}"):
         proof.prove_logs_of_transactions(SCOPES["logs"], other, txs)
 
 
