@@ -14,8 +14,9 @@ from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.datasets import BLOCKS, LOGS
+from avax_assets.chain.extract import (EXTRACTIONS, IN_FULL_BLOCKS, ChainExtraction, Refetch, chunk_extractor,
+                                      in_chunks)
 from avax_assets.chain.logs import LogEvent, MalformedLog
-from avax_assets.chain.extract import EXTRACTIONS, IN_FULL_BLOCKS, ChainExtraction, chunk_extractor, in_chunks
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.rpc import JsonRpcClient
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
@@ -53,12 +54,14 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
                 counts = [(e.dataset.name, name, count) for e in chosen for name, count in e.counts]
                 counted = dict.fromkeys((name for _, name, _ in counts), 0)
                 work = chunk_extractor(chosen, partition, reader, data_api_reader)
-                for batches in in_chunks(work, names, partition, blocks, chunk_blocks, run.log):
+                refetch = Refetch.of(names, partition, reader, data_api_reader, run.log)
+                for batches in in_chunks(work, names, partition, blocks, chunk_blocks, run.log, refetch):
                     for dataset, name, count in counts:
                         counted[name] += count(batches[dataset])
                     yield batches
                 run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
-                         extract_seconds=round(time.monotonic() - started, 2), **counted)
+                         extract_seconds=round(time.monotonic() - started, 2), refetched_chunks=refetch.count,
+                         **counted)
             yield read
             run.metadata.update(source_metadata())
 

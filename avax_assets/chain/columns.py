@@ -34,7 +34,8 @@ def _json_strings(*keys: str, lists: tuple[str, ...] = ()) -> pa.Schema:
 
 # The node's keys each column-at-a-time batch reads, all JSON strings (or lists of them); others are ignored
 TRANSACTION_JSON = _json_strings("hash", "from", "to", "value", "nonce", "gas", "gasPrice", "maxFeePerGas",
-                                 "maxPriorityFeePerGas", "input", "type", "chainId", "transactionIndex")
+                                 "maxPriorityFeePerGas", "input", "type", "chainId", "transactionIndex",
+                                 "blockHash", "blockNumber")  # the last two: for the proof (chain/proof.py)
 LOG_JSON = _json_strings("address", "topics", "data", "blockHash", "blockNumber", "transactionHash",
                          "transactionIndex", "logIndex", lists=("topics",))
 
@@ -65,10 +66,17 @@ def _column(table: pa.Table, key: str) -> pa.Array:
     return table.column(key).combine_chunks()
 
 
-def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Schema) -> pa.RecordBatch | None:
-    """`receipts` in transaction order (as the node gives them); their hashes must equal the transactions'."""
+def block_transactions(full: list[dict]) -> pa.Table | None:
+    """The full blocks' transactions read by column (TRANSACTION_JSON); None: let the rows judge."""
+    return json_columns([tx for block in full for tx in block["transactions"]], TRANSACTION_JSON)
+
+
+def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Schema,
+                        txs: pa.Table | None = None) -> pa.RecordBatch | None:
+    """`receipts` in transaction order (as the node gives them); their hashes must equal the transactions'.
+    `txs`: the transactions already read by column (`block_transactions`)."""
     try:
-        txs = json_columns([tx for block in full for tx in block["transactions"]], TRANSACTION_JSON)
+        txs = block_transactions(full) if txs is None else txs
         if txs is None or len(receipts) != txs.num_rows or not all(isinstance(r, Receipt) for r in receipts):
             return None
         tx = lambda key: _column(txs, key)  # noqa: E731

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pyarrow as pa
-
 from avax_assets.avacloud.client import ApiPath, AvaCloudClient
 from avax_assets.chain import fields as f
+from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.chain.extractors import Scope, to_batch
-from avax_assets.core.errors import BadField, SourceDataError
+from avax_assets.chain.proof import BlockView, Neighbour, Proven, inconsistent, prove_blocks, prove_transactions
+from avax_assets.core.errors import BadField, SourceRefused
 from avax_assets.core.items import integer
 from avax_assets.core.schema import CHAIN_ID
 from avax_assets.chain.settings import RPC
@@ -51,6 +51,16 @@ class DataApiChainReader:
     def transactions(self, number: int) -> list[dict]:
         params = {"chainId": self.chain_id, "blockId": number}
         return [tx for page in self.client.pages(BLOCK_TRANSACTIONS, "transactions", params) for tx in page]
+
+    def neighbours(self, blocks: range) -> tuple[dict | None, dict | None]:
+        """The blocks just before and just after `blocks` (None where the API has none), which the proof links
+        the chunk's hash chain to."""
+        def block_or_none(number: int) -> dict | None:
+            try:
+                return self.block(number) if number >= 0 else None
+            except SourceRefused:  # not there (yet): the proof decides whether it must be
+                return None
+        return block_or_none(blocks.start - 1), block_or_none(blocks.stop)
 
     def each_block(self, blocks: range, read) -> Iterator[tuple[int, Any]]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -127,20 +137,45 @@ def _row_of_block(scope: Scope, number: int, item: dict, to_row, where: str) -> 
     except BadField as bad:
         raise scope.error(bad, where) from None
     if row["block_number"] != number:
-        raise SourceDataError(scope.dataset.name, scope.partition, "blockNumber",
-                              f"is {row['block_number']}, asked for block {number}", where)
+        raise inconsistent(scope, number, f"{where}: blockNumber is {row['block_number']}, asked for block {number}")
     return row
 
 
-def extract_blocks(reader: DataApiChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    rows = [_row_of_block(scope, number, block, block_row, f"block {number}")
-            for number, block in reader.each_block(blocks, reader.block)]
-    return to_batch(scope, rows)
+def _neighbour(scope: Scope, block: dict | None, number: int) -> Neighbour | None:
+    if block is None:
+        return None
+    row = _row_of_block(scope, number, block, block_row, f"block {number}")
+    return Neighbour(row["block_hash"], row["parent_hash"], row["block_timestamp"])
 
 
-def extract_transactions(reader: DataApiChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    rows = [_row_of_block(scope, number, tx, transaction_row, f"block {number} tx {tx.get('txHash', position)}")
-            for number, transactions in reader.each_block(blocks, reader.transactions)
-            for position, tx in enumerate(transactions)]
-    rows.sort(key=lambda r: (r["block_number"], r["transaction_index"]))
-    return to_batch(scope, rows)
+def extract_together(reader: DataApiChainReader, blocks: range, scopes: dict[str, Scope]) -> Proven:
+    """Blocks and, when `scopes` holds them, transactions of the chunk: each block read once (with its
+    transactions), and the transactions proven against their blocks."""
+    block_scope = scopes.get(BLOCKS.name) or scopes[TRANSACTIONS.name]
+    tx_scope = scopes.get(TRANSACTIONS.name)
+    read = (lambda n: (reader.block(n), reader.transactions(n))) if tx_scope else (lambda n: (reader.block(n), []))
+    fetched = list(reader.each_block(blocks, read))
+    block_rows = [_row_of_block(block_scope, number, block, block_row, f"block {number}")
+                  for number, (block, _) in fetched]
+    tx_rows = [_row_of_block(tx_scope, number, tx, transaction_row, f"block {number} tx {tx.get('txHash', position)}")
+               for number, (_, transactions) in fetched for position, tx in enumerate(transactions)]
+    before, after = reader.neighbours(blocks)
+    column = lambda name: tuple(r[name] for r in block_rows)  # noqa: E731
+    view = BlockView(block_scope, blocks.start, column("block_hash"), column("parent_hash"), column("block_timestamp"),
+                     column("transaction_count"), (None,) * len(block_rows),
+                     _neighbour(block_scope, before, blocks.start - 1), _neighbour(block_scope, after, blocks.stop))
+    prove_blocks(view)
+    batches = {BLOCKS.name: to_batch(block_scope, block_rows)} if BLOCKS.name in scopes else {}
+    if tx_scope:
+        tx_rows.sort(key=lambda r: (r["block_number"], r["transaction_index"]))
+        batches[TRANSACTIONS.name] = to_batch(tx_scope, tx_rows)
+        prove_transactions(tx_scope, view, batches[TRANSACTIONS.name])
+    return Proven(batches, view)
+
+
+def extract_blocks(reader: DataApiChainReader, blocks: range, scope: Scope) -> Proven:
+    return extract_together(reader, blocks, {BLOCKS.name: scope})
+
+
+def extract_transactions(reader: DataApiChainReader, blocks: range, scope: Scope) -> Proven:
+    return extract_together(reader, blocks, {TRANSACTIONS.name: scope})

@@ -1,6 +1,6 @@
-"""C-Chain extractors: one block chunk → one Arrow batch of the dataset's schema, from the node's blocks,
-receipts and logs (column at a time, chain/columns.py; the rows of chain/rows.py when a value breaks a
-rule, to name it)."""
+"""C-Chain extractors: one block chunk → the dataset's Arrow batch, proven (chain/proof.py) against the
+chunk's blocks, from the node's blocks, receipts and logs (column at a time, chain/columns.py; the rows
+of chain/rows.py when a value breaks a rule, to name it)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from avax_assets.chain import fields as f
-from avax_assets.chain.columns import log_columns, transaction_columns
+from avax_assets.chain.columns import block_transactions, log_columns, transaction_columns
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
+from avax_assets.chain.proof import (Proven, inconsistent, prove_blocks, prove_logs, prove_logs_of_receipts,
+                                     prove_receipts, transactions_frame, view_of_headers)
 from avax_assets.chain.reader import ChainReader
-from avax_assets.chain.rows import Receipt, block_row, log_row, plain, plain_receipt, transaction_row
+from avax_assets.chain.rows import Receipt, StrayLog, block_row, log_row, plain, plain_receipt, transaction_row
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.schema import Dataset
 
@@ -32,8 +34,9 @@ class Scope:
 
 
 
-# (reader, block chunk, scope) → one batch of the dataset; the reader is a ChainReader or a DataApiChainReader
-Extractor = Callable[[Any, range, Scope], pa.RecordBatch]
+# (reader, block chunk, scope) → the dataset's batch ({name: batch}) and the blocks it was proven against; the
+# reader is a ChainReader or a DataApiChainReader
+Extractor = Callable[[Any, range, Scope], Proven]
 
 
 def to_batch(scope: Scope, rows: list[dict]) -> pa.RecordBatch:
@@ -50,12 +53,15 @@ def checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
         except BadField as bad:
             raise scope.error(bad, f"block {number}") from None
         if got != number:
-            raise SourceDataError(scope.dataset.name, scope.partition, "number", f"is {got}, asked for {number}")
+            raise inconsistent(scope, number, f"the source answered block {got} for it")
     return raw
 
 
-def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    return blocks_batch(checked_blocks(reader.headers(blocks), blocks, scope), blocks, scope)
+def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
+    headers = checked_blocks(reader.headers(blocks), blocks, scope)
+    view = view_of_headers(scope, blocks, headers, reader.neighbours(blocks))
+    prove_blocks(view)
+    return Proven({scope.dataset.name: blocks_batch(headers, blocks, scope)}, view)
 
 
 def blocks_batch(raw: list[dict], blocks: range, scope: Scope) -> pa.RecordBatch:
@@ -69,13 +75,14 @@ def blocks_batch(raw: list[dict], blocks: range, scope: Scope) -> pa.RecordBatch
     return to_batch(scope, rows)
 
 
-def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    full, in_order = reader.full_blocks_with_receipts(blocks)
-    return transactions_batch(checked_blocks(full, blocks, scope), in_order, scope)
+def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
+    return extract_together(reader, blocks, {TRANSACTIONS.name: scope})
 
 
-def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope) -> pa.RecordBatch:
-    fast = transaction_columns(full, in_order, scope.dataset.arrow_schema)
+def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope,
+                       txs: pa.Table | None) -> pa.RecordBatch:
+    """`txs`: the transactions read by column (None when that refused them: the rows judge)."""
+    fast = None if txs is None else transaction_columns(full, in_order, scope.dataset.arrow_schema, txs)
     if fast is not None:
         return fast
     plain_receipts = (plain_receipt(r) for r in in_order)
@@ -94,12 +101,17 @@ def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope) 
     return to_batch(scope, rows)
 
 
-def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs") as side:
+def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="logs") as side:
         asked = side.submit(reader.logs_json, blocks)  # the node serves the logs while it serves the headers
+        around = side.submit(reader.neighbours, blocks)
         headers = checked_blocks(reader.headers(blocks), blocks, scope)
+        view = view_of_headers(scope, blocks, headers, around.result())
         results = asked.result()
-    return logs_batch(results, headers, scope)
+    prove_blocks(view)
+    batch = logs_batch(results, headers, scope)
+    prove_logs(scope, view, batch)
+    return Proven({scope.dataset.name: batch}, view)
 
 
 def logs_batch(logs: list, headers: list[dict], scope: Scope) -> pa.RecordBatch:
@@ -112,6 +124,9 @@ def logs_batch(logs: list, headers: list[dict], scope: Scope) -> pa.RecordBatch:
     for log in map(plain, logs):
         try:
             rows.append(log_row(log, timestamps))
+        except StrayLog as stray:
+            block = _number_or_none(log.get("blockNumber"))
+            raise inconsistent(scope, block, f"a log's blockHash {stray.detail}") from None
         except BadField as bad:
             raise scope.error(bad, f"block {log.get('blockNumber')} log {log.get('logIndex')}") from None
     rows.sort(key=lambda r: (r["block_number"], r["log_index"]))
@@ -126,16 +141,33 @@ def receipt_logs(receipts: list[Receipt | Any]) -> list:
     return [log for receipt in receipts if isinstance(logs := of(receipt), list) for log in logs]
 
 
-def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope]) -> dict[str, pa.RecordBatch]:
+def _number_or_none(value: Any) -> int | None:
+    try:
+        return f.quantity(value, "blockNumber")
+    except BadField:
+        return None
+
+
+def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope]) -> Proven:
     """The transactions of the chunk and, for those of `blocks` and `logs` also in `scopes`, those datasets
     too, from one fetch of full blocks and receipts: a full block holds its header and each receipt its logs,
-    so neither a header pass nor an eth_getLogs pass is needed. Keyed by dataset name."""
+    so neither a header pass nor an eth_getLogs pass is needed. Every part is proven before it is returned:
+    the blocks' hash chain, the receipts against the transactions, the logs against both."""
     transactions = scopes[TRANSACTIONS.name]
-    full, in_order = reader.full_blocks_with_receipts(blocks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neighbours") as side:
+        around = side.submit(reader.neighbours, blocks)  # two headers, asked for beside the chunk's blocks
+        full, in_order = reader.full_blocks_with_receipts(blocks)
+        neighbours = around.result()
     full = checked_blocks(full, blocks, transactions)
-    batches = {TRANSACTIONS.name: transactions_batch(full, in_order, transactions)}
+    view = view_of_headers(scopes.get(BLOCKS.name, transactions), blocks, full, neighbours)
+    prove_blocks(view)
+    txs = block_transactions(full)
+    prove_receipts(transactions, view, transactions_frame(view, full, txs), in_order)
+    batches = {TRANSACTIONS.name: transactions_batch(full, in_order, transactions, txs)}
     if BLOCKS.name in scopes:
         batches[BLOCKS.name] = blocks_batch(full, blocks, scopes[BLOCKS.name])
     if LOGS.name in scopes:
-        batches[LOGS.name] = logs_batch(receipt_logs(in_order), full, scopes[LOGS.name])
-    return batches
+        logs = batches[LOGS.name] = logs_batch(receipt_logs(in_order), full, scopes[LOGS.name])
+        prove_logs(scopes[LOGS.name], view, logs)
+        prove_logs_of_receipts(scopes[LOGS.name], logs, batches[TRANSACTIONS.name])
+    return Proven(batches, view)

@@ -42,6 +42,14 @@ class ChainReader:
         full = self.client.batch([Call("eth_getBlockByNumber", [hex(n), True]) for n in blocks], shape=FullBlock)
         return [as_plain(block) if isinstance(block, FullBlock) else block for block in full]
 
+    def neighbours(self, blocks: range) -> tuple[dict | None, dict | None]:
+        """The headers of the blocks just before and just after `blocks`, which the proof links the chunk's
+        hash chain to: None where the node has none (before block 0, past its head)."""
+        around = [n for n in (blocks.start - 1, blocks.stop) if n >= 0]
+        got = dict(zip(around, self.client.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in around],
+                                                 allow_null=True)))
+        return got.get(blocks.start - 1), got.get(blocks.stop)
+
     def timestamp(self, number: int) -> int:
         return f.quantity(f.required(self.headers(range(number, number + 1))[0], "timestamp"), "timestamp")
 

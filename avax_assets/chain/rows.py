@@ -15,9 +15,12 @@ from avax_assets.core.errors import BadField
 class Receipt(msgspec.Struct):
     """The receipt fields the chain datasets read. Each log stays undecoded JSON (most of a receipt's bytes):
     transactions only count them, the logs dataset reads them by column (`log_columns`). Values are
-    checked by the converters."""
+    checked by the converters; the receipt's position (block, index) by the proof (chain/proof.py)."""
 
     transactionHash: Any = msgspec.UNSET
+    blockHash: Any = msgspec.UNSET
+    blockNumber: Any = msgspec.UNSET
+    transactionIndex: Any = msgspec.UNSET
     gasUsed: Any = msgspec.UNSET
     effectiveGasPrice: Any = msgspec.UNSET
     status: Any = msgspec.UNSET
@@ -59,10 +62,12 @@ HEADER = (
     ("min_delay_excess", "minDelayExcess", f.quantity, False),
 )
 
-# A full block as the datasets read it: its header fields, and its transactions still undecoded JSON (the
-# transactions batch reads them by column). The values are checked by the converters.
+# A full block as the datasets read it: its header fields, its logs bloom (the proof: a block has logs exactly
+# when its bloom is not empty) and its transactions still undecoded JSON (the transactions batch reads them
+# by column). The values are checked by the converters.
 FullBlock = msgspec.defstruct(
     "FullBlock", [(key, Any, msgspec.UNSET) for _, key, _, _ in HEADER]
+    + [("logsBloom", Any, msgspec.UNSET), ("settledHeight", Any, msgspec.UNSET)]
     + [("transactions", list[msgspec.Raw] | msgspec.UnsetType, msgspec.UNSET)])
 
 
@@ -112,10 +117,15 @@ def transaction_row(block: dict, tx: dict, receipt: dict) -> dict:
     }
 
 
+class StrayLog(BadField):
+    """A log whose blockHash is none of the chunk's blocks: the source's answers disagree (not malformed)."""
+
+
 def log_row(log: dict, block_timestamps: dict[str, int]) -> dict:
     block_hash = f.hash32(f.required(log, "blockHash"), "blockHash")
     if block_hash not in block_timestamps:
-        raise BadField("blockHash", f"{block_hash} is not the canonical hash of block {log.get('blockNumber')}")
+        raise StrayLog("blockHash", f"{block_hash} is not the hash of any block of the chunk (the log states "
+                                    f"block {log.get('blockNumber')})")
     topics = f.required(log, "topics")
     if not isinstance(topics, list) or len(topics) > 4:
         raise BadField("topics", f"expected at most 4 topics, got {str(topics)[:80]}")

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-import pyarrow as pa
-
 from avax_assets.chain import fields as f
 from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
+from avax_assets.chain.proof import (Proven, prove_blocks, prove_receipts, prove_traces, transactions_frame,
+                                     view_of_headers)
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call
 from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
@@ -123,20 +123,25 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
     return rows
 
 
-def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> pa.RecordBatch:
+def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="traces") as side:
         tracing = side.submit(fetch_traces, reader, blocks, reader.trace_method)  # the node's slowest call first
         headers = checked_blocks(reader.headers(blocks), blocks, scope)
-        gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in reader.receipts(headers)}
+        view = view_of_headers(scope, blocks, headers, reader.neighbours(blocks))
+        prove_blocks(view)
+        receipts = reader.receipts(headers)
+        prove_receipts(scope, view, transactions_frame(view, headers), receipts)
+        gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in receipts}
         style, traced = tracing.result()
+    tx_hashes = [[h.lower() for h in header["transactions"]] for header in headers]
+    prove_traces(scope, view, style, traced, tx_hashes)
     rows = []
-    for header, block_traces in zip(headers, traced):
+    for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes):
         number = int(header["number"], 16)
-        tx_hashes = [h.lower() for h in header["transactions"]]
         where = f"block {number}"
         try:
-            per_tx = _per_transaction(style, block_traces, tx_hashes)
-            for index, tx_hash in enumerate(tx_hashes):
+            per_tx = _per_transaction(style, block_traces, block_tx_hashes)
+            for index, tx_hash in enumerate(block_tx_hashes):
                 position = {"block_number": number, "block_timestamp": int(header["timestamp"], 16),
                             "block_hash": header["hash"].lower(), "transaction_hash": tx_hash,
                             "transaction_index": index}
@@ -148,10 +153,11 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
                 rows += frames
         except BadField as bad:
             raise scope.error(bad, where) from None
-    return to_batch(scope, rows)
+    return Proven({scope.dataset.name: to_batch(scope, rows)}, view)
 
 
 def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
+    """Each transaction's traces (which are the block's, one to one, is proven before: prove_traces)."""
     if not isinstance(block_traces, list):
         raise BadField("traces", f"expected a list per block, got {type(block_traces).__name__}")
     if style == "parity":
@@ -160,15 +166,11 @@ def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
             tx_hash = str(trace.get("transactionHash") or "").lower()
             if tx_hash in grouped:
                 grouped[tx_hash].append(trace)
-            elif trace.get("type") != "reward":
-                raise BadField("transactionHash", f"trace for unknown transaction {tx_hash}")
         return grouped
-    if len(block_traces) != len(tx_hashes):
-        raise BadField("traces", f"{len(block_traces)} traces for {len(tx_hashes)} transactions")
     per_tx = {}
     for tx_hash, item in zip(tx_hashes, block_traces):
-        if item.get("txHash") and item["txHash"].lower() != tx_hash:
-            raise BadField("txHash", f"trace {item['txHash']} is out of order (expected {tx_hash})")
+        if not isinstance(item, dict):
+            raise BadField("traces", f"a trace is not an object: {str(item)[:80]!r}")
         if item.get("error") is not None or item.get("result") is None:
             raise BadField("result", f"tracing {tx_hash} failed: {item.get('error')}")
         per_tx[tx_hash] = item["result"]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from avax_assets.core.errors import DayBeyondHead, PartitionNotReady
+from avax_assets.core.errors import DayBeyondHead, NullResult, PartitionNotReady, SourceBehind
 
 DAY_SECONDS = 86_400
 
@@ -61,7 +61,7 @@ def day_block_range(clock: BlockClock, day: dt.date) -> BlockRange:
     """Blocks whose timestamp falls on `day` (UTC). Refuses days the source has not finished."""
     start, end = day_bounds(day.isoformat())
     latest = clock.latest_block()
-    latest_ts = clock.timestamp(latest)
+    latest_ts = _timestamp(clock, latest, latest)
     head_day = dt.datetime.fromtimestamp(latest_ts, dt.timezone.utc).date()
     if latest_ts < start - DAY_SECONDS:
         raise DayBeyondHead(
@@ -82,6 +82,14 @@ def day_block_range(clock: BlockClock, day: dt.date) -> BlockRange:
     return BlockRange(first, after - 1)
 
 
+def _timestamp(clock: BlockClock, number: int, latest: int) -> int:
+    try:
+        return clock.timestamp(number)
+    except NullResult as exc:
+        raise SourceBehind(f"{exc}, though the source's head is block {latest}: a backend behind the chain "
+                           "answered") from None
+
+
 def _first_block_at_or_after(clock: BlockClock, timestamp: int, latest: int) -> int:
     """Binary search on block timestamps (non-decreasing); cached per endpoint and timestamp."""
     cache_key = (clock.endpoint, timestamp)
@@ -91,7 +99,7 @@ def _first_block_at_or_after(clock: BlockClock, timestamp: int, latest: int) -> 
     lo, hi = 0, latest
     while lo < hi:
         mid = (lo + hi) // 2
-        if clock.timestamp(mid) >= timestamp:
+        if _timestamp(clock, mid, latest) >= timestamp:
             hi = mid
         else:
             lo = mid + 1

@@ -34,6 +34,11 @@ class PartitionNotReady(TransientError):
     """The source has not (fully) produced the partition yet."""
 
 
+class SourceBehind(TransientError):
+    """The source answered null for a block at or below the head it reported: a load-balanced backend behind
+    the others answered. A later attempt (another backend, or this one caught up) may succeed."""
+
+
 class ClickHouseBusy(TransientError):
     """The embedded ClickHouse directory stayed held by another process for longer than the wait allows."""
 
@@ -44,6 +49,24 @@ class KafkaDeliveryError(TransientError):
 
 class SinkUnavailable(TransientError):
     """A sink the run writes (Kafka, the S3 lake, ClickHouse) did not answer; the message names its setting."""
+
+
+class ProviderInconsistency(TransientError):
+    """The source's answers for a chunk contradict each other or the chain (a receipt of another block, two
+    hashes for one height, a block missing from a lagging backend). Under Snowman an accepted block never
+    changes, so this is a provider's fault, never data: the chunk is fetched again, a bounded number of
+    times, and then `for_good` fails the partition."""
+
+    def __init__(self, dataset: str, partition: str, block: int, detail: str) -> None:
+        super().__init__(f"dataset '{dataset}' partition {partition}: block {block}: {detail}")
+        self.dataset = dataset
+        self.partition = partition
+        self.block = block
+        self.detail = detail
+
+    def for_good(self, fetches: int, source: str) -> InconsistentSource:
+        return InconsistentSource(f"{self} (in each of {fetches} fetches from {source}; nothing of the partition "
+                                  "was stored)")
 
 
 # --- permanent ----------------------------------------------------------------------------------
@@ -70,6 +93,20 @@ class SourceDataError(PermanentError, ValueError):
         self.dataset = dataset
         self.partition = partition
         self.field = field
+
+
+class InconsistentSource(PermanentError):
+    """A chunk stayed inconsistent through every fetch (ProviderInconsistency.for_good): one line naming the
+    dataset, partition, block, the fields that disagree with both values, and the source, redacted."""
+
+
+class PartitionCheckFailed(PermanentError):
+    """A whole-partition check computed from the extracted data failed before the lake write."""
+
+    def __init__(self, dataset: str, partition: str, check: str, detail: str) -> None:
+        super().__init__(f"dataset '{dataset}' partition {partition}: check {check} failed before anything was "
+                         f"stored: {detail}")
+        self.check = check
 
 
 class SettingError(PermanentError, ValueError):

@@ -32,7 +32,7 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Patience:
-    """How long a client waits on one request and how often it tries again (defaults: core/settings.py).
+    """How long a client waits on one request and how often it tries again (from each client's settings model).
 
     timeout_s   bounds each connect and each read; deadline_s bounds the whole request, so a server that
     trickles its answer cannot hold a step; an answer over max_response_bytes is refused unread."""

@@ -8,8 +8,9 @@ family's own extractors and decoders (the same rows as the daily batch) and publ
 transaction: its rows on the datasets' topics, then its manifest (stream.py).
 
 Errors: a source or broker that fails after its bounded retries (TransientError) is retried, the same
-step, after a growing pause (at most `stream.MAX_PAUSE_S`); bad data (PermanentError) stops the follower with
-the dataset, blocks and field named.
+step, after a growing pause (at most `stream.MAX_PAUSE_S`); so is a step whose source contradicts itself
+(ProviderInconsistency: nothing of it is published); bad data (PermanentError) stops the follower with the
+dataset, blocks and field named.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.extractors import Scope, extract_together
+from avax_assets.chain.proof import HashChain, together
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
@@ -49,10 +51,19 @@ log = logging.getLogger(__name__)
 MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest topic (aborted ones among them)
 
 
-def extract_step(reader: ChainReader, blocks: range, traces: bool) -> list[tuple[Dataset, pa.RecordBatch]]:
-    """Every live dataset's rows for `blocks`, by the chain and tokens families' own code."""
+def extract_step(reader: ChainReader, blocks: range, traces: bool,
+                 chain: HashChain | None = None) -> list[tuple[Dataset, pa.RecordBatch]]:
+    """Every live dataset's rows for `blocks`, by the chain and tokens families' own code, proven as the
+    daily batch's chunks are (chain/proof.py) and, with `chain`, linked to the last step published: an
+    inconsistent step raises ProviderInconsistency (transient: the follower tries the step again)."""
     where = f"live blocks {blocks.start}..{blocks.stop - 1}"
-    batches = extract_together(reader, blocks, {d.name: Scope(d, where) for d in (BLOCKS, TRANSACTIONS, LOGS)})
+    proven = extract_together(reader, blocks, {d.name: Scope(d, where) for d in (BLOCKS, TRANSACTIONS, LOGS)})
+    if traces:
+        proven = together([proven, *(extract_internal_transactions(reader, blocks, Scope(dataset, where))
+                                     for dataset in TRACED)])
+    if chain is not None:
+        chain.check(proven)
+    batches = proven.batches
     parts = [(d, batches[d.name]) for d in (BLOCKS, TRANSACTIONS, LOGS)]  # one fetch of full blocks and receipts
     logs = batches[LOGS.name]
     for event in TRANSFER_EVENTS:
@@ -62,8 +73,7 @@ def extract_step(reader: ChainReader, blocks: range, traces: bool) -> list[tuple
                         decoded.malformed[0])
         parts.append((event.dataset, decoded.batch))
     if traces:
-        for dataset in TRACED:
-            parts.append((dataset, extract_internal_transactions(reader, blocks, Scope(dataset, where))))
+        parts += [(dataset, batches[dataset.name]) for dataset in TRACED]
     return parts
 
 
@@ -75,6 +85,7 @@ class Follower:
         self.on_step = on_step or (lambda manifest: None)
         self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
         self._unchecked: Manifest | None = None  # Kafka's last step, until the node is seen to have its block
+        self._last: tuple[int, str] | None = None  # the last published block and its hash: the next step's parent
 
     def resume_from(self) -> int:
         """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
@@ -83,6 +94,7 @@ class Follower:
         last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
         if last is not None:
             self._unchecked = last if last.last_hash else None
+            self._last = (last.last_block, last.last_hash) if last.last_hash else None
             return last.last_block + 1
         if self.settings.start_block is not None:
             return self.settings.start_block
@@ -122,11 +134,14 @@ class Follower:
                 stop.wait(pause)
 
     def publish_step(self, blocks: range, head: int) -> Manifest:
-        parts = extract_step(self.reader, blocks, self.settings.traces)
+        follows = self._last is not None and self._last[0] == blocks.start - 1
+        parts = extract_step(self.reader, blocks, self.settings.traces,
+                             HashChain(last_hash=self._last[1]) if follows else None)
         manifest = manifest_of(parts, blocks, head, time.time())
         where = f"live blocks {blocks.start}..{blocks.stop - 1}"
         headers = [ORIGIN, ("partition", where.encode())]
         self.stream.publish(parts, headers, (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), where)
+        self._last = (manifest.last_block, manifest.last_hash) if manifest.last_hash else None
         self.on_step(manifest)
         return manifest
 

@@ -130,6 +130,9 @@ def test_a_data_api_transaction_without_its_sender_names_dataset_partition_and_f
     del tx["from"]
 
     class OneTransaction:  # a reader whose one block holds the broken transaction
+        def block(self, number):
+            return httpx.get(f"{data_api.url}/v1/chains/43114/blocks/{number}").json()
+
         def transactions(self, number):
             return [tx]
 

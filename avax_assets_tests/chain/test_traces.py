@@ -26,7 +26,7 @@ def frames(url: str, method: str) -> list[dict]:
         reader = ChainReader(client, trace_method=method)
         blocks = day_block_range(reader, dt.date.fromisoformat(DAY))
         batch = extract_internal_transactions(reader, range(blocks.first, blocks.last + 1),
-                                              Scope(INTERNAL_TRANSACTIONS, DAY))
+                                              Scope(INTERNAL_TRANSACTIONS, DAY)).batches[INTERNAL_TRANSACTIONS.name]
     return pa.Table.from_batches([batch]).to_pylist()
 
 
@@ -121,7 +121,11 @@ class OneBrokenTrace:  # a reader whose one block's trace has a bad frame two le
 
     def headers(self, blocks):
         return [{"number": hex(7), "timestamp": hex(1717200000), "hash": "0x" + "ab" * 32,
-                 "transactions": [POSITION["transaction_hash"]]}]
+                 "parentHash": "0x" + "cd" * 32, "transactions": [POSITION["transaction_hash"]]}]
+
+    def neighbours(self, blocks):
+        return ({"hash": "0x" + "cd" * 32, "parentHash": "0x" + "ef" * 32, "timestamp": hex(1717199998)},
+                {"hash": "0x" + "01" * 32, "parentHash": "0x" + "ab" * 32, "timestamp": hex(1717200002)})
 
     def receipts(self, headers):
         return [{"transactionHash": POSITION["transaction_hash"], "gasUsed": "0x5208"}]
