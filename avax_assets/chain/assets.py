@@ -23,10 +23,10 @@ from avax_assets.core.days import BlockRange, day_block_range, partition_day
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.http import redact_url
 from avax_assets.core.schema import Dataset
-from avax_assets.orchestration import pools
 from avax_assets.core.audits import AuditResult
-from avax_assets.orchestration.factory import (DatasetAsset, ExtractCheck, JointAsset, JointReader, PartitionReader, Run,
-                                              SourceSystem, stateless)
+from avax_assets.orchestration import pools
+from avax_assets.orchestration.factory import (DatasetAsset, ExtractCheck, JointAsset, JointReader, PartitionReader,
+                                              Run, SourceSystem, stateless)
 
 C_CHAIN_RPC = SourceSystem(
     "c_chain_rpc", "The C-Chain node's JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
@@ -108,8 +108,10 @@ def _readers(run: Run, use_data_api: bool):
 def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
     return DatasetAsset(
         dataset=extraction.dataset, group="chain", source=single(extraction), pool=pools.RPC,
-        origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api else ""),
-        resources=(ChainRpcResource, AvaCloudResource) if extraction.data_api else (ChainRpcResource,), reads=C_CHAIN_RPC)
+        origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api
+                                            else ""),
+        resources=(ChainRpcResource, AvaCloudResource) if extraction.data_api else (ChainRpcResource,),
+        reads=C_CHAIN_RPC)
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)
@@ -166,8 +168,8 @@ def decoded_asset(event: LogEvent, group: str = "tokens") -> DatasetAsset:
         if count:
             run.log.warning(f"{event.dataset.name} {partition}: {count} malformed logs, e.g. {malformed[0]}")
         run.note(partition, malformed_logs=count)
-        run.check(NO_MALFORMED_LOGS, partition, AuditResult(count == 0, {"malformed_logs": count,
-                                                                        "samples": dg.MetadataValue.md(_malformed_table(malformed))}))
+        samples = dg.MetadataValue.md(_malformed_table(malformed))
+        run.check(NO_MALFORMED_LOGS, partition, AuditResult(count == 0, {"malformed_logs": count, "samples": samples}))
 
     return DatasetAsset(
         dataset=event.dataset, group=group, origin=f"Decoded from `{LOGS.name}`", source=stateless(read),

@@ -47,7 +47,7 @@ def to_batch(scope: Scope, rows: list[dict]) -> pa.RecordBatch:
 
 
 def checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
-    for number, block in zip(blocks, raw):
+    for number, block in zip(blocks, raw, strict=True):
         try:
             got = f.quantity(f.required(block, "number"), "number")
         except BadField as bad:
@@ -67,7 +67,7 @@ def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
 def blocks_batch(raw: list[dict], blocks: range, scope: Scope) -> pa.RecordBatch:
     """The blocks dataset of the chunk's blocks (headers or full blocks: a full block's header is the same)."""
     rows = []
-    for number, block in zip(blocks, raw):
+    for number, block in zip(blocks, raw, strict=True):
         try:
             rows.append(block_row(block))
         except BadField as bad:
@@ -137,7 +137,9 @@ def receipt_logs(receipts: list[Receipt | Any]) -> list:
     """Every log of the receipts, as eth_getLogs gives them (a receipt's logs are the same objects, in log
     order). A receipt without a list of logs adds none: the transactions batch names it."""
     def of(receipt: Receipt | Any) -> Any:
-        return receipt.logs if isinstance(receipt, Receipt) else receipt.get("logs") if isinstance(receipt, dict) else None
+        if isinstance(receipt, Receipt):
+            return receipt.logs
+        return receipt.get("logs") if isinstance(receipt, dict) else None
     return [log for receipt in receipts if isinstance(logs := of(receipt), list) for log in logs]
 
 

@@ -123,7 +123,10 @@ def hex_column(values: Values, byte_length: int | None = None, nullable: bool = 
     return pc.utf8_lower(array).cast(pa.string())
 
 
-def quantity_column(values: Values, arrow_type: pa.DataType = pa.uint64(),
+UINT64 = pa.uint64()
+
+
+def quantity_column(values: Values, arrow_type: pa.DataType = UINT64,
                     nullable: bool = False) -> pa.Array | None:
     """`quantity` over a column that fits 64 bits, as `arrow_type`; None if any value does not."""
     array = _strings(values, nullable)
@@ -153,7 +156,7 @@ def product_column(numbers: pa.Array, quantities: Values) -> pa.Array:
         return _text(pl.from_arrow(numbers).cast(pl.UInt128) * pl.from_arrow(short).cast(pl.UInt128))
     if not isinstance(quantities, list):
         quantities = quantities.to_list() if isinstance(quantities, pl.Series) else quantities.to_pylist()
-    return _text([str(n * int(q, 16)) for n, q in zip(numbers.to_pylist(), quantities)])
+    return _text([str(n * int(q, 16)) for n, q in zip(numbers.to_pylist(), quantities, strict=True)])
 
 
 def _text(values: pl.Series | list) -> pa.Array:

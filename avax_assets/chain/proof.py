@@ -114,10 +114,11 @@ def view_of_headers(scope: Any, blocks: range, headers: list[dict],
                     neighbours: tuple[dict | None, dict | None] = (None, None)) -> BlockView:
     """The view of JSON-RPC headers or full blocks (already checked to be the numbers asked for), and of the
     headers of the blocks before and after the chunk."""
-    hashes, parents, timestamps = zip(*(_header(scope, n, h) for n, h in zip(blocks, headers)))
+    hashes, parents, timestamps = zip(*(_header(scope, n, h) for n, h in zip(blocks, headers, strict=True)),
+                                      strict=True)
     counts = tuple(len(h["transactions"]) if isinstance(h.get("transactions"), list) else None for h in headers)
     before, after = ((None if h is None else Neighbour(*_header(scope, n, h)))
-                     for n, h in zip((blocks.start - 1, blocks.stop), neighbours))
+                     for n, h in zip((blocks.start - 1, blocks.stop), neighbours, strict=True))
     return BlockView(scope, blocks.start, hashes, parents, timestamps, counts,
                      tuple(has_logs(h) for h in headers), before, after)
 
@@ -131,7 +132,7 @@ def prove_blocks(view: BlockView) -> None:
         raise inconsistent(scope, view.first, f"block {view.first - 1}, before it, was answered null (a backend "
                                               "behind the chain)")
     expected = (view.before and view.before.hash, *view.hashes[:-1])
-    for number, parent, previous in zip(range(view.first, view.last + 1), view.parents, expected):
+    for number, parent, previous in zip(range(view.first, view.last + 1), view.parents, expected, strict=True):
         if previous is not None and parent != previous:
             raise inconsistent(scope, number, f"parentHash is {parent}, but block {number - 1}'s hash is {previous}")
     if view.after is not None and view.after.parent_hash != view.hashes[-1]:
@@ -260,11 +261,12 @@ def transactions_frame(view: BlockView, full: list[dict], table: pa.Table | None
 def _receipts_frame(receipts: list) -> pl.DataFrame:
     keys = ("transactionHash", "blockHash", "blockNumber", "transactionIndex")
     if all(isinstance(r, Receipt) for r in receipts):
-        columns = zip(*[(r.transactionHash, r.blockHash, r.blockNumber, r.transactionIndex) for r in receipts])
+        columns = zip(*[(r.transactionHash, r.blockHash, r.blockNumber, r.transactionIndex) for r in receipts],
+                      strict=True)
     else:  # some did not fit the shape: plain JSON
         columns = ([r.get(key) if isinstance(r, dict) else getattr(r, key, None) for r in receipts] for key in keys)
-    frame = pl.DataFrame([_strings(list(column)).rename(key) for key, column in zip(keys, columns)]) if receipts \
-        else pl.DataFrame(schema={key: pl.String for key in keys})
+    frame = (pl.DataFrame([_strings(list(column)).rename(key) for key, column in zip(keys, columns, strict=True)])
+             if receipts else pl.DataFrame(schema={key: pl.String for key in keys}))
     return frame.select(receipt_hash=_lower("transactionHash"), receipt_block_hash=_lower("blockHash"),
                         receipt_block_number=_quantity("blockNumber"), receipt_index=_quantity("transactionIndex"))
 
@@ -416,7 +418,7 @@ def prove_logs_of_transactions(scope: Any, logs: pa.RecordBatch, transactions: p
 def prove_traces(scope: Any, view: BlockView, style: str, traced: list, hashes: list[list[str]]) -> None:
     """debug_traceBlockByNumber: one result per transaction of the block, in order (its txHash, when given,
     is the transaction's); trace_block: a trace of every transaction, and of none other."""
-    for number, block_traces, tx_hashes in zip(range(view.first, view.last + 1), traced, hashes):
+    for number, block_traces, tx_hashes in zip(range(view.first, view.last + 1), traced, hashes, strict=True):
         if not isinstance(block_traces, list):
             continue  # not a list at all: malformed, named by the flattening
         if style == "debug":
@@ -435,7 +437,7 @@ def prove_traces(scope: Any, view: BlockView, style: str, traced: list, hashes: 
 def _debug_traces_match(scope: Any, number: int, block_traces: list, tx_hashes: list[str]) -> None:
     if len(block_traces) != len(tx_hashes):
         raise inconsistent(scope, number, f"{len(block_traces)} traces for its {len(tx_hashes)} transactions")
-    for position, (item, tx_hash) in enumerate(zip(block_traces, tx_hashes)):
+    for position, (item, tx_hash) in enumerate(zip(block_traces, tx_hashes, strict=True)):
         stated = item.get("txHash") if isinstance(item, dict) else None
         if isinstance(stated, str) and stated.lower() != tx_hash:
             raise inconsistent(scope, number, f"trace {position}: txHash is {stated.lower()}, the block's "

@@ -46,8 +46,8 @@ class ChainReader:
         """The headers of the blocks just before and just after `blocks`, which the proof links the chunk's
         hash chain to: None where the node has none (before block 0, past its head)."""
         around = [n for n in (blocks.start - 1, blocks.stop) if n >= 0]
-        got = dict(zip(around, self.client.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in around],
-                                                 allow_null=True)))
+        answers = self.client.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in around], allow_null=True)
+        got = dict(zip(around, answers, strict=True))
         return got.get(blocks.start - 1), got.get(blocks.stop)
 
     def timestamp(self, number: int) -> int:

@@ -136,7 +136,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
     tx_hashes = [[h.lower() for h in header["transactions"]] for header in headers]
     prove_traces(scope, view, style, traced, tx_hashes)
     rows = []
-    for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes):
+    for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes, strict=True):
         number = int(header["number"], 16)
         where = f"block {number}"
         try:
@@ -168,7 +168,7 @@ def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
                 grouped[tx_hash].append(trace)
         return grouped
     per_tx = {}
-    for tx_hash, item in zip(tx_hashes, block_traces):
+    for tx_hash, item in zip(tx_hashes, block_traces, strict=True):
         if not isinstance(item, dict):
             raise BadField("traces", f"a trace is not an object: {str(item)[:80]!r}")
         if item.get("error") is not None or item.get("result") is None:

@@ -177,7 +177,8 @@ def spool_together(datasets: Iterable[Dataset], partition: str, chunks: Iterable
                 spools[name].write(batch)
             if log and done % PROGRESS_EVERY == 0:
                 rows = ", ".join(f"{spool.result.rows} {name}" for name, spool in spools.items())
-                log.info(f"{'+'.join(spools)} {partition}: {rows} after {done} chunks, {time.monotonic() - started:.1f}s")
+                elapsed = time.monotonic() - started
+                log.info(f"{'+'.join(spools)} {partition}: {rows} after {done} chunks, {elapsed:.1f}s")
         return {name: spool.finish() for name, spool in spools.items()}
 
 

@@ -271,4 +271,5 @@ def test_a_wrong_day_over_a_good_one_is_refused_before_the_swap(first_run, resou
                           resources=resources).success
     assert snapshot(lake, client) == before
     folder = lake.partition_path(TRANSACTIONS.name, DAY).rsplit("/", 1)[0]
-    assert sorted(p.rsplit("/", 1)[1] for p in lake.fs.ls(folder, refresh=True)) == ["_published.json", "transactions.parquet"]
+    stored = sorted(p.rsplit("/", 1)[1] for p in lake.fs.ls(folder, refresh=True))
+    assert stored == ["_published.json", "transactions.parquet"]

@@ -124,14 +124,14 @@ def test_parent_audits_refuse_orphans_and_wrong_counts_naming_their_keys(embedde
     # block 1 says 2 transactions; one goes missing and one appears in a block that does not exist
     wrong = [good[0], row_of(TRANSACTIONS, block_number=9, transaction_hash="0xa9")]
     results, refused = audited_load(warehouse, TRANSACTIONS, [rows_batch(TRANSACTIONS, wrong)])
-    assert refused == ("2024-06-03: joins_parent (1 rows without a blocks row, e.g. block_number 9); parent_counts_match "
-                       "(1 blocks rows whose transaction_count differs from their transactions rows, e.g. block_number "
-                       "1: 2 counted, 1 found)")
+    assert refused == ("2024-06-03: joins_parent (1 rows without a blocks row, e.g. block_number 9); "
+                       "parent_counts_match (1 blocks rows whose transaction_count differs from their transactions "
+                       "rows, e.g. block_number 1: 2 counted, 1 found)")
     assert results["joins_parent"].metadata["rows_without_parent"] == 1
     assert day_rows(warehouse, TRANSACTIONS) == ["0xa1", "0xa2"]
 
-    results, refused = audited_load(warehouse, LOGS, [rows_batch(LOGS, [row_of(LOGS, transaction_hash="0xa1", log_index=0),
-                                                                         row_of(LOGS, transaction_hash="0xa1", log_index=1)])])
+    logs = [row_of(LOGS, transaction_hash="0xa1", log_index=0), row_of(LOGS, transaction_hash="0xa1", log_index=1)]
+    results, refused = audited_load(warehouse, LOGS, [rows_batch(LOGS, logs)])
     assert results["joins_parent"].passed
     assert "parent_counts_match (1 transactions rows whose logs_count differs from their logs rows, e.g. " \
            "transaction_hash 0xa1: 1 counted, 2 found)" in refused  # 0xa1 declares 1 log, has 2
