@@ -14,6 +14,7 @@ from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.chain.calls import last_block_of
 from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.chain.datasets import BLOCKS, LOGS
+from avax_assets.chain.extractors import Scope
 from avax_assets.chain.extract import (EXTRACTIONS, IN_FULL_BLOCKS, ChainExtraction, Refetch, chunk_extractor,
                                       in_chunks)
 from avax_assets.chain.logs import LogEvent, MalformedLog
@@ -53,15 +54,20 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
                              f"{'the Data API' if use_data_api else 'JSON-RPC'}")
                 counts = [(e.dataset.name, name, count) for e in chosen for name, count in e.counts]
                 counted = dict.fromkeys((name for _, name, _ in counts), 0)
-                work = chunk_extractor(chosen, partition, reader, data_api_reader)
+                scopes = {e.dataset.name: Scope(e.dataset, partition) for e in chosen}
+                work = chunk_extractor(chosen, partition, reader, data_api_reader, scopes)
                 refetch = Refetch.of(names, partition, reader, data_api_reader, run.log)
                 for batches in in_chunks(work, names, partition, blocks, chunk_blocks, run.log, refetch):
                     for dataset, name, count in counts:
                         counted[name] += count(batches[dataset])
                     yield batches
+                unknown = {key: count for scope in scopes.values() for key, count in sorted(scope.unknown.items())}
+                if unknown:  # a field the node added: kept out of the rows, but never silently
+                    run.log.warning(f"{names} {partition}: the source sent fields no declaration knows (objects "
+                                    f"carrying each): {unknown}; add them to the declarations to keep them")
                 run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
                          extract_seconds=round(time.monotonic() - started, 2), refetched_chunks=refetch.count,
-                         **counted)
+                         unknown_source_fields=dg.MetadataValue.json(unknown), **counted)
             yield read
             run.metadata.update(source_metadata())
 

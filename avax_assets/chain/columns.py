@@ -11,7 +11,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from avax_assets.chain import fields as f
-from avax_assets.chain.rows import Receipt
+from avax_assets.chain.rows import (AUTHORIZATION_KEYS, LOG_KEYS, TRANSACTION_KEYS, Receipt, access_list_text,
+                                    authorization_list_text, hashes_text)
+from avax_assets.core.errors import BadField
 
 def _batch(schema: pa.Schema, columns: dict[str, pa.Array | None]) -> pa.RecordBatch | None:
     if any(column is None for column in columns.values()):
@@ -32,12 +34,23 @@ def _json_strings(*keys: str, lists: tuple[str, ...] = ()) -> pa.Schema:
     return pa.schema([(key, pa.list_(pa.string()) if key in lists else pa.string()) for key in keys])
 
 
-# The node's keys each column-at-a-time batch reads, all JSON strings (or lists of them); others are ignored
-TRANSACTION_JSON = _json_strings("hash", "from", "to", "value", "nonce", "gas", "gasPrice", "maxFeePerGas",
-                                 "maxPriorityFeePerGas", "input", "type", "chainId", "transactionIndex",
-                                 "blockHash", "blockNumber")  # the last two: for the proof (chain/proof.py)
-LOG_JSON = _json_strings("address", "topics", "data", "blockHash", "blockNumber", "transactionHash",
-                         "transactionIndex", "logIndex", lists=("topics",))
+# Every key the node may send, as the column-at-a-time batches read it: JSON strings, or lists and objects of
+# them. A key outside these refuses the fast path (json_columns), so the rows name and count it.
+NESTED = {
+    "topics": pa.list_(pa.string()),
+    "blobVersionedHashes": pa.list_(pa.string()),
+    "accessList": pa.list_(pa.struct([("address", pa.string()), ("storageKeys", pa.list_(pa.string()))])),
+    "authorizationList": pa.list_(pa.struct([(key, pa.string()) for key in AUTHORIZATION_KEYS])),
+    "removed": pa.bool_(),
+}
+
+
+def _json_schema(keys: frozenset[str]) -> pa.Schema:
+    return pa.schema([(key, NESTED.get(key, pa.string())) for key in sorted(keys)])
+
+
+TRANSACTION_JSON = _json_schema(TRANSACTION_KEYS)
+LOG_JSON = _json_schema(LOG_KEYS)
 
 
 def json_columns(objects: list, schema: pa.Schema) -> pa.Table | None:
@@ -47,7 +60,7 @@ def json_columns(objects: list, schema: pa.Schema) -> pa.Table | None:
     if not objects:
         return schema.empty_table()
     lines = b"\n".join([o if isinstance(o, msgspec.Raw) else msgspec.json.encode(o) for o in objects])
-    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error",
                             newlines_in_values=lines.count(b"\n") != len(objects) - 1)  # a pretty-printed object
     read = pj.ReadOptions(use_threads=False, block_size=len(lines) + 1)  # one block: no object straddles two
     try:
@@ -123,9 +136,34 @@ def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Sc
             "transaction_fee": fees,
             "contract_address": f.hex_column(of_receipt("contractAddress"), 20, nullable=True),
             "logs_count": _arrow([len(entries) for entries in logs], pl.UInt32),
+            "access_list": canonical_lists(tx("accessList"), access_list_text),
+            "authorization_list": canonical_lists(tx("authorizationList"), authorization_list_text),
+            "max_fee_per_blob_gas": f.uint256_column(tx("maxFeePerBlobGas"), nullable=True),
+            "blob_versioned_hashes": canonical_lists(tx("blobVersionedHashes"),
+                                                     lambda value: hashes_text(value, "blobVersionedHashes")),
+            "y_parity": f.quantity_column(tx("yParity"), pa.uint8(), nullable=True),
+            "v": f.quantity_column(tx("v"), nullable=True),
+            "r": f.uint256_column(tx("r"), nullable=True),
+            "s": f.uint256_column(tx("s"), nullable=True),
+            "blob_gas_used": f.quantity_column(of_receipt("blobGasUsed"), nullable=True),
+            "blob_gas_price": f.uint256_column(of_receipt("blobGasPrice"), nullable=True),
         })
-    except (KeyError, TypeError, AttributeError, pa.ArrowInvalid, pa.ArrowTypeError, pl.exceptions.PolarsError):
+    except (KeyError, TypeError, AttributeError, BadField, pa.ArrowInvalid, pa.ArrowTypeError,
+            pl.exceptions.PolarsError):
         return None
+
+
+def canonical_lists(column: pa.Array, canonical) -> pa.Array:
+    """A list column as canonical JSON text: null stays null, an empty list is '[]' (most rows, no Python
+    object), and only the rows with entries go through `canonical` (which checks each value)."""
+    series = pl.from_arrow(column)
+    lengths = series.list.len()
+    text = pl.select(pl.when(lengths == 0).then(pl.lit("[]")).otherwise(pl.lit(None, pl.String))).to_series() \
+        if len(series) else pl.Series([], dtype=pl.String)
+    with_entries = (lengths > 0).fill_null(False).arg_true()
+    if len(with_entries):
+        text = text.scatter(with_entries, [canonical(value) for value in series.gather(with_entries).to_list()])
+    return text.to_arrow()
 
 
 def log_columns(logs: list, block_timestamps: dict[str, int], schema: pa.Schema) -> pa.RecordBatch | None:

@@ -42,6 +42,25 @@ BLOCKS = Dataset(
         Column("parent_beacon_block_root", HEX, nullable=True),
         Column("timestamp_milliseconds", U64, nullable=True, description="from the upgrade that adds it"),
         Column("min_delay_excess", U64, nullable=True, description="from the upgrade that adds it"),
+        # every other header field the node serves (null where absent: older blocks, subnet-evm, the Data API)
+        Column("logs_bloom", HEX, nullable=True),
+        Column("sha3_uncles", HEX, nullable=True),
+        Column("mix_hash", HEX, nullable=True),
+        Column("header_nonce", HEX, nullable=True),
+        Column("withdrawals_root", HEX, nullable=True),
+        Column("requests_hash", HEX, nullable=True),
+        Column("target_exponent", U64, nullable=True),
+        Column("min_price_exponent", U64, nullable=True),
+        Column("target_excess", U64, nullable=True),
+        Column("settled_height", U64, nullable=True),
+        Column("settled_gas_unix", U64, nullable=True),
+        Column("settled_gas_numerator", U64, nullable=True),
+        Column("settled_excess", U64, nullable=True),
+        Column("gas_config_validator_target_gas", U64, nullable=True),
+        Column("gas_config_target_gas", U64, nullable=True),
+        Column("gas_config_target_to_excess_scaling", U64, nullable=True),
+        Column("gas_config_min_gas_price", U64, nullable=True),
+        Column("gas_config_static_pricing", U64, nullable=True),
     ),
 )
 
@@ -73,6 +92,17 @@ TRANSACTIONS = Dataset(
         Column("transaction_fee", U256, description="gas_used * effective_gas_price, in wei"),
         Column("contract_address", HEX, nullable=True),
         Column("logs_count", U32, nullable=True, description="null from the Data API source"),
+        # the type-specific fields and the signature (null where the type has none, or from the Data API)
+        Column("access_list", TEXT, nullable=True, description="types 1-4"),
+        Column("authorization_list", TEXT, nullable=True, description="type 4"),
+        Column("max_fee_per_blob_gas", U256, nullable=True, description="type 3"),
+        Column("blob_versioned_hashes", TEXT, nullable=True, description="type 3"),
+        Column("y_parity", U8, nullable=True),
+        Column("v", U64, nullable=True),
+        Column("r", U256, nullable=True),
+        Column("s", U256, nullable=True),
+        Column("blob_gas_used", U64, nullable=True, description="the receipt's; type 3"),
+        Column("blob_gas_price", U256, nullable=True, description="the receipt's; type 3"),
     ),
 )
 

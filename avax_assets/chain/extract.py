@@ -134,13 +134,13 @@ def in_chunks(work: Callable[[range], Proven], label: str, partition: str, block
 
 
 def chunk_extractor(extractions: tuple[ChainExtraction, ...], partition: str, reader,
-                    data_api_reader=None) -> Callable[[range], Proven]:
+                    data_api_reader=None, scopes: dict[str, Scope] | None = None) -> Callable[[range], Proven]:
     """How a chunk of the chosen chain datasets is extracted in one step, {dataset name: batch} and the
     blocks they were proven against. Over JSON-RPC with transactions among them, one fetch of full blocks
     and receipts gives blocks and logs too (`extract_together`); otherwise each dataset is extracted by its
     own extractor (blocks and transactions together from the Data API where they have one and
     `data_api_reader` is given), and the parts must have seen the same blocks (proof.together)."""
-    scopes = {e.dataset.name: Scope(e.dataset, partition) for e in extractions}
+    scopes = scopes or {e.dataset.name: Scope(e.dataset, partition) for e in extractions}
     if data_api_reader is None and TRANSACTIONS.name in scopes and set(scopes) <= {d.name for d in IN_FULL_BLOCKS}:
         return lambda chunk: extract_together(reader, chunk, scopes)
     from_api = {e.dataset.name: scopes[e.dataset.name] for e in extractions

@@ -4,9 +4,10 @@ of chain/rows.py when a value breaks a rule, to name it)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -17,20 +18,32 @@ from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.proof import (Proven, inconsistent, prove_blocks, prove_logs, prove_logs_of_receipts,
                                      prove_receipts, transactions_frame, view_of_headers)
 from avax_assets.chain.reader import ChainReader
-from avax_assets.chain.rows import Receipt, StrayLog, block_row, log_row, plain, plain_receipt, transaction_row
+from avax_assets.chain.rows import (BLOCK_KEYS, LOG_KEYS, RECEIPT_KEYS, TRANSACTION_KEYS, Receipt, StrayLog, block_row,
+                                    log_row, plain, plain_receipt, transaction_row, unknown_keys)
 from avax_assets.core.errors import BadField, SourceDataError
 from avax_assets.core.schema import Dataset
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What is being extracted, so errors can name dataset, partition and field."""
+    """What is being extracted, so errors can name dataset, partition and field; and the keys the source sent
+    that no declaration knows (`unknown`: "block.someKey" → how many objects carried it), counted over the
+    partition's chunks so they are named, never dropped silently."""
 
     dataset: Dataset
     partition: str
+    unknown: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def error(self, bad: BadField, where: str) -> SourceDataError:
         return SourceDataError(self.dataset.name, self.partition, bad.field, bad.detail, where)
+
+    def saw_unknown(self, kind: str, counts: dict[str, int]) -> None:
+        """Chunks are extracted in threads: counts of one are added under the scope's lock."""
+        if counts:
+            with self._lock:
+                for key, count in counts.items():
+                    self.unknown[f"{kind}.{key}"] = self.unknown.get(f"{kind}.{key}", 0) + count
 
 
 
@@ -59,6 +72,7 @@ def checked_blocks(raw: list[dict], blocks: range, scope: Scope) -> list[dict]:
 
 def extract_blocks(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
     headers = checked_blocks(reader.headers(blocks), blocks, scope)
+    scope.saw_unknown("block", unknown_keys(headers, BLOCK_KEYS))
     view = view_of_headers(scope, blocks, headers, reader.neighbours(blocks))
     prove_blocks(view)
     return Proven({scope.dataset.name: blocks_batch(headers, blocks, scope)}, view)
@@ -85,11 +99,14 @@ def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope,
     fast = None if txs is None else transaction_columns(full, in_order, scope.dataset.arrow_schema, txs)
     if fast is not None:
         return fast
-    plain_receipts = (plain_receipt(r) for r in in_order)
+    plain_receipts = [plain_receipt(r) for r in in_order]
+    scope.saw_unknown("receipt", unknown_keys(plain_receipts, RECEIPT_KEYS))
     receipts = {r.get("transactionHash", "").lower(): r for r in plain_receipts if isinstance(r, dict)}
-    rows = []  # something broke a rule: the row converters name the field and the first bad value
+    rows = []  # something broke a rule, or a key is new: the row converters name the field and the value
     for block in full:
-        for tx in map(plain, block["transactions"]):
+        block_txs = [plain(tx) for tx in block["transactions"]]
+        scope.saw_unknown("transaction", unknown_keys(block_txs, TRANSACTION_KEYS))
+        for tx in block_txs:
             where = f"block {int(block['number'], 16)} tx {tx.get('hash') if isinstance(tx, dict) else tx}"
             try:
                 receipt = receipts.get(str(f.required(tx, "hash")).lower())
@@ -120,8 +137,10 @@ def logs_batch(logs: list, headers: list[dict], scope: Scope) -> pa.RecordBatch:
     fast = log_columns(logs, timestamps, scope.dataset.arrow_schema)
     if fast is not None:
         return fast
-    rows = []  # something broke a rule: the row converters name the field and the first bad value
-    for log in map(plain, logs):
+    rows = []  # something broke a rule, or a key is new: the row converters name the field and the value
+    plain_logs = [plain(log) for log in logs]
+    scope.saw_unknown("log", unknown_keys(plain_logs, LOG_KEYS))
+    for log in plain_logs:
         try:
             rows.append(log_row(log, timestamps))
         except StrayLog as stray:
@@ -161,6 +180,7 @@ def extract_together(reader: ChainReader, blocks: range, scopes: dict[str, Scope
         full, in_order = reader.full_blocks_with_receipts(blocks)
         neighbours = around.result()
     full = checked_blocks(full, blocks, transactions)
+    scopes.get(BLOCKS.name, transactions).saw_unknown("block", unknown_keys(full, BLOCK_KEYS))
     view = view_of_headers(scopes.get(BLOCKS.name, transactions), blocks, full, neighbours)
     prove_blocks(view)
     txs = block_transactions(full)

@@ -18,9 +18,11 @@ VOCABULARY: dict[str, str] = {
     "chain_id": "EVM chain id",
     # blocks
     "miner": "fee recipient (coinbase) address",
-    "state_root": "state trie root, lower-case hex",
+    "state_root": "state trie root, lower-case hex; since Helicon (ACP-194) the state after the block's "
+                  "settled predecessor (settled_height), not after the block itself",
     "transactions_root": "transactions trie root, lower-case hex",
-    "receipts_root": "receipts trie root, lower-case hex",
+    "receipts_root": "receipts trie root, lower-case hex; since Helicon (ACP-194) that of the block's settled "
+                     "predecessor (settled_height), not its own",
     "extra_data": "header extra data, lower-case hex",
     "size": "block size, bytes",
     "gas_limit": "block gas limit, gas",
@@ -36,7 +38,27 @@ VOCABULARY: dict[str, str] = {
     "excess_blob_gas": "EIP-4844 excess blob gas, gas",
     "parent_beacon_block_root": "EIP-4788 parent beacon block root, lower-case hex",
     "timestamp_milliseconds": "block time, milliseconds since the Unix epoch",
-    "min_delay_excess": "Avalanche minimum block delay excess",
+    "min_delay_excess": "Avalanche minimum block delay excess (Granite, ACP-226: dynamic minimum block times)",
+    "logs_bloom": "2048-bit bloom of the logs' addresses and topics, lower-case hex; since Helicon (ACP-194) "
+                  "it does not summarise the block's own receipts",
+    "sha3_uncles": "hash of the (always empty) uncles list, lower-case hex",
+    "mix_hash": "header mix digest, lower-case hex",
+    "header_nonce": "header proof-of-work nonce (8 bytes, zero on Avalanche), lower-case hex",
+    "withdrawals_root": "EIP-4895 withdrawals root (of an empty list on Avalanche), lower-case hex",
+    "requests_hash": "EIP-7685 execution requests hash, lower-case hex",
+    "target_exponent": "Octane (ACP-176) dynamic gas target exponent",
+    "min_price_exponent": "Octane (ACP-176) minimum gas price exponent",
+    "target_excess": "Helicon (ACP-194) gas target excess",
+    "settled_height": "Helicon (ACP-194): the last block settled when this one was built; state_root and "
+                      "receipts_root are that block's",
+    "settled_gas_unix": "Helicon (ACP-194) settlement gas clock, Unix seconds",
+    "settled_gas_numerator": "Helicon (ACP-194) settlement gas clock numerator",
+    "settled_excess": "Helicon (ACP-194) settled gas excess",
+    "gas_config_validator_target_gas": "ACP-224 gas configuration: validators' target gas, gas per second",
+    "gas_config_target_gas": "ACP-224 gas configuration: effective target gas, gas per second",
+    "gas_config_target_to_excess_scaling": "ACP-224 gas configuration: target-to-excess scaling factor",
+    "gas_config_min_gas_price": "ACP-224 gas configuration: minimum gas price, wei per gas",
+    "gas_config_static_pricing": "ACP-224 gas configuration: 1 when static pricing is on",
     # transactions
     "from_address": "sender address, lower-case hex",
     "to_address": "recipient address, lower-case hex",
@@ -46,7 +68,7 @@ VOCABULARY: dict[str, str] = {
     "max_fee_per_gas": "EIP-1559 fee cap, wei per gas",
     "max_priority_fee_per_gas": "EIP-1559 tip cap, wei per gas",
     "input": "call data, lower-case hex",
-    "transaction_type": "EIP-2718 type (0 legacy, 1 access list, 2 EIP-1559, 3 blob)",
+    "transaction_type": "EIP-2718 type (0 legacy, 1 access list, 2 EIP-1559, 3 blob, 4 EIP-7702 set code)",
     "status": "outcome",
     "gas_used": "gas used, gas",
     "cumulative_gas_used": "gas used by the block up to and including this transaction, gas",
@@ -55,6 +77,16 @@ VOCABULARY: dict[str, str] = {
     "contract_address": "contract address, lower-case hex: the contract the transaction created (transactions), "
                         "the contract that emitted the event (decoded events)",
     "logs_count": "logs the transaction emitted",
+    "access_list": "EIP-2930 access list, canonical JSON: [{address, storageKeys}], lower-case hex",
+    "authorization_list": "EIP-7702 authorizations, canonical JSON: [{chainId, address, nonce, yParity, r, s}] "
+                          "(integers as exact decimal strings, the rest lower-case hex)",
+    "max_fee_per_blob_gas": "EIP-4844 fee cap per blob gas, wei per gas",
+    "blob_versioned_hashes": "EIP-4844 blob versioned hashes, canonical JSON list, lower-case hex",
+    "y_parity": "signature y parity (types 1-4)",
+    "v": "signature v (EIP-155 for legacy transactions: chain id · 2 + 35 or 36)",
+    "r": "signature r",
+    "s": "signature s",
+    "blob_gas_price": "EIP-4844 blob gas price paid, wei per gas",
     # logs
     "address": "address of the contract that emitted the log, lower-case hex",
     "topic0": "event signature hash, lower-case hex",

@@ -5,6 +5,7 @@ each other raises ProviderInconsistency naming the block, the field and both val
 from __future__ import annotations
 
 import copy
+import json
 import hashlib
 
 import msgspec
@@ -442,3 +443,57 @@ def test_a_helicon_header_s_bloom_says_nothing_of_its_own_logs():
     assert has_logs({"logsBloom": empty}) is False and has_logs({"logsBloom": full}) is True
     assert has_logs({"logsBloom": empty, "settledHeight": "0x5"}) is None
     assert has_logs({"logsBloom": full, "settledHeight": "0x5"}) is None
+
+
+class PlainWhereUnknownReader(FakeReader):
+    """As the JSON-RPC client does: an answer with a key the shapes do not know comes back plain JSON."""
+
+    def full_blocks_with_receipts(self, blocks: range):
+        try:
+            return super().full_blocks_with_receipts(blocks)
+        except msgspec.ValidationError:
+            full = [msgspec.json.decode(msgspec.json.encode(self.chain.blocks[n])) for n in blocks]
+            return full, [msgspec.json.decode(msgspec.json.encode(r)) for n in blocks for r in self.chain.receipts[n]]
+
+
+def test_a_field_no_declaration_knows_is_counted_and_named_never_dropped_silently():
+    chain = Chain()
+    chain.blocks[FIRST + 1]["someNewHeaderField"] = "0x1"
+    chain.blocks[FIRST + 1]["transactions"][0]["someNewTxField"] = "0x2"
+    chain.receipts[FIRST + 1][1]["someNewReceiptField"] = "0x3"
+    chain.receipts[FIRST + 1][1]["logs"][0]["someNewLogField"] = "0x4"
+    scopes = {d.name: Scope(d, DAY) for d in (BLOCKS, TRANSACTIONS, LOGS)}
+    proven = extract_together(PlainWhereUnknownReader(chain), chain.chunk, scopes)
+    assert {name: b.num_rows for name, b in proven.batches.items()} == {"transactions": 12, "blocks": 6, "logs": 24}
+    assert scopes["blocks"].unknown == {"block.someNewHeaderField": 1}
+    assert scopes["transactions"].unknown == {"transaction.someNewTxField": 1, "receipt.someNewReceiptField": 1}
+    assert scopes["logs"].unknown == {"log.someNewLogField": 1}
+    assert not any(Scope(d, DAY).unknown for d in (BLOCKS, TRANSACTIONS, LOGS))
+
+
+def test_the_fields_current_nodes_serve_are_columns():
+    """Octane, Granite, Helicon and ACP-224 header fields, and the transaction types' fields, have columns."""
+    chain = Chain(count=1)
+    block = chain.blocks[FIRST]
+    block.update({"targetExponent": "0x2", "minPriceExponent": "0x3", "timestampMilliseconds": "0x10",
+                  "minDelayExcess": "0x4", "targetExcess": "0x5", "settledHeight": hex(FIRST - 1),
+                  "settledGasUnix": "0x6", "settledGasNumerator": "0x7", "settledExcess": "0x8",
+                  "gasConfigValidatorTargetGas": "0x9", "gasConfigTargetGas": "0xa",
+                  "gasConfigTargetToExcessScaling": "0xb", "gasConfigMinGasPrice": "0xc",
+                  "gasConfigStaticPricing": "0x0", "requestsHash": h("requests")})
+    tx = block["transactions"][0]
+    tx.update({"type": "0x4", "yParity": "0x1", "v": "0x1", "r": "0xff", "s": "0x1",
+               "accessList": [{"address": "0x" + "AB" * 20, "storageKeys": [h("key")]}],
+               "authorizationList": [{"chainId": "0xa86a", "address": "0x" + "cd" * 20, "nonce": "0x7",
+                                      "yParity": "0x0", "r": "0x01", "s": "0x02"}]})
+    proven = extract_together(FakeReader(chain), range(FIRST, FIRST + 1), {d.name: Scope(d, DAY)
+                                                                           for d in (BLOCKS, TRANSACTIONS)})
+    [row] = proven.batches["blocks"].to_pylist()
+    assert (row["target_exponent"], row["settled_height"], row["gas_config_target_to_excess_scaling"]) == \
+        (2, FIRST - 1, 11)
+    first = proven.batches["transactions"].to_pylist()[0]
+    assert first["access_list"] == json.dumps([{"address": "0x" + "ab" * 20, "storageKeys": [h("key")]}],
+                                              separators=(",", ":"))
+    assert json.loads(first["authorization_list"]) == [{"chainId": "43114", "address": "0x" + "cd" * 20,
+                                                        "nonce": "7", "yParity": "0", "r": "0x1", "s": "0x2"}]
+    assert (first["y_parity"], first["r"], first["transaction_type"]) == (1, "255", 4)

@@ -3,7 +3,7 @@
 from avax_assets.catalogue import DATASETS
 from avax_assets.core.vocabulary import UNITS, VOCABULARY
 
-NOT_AMOUNTS = {"token_id", "message_nonce", "difficulty"}  # UInt256 identifiers and counters, not amounts
+NOT_AMOUNTS = {"token_id", "message_nonce", "difficulty", "r", "s"}  # UInt256 identifiers, counters, signature parts
 
 
 def test_every_column_of_every_dataset_has_a_meaning():
