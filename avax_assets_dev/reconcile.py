@@ -217,8 +217,8 @@ def subgraph_swaps(warehouse: ClickHouseWarehouse, first: int, last: int) -> Rec
              for tx, index, block, pool, dx, dy, x_in, y_in, x_out, y_out, fees_x, fees_y in subgraph}
     expected = {(tx, index): (block, pool, *_unpacked(amounts_in), *_unpacked(amounts_out), *_unpacked(fees))
                 for tx, index, block, pool, amounts_in, amounts_out, fees in chain}
-    result = Reconciliation("subgraph swaps (dex_swaps) vs the chain's LB Swap events (lb_swap): transaction, "
-                            "pool, amounts", len(found.keys() | expected.keys()))
+    result = Reconciliation("subgraph swaps vs the chain's LB swaps (transaction, pool, amounts)",
+                            len(found.keys() | expected.keys()))
     for key in sorted(found.keys() | expected.keys()):
         if key not in expected or key not in found:
             result.mismatches.append((*key, "not in lb_swap" if key not in expected else "not in dex_swaps"))
