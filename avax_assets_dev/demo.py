@@ -6,7 +6,8 @@ reconciliation of ClickHouse with the node's own state, and where everything is.
 
 Every source is a local service (`services.sh up` starts the same ones): the node (anvil), the AvaCloud
 Data and Metrics APIs (fixtures validated against the official specs, the per-block C-Chain paths from the
-node) and a Trader Joe v2 subgraph over its real schema with swaps in the devchain's blocks.
+node) and a Trader Joe v2 subgraph over its real schema, whose swaps it indexes from the devchain's Liquidity Book
+pair (the same swaps as `lb_swap`, reconciled swap for swap).
 """
 
 from __future__ import annotations
@@ -198,10 +199,10 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
         counts = [warehouse.partition_rows(dataset, dt.date.fromisoformat(day)) for day in days]
         console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
 
-    last_block = devchain.blocks_by_day[days[-1]][1]
+    first_block, last_block = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1]
     with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as node:
         checks = [
-            reconcile.dataset_counts(warehouse, node, devchain.blocks_by_day[days[0]][0], last_block),
+            reconcile.dataset_counts(warehouse, node, first_block, last_block),
             reconcile.erc20_balances(warehouse, node, last_block),
             reconcile.erc721_owners(warehouse, node, last_block),
             reconcile.native_flows(warehouse, node, last_block,
@@ -209,6 +210,7 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
             reconcile.v2_reserves(warehouse, node, last_block),
             reconcile.wavax_supply(warehouse, node, last_block),
             *(reconcile.token_metadata(warehouse, node, day) for day in days),
+            reconcile.subgraph_swaps(warehouse, first_block, last_block),
         ]
     console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
     for check in checks:

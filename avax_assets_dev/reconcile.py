@@ -193,3 +193,54 @@ def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str)
         if found != expected:
             result.mismatches.append((token, found, expected))
     return result
+
+
+SUBGRAPH_SWAP_FIELDS = ("block", "pool", "x_in", "y_in", "x_out", "y_out", "fees_x", "fees_y")
+
+
+def subgraph_swaps(warehouse: ClickHouseWarehouse, first: int, last: int) -> Reconciliation:
+    """Swap for swap over blocks first..last: each subgraph swap (dex_swaps) is a Liquidity Book Swap event of
+    the chain (lb_swap) with the same transaction and log, block, pool and amounts in and out and fees (the
+    subgraph's token units turned back into base units), and each event is a subgraph swap."""
+    blocks = {"a": first, "b": last}
+    subgraph = warehouse.client.query(
+        "SELECT transaction_hash, log_index, block_number, pair_address, token_x_decimals, token_y_decimals, "
+        "amount_x_in, amount_y_in, amount_x_out, amount_y_out, fees_token_x, fees_token_y "
+        f"FROM {warehouse.qualified('dex_swaps')} WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}}",
+        parameters=blocks).result_rows
+    chain = warehouse.client.query(
+        "SELECT transaction_hash, log_index, block_number, contract_address, amounts_in, amounts_out, total_fees "
+        f"FROM {warehouse.qualified('lb_swap')} WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}}",
+        parameters=blocks).result_rows
+    found = {(tx, index): (block, pool, base_units(x_in, dx), base_units(y_in, dy), base_units(x_out, dx),
+                           base_units(y_out, dy), base_units(fees_x, dx), base_units(fees_y, dy))
+             for tx, index, block, pool, dx, dy, x_in, y_in, x_out, y_out, fees_x, fees_y in subgraph}
+    expected = {(tx, index): (block, pool, *_unpacked(amounts_in), *_unpacked(amounts_out), *_unpacked(fees))
+                for tx, index, block, pool, amounts_in, amounts_out, fees in chain}
+    result = Reconciliation("subgraph swaps vs the chain's LB swaps (transaction, pool, amounts)",
+                            len(found.keys() | expected.keys()))
+    for key in sorted(found.keys() | expected.keys()):
+        if key not in expected or key not in found:
+            result.mismatches.append((*key, "not in lb_swap" if key not in expected else "not in dex_swaps"))
+        elif found[key] != expected[key]:
+            result.mismatches.append((*key, {name: (f, e) for name, f, e in zip(
+                SUBGRAPH_SWAP_FIELDS, found[key], expected[key], strict=True) if f != e}))
+    return result
+
+
+def base_units(text: str | None, decimals: int | None) -> int | None:
+    """A subgraph amount in token units ("1.5") in base units (1500000 for 6 decimals); None if it has more
+    decimal places than the token."""
+    if text is None or decimals is None:
+        return None
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > decimals or not (whole + fraction).isdigit():
+        return None
+    return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+
+
+def _unpacked(packed: str) -> tuple[int, int]:
+    """Liquidity Book's packed amounts (token X in the low 128 bits, token Y in the high 128)."""
+    value = int(packed, 16)
+    return value & (2**128 - 1), value >> 128

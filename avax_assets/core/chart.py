@@ -1,12 +1,21 @@
 """A view's chart: a few series of a view over its first column (days), one panel each, as a PNG that the
-view's asset shows in its metadata and the demo writes beside its summary."""
+view's asset shows in its metadata and the demo writes beside its summary. Days read as dates (2024-06-01),
+values in plain numbers with thousands separators, large ones in millions or billions named in the axis label."""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MAX_DAY_TICKS = 7  # dates that fit side by side across the figure's width
+SCALES = ((10**9, "billions"), (10**6, "millions"))
 
 
 @dataclass(frozen=True)
@@ -21,27 +30,57 @@ class Chart:
         columns = ", ".join([self.x, *(column for column, _ in self.series)])
         return f"SELECT {columns} FROM {qualified_view} ORDER BY {self.x}"
 
-    def png(self, rows: Sequence[Sequence]) -> bytes:
+    def figure(self, rows: Sequence[Sequence]) -> Figure:
         import matplotlib
 
         matplotlib.use("Agg")  # no display: render to memory
-        from matplotlib import dates, pyplot as plt
+        from matplotlib import pyplot as plt, ticker
 
         xs = [row[0] for row in rows]
         figure, axes = plt.subplots(len(self.series), 1, sharex=True, figsize=(8, 2.2 * len(self.series)),
-                                    constrained_layout=True)
+                                    constrained_layout=True, squeeze=False)
+        axes = axes[:, 0]
         for index, (axis, (_, label)) in enumerate(zip(axes, self.series, strict=True), start=1):
-            axis.bar(xs, [float(row[index]) for row in rows], color="#e84142", width=0.8)  # Avalanche red
-            axis.set_ylabel(label)
+            values = [float(row[index]) for row in rows]
+            divisor, unit = scale(values)
+            axis.bar(xs, [v / divisor for v in values], color="#e84142", width=0.8)  # Avalanche red
+            axis.set_ylabel(f"{label} ({unit})" if unit else label)
+            axis.yaxis.set_major_formatter(ticker.FuncFormatter(tick_label))
             axis.grid(axis="y", alpha=0.3)
         axes[0].set_title(self.title)
-        locator = dates.AutoDateLocator(minticks=2, maxticks=10)
-        axes[-1].xaxis.set_major_locator(locator)
-        axes[-1].xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+        if xs:
+            day_ticks(axes[-1], xs)
+        return figure
+
+    def png(self, rows: Sequence[Sequence]) -> bytes:
+        from matplotlib import pyplot as plt
+
+        figure = self.figure(rows)
         out = io.BytesIO()
         figure.savefig(out, format="png", dpi=110)
         plt.close(figure)
         return out.getvalue()
+
+
+def scale(values: Sequence[float]) -> tuple[int, str | None]:
+    """The unit the largest value reads in: 34,000,000 gas → (10**6, "millions"); below a million, as is."""
+    top = max((abs(v) for v in values), default=0)
+    return next(((divisor, unit) for divisor, unit in SCALES if top >= divisor), (1, None))
+
+
+def tick_label(value: float, _position: int | None = None) -> str:
+    """2.5 → "2.5", 25000 → "25,000": never an offset or an exponent."""
+    text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def day_ticks(axis, days: Sequence) -> None:
+    """A tick per day, or per few days when there are many, each labelled with its date."""
+    from matplotlib import dates
+
+    span = (max(days) - min(days)).days + 1
+    axis.xaxis.set_major_locator(dates.DayLocator(interval=math.ceil(span / MAX_DAY_TICKS)))
+    axis.xaxis.set_major_formatter(dates.DateFormatter("%Y-%m-%d"))
 
 
 def markdown_image(png: bytes, alt: str) -> str:

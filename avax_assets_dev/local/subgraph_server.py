@@ -2,7 +2,9 @@
 The Graph's semantics where the project relies on them (`first` ≤ 1000, `skip`, `orderBy` /
 `orderDirection`, `where` with `_gt/_gte/_lt/_lte/_in/_not`, nested `field_` filters, `and`/`or`,
 `_meta` with the indexed block and `hasIndexingErrors`), executed by graphql-core over in-memory
-entities. Used by the tests and the offline demo; the indexing state is set by the caller.
+entities. Used by the tests and the offline demo: `SubgraphServer` serves the entities and indexing state
+its caller sets; `NodeIndexingSubgraph` indexes them from a node's Liquidity Book Swap events (the devchain's
+LB pair), so its swaps are the chain's own, in the subgraph's units.
 
     python -m avax_assets_dev.local.subgraph_server --rpc-url http://127.0.0.1:8545 --port 8450
 """
@@ -12,21 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-import random
 from decimal import Decimal
 from pathlib import Path
 
+import eth_abi
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 from graphql import (GraphQLArgument, GraphQLBoolean, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInputField,
                      GraphQLInputObjectType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType,
                      GraphQLScalarType, GraphQLSchema, GraphQLString, build_ast_schema, get_named_type, graphql_sync,
                      is_list_type, is_object_type, parse)
 
+from avax_assets.chain.rpc import Call, JsonRpcClient
+from avax_assets.chain.settings import RpcSettings
 from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
 SPEC = Path(__file__).parent / "subgraphs" / "traderjoe-joe-subgraph-v2.schema.graphql"
 MAX_FIRST = 1000
-SWAPS_PER_BLOCK = 4
 MAX_SKIP = 5000
 ENTITY_DIRECTIVES = """
 directive @entity(immutable: Boolean) on OBJECT
@@ -236,95 +240,140 @@ class SubgraphServer(BackgroundServer):
         return body
 
 
-# --- deterministic Liquidity Book swaps on the devchain's blocks -------------------------------------
+# --- the entities, indexed from the node's Liquidity Book Swap events -------------------------------
 
-TOKENS = (("WAVAX", 18), ("USDC", 6), ("JOE", 18))
-
-
-def _hex(seed: str, size: int) -> str:
-    return "0x" + keccak(seed.encode()).hex()[: size * 2]
-
-
-def trader_joe_swaps(block_timestamps: dict[int, int], swaps_per_block: dict[int, int], seed: int = 7) -> dict:
-    """Entities for swaps in the given blocks: tokens, pairs, transactions (up to 3 swaps each) and swaps
-    with exact decimal amounts, some beyond float precision."""
-    rng = random.Random(seed)
-    tokens = {_hex(f"token{symbol}", 20): {"id": _hex(f"token{symbol}", 20), "symbol": symbol, "name": symbol,
-                                           "decimals": str(decimals)} for symbol, decimals in TOKENS}
-    ids = list(tokens)
-    pairs = {}
-    for x, y in ((0, 1), (2, 0)):
-        pair_id = _hex(f"pair{x}{y}", 20)
-        pairs[pair_id] = {"id": pair_id, "name": f"{tokens[ids[x]]['symbol']}-{tokens[ids[y]]['symbol']}",
-                          "tokenX": ids[x], "tokenY": ids[y]}
-    transactions, swaps = {}, {}
-    for block, count in sorted(swaps_per_block.items()):
-        made = 0
-        while made < count:
-            tx_hash = _hex(f"tx{seed}-{block}-{made}", 32)
-            transactions[tx_hash] = {"id": tx_hash, "blockNumber": block, "timestamp": block_timestamps[block]}
-            for index in range(min(rng.randint(1, 3), count - made)):
-                pair = rng.choice(list(pairs))
-                x_in = rng.random() < 0.5
-                amount_in = Decimal(rng.randint(1, 10**24)) / Decimal(10**18)
-                amount_out = Decimal(rng.randint(1, 10**12)) / Decimal(10**6)
-                trader = _hex(f"trader{rng.randint(0, 40)}", 20)
-                swap_id = f"{tx_hash}#{index}"
-                swaps[swap_id] = {
-                    "id": swap_id, "transaction": tx_hash, "timestamp": block_timestamps[block], "lbPair": pair,
-                    "sender": _hex("router", 20), "recipient": trader, "origin": trader,
-                    "activeId": str(8388608 + rng.randint(-500, 500)),
-                    "amountXIn": str(amount_in if x_in else 0), "amountYIn": str(0 if x_in else amount_in),
-                    "amountXOut": str(0 if x_in else amount_out), "amountYOut": str(amount_out if x_in else 0),
-                    "amountUSD": str(amount_out.quantize(Decimal("0.000001"))),
-                    "feesTokenX": str(amount_in / 1000 if x_in else 0),
-                    "feesTokenY": str(0 if x_in else amount_in / 1000),
-                    "feesUSD": str((amount_out / 1000).quantize(Decimal("0.000001"))),
-                    "logIndex": str(index * 3 + 1),
-                }
-            made += index + 1
-    return {"Token": tokens, "LBPair": pairs, "Transaction": transactions, "Swap": swaps}
+LB_SWAP_EVENT = "Swap(address,address,uint24,bytes32,bytes32,uint24,bytes32,bytes32)"
+LB_SWAP_TOPIC = "0x" + keccak(LB_SWAP_EVENT.encode()).hex()
+LB_SWAP_DATA = ["uint24", "bytes32", "bytes32", "uint24", "bytes32", "bytes32"]
+LOW_128 = 2**128 - 1
 
 
-def node_block_timestamps(rpc_url: str, first: int, last: int) -> dict[int, int]:
-    import httpx
+def units(amount: int, decimals: int) -> str:
+    """Base units in token units, exact, as The Graph writes a BigDecimal: (1500000, 6) → "1.5"."""
+    whole, fraction = divmod(amount, 10**decimals)
+    digits = f"{fraction:0{decimals}d}".rstrip("0") if decimals else ""
+    return f"{whole}.{digits}" if digits else str(whole)
 
-    calls = [{"jsonrpc": "2.0", "id": n, "method": "eth_getBlockByNumber", "params": [hex(n), False]}
-             for n in range(first, last + 1)]
-    replies = httpx.post(rpc_url, json=calls, timeout=60).json()
-    return {r["id"]: int(r["result"]["timestamp"], 16) for r in replies}
+
+def unpacked(word: bytes) -> tuple[int, int]:
+    """Liquidity Book's packed amounts: token X in the low 128 bits, token Y in the high 128."""
+    value = int.from_bytes(word, "big")
+    return value & LOW_128, value >> 128
+
+
+def _text(answer: str) -> str:
+    raw = bytes.fromhex(answer[2:])
+    try:
+        return eth_abi.decode(["string"], raw)[0]
+    except (DecodingError, UnicodeDecodeError):  # a bytes32 name (MKR's shape), as the subgraph falls back to
+        return raw[:32].rstrip(b"\0").decode("utf-8", errors="replace") or "unknown"
+
+
+class LiquidityBookIndex:
+    """What the Trader Joe v2 subgraph's mappings keep for swaps (Token, LBPair, Transaction, Swap), built
+    from the node: each Liquidity Book `Swap` event becomes a Swap of its pair, amounts in token units.
+    Unlike the real subgraph, which follows the pairs its LBFactory creates, every emitter of the event is
+    a pair here (the devchain's DevLBPair has no factory), as the events family's `lb_swap` decodes them.
+    The devchain has no price source, so amountUSD and feesUSD are 0."""
+
+    def __init__(self) -> None:
+        self.entities: dict[str, dict[str, dict]] = {"Token": {}, "LBPair": {}, "Transaction": {}, "Swap": {}}
+        self.swaps_in: dict[str, int] = {}  # per transaction: its swaps so far (the swap id's index)
+
+    def index(self, rpc: JsonRpcClient, first: int, last: int) -> None:
+        """Add the swaps of blocks first..last."""
+        logs = rpc.call("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [LB_SWAP_TOPIC]}])
+        if not logs:
+            return
+        blocks = sorted({int(log["blockNumber"], 16) for log in logs})
+        headers = rpc.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in blocks])
+        stamps = {n: int(h["timestamp"], 16) for n, h in zip(blocks, headers, strict=True)}
+        hashes = sorted({log["transactionHash"].lower() for log in logs})
+        senders = rpc.batch([Call("eth_getTransactionByHash", [h]) for h in hashes])
+        origins = {h: tx["from"].lower() for h, tx in zip(hashes, senders, strict=True)}
+        for log in sorted(logs, key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16))):
+            block = int(log["blockNumber"], 16)
+            self._swap(rpc, log, block, stamps[block], origins[log["transactionHash"].lower()])
+
+    def _swap(self, rpc: JsonRpcClient, log: dict, block: int, timestamp: int, origin: str) -> None:
+        tx_hash = log["transactionHash"].lower()
+        pair = self._pair(rpc, log["address"].lower(), block)
+        x, y = (self.entities["Token"][pair[side]] for side in ("tokenX", "tokenY"))
+        decimals_x, decimals_y = int(x["decimals"]), int(y["decimals"])
+        active_id, amounts_in, amounts_out, _, fees, _ = eth_abi.decode(LB_SWAP_DATA, bytes.fromhex(log["data"][2:]))
+        (x_in, y_in), (x_out, y_out), (fee_x, fee_y) = unpacked(amounts_in), unpacked(amounts_out), unpacked(fees)
+        self.entities["Transaction"].setdefault(tx_hash, {"id": tx_hash, "blockNumber": block, "timestamp": timestamp})
+        swap_id = f"{tx_hash}#{self.swaps_in.get(tx_hash, 0)}"
+        self.swaps_in[tx_hash] = self.swaps_in.get(tx_hash, 0) + 1
+        self.entities["Swap"][swap_id] = {
+            "id": swap_id, "transaction": tx_hash, "timestamp": timestamp, "lbPair": pair["id"],
+            "sender": "0x" + log["topics"][1][-40:].lower(), "recipient": "0x" + log["topics"][2][-40:].lower(),
+            "origin": origin, "activeId": str(active_id),
+            "amountXIn": units(x_in, decimals_x), "amountYIn": units(y_in, decimals_y),
+            "amountXOut": units(x_out, decimals_x), "amountYOut": units(y_out, decimals_y),
+            "amountUSD": "0", "feesTokenX": units(fee_x, decimals_x), "feesTokenY": units(fee_y, decimals_y),
+            "feesUSD": "0", "logIndex": str(int(log["logIndex"], 16)),
+        }
+
+    def _pair(self, rpc: JsonRpcClient, address: str, block: int) -> dict:
+        if address not in self.entities["LBPair"]:
+            calls = [Call("eth_call", [{"to": address, "data": _selector(f)}, hex(block)])
+                     for f in ("getTokenX()", "getTokenY()")]
+            token_x, token_y = ("0x" + word[-40:].lower() for word in rpc.batch(calls))
+            x, y = self._token(rpc, token_x, block), self._token(rpc, token_y, block)
+            self.entities["LBPair"][address] = {"id": address, "name": f"{x['symbol']}-{y['symbol']}",
+                                                "tokenX": token_x, "tokenY": token_y}
+        return self.entities["LBPair"][address]
+
+    def _token(self, rpc: JsonRpcClient, address: str, block: int) -> dict:
+        if address not in self.entities["Token"]:
+            calls = [Call("eth_call", [{"to": address, "data": _selector(f)}, hex(block)])
+                     for f in ("symbol()", "name()", "decimals()")]
+            symbol, name, decimals = rpc.batch(calls)
+            self.entities["Token"][address] = {"id": address, "symbol": _text(symbol), "name": _text(name),
+                                               "decimals": str(int(decimals, 16))}
+        return self.entities["Token"][address]
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(signature.encode())[:4].hex()
 
 
 class NodeIndexingSubgraph(SubgraphServer):
-    """The subgraph as an indexer would serve it: swaps in every block the node has, indexed up to its
-    latest block, caught up before each query (so it can start before the devchain is generated)."""
+    """The subgraph as an indexer would serve it: the node's Liquidity Book swaps (LiquidityBookIndex), indexed
+    up to its latest block, or up to `up_to` when set; caught up before each query (so it can start before the
+    devchain is generated). A node that no longer holds the indexed block (a new chain) is indexed afresh."""
 
-    def __init__(self, rpc_url: str, swaps_per_block: int = SWAPS_PER_BLOCK, port: int = 0) -> None:
-        super().__init__({"Swap": {}}, port=port, indexed_block=-1)
-        self.rpc_url, self.swaps_per_block = rpc_url, swaps_per_block
+    def __init__(self, rpc_url: str, port: int = 0, api_key: str | None = None, up_to: int | None = None) -> None:
+        super().__init__({"Swap": {}}, port=port, indexed_block=-1, api_key=api_key)
+        self.rpc_url, self.up_to = rpc_url, up_to
+        self.indexer, self._indexed_hash = LiquidityBookIndex(), None
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        import httpx
-
-        with self._lock:
-            reply = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
-                                                   "params": []}, timeout=30).json()
-            latest = int(reply["result"], 16)
-            if latest == self.indexed_block:
+        with self._lock, JsonRpcClient(RpcSettings(url=self.rpc_url)) as rpc:
+            head = int(rpc.call("eth_blockNumber", []), 16)
+            if self.indexed_block >= 0 and self._hash(rpc, self.indexed_block) != self._indexed_hash:
+                self.indexer, self.indexed_block = LiquidityBookIndex(), -1
+            target = head if self.up_to is None else min(head, self.up_to)
+            if target <= self.indexed_block:
                 return
-            stamps = node_block_timestamps(self.rpc_url, 0, latest)
-            self.store = EntityStore(self.schema, trader_joe_swaps(stamps, {n: self.swaps_per_block for n in stamps}))
-            self.indexed_block = latest
+            self.indexer.index(rpc, self.indexed_block + 1, target)
+            self.store = EntityStore(self.schema, {kind: dict(rows) for kind, rows in self.indexer.entities.items()})
+            self.indexed_block, self._indexed_hash = target, self._hash(rpc, target)
+
+    @staticmethod
+    def _hash(rpc: JsonRpcClient, block: int) -> str | None:
+        header = rpc.call("eth_getBlockByNumber", [hex(block), False], allow_null=True)
+        return header and header["hash"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rpc-url", default="http://127.0.0.1:8545")
     parser.add_argument("--port", type=int, default=8450)
-    parser.add_argument("--swaps-per-block", type=int, default=SWAPS_PER_BLOCK)
     args = parser.parse_args()
-    with NodeIndexingSubgraph(args.rpc_url, args.swaps_per_block, args.port) as server:
+    with NodeIndexingSubgraph(args.rpc_url, args.port) as server:
         print(f"serving the subgraph of the node at {args.rpc_url} on {server.url}", flush=True)
         server.wait()
 

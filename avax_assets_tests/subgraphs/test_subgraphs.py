@@ -1,8 +1,11 @@
 """Subgraph datasets (The Graph): every query the client sends validates against the query schema The
-Graph generates from the real Trader Joe v2 entity schema, and a day of swaps goes local GraphQL server →
-Kafka → Parquet on S3 → ClickHouse: several pages, a partial last page, an empty range, an unindexed
-range and a subgraph with indexing errors."""
+Graph generates from the real Trader Joe v2 entity schema; a day of swaps goes local GraphQL server (indexing
+the devchain's Liquidity Book Swap events) → Kafka → Parquet on S3 → ClickHouse: several pages, a partial last
+page, an empty range, an unindexed range and a subgraph with indexing errors; and over the devchain's days,
+every `dex_swaps` row is an `lb_swap` row of the chain and back, the reconciliation catching a lost or altered
+swap."""
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -16,15 +19,16 @@ from avax_assets.subgraphs.settings import SubgraphSettings
 from avax_assets.catalogue import build_resources
 from avax_assets.subgraphs.datasets import DEX_SWAPS, SUBGRAPH_ENTITIES
 from avax_assets_tests.support import client_settings
-from avax_assets_dev.local.subgraph_server import (SPEC, SubgraphServer, api_schema, node_block_timestamps,
-                                                   trader_joe_swaps)
+from avax_assets_dev import reconcile
+from avax_assets_dev.local.subgraph_server import LB_SWAP_TOPIC, SPEC, NodeIndexingSubgraph, SubgraphServer, api_schema
 from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 from avax_assets.subgraphs.client import META_QUERY, SubgraphClient, entity_query
 from avax_assets_tests.support import kafka_messages_of_run
 
 BUSY_DAY, EMPTY_DAY, UNINDEXED_DAY = "2024-06-02", "2024-06-01", "2024-06-03"
-SWAPS_PER_BLOCK = 83  # 30 blocks → 2,490 swaps: pages of 1000, 1000 and a partial 490
+DAYS = ("2024-06-01", "2024-06-02", "2024-06-03")
+PAGE = 2  # the devchain's few swaps a day still take several pages, the last one partial or empty
 KEY = "test-graph-key"
 
 
@@ -47,20 +51,22 @@ def test_the_schema_check_would_catch_a_query_off_the_schema(schema):
     assert validate(schema, parse(deep_skip)) == []  # valid GraphQL: the server refuses it at run time
 
 
+def resources_for(server: SubgraphServer) -> dict:
+    gateway = server.url.split("/subgraphs/")[0]
+    return {**build_resources(), "subgraph": SubgraphResource(gateway_url=gateway, api_key=KEY, page_size=PAGE,
+                                                              subgraph_ids={"traderjoe-v2": server.subgraph_id})}
+
+
 @pytest.fixture(scope="module")
 def graph(stack, devchain):
-    first, last = devchain.blocks_by_day[BUSY_DAY]
-    stamps = node_block_timestamps(stack.anvil.url, first, last)
-    entities = trader_joe_swaps(stamps, {n: SWAPS_PER_BLOCK for n in stamps})
-    with SubgraphServer(entities, indexed_block=last, api_key=KEY) as server:
+    """The subgraph indexed up to the busy day's last block."""
+    with NodeIndexingSubgraph(stack.anvil.url, api_key=KEY, up_to=devchain.blocks_by_day[BUSY_DAY][1]) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def graph_resources(pipeline_env, graph):
-    gateway = graph.url.split("/subgraphs/")[0]
-    return {**build_resources(), "subgraph": SubgraphResource(gateway_url=gateway, api_key=KEY,
-                                                              subgraph_ids={"traderjoe-v2": graph.subgraph_id})}
+    return resources_for(graph)
 
 
 @pytest.fixture(scope="module")
@@ -71,24 +77,35 @@ def busy_run(graph_resources, graph):
     return result
 
 
-def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resources, pipeline_env, lake, devchain):
+def node_lb_swaps(stack, first: int, last: int) -> set[tuple[str, int]]:
+    """(transaction hash, log index) of the node's Liquidity Book Swap events in blocks first..last."""
+    logs = httpx.post(stack.anvil.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
+        {"fromBlock": hex(first), "toBlock": hex(last), "topics": [LB_SWAP_TOPIC]}]}).json()["result"]
+    return {(log["transactionHash"], int(log["logIndex"], 16)) for log in logs}
+
+
+def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resources, pipeline_env, lake, devchain,
+                                                 stack):
     first, last = devchain.blocks_by_day[BUSY_DAY]
-    expected = {s["id"]: s for s in graph.store.entities["Swap"].values()}
-    assert len(expected) == 30 * SWAPS_PER_BLOCK
+    expected = {s["id"]: s for s in graph.store.entities["Swap"].values()
+                if first <= graph.store.entities["Transaction"][s["transaction"]]["blockNumber"] <= last}
+    assert len(expected) > 2 * PAGE
     pages = [q for q in graph.queries if "swaps(" in q["query"]]
-    assert [q["variables"]["lastId"] == "" for q in pages] == [True, False, False]  # 1000, 1000, 490
-    assert all(q["variables"]["first"] == 1000 and "skip" not in q["query"] for q in pages)
+    assert len(pages) == len(expected) // PAGE + 1  # full pages, then a partial or empty one
+    assert [q["variables"]["lastId"] == "" for q in pages] == [True] + [False] * (len(pages) - 1)
+    assert all(q["variables"]["first"] == PAGE and "skip" not in q["query"] for q in pages)
     client = graph_resources["clickhouse"].warehouse().client
-    rows = client.query("SELECT swap_id, block_number, amount_y_in, amount_x_out, token_x_decimals, pair_address "
-                        "FROM avax.dex_swaps WHERE toDate(block_timestamp) = {d:Date}", parameters={"d": BUSY_DAY}
-                        ).result_rows
+    rows = client.query("SELECT swap_id, block_number, amount_y_in, amount_x_out, token_x_decimals, pair_address, "
+                        "transaction_hash, log_index, amount_x_in FROM avax.dex_swaps "
+                        "WHERE toDate(block_timestamp) = {d:Date}", parameters={"d": BUSY_DAY}).result_rows
     assert len(rows) == len(expected) and {r[0] for r in rows} == set(expected)
-    for swap_id, block, amount_y_in, amount_x_out, decimals, pair in rows:
+    assert {(r[6], r[7]) for r in rows} == node_lb_swaps(stack, first, last)  # the chain's own swaps
+    for swap_id, block, amount_y_in, amount_x_out, decimals, pair, _, _, _ in rows:
         swap = expected[swap_id]
         assert first <= block <= last
         assert (amount_y_in, amount_x_out) == (swap["amountYIn"], swap["amountXOut"])  # exact, as served
-        assert pair == swap["lbPair"] and decimals in (6, 18)
-    assert any(len(Decimal(r[2]).as_tuple().digits) > 17 for r in rows), "amounts beyond float precision"
+        assert pair == swap["lbPair"] == devchain.contracts["DevLBPair"] and decimals == 18
+    assert any(len(Decimal(r[8]).as_tuple().digits) > 17 for r in rows), "amounts beyond float precision"
     assert lake.open_partition(DEX_SWAPS, BUSY_DAY).num_rows == len(expected)
     messages = kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], DEX_SWAPS.topic, busy_run.run_id)
     assert sorted(m.key().decode() for m in messages) == sorted(expected)
@@ -97,8 +114,12 @@ def test_a_day_of_swaps_lands_everywhere_exactly(busy_run, graph, graph_resource
     assert all(c.passed for c in checks)
 
 
-def test_an_empty_range_is_an_empty_partition(graph_resources):
-    result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=EMPTY_DAY, resources=graph_resources)
+def test_an_empty_range_is_an_empty_partition(pipeline_env, devchain):
+    """A subgraph of pairs that did not trade that day (the devchain's LB pair trades every day)."""
+    idle = {"Swap": {}, "Transaction": {}, "LBPair": {}, "Token": {}}
+    with SubgraphServer(idle, indexed_block=devchain.latest_block, api_key=KEY) as server:
+        result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=EMPTY_DAY,
+                                resources=resources_for(server))
     assert result.success
     assert result.asset_materializations_for_node("dex_swaps")[0].metadata["dagster/row_count"].value == 0
 
@@ -135,6 +156,64 @@ def test_the_key_is_required_and_never_in_the_url(graph):
     with SubgraphClient(graph.url, SubgraphSettings(api_key=KEY)) as client:
         assert client.indexed_block() > 0
         assert KEY not in client.url
+
+
+# --- the subgraph's swaps are the chain's: dex_swaps against lb_swap over every devchain day --------------
+
+LB_SWAP_SELECTION = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", "lb_swap",
+                     "clickhouse_lb_swap"]
+
+
+@pytest.fixture(scope="module")
+def swaps_of_every_day(pipeline_env, stack, devchain):
+    """dex_swaps from a subgraph that follows the node, and lb_swap decoded from the chain's logs, every day."""
+    with NodeIndexingSubgraph(stack.anvil.url, api_key=KEY) as server:
+        resources = resources_for(server)
+        for day in DAYS:
+            assert dg.materialize(Catalogue().scope("chain"), selection=LB_SWAP_SELECTION, partition_key=day,
+                                  resources=resources).success
+            assert dg.materialize(Catalogue().scope("subgraphs"), partition_key=day, resources=resources).success
+    return resources["clickhouse"].warehouse()
+
+
+def test_every_subgraph_swap_is_an_lb_swap_of_the_chain_and_back(swaps_of_every_day, devchain, stack):
+    warehouse, (first, last) = swaps_of_every_day, (0, devchain.blocks_by_day[DAYS[-1]][1])
+    result = reconcile.subgraph_swaps(warehouse, first, last)
+    assert result.ok, str(result)
+    assert result.checked == len(node_lb_swaps(stack, first, last)) >= len(DAYS)
+    per_day = warehouse.client.query("SELECT toDate(block_timestamp), count() FROM avax.dex_swaps "
+                                     "GROUP BY 1 ORDER BY 1").result_rows
+    assert [str(day) for day, _ in per_day] == list(DAYS)
+    strangers = warehouse.client.query("SELECT count() FROM avax.dex_swaps WHERE block_number = 0 OR "
+                                       "transaction_hash NOT IN (SELECT transaction_hash FROM avax.transactions)")
+    assert strangers.result_rows[0][0] == 0
+
+
+def test_the_swap_reconciliation_reports_an_altered_or_lost_swap(swaps_of_every_day, devchain, lake):
+    from avax_assets.events.datasets import LB_SWAP
+
+    warehouse, last = swaps_of_every_day, devchain.blocks_by_day[DAYS[-1]][1]
+    tx, index, x_in = warehouse.client.query(
+        "SELECT transaction_hash, log_index, amount_x_in FROM avax.dex_swaps WHERE toDate(block_timestamp) = "
+        "{d:Date} AND amount_x_in != '0' ORDER BY swap_id LIMIT 1", parameters={"d": BUSY_DAY}).result_rows[0]
+    where = f"transaction_hash = '{tx}' AND log_index = {index}"
+
+    def restore(dataset):
+        warehouse.replace_partition(dataset, dt.date.fromisoformat(BUSY_DAY),
+                                    lake.open_partition(dataset, BUSY_DAY).iter_batches())
+        assert reconcile.subgraph_swaps(warehouse, 0, last).ok
+
+    altered = str(Decimal(x_in) + Decimal("0.000001"))
+    warehouse.client.command(f"ALTER TABLE avax.dex_swaps UPDATE amount_x_in = '{altered}' WHERE {where}",
+                             settings={"mutations_sync": 1})
+    result = reconcile.subgraph_swaps(warehouse, 0, last)
+    assert [(m[0], m[1], set(m[2])) for m in result.mismatches] == [(tx, index, {"x_in"})], str(result)
+    restore(DEX_SWAPS)
+
+    warehouse.client.command(f"ALTER TABLE avax.lb_swap DELETE WHERE {where}", settings={"mutations_sync": 1})
+    result = reconcile.subgraph_swaps(warehouse, 0, last)
+    assert result.mismatches == [(tx, index, "not in lb_swap")] and "1 MISMATCHES" in str(result)
+    restore(LB_SWAP.dataset)
 
 
 # --- scripted faults (a real server cannot produce these on demand) -------------------------------
@@ -174,6 +253,7 @@ def test_a_pager_whose_ids_do_not_advance_is_refused():
 
 
 def test_a_swap_missing_a_field_names_dataset_partition_and_field(graph):
+    graph.refresh()
     swap = json.loads(json.dumps(graph.execute(entity_query(SUBGRAPH_ENTITIES[0]),
                                                {"first": 1, "lastId": "", "fromBlock": 0, "toBlock": 10**9})))
     item = swap["data"]["swaps"][0]
