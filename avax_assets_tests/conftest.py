@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ["AVAX_ENV_FILE"] = ""
 SPECS_DIR = REPO / "avax_assets_tests" / "specs"  # copies of ../shared/specs (interface data)
 TEST_HOME = Path(os.environ.get("AVAX_TEST_HOME", REPO / ".avax-assets" / "test"))
+# Every port the tests' services use moves by this much: two checkouts' suites can run side by side (give each
+# its own AVAX_TEST_HOME too). SeaweedFS takes port..port+4 and port+10000..: an offset of 7 stays clear.
+PORT_OFFSET = int(os.environ.get("AVAX_TEST_PORT_OFFSET", "0"))
+
+
+def service_port(port: int) -> int:
+    return port + PORT_OFFSET
 DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
 # Fixtures that start real services on fixed ports (directly, or through `stack`): a test using any of them,
 # however indirectly, is marked `services` and needs the services lock; the rest run anywhere (`-m "not services"`).
@@ -35,8 +42,9 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def stack():
     """Kafka, S3 and anvil on test ports; services this session started are stopped at its end."""
-    stack = LocalStack(TEST_HOME, kafka_port=19092, s3_port=28333, anvil_port=18545,
-                       postgres_port=25432)
+    stack = LocalStack(TEST_HOME, kafka_port=service_port(19092), s3_port=service_port(28333),
+                       anvil_port=service_port(18545), postgres_port=service_port(25432),
+                       avacloud_port=service_port(8440), graph_port=service_port(8450))
     started = [s for s in stack.services if not (s.pid() and s.is_ready())]
     try:
         stack.up()

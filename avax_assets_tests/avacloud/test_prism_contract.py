@@ -16,15 +16,15 @@ from avax_assets.chain.data_api import DataApiChainReader
 from avax_assets.core.errors import SourceRefused, SourceUnavailable
 from avax_assets.avacloud.settings import AvaCloudSettings
 from avax_assets_tests.support import client_settings
-from avax_assets_tests.conftest import SPECS_DIR, TEST_HOME
+from avax_assets_tests.conftest import SPECS_DIR, TEST_HOME, service_port
 
 
 
 
 @pytest.fixture(scope="module")
 def prism():
-    servers = {"data": Prism("prism-data", 14010, TEST_HOME, SPECS_DIR / "glacier-data-api.openapi.json"),
-               "metrics": Prism("prism-metrics", 14011, TEST_HOME, SPECS_DIR / "popsicle-metrics-api.openapi.json")}
+    servers = {"data": Prism("prism-data", service_port(14010), TEST_HOME, SPECS_DIR / "glacier-data-api.openapi.json"),
+               "metrics": Prism("prism-metrics", service_port(14011), TEST_HOME, SPECS_DIR / "popsicle-metrics-api.openapi.json")}
     started = [s for s in servers.values() if not (s.pid() and s.is_ready())]
     try:
         for server in servers.values():

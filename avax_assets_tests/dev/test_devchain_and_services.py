@@ -10,13 +10,14 @@ import pytest
 
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, generate
 from avax_assets_dev.local.services import Anvil, ServiceError, _port_open, port_listener_in_session
+from avax_assets_tests.conftest import service_port
 
 SMALL = DevchainSpec(seed=5, days=1, blocks_per_day=6, max_txs_per_block=4, reverts_per_day=1)
 
 
 @pytest.fixture
 def anvil(tmp_path):
-    node = Anvil("anvil", 18546, tmp_path)
+    node = Anvil("anvil", service_port(18546), tmp_path)
     yield node
     node.stop()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from avax_assets_dev.local.services import S3, Kafka
-from avax_assets_tests.conftest import TEST_HOME
+from avax_assets_tests.conftest import TEST_HOME, service_port
 
 DRILLS_HOME = TEST_HOME / "drills"
 TABLE = DRILLS_HOME / "fault-drills.md"
@@ -20,7 +20,7 @@ ROWS: list[dict] = []
 
 @pytest.fixture(scope="package")
 def drill_s3(stack):
-    server = S3("s3", 29333, DRILLS_HOME)  # ports 29333–29337 and 39333–39337: apart from the session's
+    server = S3("s3", service_port(29333), DRILLS_HOME)  # ports 29333–29337 and 39333–39337: apart from the session's
     server.start()
     yield server
     server.stop()
@@ -47,7 +47,7 @@ class Drill:
 def drill(request, stack, drill_s3, pipeline_env, monkeypatch):
     name = request.node.name.removeprefix("test_")
     tag = uuid.uuid4().hex[:8]
-    broker = Kafka("kafka", 19192, DRILLS_HOME, stack.s3)
+    broker = Kafka("kafka", service_port(19192), DRILLS_HOME, stack.s3)
     broker.bucket = f"tansu-drill-{tag}"  # a fresh log: only this drill's messages
     broker.start()
     creds = drill_s3.credentials()

@@ -28,7 +28,7 @@ from avax_assets.chain.resources import ChainRpcResource
 from avax_assets_dev.devchain.generator import LiveMiner
 from avax_assets_dev.local.services import Anvil, Kafka, LiveService
 from avax_assets_dev.reconcile import dataset_counts
-from avax_assets_tests.conftest import TEST_HOME
+from avax_assets_tests.conftest import TEST_HOME, service_port
 
 DAY = dt.date(2024, 7, 1)
 DAY_START = int(dt.datetime(2024, 7, 1, tzinfo=dt.timezone.utc).timestamp())
@@ -38,10 +38,10 @@ WAIT_S = 120  # the most any scenario waits for the live path to catch up (a bou
 class LiveBench:
     def __init__(self, stack, tmp_path_factory) -> None:
         home = TEST_HOME / "live"
-        self.anvil = Anvil("anvil-live", 18645, home)
+        self.anvil = Anvil("anvil-live", service_port(18645), home)
         self.anvil.stop()  # a fresh chain
         self.anvil.start()
-        self.kafka = Kafka("kafka-live", 19192, home, stack.s3, bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
+        self.kafka = Kafka("kafka-live", service_port(19192), home, stack.s3, bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
         self.kafka.start()
         self.rpc = JsonRpcClient(RpcSettings(url=self.anvil.url, batch_size=100))
         self.miner = LiveMiner(self.rpc, seed=3, start=DAY_START)

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from avax_assets_dev.local.services import HOST, _terminate
-from avax_assets_tests.conftest import REPO
+from avax_assets_tests.conftest import REPO, service_port
 
-UI_PORT = 13300
+UI_PORT = service_port(13300)
 DAY = "2024-06-02"
 ARTIFACTS = Path(os.environ.get("AVAX_TEST_ARTIFACTS", REPO / "artifacts")) / "ui"
 CHROMIUM = "/usr/bin/chromium"
