@@ -7,9 +7,10 @@ offers it, else a poll of `eth_blockNumber` every `poll_s`. Each step is extract
 family's own extractors and decoders (the same rows as the daily batch) and published in one
 transaction: its rows on the datasets' topics, then its manifest (stream.py).
 
-Errors: a source or broker that fails after its bounded retries (TransientError) is retried, the same
-step, after a growing pause (at most `stream.MAX_PAUSE_S`); bad data (PermanentError) stops the follower with
-the dataset, blocks and field named.
+Errors: a source or broker that fails after its bounded retries (TransientError, or the broker's own
+KafkaException: restarting, no coordinator, fenced) is retried, the same step, after a growing pause (at
+most `stream.MAX_PAUSE_S`); bad data (PermanentError) stops the follower with the dataset, blocks and
+field named.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.extractors import Scope, extract_together
@@ -116,7 +117,7 @@ class Follower:
                 last = min(head, next_block + self.settings.step_blocks - 1)
                 self.publish_step(range(next_block, last + 1), head)
                 next_block, pause = last + 1, 0.0
-            except TransientError as exc:
+            except (TransientError, KafkaException) as exc:
                 pause = next_pause(pause)
                 log.warning("live follower: block %d: %s; trying again in %.0f s", next_block, exc, pause)
                 stop.wait(pause)
