@@ -28,6 +28,9 @@ rebalance, an unknown or fenced member, a coordinator move or a broker restart i
 is tried again after the next micro-batch, and a member that loses the manifest partition drops what it
 buffered; whoever holds it next reads again from the committed offsets (the checkpoints skip what is loaded).
 
+A step that lacks rows its manifest counts for AVAX_LIVE_REREQUEST_S, while this consumer is not draining
+a backlog, was lost by the broker (or compacted away): it is asked again (rerequests.py) until it loads.
+
 Messages without the live origin header (the daily batch publishes to the same topics) are skipped.
 A step that starts past a dataset's checkpoint + 1 is a gap (the live path started after the day began,
 or Kafka lost a step): it is logged and counted, the step is loaded, and the day's daily run fills it.
@@ -43,9 +46,10 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable
+from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import KafkaPublisher, RepeatedLinesOnce, decode_values
 from avax_assets.core.schema import Dataset
+from avax_assets.live.rerequests import Asker
 from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
@@ -67,11 +71,11 @@ class Progress:
     skipped_batch_messages: int = 0  # the daily batch's messages on the same topics
     duplicates: int = 0  # messages of blocks already loaded, or seen twice
     gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (dataset, first missing, last missing)
+    rerequests: list[str] = field(default_factory=list)  # the steps asked again, by key
     handovers: int = 0  # times this consumer dropped its buffers (a rebalance, an eviction)
 
 
 TopicPartitionKey = tuple[str, int]
-STALE_STEP_S = 60.0  # a step incomplete this long is reported (its rows may have been compacted away)
 NOTICE_S = 10.0  # a consumer joining or rebalancing this long says so
 REMIND_S = 60.0  # and a consumer loading nothing says why again this often
 TOPICS_CHECK_S = 30.0  # how often the loader looks for partitions of the datasets' topics it does not read yet
@@ -93,10 +97,12 @@ class LiveConsumer:
         # the datasets' rows, read by the loader only (assigned, never a member: from the group's offsets)
         self.rows = Consumer(reading)
         self.rows_read: set[TopicPartitionKey] = set()
+        self.asker = Asker(publisher, settings.group_id)
         self.loading = False  # this consumer holds the manifest partition
         self._reassign_rows = False  # set by the group's callbacks, done after the poll
         self._rows_checked = 0.0
         self._standing_by: tuple[str, float, float] | None = None  # (why, since, when to say it next)
+        self.polled_rows = 0
         # dataset → block → key → (value, where it was read); a message stays needed until its block is loaded
         self.pending: dict[str, dict[int, dict[bytes, tuple[bytes, TopicPartitionKey, int]]]] = {
             d.name: defaultdict(dict) for d in datasets}
@@ -105,7 +111,7 @@ class LiveConsumer:
         self.progress = Progress()
         self.polled = 0  # messages taken by the last step
         self._uncommitted = False
-        self._waiting_since: tuple[bytes, float] | None = None
+        self._waiting_since: tuple[bytes, float, float] | None = None  # (step, since, last asked)
         self.broken = False  # a fatal Kafka error: this consumer cannot go on, a new one must
 
     def start(self) -> None:
@@ -127,7 +133,7 @@ class LiveConsumer:
         log.info("live consumer: checkpoints %s; joining group %s", self.checkpoints, self.settings.group_id)
 
     def close(self) -> None:
-        for closing in (self.kafka.close, self.rows.close):
+        for closing in (self.kafka.close, self.rows.close, self.asker.close):
             try:
                 closing()
             except (KafkaException, RuntimeError):  # closed already, or the broker is gone: nothing to give back
@@ -143,7 +149,7 @@ class LiveConsumer:
         rows = self._poll(self.rows, self.settings.batch_wait_s) if self.loading else []
         for message in rows:
             self._take(message)
-        self.polled = len(manifests) + len(rows)
+        self.polled, self.polled_rows = len(manifests) + len(rows), len(rows)
         if not self.loading:
             self._report_standing_by()
             return 0
@@ -353,18 +359,43 @@ class LiveConsumer:
         self._uncommitted = bool(needed)
 
     def _report_waiting(self) -> None:
+        """The first step waiting for rows: asked again once it has waited AVAX_LIVE_REREQUEST_S with this
+        consumer not draining a backlog (its rows were lost or compacted away), and again as often."""
         waiting = self._in_order()
         if not waiting:
             self._waiting_since = None
             return
-        key, now = waiting[0].key, time.monotonic()
-        if self._waiting_since is None or self._waiting_since[0] != key:
-            self._waiting_since = (key, now)
-        elif now - self._waiting_since[1] > STALE_STEP_S:
-            log.warning("live consumer: step %s has waited %.0f s for rows its manifest counts (compacted away, or "
-                        "a broker losing records?); the day's daily run loads those blocks", key.decode(),
-                        now - self._waiting_since[1])
-            self._waiting_since = (key, now)
+        step, now = waiting[0], time.monotonic()
+        if self._waiting_since is None or self._waiting_since[0] != step.key:
+            self._waiting_since = (step.key, now, now)
+            return
+        _, since, asked = self._waiting_since
+        if now - asked < self.settings.rerequest_s or self.polled_rows >= self.settings.batch_messages:
+            return
+        self._waiting_since = (step.key, since, now)
+        missing = self._missing(step)
+        log.warning("live consumer: step %s has waited %.0f s for rows its manifest counts (%s): lost by the broker "
+                    "or compacted away; asking the follower to publish it again (AVAX_LIVE_REREQUEST_S)",
+                    step.key.decode(), now - since, missing)
+        try:
+            self.asker.ask(range(step.first_block, step.last_block + 1), f"missing rows: {missing}")
+        except TransientError as exc:
+            log.warning("live consumer: the re-request of step %s was not delivered (%s); asked again in %g s",
+                        step.key.decode(), exc, self.settings.rerequest_s)
+            return
+        self.progress.rerequests.append(step.key.decode())
+
+    def _missing(self, manifest: Manifest) -> str:
+        """What a step lacks, per dataset: rows held of rows counted."""
+        parts = []
+        for dataset in self.datasets:
+            done = self.checkpoints.get(dataset.name, -1)
+            blocks = range(max(manifest.first_block, done + 1), manifest.last_block + 1)
+            held = sum(len(self.pending[dataset.name].get(b, ())) for b in blocks)
+            counted = sum(manifest.rows_of(dataset.name, b) for b in blocks)
+            if held < counted:
+                parts.append(f"{dataset.name} {held} of {counted}")
+        return ", ".join(parts)
 
 
 def check_manifest_topic(kafka_config: dict) -> None:

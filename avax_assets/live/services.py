@@ -10,6 +10,7 @@ import time
 from avax_assets.core.errors import TransientError
 from avax_assets.live.consumer import LiveConsumer
 from avax_assets.live.follower import Follower
+from avax_assets.live.rerequests import Requests
 from avax_assets.live.stream import live_datasets, next_pause
 
 log = logging.getLogger(__name__)
@@ -19,15 +20,18 @@ def follow(resources: dict, stop: threading.Event, until_block: int | None = Non
     """The follower, until `stop` (or `until_block`): built from the same resources as the assets."""
     settings = resources["live"].settings()
     kafka = resources["kafka"].settings()
-    stream = kafka.publisher().stream(f"avax-assets.live-follower.{settings.group_id}")
+    publisher = kafka.publisher()
+    stream = publisher.stream(f"avax-assets.live-follower.{settings.group_id}")
+    requests = Requests(publisher)
     listening = threading.Event()  # the newHeads listener ends with the follower
     try:
         with resources["rpc"].reader() as reader:
-            follower = Follower(reader, stream, kafka.client_config(), settings)
+            follower = Follower(reader, stream, kafka.client_config(), settings, requests=requests)
             follower.listen_for_heads(settings.websocket_url, listening)
             follower.run(stop, until_block)
     finally:
         listening.set()
+        requests.close()
         stream.close()
 
 

@@ -52,6 +52,7 @@ class LiveBench:
                     "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("live-chdb")),
                     "AVAX_LIVE_STEP_BLOCKS": "5", "AVAX_LIVE_START_BLOCK": "0", "AVAX_LIVE_SESSION_TIMEOUT_S": "6",
                     "AVAX_LIVE_POLL_S": "0.2", "AVAX_CHAIN_START_DATE": DAY.isoformat(),
+                    "AVAX_LIVE_REREQUEST_S": "2",
                     "AVAX_HOME": str(home), "AVAX_RPC_CHUNK_BLOCKS": "7",
                     "AVAX_KAFKA_TOPIC_PARTITIONS": "3"}  # rows of a step spread over partitions
         self.resources = {**build_resources(self.env), "rpc": ChainRpcResource(url=self.anvil.url, chunk_blocks=7)}
@@ -227,6 +228,25 @@ def test_the_broker_restarted_three_times_under_the_follower_and_the_consumer(be
     bench.assert_equal_to_node()
 
 
+def test_a_step_whose_rows_the_broker_lost_is_asked_again_and_loaded(bench):
+    bench.follow()
+    bench.consume()
+    lost = range(bench.head + 1, bench.mine(5) + 1)
+    manifest = publish_without_rows(bench, lost)
+    bench.mine(6)
+    stop = threading.Event()
+    follower = threading.Thread(target=live_services.follow, args=(bench.resources, stop))
+    follower.start()  # it resumes after the step, and publishes it again when asked
+    try:
+        live = bench.consume()
+    finally:
+        stop.set()
+        follower.join()
+    assert set(live.progress.rerequests) == {manifest.key.decode()}
+    assert live.progress.gaps == []
+    bench.assert_equal_to_node()
+
+
 def test_two_consumers_of_one_group_load_every_step_and_one_takes_over(bench):
     consumers = [live_service(bench, f"consumer-live-{n}", "consume") for n in (1, 2)]
     stop = threading.Event()
@@ -352,6 +372,21 @@ def last_role(consumer: LiveService) -> str | None:
 
 def tails(*services: LiveService) -> str:
     return "\n".join(f"--- {s.name}\n" + "\n".join(s.log_file.read_text().splitlines()[-15:]) for s in services)
+
+
+def publish_without_rows(bench, blocks: range):
+    """Fault injection: a step as a broker that lost its rows keeps it, its manifest alone."""
+    from avax_assets.live.follower import extract_step
+    from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN, encode_manifest, manifest_of
+
+    manifest = manifest_of(extract_step(ChainReader(bench.rpc), blocks, False), blocks, bench.head, time.time())
+    assert sum(n for rows in manifest.rows.values() for n in rows.values()) > 0
+    stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-lost")
+    try:
+        stream.publish([], [ORIGIN], (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), "a step without rows")
+    finally:
+        stream.close()
+    return manifest
 
 
 def published(bench) -> int | None:
