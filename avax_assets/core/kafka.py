@@ -236,7 +236,11 @@ class TransactionalProducer:
         try:
             if not started:
                 self._producer = self._new()
-                self._producer.init_transactions(timeout_s)
+                try:
+                    self._producer.init_transactions(timeout_s)
+                except KafkaException:
+                    self.close()  # never initialized: the next transaction starts with a new producer
+                    raise
             self._producer.begin_transaction()
             work()
             self.confirm(where)

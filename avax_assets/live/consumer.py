@@ -19,7 +19,17 @@ committed, else the position; they only say where to read from again. Backpressu
 micro-batch is polled only after the last one is loaded, so a slow ClickHouse leaves the backlog in
 Kafka (the lag shows in `live_loads` and the sensor). The embedded ClickHouse is held only while a
 micro-batch loads (core/clickhouse.py `held_engine`), so Dagster's loads and this consumer take turns.
-One consumer per group: the steps' rows and manifests must reach the same process.
+
+One loader per group: a step's rows and manifest must reach the same process, and steps load in order. The
+group subscribes to the manifest topic alone; its one partition goes to one member, which reads every
+partition of the datasets' topics itself (assigned, from the group's committed offsets) and commits all of
+them. The other members stand by, saying so, and one takes over when the loader leaves or is evicted. A
+rebalance, an unknown or fenced member, a coordinator move or a broker restart is transient: a failed commit
+is tried again after the next micro-batch, and a member that loses the manifest partition drops what it
+buffered; whoever holds it next reads again from the committed offsets (the checkpoints skip what is loaded).
+
+A step that lacks rows its manifest counts for AVAX_LIVE_REREQUEST_S, while this consumer is not draining
+a backlog, was lost by the broker (or compacted away): it is asked again (rerequests.py) until it loads.
 
 Messages without the live origin header (the daily batch publishes to the same topics) are skipped.
 A step that starts past a dataset's checkpoint + 1 is a gap (the live path started after the day began,
@@ -33,12 +43,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.core.errors import KafkaDeliveryError, SettingError
-from avax_assets.core.kafka import decode_values
+from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable, TransientError
+from avax_assets.core.kafka import KafkaPublisher, RepeatedLinesOnce, decode_values
 from avax_assets.core.schema import Dataset
+from avax_assets.live.rerequests import Asker
 from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
@@ -49,6 +60,9 @@ from avax_assets.live.stream import (
 )
 
 log = logging.getLogger(__name__)
+repeating = logging.getLogger(f"{__name__}.repeating")  # lines a broker outage repeats each micro-batch: once a minute
+repeating.addFilter(RepeatedLinesOnce())
+
 
 @dataclass
 class Progress:
@@ -57,24 +71,38 @@ class Progress:
     skipped_batch_messages: int = 0  # the daily batch's messages on the same topics
     duplicates: int = 0  # messages of blocks already loaded, or seen twice
     gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (dataset, first missing, last missing)
+    rerequests: list[str] = field(default_factory=list)  # the steps asked again, by key
+    handovers: int = 0  # times this consumer dropped its buffers (a rebalance, an eviction)
 
 
 TopicPartitionKey = tuple[str, int]
-STALE_STEP_S = 60.0  # a step incomplete this long is reported (its rows may have been compacted away)
+NOTICE_S = 10.0  # a consumer joining or rebalancing this long says so
+REMIND_S = 60.0  # and a consumer loading nothing says why again this often
+TOPICS_CHECK_S = 30.0  # how often the loader looks for partitions of the datasets' topics it does not read yet
 
 
 class LiveConsumer:
-    def __init__(self, kafka_config: dict, warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...],
+    def __init__(self, publisher: KafkaPublisher, warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...],
                  settings: LiveSettings) -> None:
         self.warehouse, self.datasets, self.settings = warehouse, datasets, settings
         self.by_topic = {d.topic: d for d in datasets}
-        self.kafka_config = kafka_config
-        self.kafka = Consumer({
-            **kafka_config, "group.id": settings.group_id, "isolation.level": "read_committed",
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "session.timeout.ms": int(settings.session_timeout_s * 1000),
-            "heartbeat.interval.ms": max(500, int(settings.session_timeout_s * 1000 / 4)),
-            "logger": logging.getLogger("avax_assets.kafka")})
+        self.publisher = publisher
+        self.kafka_config = kafka_config = publisher.config
+        reading = {**kafka_config, "group.id": settings.group_id, "isolation.level": "read_committed",
+                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                   "logger": logging.getLogger("avax_assets.kafka")}
+        # the group's member: whoever holds the manifest topic's one partition loads
+        self.kafka = Consumer({**reading, "session.timeout.ms": int(settings.session_timeout_s * 1000),
+                               "heartbeat.interval.ms": max(500, int(settings.session_timeout_s * 1000 / 4))})
+        # the datasets' rows, read by the loader only (assigned, never a member: from the group's offsets)
+        self.rows = Consumer(reading)
+        self.rows_read: set[TopicPartitionKey] = set()
+        self.asker = Asker(publisher, settings.group_id)
+        self.loading = False  # this consumer holds the manifest partition
+        self._reassign_rows = False  # set by the group's callbacks, done after the poll
+        self._rows_checked = 0.0
+        self._standing_by: tuple[str, float, float] | None = None  # (why, since, when to say it next)
+        self.polled_rows = 0
         # dataset → block → key → (value, where it was read); a message stays needed until its block is loaded
         self.pending: dict[str, dict[int, dict[bytes, tuple[bytes, TopicPartitionKey, int]]]] = {
             d.name: defaultdict(dict) for d in datasets}
@@ -83,40 +111,132 @@ class LiveConsumer:
         self.progress = Progress()
         self.polled = 0  # messages taken by the last step
         self._uncommitted = False
-        self._waiting_since: tuple[bytes, float] | None = None
+        self._waiting_since: tuple[bytes, float, float] | None = None  # (step, since, last asked)
+        self.broken = False  # a fatal Kafka error: this consumer cannot go on, a new one must
 
     def start(self) -> None:
-        check_manifest_topic(self.kafka_config)
+        """Tables, checkpoints, the group; TransientError while Kafka or ClickHouse does not answer."""
+        try:  # made here, not left to auto-creation: a topic subscribed before it exists is seen only minutes later
+            self.publisher.ensure_topic(MANIFEST_TOPIC, partitions=1)
+            check_manifest_topic(self.kafka_config)
+        except KafkaException as exc:
+            raise SinkUnavailable(f"live consumer: the topic {MANIFEST_TOPIC} could not be listed or created "
+                                  f"({exc}); brokers {self.publisher.servers}") from None
         with self.warehouse.session():
             for dataset in self.datasets:
                 self.warehouse.ensure_table(dataset)
             self.warehouse.ensure_loads_table()
             self.checkpoints = checkpoints(self.warehouse, self.datasets)
-        self.kafka.subscribe([*self.by_topic, MANIFEST_TOPIC])
-        log.info("live consumer: checkpoints %s", self.checkpoints)
+        self.kafka.subscribe([MANIFEST_TOPIC], on_assign=self._assigned, on_revoke=self._revoked,
+                             on_lost=self._revoked)
+        self._standing_by = ("joining the group", time.monotonic(), time.monotonic() + NOTICE_S)
+        log.info("live consumer: checkpoints %s; joining group %s", self.checkpoints, self.settings.group_id)
 
     def close(self) -> None:
-        self.kafka.close()
+        for closing in (self.kafka.close, self.rows.close, self.asker.close):
+            try:
+                closing()
+            except (KafkaException, RuntimeError):  # closed already, or the broker is gone: nothing to give back
+                pass
 
     def step(self) -> int:
         """One micro-batch: poll, load the steps now complete, commit what no longer needs reading again;
         returns the rows loaded."""
-        try:
-            messages = self.kafka.consume(self.settings.batch_messages, self.settings.batch_wait_s)
-        except KafkaException as exc:
-            raise KafkaDeliveryError(f"live consumer: polling failed ({exc})") from None
-        self.polled = len(messages)
-        for message in messages:
+        manifests = self._poll(self.kafka, 0 if self.loading else self.settings.batch_wait_s)
+        for message in manifests:  # after the group's callbacks: nothing of an earlier assignment
             self._take(message)
+        self._follow_assignment()
+        rows = self._poll(self.rows, self.settings.batch_wait_s) if self.loading else []
+        for message in rows:
+            self._take(message)
+        self.polled, self.polled_rows = len(manifests) + len(rows), len(rows)
+        if not self.loading:
+            self._report_standing_by()
+            return 0
         loaded = self._load_complete_steps()
         if self._uncommitted:
             self._commit()
         return loaded
 
+    def _poll(self, consumer: Consumer, wait_s: float) -> list:
+        try:
+            return consumer.consume(self.settings.batch_messages, wait_s)
+        except KafkaException as exc:
+            raise KafkaDeliveryError(f"live consumer: polling failed ({exc})") from None
+
+    # --- the group: one loader ------------------------------------------------------------------
+
+    def _assigned(self, _consumer, partitions: list[TopicPartition]) -> None:
+        self._drop_buffers()
+        self.loading = any(p.topic == MANIFEST_TOPIC for p in partitions)
+        if self.loading:
+            self._standing_by = None
+            log.info("live consumer: loading for group %s (it holds %s); reading from the committed offsets",
+                     self.settings.group_id, MANIFEST_TOPIC)
+        else:
+            self._standing_by = ("another consumer of the group loads (the group gives the manifest topic's one "
+                                 "partition to one member); this one takes over if it leaves", time.monotonic(), 0.0)
+            self._report_standing_by()
+
+    def _revoked(self, _consumer, _partitions: list[TopicPartition]) -> None:
+        if self.loading:
+            log.info("live consumer: group %s is rebalancing; the steps buffered here are dropped and read again "
+                     "from the committed offsets by whoever loads next", self.settings.group_id)
+        self._drop_buffers()
+        self.loading = False
+        self._standing_by = ("the group is rebalancing", time.monotonic(), time.monotonic() + NOTICE_S)
+
+    def _drop_buffers(self) -> None:
+        """Nothing buffered outlives an assignment (a callback: Python state only; the rows consumer follows
+        after the poll)."""
+        if self.manifests or any(self.pending.values()):
+            self.progress.handovers += 1
+        self.pending = {d.name: defaultdict(dict) for d in self.datasets}
+        self.manifests.clear()
+        self._uncommitted = False
+        self._waiting_since = None
+        self._reassign_rows = True
+
+    def _follow_assignment(self) -> None:
+        """The rows consumer reads every partition of the datasets' topics while this consumer loads, none else."""
+        if self._reassign_rows:
+            self._reassign_rows = False
+            self.rows.unassign()
+            self.rows_read.clear()
+            self._rows_checked = 0.0
+        if self.loading and time.monotonic() - self._rows_checked >= TOPICS_CHECK_S:
+            self._read_new_partitions()
+
+    def _read_new_partitions(self) -> None:
+        try:
+            topics = self.rows.list_topics(timeout=self.publisher.timeout_s).topics
+        except KafkaException as exc:
+            raise SinkUnavailable(f"live consumer: the datasets' topics could not be listed ({exc})") from None
+        new = [TopicPartition(name, p, OFFSET_STORED) for name in self.by_topic if name in topics
+               for p in topics[name].partitions if (name, p) not in self.rows_read]
+        if new:
+            self.rows.incremental_assign(new)  # from the group's committed offsets, else the earliest
+            self.rows_read.update((tp.topic, tp.partition) for tp in new)
+        # a topic not made yet (the follower makes them with its first step) is looked for again soon
+        missing = any(name not in topics for name in self.by_topic)
+        self._rows_checked = time.monotonic() - (TOPICS_CHECK_S - 1.0 if missing else 0.0)
+
+    def _report_standing_by(self) -> None:
+        if self._standing_by is None:
+            return
+        why, since, when = self._standing_by
+        now = time.monotonic()
+        if now >= when:
+            waited = f" for {now - since:.0f} s" if now - since >= 1 else ""
+            log.info("live consumer: loading nothing%s: %s (group %s, AVAX_LIVE_GROUP_ID)", waited, why,
+                     self.settings.group_id)
+            self._standing_by = (why, since, now + REMIND_S)
+
     def _take(self, message) -> None:
         error = message.error()
         if error:
             if error.fatal():
+                self.broken = True
                 raise KafkaDeliveryError(f"live consumer: {message.topic()}: {error.str()}")
             if error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                 log.warning("live consumer: %s: %s (going on)", message.topic(), error.str())
@@ -224,27 +344,58 @@ class LiveConsumer:
         for tp, offset in held:
             needed[tp] = min(offset, needed.get(tp, offset))
         offsets = []
-        for position in self.kafka.position(self.kafka.assignment()):
+        positions = self.kafka.position(self.kafka.assignment()) + self.rows.position(self.rows.assignment())
+        for position in positions:
             at = needed.get((position.topic, position.partition), position.offset)
             if at >= 0:
                 offsets.append(TopicPartition(position.topic, position.partition, at))
         if offsets:
-            self.kafka.commit(offsets=offsets, asynchronous=False)
+            try:
+                self.kafka.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:  # a rebalance, an unknown member, no coordinator: the group sorts it out
+                repeating.warning("live consumer: committing offsets failed (%s); tried again after the next "
+                                  "micro-batch (a rebalance reads again from the last committed offsets)", _reason(exc))
+                return
         self._uncommitted = bool(needed)
 
     def _report_waiting(self) -> None:
+        """The first step waiting for rows: asked again once it has waited AVAX_LIVE_REREQUEST_S with this
+        consumer not draining a backlog (its rows were lost or compacted away), and again as often."""
         waiting = self._in_order()
         if not waiting:
             self._waiting_since = None
             return
-        key, now = waiting[0].key, time.monotonic()
-        if self._waiting_since is None or self._waiting_since[0] != key:
-            self._waiting_since = (key, now)
-        elif now - self._waiting_since[1] > STALE_STEP_S:
-            log.warning("live consumer: step %s has waited %.0f s for rows its manifest counts (compacted away, or "
-                        "a broker losing records?); the day's daily run loads those blocks", key.decode(),
-                        now - self._waiting_since[1])
-            self._waiting_since = (key, now)
+        step, now = waiting[0], time.monotonic()
+        if self._waiting_since is None or self._waiting_since[0] != step.key:
+            self._waiting_since = (step.key, now, now)
+            return
+        _, since, asked = self._waiting_since
+        if now - asked < self.settings.rerequest_s or self.polled_rows >= self.settings.batch_messages:
+            return
+        self._waiting_since = (step.key, since, now)
+        missing = self._missing(step)
+        log.warning("live consumer: step %s has waited %.0f s for rows its manifest counts (%s): lost by the broker "
+                    "or compacted away; asking the follower to publish it again (AVAX_LIVE_REREQUEST_S)",
+                    step.key.decode(), now - since, missing)
+        try:
+            self.asker.ask(range(step.first_block, step.last_block + 1), f"missing rows: {missing}")
+        except TransientError as exc:
+            log.warning("live consumer: the re-request of step %s was not delivered (%s); asked again in %g s",
+                        step.key.decode(), exc, self.settings.rerequest_s)
+            return
+        self.progress.rerequests.append(step.key.decode())
+
+    def _missing(self, manifest: Manifest) -> str:
+        """What a step lacks, per dataset: rows held of rows counted."""
+        parts = []
+        for dataset in self.datasets:
+            done = self.checkpoints.get(dataset.name, -1)
+            blocks = range(max(manifest.first_block, done + 1), manifest.last_block + 1)
+            held = sum(len(self.pending[dataset.name].get(b, ())) for b in blocks)
+            counted = sum(manifest.rows_of(dataset.name, b) for b in blocks)
+            if held < counted:
+                parts.append(f"{dataset.name} {held} of {counted}")
+        return ", ".join(parts)
 
 
 def check_manifest_topic(kafka_config: dict) -> None:
@@ -255,6 +406,11 @@ def check_manifest_topic(kafka_config: dict) -> None:
     if topic is not None and topic.error is None and len(topic.partitions) != 1:
         raise SettingError(f"live: the topic {MANIFEST_TOPIC} has {len(topic.partitions)} partitions; the live path "
                            "needs it to have one (recreate it; the follower creates it so)")
+
+
+def _reason(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else exc
+    return error.str() if isinstance(error, KafkaError) else str(error)
 
 
 def checkpoints(warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...]) -> dict[str, int]:

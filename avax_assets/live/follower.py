@@ -7,10 +7,11 @@ offers it, else a poll of `eth_blockNumber` every `poll_s`. Each step is extract
 family's own extractors and decoders (the same rows as the daily batch) and published in one
 transaction: its rows on the datasets' topics, then its manifest (stream.py).
 
-Errors: a source or broker that fails after its bounded retries (TransientError) is retried, the same
-step, after a growing pause (at most `stream.MAX_PAUSE_S`); so is a step whose source contradicts itself
-(ProviderInconsistency: nothing of it is published); bad data (PermanentError) stops the follower with the
-dataset, blocks and field named.
+Errors: a source or broker that fails after its bounded retries (TransientError, or the broker's own
+KafkaException: restarting, no coordinator, fenced) is retried, the same step, after a growing pause (at
+most `stream.MAX_PAUSE_S`); so is a step whose source contradicts itself (ProviderInconsistency: nothing of it
+is published); bad data (PermanentError) stops the follower with the dataset, blocks and field named. A step
+the consumer asks again for (rerequests.py) is published again, from the node.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.extractors import Scope, extract_together
@@ -34,6 +35,7 @@ from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.errors import SettingError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import StreamPublisher
 from avax_assets.core.schema import Dataset
+from avax_assets.live.rerequests import Requests
 from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
@@ -79,8 +81,9 @@ def extract_step(reader: ChainReader, blocks: range, traces: bool,
 
 class Follower:
     def __init__(self, reader: ChainReader, stream: StreamPublisher, kafka_config: dict, settings: LiveSettings,
-                 on_step: Callable[[Manifest], None] | None = None) -> None:
+                 on_step: Callable[[Manifest], None] | None = None, requests: Requests | None = None) -> None:
         self.reader, self.stream, self.settings = reader, stream, settings
+        self.requests = requests  # steps the consumer asks again for
         self.kafka_config = kafka_config
         self.on_step = on_step or (lambda manifest: None)
         self.heads = threading.Event()  # set by the newHeads listener when a block is accepted
@@ -122,16 +125,27 @@ class Follower:
                 if self._unchecked is not None and head >= self._unchecked.last_block:
                     self._check_same_chain(self._unchecked)
                     self._unchecked = None
+                self.publish_asked(next_block, head)
                 if next_block > head:
                     self.heads.wait(self.settings.poll_s)
                     continue
                 last = min(head, next_block + self.settings.step_blocks - 1)
                 self.publish_step(range(next_block, last + 1), head)
                 next_block, pause = last + 1, 0.0
-            except TransientError as exc:
+            except (TransientError, KafkaException) as exc:
                 pause = next_pause(pause)
                 log.warning("live follower: block %d: %s; trying again in %.0f s", next_block, exc, pause)
                 stop.wait(pause)
+
+    def publish_asked(self, next_block: int, head: int) -> None:
+        """Publish again the steps the consumer asked for, as far as this follower has published them."""
+        for request in self.requests.taken() if self.requests else ():
+            blocks = range(request.first_block, min(request.last_block + 1, next_block))
+            log.warning("live follower: the consumer asks again for blocks %d..%d (%s); publishing %s again",
+                        request.first_block, request.last_block, request.reason,
+                        f"{blocks.start}..{blocks.stop - 1}" if blocks else "nothing (not published yet)")
+            for start in range(blocks.start, blocks.stop, self.settings.step_blocks):
+                self.publish_step(range(start, min(start + self.settings.step_blocks, blocks.stop)), head)
 
     def publish_step(self, blocks: range, head: int) -> Manifest:
         follows = self._last is not None and self._last[0] == blocks.start - 1

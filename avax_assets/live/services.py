@@ -10,6 +10,7 @@ import time
 from avax_assets.core.errors import TransientError
 from avax_assets.live.consumer import LiveConsumer
 from avax_assets.live.follower import Follower
+from avax_assets.live.rerequests import Requests
 from avax_assets.live.stream import live_datasets, next_pause
 
 log = logging.getLogger(__name__)
@@ -19,41 +20,57 @@ def follow(resources: dict, stop: threading.Event, until_block: int | None = Non
     """The follower, until `stop` (or `until_block`): built from the same resources as the assets."""
     settings = resources["live"].settings()
     kafka = resources["kafka"].settings()
-    stream = kafka.publisher().stream(f"avax-assets.live-follower.{settings.group_id}")
+    publisher = kafka.publisher()
+    stream = publisher.stream(f"avax-assets.live-follower.{settings.group_id}")
+    requests = Requests(publisher)
     listening = threading.Event()  # the newHeads listener ends with the follower
     try:
         with resources["rpc"].reader() as reader:
-            follower = Follower(reader, stream, kafka.client_config(), settings)
+            follower = Follower(reader, stream, kafka.client_config(), settings, requests=requests)
             follower.listen_for_heads(settings.websocket_url, listening)
             follower.run(stop, until_block)
     finally:
         listening.set()
+        requests.close()
         stream.close()
 
 
 def consumer(resources: dict) -> LiveConsumer:
     settings = resources["live"].settings()
     warehouse = resources["clickhouse"].warehouse()
-    return LiveConsumer(resources["kafka"].client_config(), warehouse, live_datasets(settings.traces),
-                        settings)
+    return LiveConsumer(resources["kafka"].publisher(), warehouse, live_datasets(settings.traces), settings)
 
 
 def consume(resources: dict, stop: threading.Event) -> None:
-    """The consumer, until `stop`; transient failures (broker, engine busy) are waited out."""
-    live = consumer(resources)
-    live.start()
-    pause = 0.0
+    """The consumer, until `stop`; transient failures (broker, engine busy) are waited out, and a consumer
+    Kafka declared unusable is replaced by a new one."""
+    live, pause = None, 0.0
     try:
         while not stop.is_set():
             try:
+                live = live or started(resources)
                 live.step()
                 pause = 0.0
             except TransientError as exc:
                 pause = next_pause(pause)
                 log.warning("live consumer: %s; trying again in %.0f s", exc, pause)
+                if live is not None and live.broken:
+                    live.close()
+                    live = None
                 stop.wait(pause)
     finally:
+        if live is not None:
+            live.close()
+
+
+def started(resources: dict) -> LiveConsumer:
+    live = consumer(resources)
+    try:
+        live.start()
+    except BaseException:
         live.close()
+        raise
+    return live
 
 
 def live_status(warehouse, datasets, head: int | None) -> dict[str, dict]:

@@ -25,3 +25,6 @@ class LiveSettings(Settings):
     batch_wait_s: float = setting(0.2, "AVAX_LIVE_BATCH_WAIT_S", "Seconds a consumer waits for them.", gt=0, le=60)
     session_timeout_s: float = setting(10.0, "AVAX_LIVE_SESSION_TIMEOUT_S", "The consumer group's session timeout "
                                        "in seconds (a join takes about half).", ge=1, le=300)
+    rerequest_s: float = setting(30.0, "AVAX_LIVE_REREQUEST_S", "Seconds a step may lack rows its manifest counts "
+                                 "(with the consumer caught up) before the follower is asked to publish it again; "
+                                 "asked again as often.", ge=1, le=3600)

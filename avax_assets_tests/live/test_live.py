@@ -52,6 +52,7 @@ class LiveBench:
                     "AVAX_CLICKHOUSE_CHDB_PATH": str(tmp_path_factory.mktemp("live-chdb")),
                     "AVAX_LIVE_STEP_BLOCKS": "5", "AVAX_LIVE_START_BLOCK": "0", "AVAX_LIVE_SESSION_TIMEOUT_S": "6",
                     "AVAX_LIVE_POLL_S": "0.2", "AVAX_CHAIN_START_DATE": DAY.isoformat(),
+                    "AVAX_LIVE_REREQUEST_S": "2",
                     "AVAX_HOME": str(home), "AVAX_RPC_CHUNK_BLOCKS": "7",
                     "AVAX_KAFKA_TOPIC_PARTITIONS": "3"}  # rows of a step spread over partitions
         self.resources = {**build_resources(self.env), "rpc": ChainRpcResource(url=self.anvil.url, chunk_blocks=7)}
@@ -198,28 +199,78 @@ def test_the_consumer_killed_and_restarted_while_blocks_arrive(bench):
     bench.assert_equal_to_node()
 
 
-def test_the_broker_restarted_under_the_follower_and_the_consumer(bench):
+def test_the_broker_restarted_three_times_under_the_follower_and_the_consumer(bench):
+    """Both as services; twice the consumer is frozen past its session across the restart, so it comes back
+    as a member the broker no longer knows (its commit fails with UNKNOWN_MEMBER_ID)."""
+    follower, consumer = live_service(bench, "follower-live", "follow"), live_service(bench, "consumer-live", "consume")
+    running = lambda: bool(follower.pid() and consumer.pid())  # noqa: E731
+    try:
+        follower.start()
+        consumer.start()
+        for frozen in (False, True, True):
+            assert running(), tails(follower, consumer)
+            bench.mine(4)
+            time.sleep(1.5)  # somewhere in a step, or between two
+            if frozen:
+                os.kill(consumer.pid(), signal.SIGSTOP)
+            bench.kafka.stop()
+            bench.mine(3)  # the follower's steps fail, and are tried again
+            bench.kafka.start()
+            if frozen:
+                time.sleep(SESSION_S + 4)  # the group forgets the frozen member
+                os.kill(consumer.pid(), signal.SIGCONT)
+            bench.mine(2)
+        assert wait_until_loaded(bench, bench.head, running), "the live path stopped: " + tails(follower, consumer)
+    finally:
+        consumer.stop()
+        follower.stop()
+    assert "Traceback" not in consumer.log_file.read_text() + follower.log_file.read_text()
+    bench.assert_equal_to_node()
+
+
+def test_a_step_whose_rows_the_broker_lost_is_asked_again_and_loaded(bench):
+    bench.follow()
+    bench.consume()
+    lost = range(bench.head + 1, bench.mine(5) + 1)
+    manifest = publish_without_rows(bench, lost)
+    bench.mine(6)
     stop = threading.Event()
     follower = threading.Thread(target=live_services.follow, args=(bench.resources, stop))
-    live = live_services.consumer(bench.resources)
-    live.start()
-    follower.start()
+    follower.start()  # it resumes after the step, and publishes it again when asked
     try:
-        bench.mine(3)
-        for _ in range(10):
-            live.step()
-        bench.kafka.stop()
-        bench.mine(6)  # the follower's steps fail, and are tried again
-        for _ in range(10):
-            live.step()  # the consumer polls a broker that is not there, and goes on
-        bench.kafka.start()
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and (published(bench) or -1) < bench.head:
-            live.step()
+        live = bench.consume()
     finally:
         stop.set()
         follower.join()
-    bench.consume(live, started=True)
+    assert set(live.progress.rerequests) == {manifest.key.decode()}
+    assert live.progress.gaps == []
+    bench.assert_equal_to_node()
+
+
+def test_two_consumers_of_one_group_load_every_step_and_one_takes_over(bench):
+    consumers = [live_service(bench, f"consumer-live-{n}", "consume") for n in (1, 2)]
+    stop = threading.Event()
+    follower = threading.Thread(target=live_services.follow, args=(bench.resources, stop))
+    follower.start()
+    try:
+        for consumer in consumers:
+            consumer.start()
+        assert wait_for(lambda: any(STANDING_BY in c.log_file.read_text() for c in consumers)), tails(*consumers)
+        bench.mine(6)
+        assert wait_until_loaded(bench, bench.head), tails(*consumers)
+        loader = next(c for c in consumers if last_role(c) == LOADING)
+        standby = next(c for c in consumers if c is not loader)
+        assert last_role(standby) == STANDING_BY
+        os.kill(loader.pid(), signal.SIGKILL)  # the group evicts it after its session
+        loader.stop()
+        bench.mine(6)
+        assert wait_until_loaded(bench, bench.head), tails(standby)
+        assert last_role(standby) == LOADING
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+        stop.set()
+        follower.join()
     bench.assert_equal_to_node()
 
 
@@ -288,6 +339,54 @@ def loaded_block(bench) -> int:
     except Exception:  # noqa: BLE001 - not created yet
         return -1
     return int(found[0][0]) if found and found[0][0] is not None else -1
+
+
+SESSION_S = 6  # the bench's AVAX_LIVE_SESSION_TIMEOUT_S
+LOADING, STANDING_BY = "live consumer: loading for group", "another consumer of the group loads"
+
+
+def live_service(bench, name: str, service: str) -> LiveService:
+    """A follower or consumer of this bench as a process of its own, with a fresh log."""
+    process = LiveService(name, TEST_HOME / "live", service, lambda: bench.env)
+    process.log_file.unlink(missing_ok=True)
+    return process
+
+
+def wait_for(condition, still=lambda: True) -> bool:
+    """Whether `condition` came true within WAIT_S (while `still` holds)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and still() and not condition():
+        time.sleep(1)
+    return bool(condition())
+
+
+def wait_until_loaded(bench, block: int, still=lambda: True) -> bool:
+    return wait_for(lambda: loaded_block(bench) >= block, still)
+
+
+def last_role(consumer: LiveService) -> str | None:
+    """What a consumer process last said it was: the group's loader, or standing by."""
+    lines = [line for line in consumer.log_file.read_text().splitlines() if LOADING in line or STANDING_BY in line]
+    return None if not lines else LOADING if LOADING in lines[-1] else STANDING_BY
+
+
+def tails(*services: LiveService) -> str:
+    return "\n".join(f"--- {s.name}\n" + "\n".join(s.log_file.read_text().splitlines()[-15:]) for s in services)
+
+
+def publish_without_rows(bench, blocks: range):
+    """Fault injection: a step as a broker that lost its rows keeps it, its manifest alone."""
+    from avax_assets.live.follower import extract_step
+    from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN, encode_manifest, manifest_of
+
+    manifest = manifest_of(extract_step(ChainReader(bench.rpc), blocks, False), blocks, bench.head, time.time())
+    assert sum(n for rows in manifest.rows.values() for n in rows.values()) > 0
+    stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-lost")
+    try:
+        stream.publish([], [ORIGIN], (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), "a step without rows")
+    finally:
+        stream.close()
+    return manifest
 
 
 def published(bench) -> int | None:
