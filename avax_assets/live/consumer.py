@@ -253,7 +253,8 @@ class LiveConsumer:
             return
         dataset = self.by_topic[message.topic()]
         block = block_of(message.value()).block_number
-        if block <= self.checkpoints.get(dataset.name, -1) or message.key() in self.pending[dataset.name].get(block, ()):
+        loaded = block <= self.checkpoints.get(dataset.name, -1)
+        if loaded or message.key() in self.pending[dataset.name].get(block, ()):
             self.progress.duplicates += 1
             return
         self.pending[dataset.name][block][message.key()] = (message.value(), *where)
@@ -339,7 +340,8 @@ class LiveConsumer:
         """Commit, per partition, the first offset still needed (a message held, not yet loaded), or the
         position: a restart reads again exactly what was not loaded."""
         needed: dict[TopicPartitionKey, int] = {}
-        held = [where for by_block in self.pending.values() for rows in by_block.values() for _, *where in rows.values()]
+        held = [where for by_block in self.pending.values() for rows in by_block.values()
+                for _, *where in rows.values()]
         held += [(tp, offset) for _, tp, offset in self.manifests.values()]
         for tp, offset in held:
             needed[tp] = min(offset, needed.get(tp, offset))

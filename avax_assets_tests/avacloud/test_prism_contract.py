@@ -23,8 +23,10 @@ from avax_assets_tests.conftest import SPECS_DIR, TEST_HOME, service_port
 
 @pytest.fixture(scope="module")
 def prism():
-    servers = {"data": Prism("prism-data", service_port(14010), TEST_HOME, SPECS_DIR / "glacier-data-api.openapi.json"),
-               "metrics": Prism("prism-metrics", service_port(14011), TEST_HOME, SPECS_DIR / "popsicle-metrics-api.openapi.json")}
+    servers = {"data": Prism("prism-data", service_port(14010), TEST_HOME,
+                             SPECS_DIR / "glacier-data-api.openapi.json"),
+               "metrics": Prism("prism-metrics", service_port(14011), TEST_HOME,
+                                SPECS_DIR / "popsicle-metrics-api.openapi.json")}
     started = [s for s in servers.values() if not (s.pid() and s.is_ready())]
     try:
         for server in servers.values():

@@ -41,7 +41,8 @@ class LiveBench:
         self.anvil = Anvil("anvil-live", service_port(18645), home)
         self.anvil.stop()  # a fresh chain
         self.anvil.start()
-        self.kafka = Kafka("kafka-live", service_port(19192), home, stack.s3, bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
+        self.kafka = Kafka("kafka-live", service_port(19192), home, stack.s3,
+                           bucket=f"tansu-live-{uuid.uuid4().hex[:8]}")
         self.kafka.start()
         self.rpc = JsonRpcClient(RpcSettings(url=self.anvil.url, batch_size=100))
         self.miner = LiveMiner(self.rpc, seed=3, start=DAY_START)
