@@ -243,12 +243,19 @@ def serving_a_transaction_twice(full_blocks_with_receipts, number: int):
 def test_a_wrong_day_over_a_good_one_is_refused_before_the_swap(first_run, resources, lake, client, node_day,
                                                                monkeypatch):
     """The day loaded well before; a node now serves one transaction twice. The load audits the staged day,
-    refuses it in one line naming the audits and the keys, and the table and the lake object keep the good day."""
+    refuses it in one line naming the audits and the keys, and the table and the lake object keep the good day.
+    FAKE, on purpose: the earlier lines of defence (the chunk's proof, the spool's key check) are switched off,
+    so that the last one, the load's audits, is seen to hold on its own."""
+    from avax_assets.chain import extractors
+    from avax_assets.core import spool
+
     before = snapshot(lake, client)
     block = next(b for b in node_day["blocks"] if b["transactions"])
     number, twice = int(block["number"], 16), block["transactions"][0]["hash"]
     monkeypatch.setattr(ChainReader, "full_blocks_with_receipts",
                         serving_a_transaction_twice(ChainReader.full_blocks_with_receipts, number))
+    monkeypatch.setattr(extractors, "prove_receipts", lambda *args: None)
+    monkeypatch.setattr(spool.PartitionKeys, "prove", lambda self, path: None)
     wrong = dg.materialize(chain_assets, selection=["transactions", "clickhouse_transactions"], partition_key=DAY,
                            resources=resources, raise_on_error=False)
     assert not wrong.success
