@@ -10,11 +10,12 @@ next extraction.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from avax_assets.core.errors import PartitionCheckFailed, PartitionLoadError
+from avax_assets.core.errors import PartitionCheckFailed, PartitionLoadError, SettingError
 from avax_assets.core.processes import process_alive
 from avax_assets.core.schema import Dataset
 
@@ -129,27 +130,44 @@ class PartitionSpool:
     """Context manager writing batches of one dataset partition to a temporary local Parquet file."""
 
     def __init__(self, dataset: Dataset, partition: str, directory: str | None = None) -> None:
-        self.dataset = dataset
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f"{dataset.name}-{partition}-{os.getpid()}{PID_END}", suffix=SUFFIX,
-                                    dir=directory)
-        os.close(fd)
-        self.result = SpooledPartition(dataset, partition, Path(name))
-        self.keys = PartitionKeys(dataset, partition)
-        self._writer = pq.ParquetWriter(name, dataset.arrow_schema, **PARQUET_OPTIONS)
+        self.dataset, self.partition, self.directory = dataset, partition, directory or tempfile.gettempdir()
+        with self._disk():
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"{dataset.name}-{partition}-{os.getpid()}{PID_END}", suffix=SUFFIX,
+                                        dir=directory)
+            os.close(fd)
+            self.result = SpooledPartition(dataset, partition, Path(name))
+            self.keys = PartitionKeys(dataset, partition)
+            self._writer = pq.ParquetWriter(name, dataset.arrow_schema, **PARQUET_OPTIONS)
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            with self._disk():
+                self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
             self.keys.add(batch)
             self.result.rows += batch.num_rows
 
     def finish(self) -> SpooledPartition:
         """The complete spool, once its keys are proven (PartitionKeys)."""
-        self._writer.close()
+        with self._disk():
+            self._writer.close()
         self.keys.prove(self.result.path)
         return self.result
+
+    @contextmanager
+    def _disk(self) -> Iterator[None]:
+        """A full or unwritable spool directory said as such, naming it and its setting."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS) and \
+                    "No space left" not in str(exc):
+                raise
+            why = "is full" if exc.errno != errno.EACCES and exc.errno != errno.EROFS else "cannot be written"
+            raise SettingError(f"dataset '{self.dataset.name}' partition {self.partition}: the spool directory "
+                               f"{os.path.abspath(self.directory)} {why} ({exc.strerror or exc}); free space there "
+                               "or point AVAX_SPOOL_DIR at a larger disk") from None
 
     def __enter__(self) -> PartitionSpool:
         return self

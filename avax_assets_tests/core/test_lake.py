@@ -127,3 +127,26 @@ def test_an_object_written_before_a_nullable_column_was_declared_reads_with_it_n
                    tmp_path / "broken.parquet")
     with pytest.raises(PartitionLoadError, match="'gas_used'"):
         list(read_conformed(pq.ParquetFile(tmp_path / "broken.parquet"), BLOCKS.arrow_schema, 100))
+
+
+def test_a_full_spool_disk_is_said_naming_the_directory_and_its_setting(tmp_path, monkeypatch):
+    """FAKE, on purpose: the disk fills at the first write (no real disk fills on cue)."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    from avax_assets.core.spool import PartitionSpool
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", full)
+    row = {c.name: None for c in BLOCKS.columns}
+    row.update(block_number=1, block_timestamp=0, block_hash="0x" + "1" * 64, parent_hash="0x" + "0" * 64,
+               gas_limit=1, gas_used=0, transaction_count=0)
+    batch = pa.RecordBatch.from_pylist([row], schema=BLOCKS.arrow_schema)
+    directory = str(tmp_path / "spool")
+    with pytest.raises(SettingError) as refused, PartitionSpool(BLOCKS, "2024-06-02", directory) as spool:
+        spool.write(batch)
+    assert str(tmp_path / "spool") in str(refused.value) and "AVAX_SPOOL_DIR" in str(refused.value)
+    assert "is full" in str(refused.value) and not list((tmp_path / "spool").iterdir())  # nothing left behind
