@@ -46,6 +46,10 @@ def main() -> None:
         demo(args)
     except ServiceError as exc:
         raise SystemExit(f"demo: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; what was stored stays consistent (runs are atomic)
+        console.print("\ndemo: interrupted; the local services keep running "
+                      "(bash deployments/local/services.sh down stops them)")
+        raise SystemExit(130) from None
 
 
 def quiet() -> None:
