@@ -27,9 +27,16 @@ DAY = "2024-06-03"
 NOT_SERVED = {
     BLOCKS.name: ("miner", "state_root", "transactions_root", "receipts_root", "extra_data", "size", "difficulty",
                   "ext_data_gas_used", "blob_gas_used", "ext_data_hash", "block_extra_data", "excess_blob_gas",
-                  "parent_beacon_block_root", "timestamp_milliseconds", "min_delay_excess"),
+                  "parent_beacon_block_root", "timestamp_milliseconds", "min_delay_excess", "logs_bloom",
+                  "sha3_uncles", "mix_hash", "header_nonce", "withdrawals_root", "requests_hash", "target_exponent",
+                  "min_price_exponent", "target_excess", "settled_height", "settled_gas_unix",
+                  "settled_gas_numerator", "settled_excess", "gas_config_validator_target_gas",
+                  "gas_config_target_gas", "gas_config_target_to_excess_scaling", "gas_config_min_gas_price",
+                  "gas_config_static_pricing"),
     TRANSACTIONS.name: ("max_fee_per_gas", "max_priority_fee_per_gas", "input", "cumulative_gas_used",
-                        "contract_address", "logs_count"),
+                        "contract_address", "logs_count", "access_list", "authorization_list",
+                        "max_fee_per_blob_gas", "blob_versioned_hashes", "y_parity", "v", "r", "s", "blob_gas_used",
+                        "blob_gas_price"),
 }
 SETTINGS = {"AVAX_BLOCKS_SOURCE": "data_api", "AVAX_CLICKHOUSE_DATABASE": "avax_data_api",
             "AVAX_RPC_CHUNK_BLOCKS": "7", "AVAX_AVACLOUD_CU_PER_MINUTE": "1000000"}
