@@ -74,7 +74,7 @@ def _avax_moved(tx: AtomicTx, avax: str) -> int:
 def transaction_row(position: dict, index: int, tx: AtomicTx) -> dict:
     avax = ids.AVAX_ASSET.get(tx.network_id)
     here_first = (tx.blockchain_id, tx.other_chain) if tx.kind == "export" else (tx.other_chain, tx.blockchain_id)
-    return {**position, "transaction_id": tx.id, "transaction_index": index, "transaction_type": tx.kind,
+    return {**position, "transaction_id": tx.id, "transaction_index": index, "atomic_type": tx.kind,
             "network_id": tx.network_id, "blockchain_id": tx.blockchain_id, "source_blockchain_id": here_first[0],
             "destination_blockchain_id": here_first[1],
             "fee_burned": str(tx.burned(avax)) if avax else None,

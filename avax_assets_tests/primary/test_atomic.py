@@ -165,7 +165,7 @@ def test_stored_blocks_give_rows_and_a_block_that_does_not_decode_gives_none_and
         {"block_number": 102, "block_timestamp": after_fork, "block_hash": "0x66",
          "block_extra_data": "0x" + javascript["batch"] + "00"},
     ])])
-    assert [(r["block_number"], r["transaction_index"], r["transaction_type"]) for r in decoded.transactions] == [
+    assert [(r["block_number"], r["transaction_index"], r["atomic_type"]) for r in decoded.transactions] == [
         (48, 0, "export"), (101, 0, "import"), (101, 1, "import"), (101, 2, "export"), (101, 3, "export")]
     assert [(u.block_number, u.block_hash) for u in decoded.undecodable] == [(102, "0x66")]
     assert "trailing bytes" in decoded.undecodable[0].reason
