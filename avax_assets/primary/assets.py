@@ -3,7 +3,8 @@
 - p_chain_blocks, p_chain_transactions, p_chain_utxos: one step over one pass of the day (a joint asset), from
   the AvaCloud Data API, or from a node's platform API when AVAX_P_CHAIN_RPC_URL is set (the `p_chain` resource).
 - p_chain_rewards: the rewards the day's RewardValidatorTxs paid, from the Data API, found by the addresses of
-  the reward UTXOs in the stored p_chain_utxos.
+  the reward UTXOs in the stored p_chain_utxos (a day read from a node has none: its transactions hold no
+  reward UTXOs, so its rewards are not found).
 - atomic_transactions, atomic_inputs_outputs: decoded from the stored C-Chain `blocks` (no trip to the node),
   with a check that names every block whose extra data does not decode exactly.
 """
