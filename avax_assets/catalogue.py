@@ -41,32 +41,38 @@ from avax_assets.orchestration.schedules import (
 )
 from avax_assets.subgraphs import assets as subgraphs
 from avax_assets.orchestration.resources import ClickHouseResource, KafkaResource, ParquetLakeIOManager
+from avax_assets.primary import assets as primary
+from avax_assets.primary.datasets import P_CHAIN_BLOCKS
+from avax_assets.primary.resources import PChainResource
 from avax_assets.subgraphs.datasets import DEX_SWAPS
 from avax_assets.subgraphs.resources import SubgraphResource
 from avax_assets.tokens import assets as tokens
 
 # Scopes: what each daily job materializes (its datasets' extract and load assets), by name. The chain scope
-# takes the chain, tokens and events families (all read the C-Chain's days); tests and the demo use them too.
+# takes the chain, tokens and events families and the C-Chain's atomic transactions (all read the C-Chain's days);
+# tests and the demo use them too.
 SCOPES: dict[str, tuple[DatasetAsset, ...]] = {
-    "chain": (*chain.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET),
+    "chain": (*chain.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET, *primary.ATOMIC_ASSETS),
     "network": SNAPSHOT_ASSETS,
     "bridges": BRIDGE_ASSETS,
     "metrics": METRICS_ASSETS,
     "subgraphs": subgraphs.ASSETS,
+    "primary": primary.P_CHAIN_ASSETS,
 }
 # Families: the folder declaring each dataset (for the docs)
 FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
     "chain": chain.ASSETS, "tokens": (*tokens.ASSETS, tokens.TOKENS_ASSET), "events": events.ASSETS,
     "avacloud": (*SNAPSHOT_ASSETS, *BRIDGE_ASSETS, *METRICS_ASSETS), "subgraphs": subgraphs.ASSETS,
+    "primary": primary.ASSETS,
 }
 # Datasets a scope extracts together, in one step over one pass of their source
-JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS}
+JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS, "primary": (primary.P_CHAIN_JOINT,)}
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in SCOPES.values() for spec in specs}
 SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in SCOPES.values() for spec in specs
                                                         if spec.reads))
 # Every resource the assets, sensors and services use; its settings model declares its variables.
-RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, KafkaResource, ParquetLakeIOManager,
-             ClickHouseResource, LiveResource)
+RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, PChainResource, KafkaResource,
+             ParquetLakeIOManager, ClickHouseResource, LiveResource)
 # Every settings model: the resources' and the code location's own (docs/settings.md lists them all)
 SETTINGS = (*(kind.model for kind in RESOURCES), *configured.LOCATION_SETTINGS)
 
@@ -103,6 +109,9 @@ DAILY_JOBS = (
              "ClickHouse.", "metrics", minute=40, witness=METRICS),
     DailyJob("bridges_daily", "ICM messages (bridges) of one UTC day from the AvaCloud Data API → Kafka → Parquet → "
              "ClickHouse.", "bridges", minute=45, witness=BRIDGES),
+    DailyJob("primary_daily", "The P-Chain's blocks, transactions, UTXOs and rewards for one UTC day from the "
+             "AvaCloud Data API (or a P-Chain node) → Kafka → Parquet → ClickHouse.", "primary", minute=30,
+             witness=P_CHAIN_BLOCKS),
     DailyJob("subgraphs_daily", "Subgraph entities (DEX swaps) in one UTC day's block range from The Graph → Kafka → "
              "Parquet → ClickHouse.", "subgraphs", minute=50, witness=DEX_SWAPS),
 )

@@ -3,6 +3,7 @@ used by the tests and the demo. Each returns what it checked and every mismatch 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import eth_abi
@@ -12,7 +13,9 @@ from avax_assets.analytics.views import ZERO_ADDRESS
 from avax_assets.chain.rpc import Call, CallError, JsonRpcClient
 from avax_assets.core.clickhouse import ClickHouseWarehouse
 from avax_assets.core.errors import RpcError
+from avax_assets.core.schema import CHAIN_ID
 from avax_assets.events.datasets import EVENTS, UNISWAP_V2_SYNC, WAVAX, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL
+from avax_assets.primary.atomic import decode_atomic, is_batch
 from avax_assets.tokens.decode import TRANSFER, TRANSFER_BATCH, TRANSFER_SINGLE
 
 VALUE_MOVING_CALLS = ("CALL", "CREATE", "CREATE2", "SELFDESTRUCT")
@@ -87,6 +90,13 @@ def native_flows(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
     return result
 
 
+def atomic_transactions(header: dict) -> list:
+    """The atomic transactions in a block's blockExtraData as the node serves it (anvil serves none)."""
+    extra = header.get("blockExtraData") or "0x"
+    time = dt.datetime.fromtimestamp(int(header["timestamp"], 16), dt.timezone.utc)
+    return decode_atomic(bytes.fromhex(extra[2:]), is_batch(CHAIN_ID, time))
+
+
 def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: int, last: int,
                    tables: set[str] | None = None) -> Reconciliation:
     """Rows of every chain dataset (or of `tables`) over [first, last] equal what the node reports for those
@@ -107,6 +117,7 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
         "erc721_transfers": ("1", count(TRANSFER, 4)),
         "erc1155_transfers": ("is_batch = 0", count(TRANSFER_SINGLE)),
         "internal_transactions": ("trace_address = ''", transactions),
+        "atomic_transactions": ("1", sum(len(atomic_transactions(h)) for h in headers)),
         **{event.dataset.table: ("1", sum(1 for log in logs if log["topics"] and log["topics"][0] == event.topic0
                                           and (not event.contracts or log["address"].lower() in event.contracts)))
            for event in EVENTS},

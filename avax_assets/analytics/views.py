@@ -3,10 +3,14 @@ each partition exactly once, so no FINAL is needed; sums of wei and token amount
 and amounts in token units are exact decimal text (base units shifted by the token's decimals, which a
 Float64 or a fixed-scale Decimal could not hold for every token)."""
 
+from avax_assets.avacloud.snapshots import DELEGATORS, VALIDATORS
 from avax_assets.chain.datasets import TRANSACTIONS
 from avax_assets.core.chart import Chart
 from avax_assets.core.schema import View
 from avax_assets.events.datasets import DEX_POOLS, LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP
+from avax_assets.primary.datasets import (ATOMIC_INPUTS_OUTPUTS, ATOMIC_TRANSACTIONS, P_CHAIN_BLOCKS, P_CHAIN_REWARDS,
+                                          P_CHAIN_TRANSACTIONS, P_CHAIN_UTXOS)
+from avax_assets.primary.ids import AVAX_ASSET, C_CHAIN, P_CHAIN, X_CHAIN
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 from avax_assets.tokens.metadata import TOKENS
 
@@ -55,6 +59,163 @@ SWAP_LEGS = f"""
         FROM (SELECT *, {_packed('amounts_in', False)} AS x_in, {_packed('amounts_in', True)} AS y_in,
                         {_packed('amounts_out', False)} AS x_out, {_packed('amounts_out', True)} AS y_out
               FROM {{db}}.{LB_SWAP.dataset.table})"""
+
+STAKING_TYPES = ("'AddValidatorTx', 'AddPermissionlessValidatorTx', 'AddAutoRenewedValidatorTx'",
+                 "'AddDelegatorTx', 'AddPermissionlessDelegatorTx'")
+L1_TYPES = ("'ConvertSubnetToL1Tx', 'RegisterL1ValidatorTx', 'SetL1ValidatorWeightTx', 'IncreaseL1ValidatorBalanceTx', "
+            "'DisableL1ValidatorTx'")
+CHAIN_NAMES = f"multiIf({{id}} = '{C_CHAIN}', 'C', {{id}} = '{P_CHAIN}', 'P', {{id}} = '{X_CHAIN}', 'X', {{id}})"
+
+
+def chain_name(column: str) -> str:
+    """SQL: the primary network's chains by letter (mainnet ids), any other blockchain by its id."""
+    return CHAIN_NAMES.format(id=column)
+
+
+# AVAX crossing between the C-Chain and the P- or X-Chain, one row per UTXO and side: what the exporting chain
+# put in shared memory and what the importing chain took (the same UTXO id on both sides)
+CROSSINGS = f"""
+        SELECT 'sent' AS side, concat('C→', {chain_name('t.destination_blockchain_id')}) AS corridor, io.utxo_id,
+               io.transaction_id, io.block_timestamp AS at, io.asset_id, io.amount
+        FROM {{db}}.{ATOMIC_INPUTS_OUTPUTS.table} AS io
+        JOIN {{db}}.{ATOMIC_TRANSACTIONS.table} AS t USING (block_number, transaction_id)
+        WHERE io.io_type = 'utxo_output'
+        UNION ALL
+        SELECT 'received', concat({chain_name('t.source_blockchain_id')}, '→C'), io.utxo_id, io.transaction_id,
+               io.block_timestamp, io.asset_id, io.amount
+        FROM {{db}}.{ATOMIC_INPUTS_OUTPUTS.table} AS io
+        JOIN {{db}}.{ATOMIC_TRANSACTIONS.table} AS t USING (block_number, transaction_id)
+        WHERE io.io_type = 'utxo_input'
+        UNION ALL
+        SELECT 'sent', 'P→C', utxo_id, transaction_id, block_timestamp, asset_id, amount
+        FROM {{db}}.{P_CHAIN_UTXOS.table}
+        WHERE direction = 'produced' AND consumed_on_blockchain_id = '{C_CHAIN}'
+        UNION ALL
+        SELECT 'received', 'C→P', utxo_id, transaction_id, block_timestamp, asset_id, amount
+        FROM {{db}}.{P_CHAIN_UTXOS.table}
+        WHERE direction = 'consumed' AND created_on_blockchain_id = '{C_CHAIN}'"""
+
+PRIMARY_NETWORK_VIEWS = (
+    View(
+        "p_chain_daily_staking",
+        "Per UTC day on the P-Chain: validations and delegations started and the AVAX they locked, and the rewards "
+        "paid (validator, delegator, validator fee), all exact nAVAX.",
+        (P_CHAIN_TRANSACTIONS, P_CHAIN_REWARDS),
+        f"""
+        SELECT day, sum(validations) AS validations_started, sum(validator_stake) AS validator_stake_navax,
+               sum(delegations) AS delegations_started, sum(delegator_stake) AS delegator_stake_navax,
+               sum(validator_rewards) AS validator_rewards_navax, sum(delegator_rewards) AS delegator_rewards_navax,
+               sum(fee_rewards) AS validator_fee_rewards_navax
+        FROM (
+            SELECT toDate(block_timestamp) AS day,
+                   countIf(tx_type IN ({STAKING_TYPES[0]})) AS validations,
+                   sumIf(ifNull(amount_staked, 0), tx_type IN ({STAKING_TYPES[0]})) AS validator_stake,
+                   countIf(tx_type IN ({STAKING_TYPES[1]})) AS delegations,
+                   sumIf(ifNull(amount_staked, 0), tx_type IN ({STAKING_TYPES[1]})) AS delegator_stake,
+                   toUInt256(0) AS validator_rewards, toUInt256(0) AS delegator_rewards, toUInt256(0) AS fee_rewards
+            FROM {{db}}.{P_CHAIN_TRANSACTIONS.table}
+            GROUP BY day
+            UNION ALL
+            SELECT toDate(block_timestamp), 0, toUInt256(0), 0, toUInt256(0),
+                   sumIf(reward_amount, reward_type = 'VALIDATOR'), sumIf(reward_amount, reward_type = 'DELEGATOR'),
+                   sumIf(reward_amount, reward_type = 'VALIDATOR_FEE')
+            FROM {{db}}.{P_CHAIN_REWARDS.table}
+            GROUP BY 1
+        )
+        GROUP BY day
+        """,
+    ),
+    View(
+        "l1_validator_fees_daily",
+        "Per UTC day: the L1 validator transactions (ACP-77), the AVAX they put into validator balances and burned "
+        "as fees, and the continuous fees L1 validators paid since the previous loaded day (from the blocks' "
+        "cumulative count; null from a P-Chain node source, and on the first loaded day), all exact nAVAX.",
+        (P_CHAIN_TRANSACTIONS, P_CHAIN_BLOCKS),
+        f"""
+        SELECT d.day AS day, ifNull(t.l1_transactions, 0) AS l1_transactions,
+               ifNull(t.balance_deposited, toUInt256(0)) AS balance_deposited_navax,
+               ifNull(t.fees_burned, toUInt256(0)) AS transaction_fees_navax,
+               d.accrued - d.previous AS continuous_fees_navax
+        FROM (
+            SELECT day, accrued, lagInFrame(accrued) OVER (ORDER BY day ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+                   AS previous
+            FROM (SELECT toDate(block_timestamp) AS day, max(l1_validators_accrued_fees) AS accrued
+                  FROM {{db}}.{P_CHAIN_BLOCKS.table} GROUP BY day)
+        ) AS d
+        LEFT JOIN (
+            SELECT toDate(block_timestamp) AS day, count() AS l1_transactions,
+                   sum(ifNull(l1_validator_balance, 0)) AS balance_deposited, sum(ifNull(fee_burned, 0)) AS fees_burned
+            FROM {{db}}.{P_CHAIN_TRANSACTIONS.table}
+            WHERE tx_type IN ({L1_TYPES})
+            GROUP BY day
+        ) AS t ON t.day = d.day
+        """,
+    ),
+    View(
+        "avax_c_p_flows_daily",
+        "Per UTC day and corridor (C→P, P→C, C→X, X→C): the AVAX (mainnet's asset id) the exporting chain sent "
+        "and the AVAX the importing chain received that day, as UTXOs (exact nAVAX), and how many; from the "
+        "C-Chain's decoded atomic transactions and the P-Chain's UTXOs (the X-Chain's side is not loaded).",
+        (ATOMIC_INPUTS_OUTPUTS, ATOMIC_TRANSACTIONS, P_CHAIN_UTXOS),
+        f"""
+        SELECT toDate(at) AS day, corridor, countIf(side = 'sent') AS utxos_sent,
+               sumIf(amount, side = 'sent') AS sent_navax, countIf(side = 'received') AS utxos_received,
+               sumIf(amount, side = 'received') AS received_navax
+        FROM ({CROSSINGS})
+        WHERE asset_id = '{AVAX_ASSET[1]}'
+        GROUP BY day, corridor
+        """,
+    ),
+    View(
+        "c_p_flow_matches",
+        "Every UTXO crossing between the C-Chain and the P-Chain (or X-Chain) matched by its UTXO id: the export "
+        "that sent it and the import that took it, with the time it took; an unmatched one with its age (an export "
+        "not imported yet, an import whose export's day is not loaded, or the X-Chain's side, which is not loaded).",
+        (ATOMIC_INPUTS_OUTPUTS, ATOMIC_TRANSACTIONS, P_CHAIN_UTXOS),
+        f"""
+        SELECT utxo_id, any(corridor) AS corridor,
+               multiIf(countIf(side = 'sent') > 0 AND countIf(side = 'received') > 0, 'matched',
+                       countIf(side = 'sent') > 0, 'not imported yet', 'export not loaded') AS status,
+               anyIf(toNullable(transaction_id), side = 'sent') AS export_transaction_id,
+               anyIf(toNullable(at), side = 'sent') AS exported_at,
+               anyIf(toNullable(transaction_id), side = 'received') AS import_transaction_id,
+               anyIf(toNullable(at), side = 'received') AS imported_at,
+               anyIf(toNullable(amount), side = 'sent') AS sent_navax,
+               anyIf(toNullable(amount), side = 'received') AS received_navax,
+               if(status = 'matched', dateDiff('second', exported_at, imported_at), NULL) AS crossing_seconds,
+               if(status = 'matched', NULL, dateDiff('second', coalesce(exported_at, imported_at), now()))
+                   AS unmatched_age_seconds
+        FROM ({CROSSINGS})
+        GROUP BY utxo_id
+        """,
+    ),
+    View(
+        "staking_snapshot_matches",
+        "Every current (active or pending) primary-network validator and delegator of the newest snapshot, with "
+        "its staking transaction in p_chain_transactions when that day is loaded (found = false: not loaded, or "
+        "missing).",
+        (VALIDATORS, DELEGATORS, P_CHAIN_TRANSACTIONS),
+        f"""
+        SELECT s.kind AS kind, s.tx_hash AS tx_hash, s.node_id AS node_id, s.status AS status,
+               s.amount AS amount_navax, t.transaction_id != '' AS found,
+               if(found, t.tx_type, NULL) AS tx_type,
+               if(found, t.block_timestamp, NULL) AS block_timestamp
+        FROM (
+            SELECT 'validator' AS kind, assumeNotNull(tx_hash) AS tx_hash, node_id, validation_status AS status,
+                   ifNull(amount_staked, toUInt256(0)) AS amount
+            FROM {{db}}.{VALIDATORS.table}
+            WHERE snapshot_date = (SELECT max(snapshot_date) FROM {{db}}.{VALIDATORS.table})
+              AND validator_kind = 'primary_network' AND validation_status IN ('active', 'pending')
+            UNION ALL
+            SELECT 'delegator', tx_hash, node_id, delegation_status, amount_delegated
+            FROM {{db}}.{DELEGATORS.table}
+            WHERE snapshot_date = (SELECT max(snapshot_date) FROM {{db}}.{DELEGATORS.table})
+              AND delegation_status IN ('active', 'pending')
+        ) AS s
+        LEFT JOIN {{db}}.{P_CHAIN_TRANSACTIONS.table} AS t ON t.transaction_id = s.tx_hash
+        """,
+    ),
+)
 
 VIEWS = (
     View(
@@ -147,4 +308,5 @@ VIEWS = (
         LEFT JOIN {LATEST_TOKENS} AS tout ON tout.token_address = s.token_out
         """,
     ),
+    *PRIMARY_NETWORK_VIEWS,
 )

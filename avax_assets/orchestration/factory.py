@@ -491,7 +491,10 @@ def view_asset(view: View) -> dg.AssetsDefinition:
 
 
 def _create_view(warehouse, view: View, sql: str) -> tuple[int, dict]:
-    """(Re)create the view; its row count and, when it has one, its chart."""
+    """(Re)create the view (over empty tables for datasets no day of which is loaded yet); its row count and,
+    when it has one, its chart."""
+    for dataset in view.reads:
+        warehouse.ensure_table(dataset)
     rows = warehouse.create_view(view.name, sql)
     if not view.chart:
         return rows, {}

@@ -2,8 +2,10 @@
 fixtures (fixtures/avacloud.json), with real cursor paging: page N+1 is served for the token page N
 carried. Metrics API series are generated deterministically for the requested window and interval,
 paged by pageSize. Given a node's URL, it also serves the per-block C-Chain paths from that node
-(local/data_api_chain.py). The tests validate what it serves against the official specs. Used by the offline
-demo and tests; it is a fixture server, not the API: nothing else is implemented.
+(local/data_api_chain.py). The fixture P-Chain (local/p_chain_fixtures.py) is served as the Data API's
+primary-network lists and as a node's platform API (`POST /ext/bc/P`, local/p_chain_api.py). The tests
+validate what it serves against the official specs. Used by the offline demo and tests; it is a fixture
+server, not the API: nothing else is implemented.
 
     python -m avax_assets_dev.local.avacloud_fixtures --port 8440
 """
@@ -19,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from avax_assets_dev.local.data_api_chain import CHAIN_PATH, NodeAsDataApi
 from avax_assets_dev.local.http import BackgroundServer, JsonHandler
+from avax_assets_dev.local.p_chain_api import PLATFORM_PATH, PChainFixtures
 
 FIXTURES = Path(__file__).parent / "fixtures" / "avacloud.json"
 
@@ -27,10 +30,19 @@ class AvaCloudFixtureServer(BackgroundServer):
     def __init__(self, port: int = 0, fixtures: Path = FIXTURES, chain_rpc_url: str | None = None) -> None:
         pages = json.loads(fixtures.read_text())
         chain = NodeAsDataApi(chain_rpc_url) if chain_rpc_url else None
+        p_chain = PChainFixtures(pages)
         self.requests: list[str] = []
         server = self
 
         class Handler(JsonHandler):
+            def do_POST(self) -> None:
+                server.requests.append(f"POST {self.path}")
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                if urlsplit(self.path).path != PLATFORM_PATH or not isinstance(body, dict):
+                    self.reply(404, {"message": f"no fixture for POST {self.path}", "statusCode": 404})
+                    return
+                self.reply(200, p_chain.call(body))
+
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 server.requests.append(self.path)
@@ -41,6 +53,10 @@ class AvaCloudFixtureServer(BackgroundServer):
                     return
                 if chain and CHAIN_PATH.match(url.path):
                     self.reply(*chain.route(url.path, query))
+                    return
+                listed = p_chain.get(url.path, query)
+                if listed:
+                    self.reply(*listed)
                     return
                 token = query.get("pageToken")
                 book = pages.get(fixture_key(url.path, query))

@@ -39,7 +39,8 @@ def test_every_fixture_page_validates_against_the_spec(openapi):
     assert {key.split("?")[0] for key in fixtures} == {
         "/v1/chains", "/v1/networks/mainnet/subnets", "/v1/networks/mainnet/blockchains",
         "/v1/networks/mainnet/validators", "/v1/networks/mainnet/l1Validators", "/v1/networks/mainnet/delegators",
-        "/v1/icm/messages"}
+        "/v1/icm/messages", "/v1/networks/mainnet/blockchains/p-chain/blocks",
+        "/v1/networks/mainnet/blockchains/p-chain/transactions", "/v1/networks/mainnet/rewards"}
     for key, pages in fixtures.items():
         for page in pages:
             validate(openapi, key.split("?")[0], page)

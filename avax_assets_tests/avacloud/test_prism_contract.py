@@ -142,3 +142,23 @@ def test_per_block_chain_requests_are_valid(prism):
     assert_valid(transport)
     assert all("pageSize=" in str(request.url) for request, _ in transport.exchanges
                if str(request.url.path).endswith("/transactions"))
+
+
+def test_p_chain_requests_are_valid(prism):
+    """The P-Chain's day (blocks, transactions: p-chain, bounded by start and end timestamps) and its rewards (by
+    addresses, newest first)."""
+    from avax_assets.primary.data_api import BLOCKS_PATH, REWARDS_PATH, TRANSACTIONS_PATH, day_query
+
+    transport = Recording()
+    on = {"network": "mainnet", "blockchainId": "p-chain"}
+    rewards = {"addresses": "avax1x8kddk8l2p0prchnyddnjn7jly2t0szdktqusd", "sortOrder": "desc"}
+    with client(prism, transport) as api:
+        for path, key, query in ((BLOCKS_PATH, "blocks", day_query("2024-06-01")),
+                                 (TRANSACTIONS_PATH, "transactions", day_query("2024-06-01")),
+                                 (REWARDS_PATH, "historicalRewards", rewards)):
+            with pytest.raises(SourceRefused):  # Prism always returns a token: the guard ends the loop
+                list(api.pages(path, key, on, query))
+    assert_valid(transport)
+    assert {str(request.url.path) for request, _ in transport.exchanges} == {
+        "/v1/networks/mainnet/blockchains/p-chain/blocks", "/v1/networks/mainnet/blockchains/p-chain/transactions",
+        "/v1/networks/mainnet/rewards"}

@@ -36,7 +36,8 @@ def test_a_datasets_stages_share_its_domain_group_and_every_asset_has_owners():
 def test_extracts_hang_below_the_outside_system_they_read():
     external = {spec.key for spec in DEFS.assets if isinstance(spec, dg.AssetSpec)}
     assert external == {dg.AssetKey(source.name) for source in SOURCES}
-    assert {"c_chain_rpc", "avacloud_data_api", "avacloud_metrics_api", "the_graph"} == {s.name for s in SOURCES}
+    assert {"c_chain_rpc", "avacloud_data_api", "avacloud_metrics_api", "the_graph", "p_chain"} == \
+        {s.name for s in SOURCES}
     blocks = next(a for a in ASSETS if dg.AssetKey(BLOCKS.name) in a.keys)
     assert dg.AssetKey("c_chain_rpc") in {dep.asset_key for dep in blocks.specs_by_key[dg.AssetKey(BLOCKS.name)].deps}
 

@@ -8,7 +8,7 @@ import ast
 from avax_assets_tests.conftest import REPO
 
 PACKAGE = REPO / "avax_assets"
-FAMILIES = ("chain", "tokens", "events", "avacloud", "subgraphs", "analytics")  # a source's datasets each
+FAMILIES = ("chain", "tokens", "events", "avacloud", "subgraphs", "analytics", "primary")  # a source's datasets each
 SERVICES = ("live",)  # the live path: runs the families' code outside Dagster runs
 
 

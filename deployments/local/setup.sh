@@ -12,6 +12,6 @@ fi
 export UV_COMPILE_BYTECODE=1
 uv sync --frozen --quiet
 .venv/bin/python -m compileall -q -j 0 avax_assets avax_assets_dev avax_assets_tests benchmarks >/dev/null
-if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -e deployments/local/node/node_modules/@stoplight/prism-cli/dist/index.js ]; then
+if [ ! -x deployments/local/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -e deployments/local/node/node_modules/@stoplight/prism-cli/dist/index.js ] || [ ! -e deployments/local/node/node_modules/avalanche/dist/index.js ]; then
   (cd deployments/local/node && npm install --no-audit --no-fund --loglevel=error)
 fi
