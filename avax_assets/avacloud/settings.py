@@ -50,8 +50,4 @@ class AvaCloudSettings(Settings):
 
     @property
     def patience(self) -> Patience:
-        return Patience(timeout_s=self.timeout_s, max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                        backoff_max_s=self.backoff_max_s, deadline_s=self.deadline_s,
-                        max_response_bytes=int(self.max_response_mb * 2**20),
-                        settings="AVAX_AVACLOUD_TIMEOUT_S and AVAX_AVACLOUD_MAX_ATTEMPTS",
-                        url_setting="AVAX_AVACLOUD_DATA_URL or AVAX_AVACLOUD_METRICS_URL")
+        return Patience.of(self, "AVAX_AVACLOUD_DATA_URL or AVAX_AVACLOUD_METRICS_URL")

@@ -27,7 +27,6 @@ class TraceMethod(str, Enum):
     parity = "parity"
 
 
-PATIENCE_VARIABLES = "AVAX_RPC_TIMEOUT_S, AVAX_RPC_DEADLINE_S and AVAX_RPC_MAX_ATTEMPTS"
 
 
 class RpcSettings(Settings):
@@ -62,10 +61,7 @@ class RpcSettings(Settings):
 
     @property
     def patience(self) -> Patience:
-        return Patience(timeout_s=self.timeout_s, max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                        backoff_max_s=self.backoff_max_s, deadline_s=self.deadline_s,
-                        max_response_bytes=int(self.max_response_mb * 2**20), settings=PATIENCE_VARIABLES,
-                        url_setting="AVAX_TRACE_RPC_URL" if self.url == self.trace_url else "AVAX_RPC_URL")
+        return Patience.of(self, "AVAX_TRACE_RPC_URL" if self.url == self.trace_url else "AVAX_RPC_URL")
 
     def tracing(self) -> RpcSettings:
         """The settings of the trace node (the RPC node's own when no trace URL is set)."""

@@ -46,6 +46,18 @@ class Patience:
     settings: str = ""  # the variables that set this patience, for messages
     url_setting: str = ""  # the variable holding the URL, named when the server cannot be reached
 
+    @classmethod
+    def of(cls, settings, url_setting: str) -> Patience:
+        """A client's patience from its settings model, whose fields timeout_s, max_attempts, backoff_base_s,
+        backoff_max_s, deadline_s and max_response_mb every retrying client declares (its messages name
+        the variables of the first three that set how long it waits)."""
+        waits = ("timeout_s", "deadline_s", "max_attempts")
+        names = [v.name for v in type(settings).variables() if v.field in waits]
+        return cls(timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
+                   backoff_base_s=settings.backoff_base_s, backoff_max_s=settings.backoff_max_s,
+                   deadline_s=settings.deadline_s, max_response_bytes=int(settings.max_response_mb * 2**20),
+                   settings=f"{', '.join(names[:-1])} and {names[-1]}", url_setting=url_setting)
+
     def backoff(self, attempt: int) -> float:
         return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s)
 

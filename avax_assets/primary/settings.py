@@ -29,8 +29,4 @@ class PChainSettings(Settings):
 
     @property
     def patience(self) -> Patience:
-        return Patience(timeout_s=self.timeout_s, max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                        backoff_max_s=self.backoff_max_s, deadline_s=self.deadline_s,
-                        max_response_bytes=int(self.max_response_mb * 2**20),
-                        settings="AVAX_P_CHAIN_TIMEOUT_S, AVAX_P_CHAIN_DEADLINE_S and AVAX_P_CHAIN_MAX_ATTEMPTS",
-                        url_setting="AVAX_P_CHAIN_RPC_URL")
+        return Patience.of(self, "AVAX_P_CHAIN_RPC_URL")

@@ -35,11 +35,7 @@ class SubgraphSettings(Settings):
 
     @property
     def patience(self) -> Patience:
-        return Patience(timeout_s=self.timeout_s, max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                        backoff_max_s=self.backoff_max_s, deadline_s=self.deadline_s,
-                        max_response_bytes=int(self.max_response_mb * 2**20),
-                        settings="AVAX_GRAPH_TIMEOUT_S and AVAX_GRAPH_MAX_ATTEMPTS",
-                        url_setting="AVAX_GRAPH_GATEWAY_URL")
+        return Patience.of(self, "AVAX_GRAPH_GATEWAY_URL")
 
     def url_of(self, subgraph_id: str) -> str:
         return f"{self.gateway_url.rstrip('/')}/subgraphs/id/{subgraph_id}"
