@@ -94,9 +94,11 @@ def facts(dataset: Dataset) -> list[str]:
     lines = [
         f"group `{spec.group}` in the Dagster UI; family `{family_of(dataset)}`; job `{job_of(scope_of(dataset))}`",
         f"source: {spec.origin}" + (f", reading `{spec.reads.name}`" if spec.reads else ""),
-        f"Kafka topic: `{dataset.topic}`",
+        f"Kafka topic: `{dataset.topic}`" + (" (another chain's: the same name ending with its chain id)"
+                                             if dataset.chain_id is not None else ""),
         f"key: {code(dataset.key)} (the Kafka message key and the table's `ORDER BY`)",
-        f"ClickHouse table: `{dataset.table}`, `PARTITION BY toDate({dataset.partition_column})`",
+        f"ClickHouse table: `{dataset.table}`, `PARTITION BY {dataset.partition_by}`",
+        f"Parquet: `<lake root>/{dataset.lake_folder.replace(str(dataset.chain_id), '<chain id>')}/date=YYYY-MM-DD/`",
         "partitions: " + PARTITIONING_TEXT[dataset.partitioning].format(column=dataset.partition_column),
         f"backfill: {dataset.days_per_backfill_run} day{'s' if dataset.days_per_backfill_run > 1 else ''} per run",
         parent_text(dataset),

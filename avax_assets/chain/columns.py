@@ -128,7 +128,7 @@ def transaction_columns(full: list[dict], receipts: list[Receipt], schema: pa.Sc
             "max_priority_fee_per_gas": f.uint256_column(tx("maxPriorityFeePerGas"), nullable=True),
             "input": f.hex_column(tx("input")),
             "transaction_type": f.quantity_column(tx("type"), pa.uint8()),
-            "chain_id": f.quantity_column(tx("chainId"), nullable=True),
+            "signed_chain_id": f.quantity_column(tx("chainId"), nullable=True),
             "status": f.quantity_column(of_receipt("status"), pa.uint8()),
             "gas_used": gas_used,
             "cumulative_gas_used": f.quantity_column(of_receipt("cumulativeGasUsed")),

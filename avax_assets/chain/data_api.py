@@ -122,7 +122,7 @@ def transaction_row(tx: dict) -> dict:
         "gas": _uint(tx, "gasLimit"),
         "gas_price": str(price),
         "transaction_type": _uint(tx, "txType"),
-        "chain_id": _uint(tx, "chainId"),
+        "signed_chain_id": _uint(tx, "chainId"),
         "status": _uint(tx, "txStatus"),
         "gas_used": gas_used,
         "effective_gas_price": str(price),

@@ -15,7 +15,7 @@ BLOCK_POSITION = (
 
 BLOCKS = Dataset(
     name="blocks",
-    topic=f"avalanche.blocks.{CHAIN_ID}",
+    topic=f"avalanche.blocks.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="C-Chain blocks, one row per block.",
     key=("block_number",),
     columns=(
@@ -66,7 +66,7 @@ BLOCKS = Dataset(
 
 TRANSACTIONS = Dataset(
     name="transactions",
-    topic=f"avalanche.transactions.{CHAIN_ID}",
+    topic=f"avalanche.transactions.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="C-Chain transactions joined with their receipts, one row per transaction.",
     key=("transaction_hash",),
     parent=ParentLink(BLOCKS, on=("block_number",), count_column="transaction_count"),
@@ -84,7 +84,7 @@ TRANSACTIONS = Dataset(
         Column("max_priority_fee_per_gas", U256, nullable=True),
         Column("input", HEX, nullable=True, description="null from the Data API source"),
         Column("transaction_type", U8),
-        Column("chain_id", U64, nullable=True),
+        Column("signed_chain_id", U64, nullable=True),
         Column("status", U8, description="1 success, 0 reverted"),
         Column("gas_used", U64),
         Column("cumulative_gas_used", U64, nullable=True, description="null from the Data API source"),
@@ -108,7 +108,7 @@ TRANSACTIONS = Dataset(
 
 LOGS = Dataset(
     name="logs",
-    topic=f"avalanche.logs.{CHAIN_ID}",
+    topic=f"avalanche.logs.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="C-Chain event logs, one row per log.",
     key=("block_number", "log_index"),
     parent=ParentLink(TRANSACTIONS, on=("transaction_hash",), count_column="logs_count"),
@@ -128,7 +128,7 @@ LOGS = Dataset(
 
 INTERNAL_TRANSACTIONS = Dataset(
     name="internal_transactions",
-    topic=f"avalanche.internal-tx.{CHAIN_ID}",
+    topic=f"avalanche.internal-tx.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="Call frames from call traces, one row per frame (the transaction's own call included, at "
                 "trace_address ''); `reverted` is set on every frame under a failing ancestor.",
     key=("transaction_hash", "trace_address"),

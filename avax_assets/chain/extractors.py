@@ -54,7 +54,7 @@ Extractor = Callable[[Any, range, Scope], Proven]
 
 def to_batch(scope: Scope, rows: list[dict]) -> pa.RecordBatch:
     try:
-        return pa.RecordBatch.from_pylist(rows, schema=scope.dataset.arrow_schema)
+        return pa.RecordBatch.from_pylist(rows, schema=scope.dataset.source_schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         raise SourceDataError(scope.dataset.name, scope.partition, "?", f"does not fit the schema: {exc}") from exc
 
@@ -96,7 +96,7 @@ def extract_transactions(reader: ChainReader, blocks: range, scope: Scope) -> Pr
 def transactions_batch(full: list[dict], in_order: list[Receipt], scope: Scope,
                        txs: pa.Table | None) -> pa.RecordBatch:
     """`txs`: the transactions read by column (None when that refused them: the rows judge)."""
-    fast = None if txs is None else transaction_columns(full, in_order, scope.dataset.arrow_schema, txs)
+    fast = None if txs is None else transaction_columns(full, in_order, scope.dataset.source_schema, txs)
     if fast is not None:
         return fast
     plain_receipts = [plain_receipt(r) for r in in_order]
@@ -134,7 +134,7 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
 def logs_batch(logs: list, headers: list[dict], scope: Scope) -> pa.RecordBatch:
     """The logs dataset from the node's logs (undecoded JSON); `headers` are the chunk's checked blocks."""
     timestamps = {h["hash"].lower(): int(h["timestamp"], 16) for h in headers}
-    fast = log_columns(logs, timestamps, scope.dataset.arrow_schema)
+    fast = log_columns(logs, timestamps, scope.dataset.source_schema)
     if fast is not None:
         return fast
     rows = []  # something broke a rule, or a key is new: the row converters name the field and the value

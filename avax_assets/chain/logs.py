@@ -55,4 +55,4 @@ class LogEvent:
                 rows += self.decode_log(log)
             except ValueError as exc:  # NotDecodable, or a value that is not hex
                 malformed.append(MalformedLog(log["block_number"], log["log_index"], log["transaction_hash"], str(exc)))
-        return Decoded(pa.RecordBatch.from_pylist(rows, schema=self.dataset.arrow_schema), malformed)
+        return Decoded(pa.RecordBatch.from_pylist(rows, schema=self.dataset.source_schema), malformed)

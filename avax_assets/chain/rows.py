@@ -168,7 +168,7 @@ def transaction_row(block: dict, tx: dict, receipt: dict) -> dict:
         "max_priority_fee_per_gas": f.optional(f.uint256, tx, "maxPriorityFeePerGas", "maxPriorityFeePerGas"),
         "input": f.data(f.required(tx, "input"), "input"),
         "transaction_type": f.quantity(tx.get("type", "0x0"), "type"),
-        "chain_id": f.optional(f.quantity, tx, "chainId", "chainId"),
+        "signed_chain_id": f.optional(f.quantity, tx, "chainId", "chainId"),
         "status": f.quantity(f.required(receipt, "status"), "receipt.status"),
         "gas_used": gas_used,
         "cumulative_gas_used": f.quantity(f.required(receipt, "cumulativeGasUsed"), "receipt.cumulativeGasUsed"),

@@ -41,7 +41,7 @@ class Loaded:
 
 
 def _day(dataset: Dataset) -> str:
-    return f"toDate({checked_identifier(dataset.partition_column)}) = {{day:Date}}"
+    return dataset.partition_filter
 
 
 def _partition(loaded: Loaded) -> str:
@@ -55,7 +55,8 @@ def _loaded_partition(loaded: Loaded, dataset: Dataset) -> str:
 
 
 def _rows(loaded: Loaded, sql: str, day: dt.date | None = None, **parameters) -> list[tuple]:
-    return loaded.warehouse.client.query(sql, parameters={"day": day or loaded.day, **parameters}).result_rows
+    partition = loaded.dataset.partition_parameters(day or loaded.day)
+    return loaded.warehouse.client.query(sql, parameters={**partition, **parameters}).result_rows
 
 
 def _query_one(loaded: Loaded, sql: str, day: dt.date | None = None) -> tuple:
@@ -79,14 +80,14 @@ def _keys(names: Sequence[str], rows: list[tuple]) -> str:
 
 def unique_keys(loaded: Loaded) -> AuditResult:
     """No two rows of the partition share the natural key (counted on the rows as inserted, before any merge)."""
-    key = _columns(loaded.dataset.key)
+    key = _columns(loaded.dataset.key_in_chain)  # the partition holds one chain
     rows, distinct = _one_row(loaded, f"count(), uniqExact({key})")
     metadata = {"rows": rows, "duplicate_keys": rows - distinct}
     if rows == distinct:
         return AuditResult(True, metadata)
     repeated = _rows(loaded, f"SELECT {key} FROM {_partition(loaded)} GROUP BY {key} HAVING count() > 1 "
                              f"ORDER BY {key} LIMIT {SAMPLES}")
-    detail = f"keys repeated ({rows - distinct} extra rows), e.g. {_keys(loaded.dataset.key, repeated)}"
+    detail = f"keys repeated ({rows - distinct} extra rows), e.g. {_keys(loaded.dataset.key_in_chain, repeated)}"
     return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
 
@@ -179,7 +180,7 @@ Audit = Callable[[Loaded], AuditResult]
 def audits_for(dataset: Dataset) -> dict[str, Audit]:
     """The audits a dataset's declaration calls for."""
     audits: dict[str, Audit] = {"unique_keys": unique_keys, "rows_match_parquet": rows_match_parquet}
-    if dataset.key == (dataset.block_column,):  # one row per block: the blocks must be contiguous
+    if dataset.key_in_chain == (dataset.block_column,):  # one row per block: the blocks must be contiguous
         audits["contiguous_blocks"] = contiguous_blocks
         audits["adjacent_days_contiguous"] = adjacent_days_contiguous
     if dataset.parent:

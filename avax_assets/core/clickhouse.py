@@ -111,7 +111,7 @@ def create_table_sql(dataset: Dataset, database: str, table: str | None = None,
     return (
         f"CREATE TABLE IF NOT EXISTS {checked_identifier(database)}.{checked_identifier(table or dataset.table)}"
         f"{on_cluster_clause(on_cluster)} (\n    {columns}\n)\nENGINE = {engine}\n"
-        f"PARTITION BY toDate({dataset.partition_column})\nORDER BY ({order_by})"
+        f"PARTITION BY {dataset.partition_by}\nORDER BY ({order_by})"
     )
 
 
@@ -238,8 +238,10 @@ class ClickHouseWarehouse:
         """The newest block in the dataset's table (-1 when empty), looked for in its two newest days only (the
         partition key's index finds them at once)."""
         table, day = self.qualified(dataset.table), checked_identifier(dataset.partition_column)
-        newest, rows = self.client.query(f"SELECT max(block_number), count() FROM {table} WHERE toDate({day}) >= "
-                                         f"(SELECT max(toDate({day})) FROM {table}) - 1").result_rows[0]
+        chain = "1" if dataset.chain_id is None else "chain_id = {chain_id:UInt64}"
+        newest, rows = self.client.query(f"SELECT max(block_number), count() FROM {table} WHERE {chain} AND "
+                                         f"toDate({day}) >= (SELECT max(toDate({day})) FROM {table} WHERE {chain}) - 1",
+                                         parameters={"chain_id": dataset.chain_id}).result_rows[0]
         return int(newest) if rows else -1
 
     # --- the loads ledger: what the live path loaded, per dataset and step (declared in LOADS_COLUMNS) ----
@@ -314,7 +316,7 @@ class ClickHouseWarehouse:
         def insert(staging: str) -> None:
             for batch in batches:
                 if batch.num_rows:
-                    self.client.insert_arrow(staging, pa.Table.from_batches([batch]))
+                    self.client.insert_arrow(staging, pa.Table.from_batches([dataset.stamped(batch)]))
 
         return self._replace(dataset, day, insert, before_swap)
 
@@ -333,11 +335,11 @@ class ClickHouseWarehouse:
     def _replace(self, dataset: Dataset, day: dt.date, insert, before_swap: BeforeSwap | None) -> int:
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
-        staging = self.qualified(f"{dataset.table}{STAGING}{day:%Y%m%d}")
+        staging = self.qualified(f"{dataset.table}{STAGING}{_chain_part(dataset)}{day:%Y%m%d}")
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
         # the target's columns, partition and order, but a plain MergeTree: every inserted row stays for the audits
         self.client.command(f"CREATE TABLE {staging} AS {target} ENGINE = MergeTree "
-                            f"PARTITION BY toDate({checked_identifier(dataset.partition_column)}) "
+                            f"PARTITION BY {dataset.partition_by} "
                             f"ORDER BY ({', '.join(checked_identifier(k) for k in dataset.key)})")
         try:
             if isinstance(self.client, EmbeddedClient):
@@ -349,10 +351,11 @@ class ClickHouseWarehouse:
             if before_swap:
                 before_swap(staging)
             if staged:
-                self.client.command(f"ALTER TABLE {target} REPLACE PARTITION {{day:Date}} FROM {staging}",
-                                    parameters={"day": day})
+                self.client.command(f"ALTER TABLE {target} REPLACE PARTITION {dataset.partition_value} FROM "
+                                    f"{staging}", parameters=dataset.partition_parameters(day))
             else:
-                self.client.command(f"ALTER TABLE {target} DROP PARTITION {{day:Date}}", parameters={"day": day})
+                self.client.command(f"ALTER TABLE {target} DROP PARTITION {dataset.partition_value}",
+                                    parameters=dataset.partition_parameters(day))
         finally:
             self.client.command(f"DROP TABLE IF EXISTS {staging}")
         return staged  # what the partition now holds: REPLACE PARTITION swaps the staged part in whole
@@ -362,6 +365,7 @@ class ClickHouseWarehouse:
         boundaries, each one part (all or nothing), so a crash leaves whole blocks. The live path's loads,
         which keep themselves free of duplicates (live/consumer.py)."""
         self.ensure_table(dataset)
+        batch = dataset.stamped(batch)
         days = pc.cast(batch.column(dataset.partition_column), pa.date32())
         for day in sorted(pc.unique(days).to_pylist()):
             rows = batch.filter(pc.equal(days, pa.scalar(day, pa.date32())))
@@ -371,22 +375,25 @@ class ClickHouseWarehouse:
 
     def partition_rows(self, dataset: Dataset, day: dt.date) -> int:
         self.ensure_table(dataset)
-        column = checked_identifier(dataset.partition_column)
-        return self._count(self.qualified(dataset.table), f"toDate({column}) = {{day:Date}}", {"day": day})
+        return self._count(self.qualified(dataset.table), dataset.partition_filter, dataset.partition_parameters(day))
 
     def _staged_rows(self, dataset: Dataset, staging: str, day: dt.date) -> int:
         """The staged row count, in the same scan as the check that every row belongs to the day."""
-        column = checked_identifier(dataset.partition_column)
-        staged, stray = self.client.query(f"SELECT count(), countIf(toDate({column}) != {{day:Date}}) FROM {staging}",
-                                          parameters={"day": day}).result_rows[0]
+        staged, stray = self.client.query(f"SELECT count(), countIf(NOT ({dataset.partition_filter})) FROM {staging}",
+                                          parameters=dataset.partition_parameters(day)).result_rows[0]
         if stray:
             raise PartitionLoadError(f"dataset '{dataset.name}' partition {day}: {stray} rows have a "
-                                     f"'{column}' outside the partition; nothing was loaded")
+                                     f"'{dataset.partition_column}'{' or chain id' if dataset.chain_id else ''} "
+                                     "outside the partition; nothing was loaded")
         return int(staged)
 
     def _count(self, table: str, where: str = "1", parameters: dict | None = None) -> int:
         found = self.client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters)
         return int(found.result_rows[0][0])
+
+def _chain_part(dataset: Dataset) -> str:
+    return "" if dataset.chain_id is None else f"{dataset.chain_id}_"
+
 
 APPEND_ROWS = 500_000  # below ClickHouse's max_insert_block_size (1,048,576): one part per INSERT
 

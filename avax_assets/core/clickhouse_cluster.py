@@ -1,8 +1,9 @@
 """The same tables on a ClickHouse cluster: per dataset a replicated local table on every node and a
 Distributed table of the dataset's own name over them, so queries read the whole cluster.
 
-The Distributed table shards by the UTC day, so one day's partition lives whole on one shard: the
-loader's REPLACE PARTITION, which makes reloads exact without FINAL, stays a single-shard operation.
+The Distributed table shards by the UTC day (a chain's dataset: by chain and day), so one partition lives
+whole on one shard: the loader's REPLACE PARTITION, which makes reloads exact without FINAL, stays a
+single-shard operation.
 See deployments/clickhouse/README.md for the server configuration (macros, remote_servers, Keeper).
 
     avax-assets cluster-ddl [--cluster NAME] [--database avax]   # prints the DDL
@@ -40,7 +41,8 @@ def distributed_table_sql(dataset: Dataset, database: str, layout: ClusterLayout
                           on_cluster: bool = True) -> str:
     database = checked_identifier(database)
     cluster = on_cluster_clause(layout.cluster if on_cluster else None)
-    sharding_key = f"toYYYYMMDD({checked_identifier(dataset.partition_column)})"
+    day = f"toYYYYMMDD({checked_identifier(dataset.partition_column)})"
+    sharding_key = day if dataset.chain_id is None else f"cityHash64(chain_id, {day})"
     return (f"CREATE TABLE IF NOT EXISTS {database}.{checked_identifier(dataset.table)}{cluster} "
             f"AS {database}.{layout.local_table(dataset)}\n"
             f"ENGINE = Distributed({quoted(layout.cluster)}, {quoted(database)}, "

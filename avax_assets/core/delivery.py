@@ -35,7 +35,7 @@ class Delivered:
 def deliver(lake: Lake, publisher: KafkaPublisher, spooled: SpooledPartition, run_id: str,
             as_candidate: bool = False) -> Delivered:
     """Store and publish one partition; `as_candidate`: stored as the run's candidate (the run loads it)."""
-    name, partition = spooled.dataset.name, spooled.partition
+    name, partition = spooled.dataset.lake_folder, spooled.partition
     stored_at = lake.put_atomic(spooled.path, name, partition, candidate_of=run_id if as_candidate else None)
     path = lake.partition_path(name, partition)
     candidate = stored_at if as_candidate else None

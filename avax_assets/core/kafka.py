@@ -86,7 +86,7 @@ def sliced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterable[pa.RecordBa
 
 def encode_batch(dataset: Dataset, batch: pa.RecordBatch) -> tuple[list[bytes], list[bytes]]:
     """(keys, values) for one batch, encoded column-wise by polars rather than row by row in Python."""
-    frame = pl.from_arrow(batch)
+    frame = pl.from_arrow(dataset.stamped(batch))
     timestamps = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     frame = frame.with_columns([pl.col(c).dt.epoch("s") for c in timestamps])
     keys = frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in dataset.key], separator=KEY_SEPARATOR))
@@ -354,7 +354,7 @@ def decode_values(dataset: Dataset, values: list[bytes]) -> pa.RecordBatch:
 
 def transactional_id(dataset: Dataset, partition: str) -> str:
     """One transactional id per (dataset, partition): a second producer of the same partition fences the first."""
-    return f"avax-assets.{dataset.name}.{partition}"
+    return f"avax-assets.{dataset.qualified_name}.{partition}"
 
 
 def _accepts_connections(server: str, timeout_s: float) -> bool:

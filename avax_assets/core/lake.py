@@ -1,8 +1,10 @@
 """The Parquet lake: one object per dataset partition at a predictable Hive-style path.
 
-    <root>/<dataset>/date=YYYY-MM-DD/<dataset>.parquet
-    <root>/<dataset>/date=YYYY-MM-DD/_published.json   what Kafka holds of it (fingerprint, messages, run)
-    <root>/<dataset>/date=YYYY-MM-DD/_<dataset>.parquet.candidate-<run id>   a new object awaiting its audits
+    <root>/<folder>/date=YYYY-MM-DD/<dataset>.parquet
+    <root>/<folder>/date=YYYY-MM-DD/_published.json   what Kafka holds of it (fingerprint, messages, run)
+    <root>/<folder>/date=YYYY-MM-DD/_<dataset>.parquet.candidate-<run id>   a new object awaiting its audits
+
+The folder is the dataset's name, and for a chain's dataset `<dataset>/chain_id=<id>` (Dataset.lake_folder).
 
 A run that also loads the day into ClickHouse stores a candidate beside the object; the load promotes it
 to the object's path once the day passes its audits (a refused candidate stays, named by its run, until
@@ -186,8 +188,8 @@ class Lake:
                 raise SinkUnavailable(f"{self.where} did not answer ({action}): {_first_line(exc)}") from None
             raise
 
-    def partition_path(self, dataset: str, partition: str) -> str:
-        return f"{self.root}/{dataset}/date={partition}/{dataset}.parquet"
+    def partition_path(self, folder: str, partition: str) -> str:
+        return f"{self.root}/{folder}/date={partition}/{folder.split('/')[0]}.parquet"
 
     def put_atomic(self, local_file: Path, dataset: str, partition: str, candidate_of: str | None = None) -> str:
         """Store the partition's object (with `candidate_of`, that run's candidate for it); returns its path."""
@@ -241,11 +243,11 @@ class Lake:
             os.replace(temporary, path)
 
     def open_partition(self, dataset: Dataset, partition: str) -> LakePartition:
-        return LakePartition(self, self.partition_path(dataset.name, partition), dataset.arrow_schema)
+        return LakePartition(self, self.partition_path(dataset.lake_folder, partition), dataset.arrow_schema)
 
     def stored(self, name: str, partition: str, candidate_of: str | None = None) -> LakePartition:
-        """A handle by dataset name alone: its batches keep the stored types until `conformed_to`. With
-        `candidate_of`, that run's candidate when there is one. A partition never stored is a NotStored error
+        """A handle by its folder alone (Dataset.lake_folder): its batches keep the stored types until
+        `conformed_to`. With `candidate_of`, that run's candidate when there is one. A partition never stored is a NotStored error
         naming it (not the object store's own error)."""
         path = self.partition_path(name, partition)
         if candidate_of:

@@ -6,10 +6,12 @@ extractor, the Parquet writer, the Kafka encoder and the ClickHouse DDL cannot d
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
+import numpy as np
 import pyarrow as pa
 
 from avax_assets.core.chart import Chart
@@ -17,7 +19,9 @@ from avax_assets.core.vocabulary import VOCABULARY
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-CHAIN_ID = 43114  # Avalanche C-Chain mainnet
+# The chain the declarations name in their topics: the C-Chain. Each configured chain binds them to its own id
+# (`Dataset.on`), the C-Chain's included.
+CHAIN_ID = 43114
 
 
 def checked_identifier(name: str) -> str:
@@ -76,6 +80,10 @@ class Column:
         return f"Nullable({self.type.clickhouse})" if self.nullable else self.type.clickhouse
 
 
+# Every row of a chain dataset says its chain (Dataset.chain_id)
+CHAIN_COLUMN = Column("chain_id", U64)
+
+
 class Partitioning(str, Enum):
     """How a dataset's days are offered (orchestration/partitions.py makes them Dagster partitions)."""
 
@@ -103,6 +111,10 @@ class Dataset:
     partition_column  timestamp column whose UTC date is the daily partition
     parent    the dataset every row must join (referential and count checks)
     days_per_backfill_run  how many days one backfill run takes (1 for heavy datasets; see partitions.py)
+    chain_id  set for a dataset of one EVM chain (its topic ends with the id): the declaration gains the
+              `chain_id` column, first in its columns and its key; its ClickHouse partition is (chain id, day),
+              its Parquet folder `<name>/chain_id=<id>`. `on(id)` is the same dataset for another chain.
+    asset_prefix  the Dagster key prefix of its assets (a configured chain's name; none for the home chain)
     """
 
     name: str
@@ -115,10 +127,14 @@ class Dataset:
     parent: ParentLink | None = None
     partitioning: Partitioning = Partitioning.CHAIN_DAILY
     days_per_backfill_run: int = 1
+    chain_id: int | None = None
+    asset_prefix: tuple[str, ...] = ()
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         checked_identifier(self.name)
+        if self.chain_id is not None:
+            self._bind_chain()
         names = tuple(c.name for c in self.columns)
         object.__setattr__(self, "column_names", names)
         missing = {*self.key, self.partition_column, *([self.block_column] if self.block_column else [])} - set(names)
@@ -127,9 +143,78 @@ class Dataset:
         if len(set(names)) != len(names):
             raise ValueError(f"dataset {self.name}: duplicate column names")
 
+    def _bind_chain(self) -> None:
+        if not self.topic.endswith(f".{self.chain_id}"):
+            raise ValueError(f"dataset {self.name}: a chain dataset's topic ends with its chain id, "
+                             f"not {self.topic!r}")
+        if CHAIN_COLUMN.name not in (c.name for c in self.columns):
+            object.__setattr__(self, "columns", (CHAIN_COLUMN, *self.columns))
+        if self.key[0] != CHAIN_COLUMN.name:
+            object.__setattr__(self, "key", (CHAIN_COLUMN.name, *self.key))
+
+    def on(self, chain_id: int, asset_prefix: tuple[str, ...] = ()) -> Dataset:
+        """The same declaration for another chain (its topic, rows, partitions and assets that chain's)."""
+        if self.chain_id is None:
+            raise ValueError(f"dataset {self.name} is not a chain's: it cannot be bound to chain {chain_id}")
+        topic = self.topic.removesuffix(str(self.chain_id)) + str(chain_id)
+        parent = self.parent
+        if parent and parent.dataset.chain_id is not None:
+            parent = replace(parent, dataset=parent.dataset.on(chain_id, asset_prefix))
+        return replace(self, topic=topic, chain_id=chain_id, asset_prefix=asset_prefix, parent=parent)
+
     @property
     def table(self) -> str:
         return self.name
+
+    @property
+    def key_in_chain(self) -> tuple[str, ...]:
+        """What makes a row unique within its chain."""
+        return self.key if self.chain_id is None else self.key[1:]
+
+    @property
+    def lake_folder(self) -> str:
+        """Where its days are in the lake, under the lake's root."""
+        return self.name if self.chain_id is None else f"{self.name}/chain_id={self.chain_id}"
+
+    @property
+    def qualified_name(self) -> str:
+        """Its name, unique across chains (transactional ids, staging tables, logs)."""
+        return self.name if self.chain_id is None else f"{self.name}_{self.chain_id}"
+
+    @property
+    def partition_by(self) -> str:
+        """Its ClickHouse PARTITION BY expression: a chain-day is replaced whole."""
+        day = f"toDate({checked_identifier(self.partition_column)})"
+        return day if self.chain_id is None else f"({CHAIN_COLUMN.name}, {day})"
+
+    @property
+    def partition_value(self) -> str:
+        """One partition in ALTER … PARTITION, with the parameters of `partition_parameters`."""
+        return "{day:Date}" if self.chain_id is None else "({chain_id:UInt64}, {day:Date})"
+
+    @property
+    def partition_filter(self) -> str:
+        """The rows of one partition, with the parameters of `partition_parameters`."""
+        day = f"toDate({checked_identifier(self.partition_column)}) = {{day:Date}}"
+        return day if self.chain_id is None else f"{CHAIN_COLUMN.name} = {{chain_id:UInt64}} AND {day}"
+
+    def partition_parameters(self, day: dt.date) -> dict:
+        return {"day": day} if self.chain_id is None else {"day": day, "chain_id": self.chain_id}
+
+    @property
+    def source_schema(self) -> pa.Schema:
+        """The schema a source fills: every column but the chain id, which is the chain's (`stamped`)."""
+        return pa.schema([c.arrow_field for c in self.columns if c is not CHAIN_COLUMN])
+
+    def stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with its chain's id in the `chain_id` column, whatever the source left there."""
+        if self.chain_id is None:
+            return batch
+        if CHAIN_COLUMN.name in batch.schema.names:
+            batch = batch.drop_columns([CHAIN_COLUMN.name])
+        ids = pa.array(np.full(batch.num_rows, self.chain_id, dtype=np.uint64))
+        return pa.RecordBatch.from_arrays([ids, *batch.columns],
+                                          schema=batch.schema.insert(0, CHAIN_COLUMN.arrow_field))
 
     @property
     def arrow_schema(self) -> pa.Schema:

@@ -82,8 +82,8 @@ class PartitionKeys:
 
     def __init__(self, dataset: Dataset, partition: str) -> None:
         self.dataset, self.partition = dataset, partition
-        self.key = list(dataset.key)
-        self.per_block = dataset.block_column is not None and dataset.key == (dataset.block_column,)
+        self.key = list(dataset.key_in_chain)  # a spool holds one chain
+        self.per_block = dataset.block_column is not None and dataset.key_in_chain == (dataset.block_column,)
         self.hashes: list[pl.Series] = []
         self.span: tuple[int, int] | None = None
 
@@ -143,6 +143,7 @@ class PartitionSpool:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
+            batch = self.dataset.stamped(batch)
             with self._disk():
                 self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
             self.keys.add(batch)

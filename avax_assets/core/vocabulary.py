@@ -15,7 +15,9 @@ VOCABULARY: dict[str, str] = {
     "transaction_hash": "transaction hash, lower-case hex",
     "transaction_index": "position of the transaction in its block",
     "log_index": "position of the log in its block",
-    "chain_id": "EVM chain id",
+    "chain_id": "EVM chain id of the chain the row is from (a metric's: the chain id the API names, or 'total')",
+    "signed_chain_id": "the chain id the transaction's signature commits to (EIP-155); null for a legacy transaction "
+                       "signed without one",
     # blocks
     "miner": "fee recipient (coinbase) address",
     "state_root": "state trie root, lower-case hex; since Helicon (ACP-194) the state after the block's "

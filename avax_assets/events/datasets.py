@@ -68,7 +68,7 @@ def declare(name: str, abi: str, event: str, description: str, contracts: tuple[
     emitters = f" emitted by {', '.join(contracts)}" if contracts else " from any contract"
     dataset = Dataset(
         name=name,
-        topic=f"avalanche.events.{name}.{CHAIN_ID}",
+        topic=f"avalanche.events.{name}.{CHAIN_ID}", chain_id=CHAIN_ID,
         description=f"{description} `{abi_event.signature}`{emitters}, decoded by the ABI in `events/abis/{abi}`.",
         key=("block_number", "log_index"),
         parent=ParentLink(TRANSACTIONS, on=("transaction_hash",)),
@@ -114,7 +114,7 @@ POOL_EVENTS = tuple(e for e in EVENTS if e.pool)
 
 DEX_POOLS = Dataset(
     name="dex_pools",
-    topic=f"avalanche.dex-pools.{CHAIN_ID}",
+    topic=f"avalanche.dex-pools.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="Every DEX pool that emitted a declared pool event that day, with its two tokens, read with "
                 "eth_call at the day's last block.",
     key=("block_number", "pool_address"),  # one row per pool per day: a compacted topic keeps every day

@@ -29,4 +29,4 @@ def pool_batches(client: JsonRpcClient, pools: dict[str, PoolKind], at: dict) ->
             errors = {call: reason for call, reason in zip(kind.token_calls, (reason0, reason1), strict=True) if reason}
             rows.append({**at, "pool_address": address, "dex": kind.dex, "token0": token0, "token1": token1,
                          "call_errors": json.dumps(errors, separators=(",", ":"), sort_keys=True) if errors else None})
-        yield pa.RecordBatch.from_pylist(rows, schema=DEX_POOLS.arrow_schema)
+        yield pa.RecordBatch.from_pylist(rows, schema=DEX_POOLS.source_schema)

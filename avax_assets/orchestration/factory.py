@@ -37,7 +37,7 @@ from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.configured import SettingsResource
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
-from avax_assets.orchestration.resources import AWAITS_LOAD, reach_sinks
+from avax_assets.orchestration.resources import AWAITS_LOAD, LAKE_FOLDER, reach_sinks
 
 PREVIEW_ROWS = 5
 OWNERS = ("team:avax-assets",)
@@ -184,6 +184,7 @@ def code_version(dataset: Dataset) -> str:
 def declaration_metadata(dataset: Dataset) -> dict:
     return {
         "kafka_topic": dataset.topic,
+        LAKE_FOLDER: dataset.lake_folder,
         "natural_key": ", ".join(dataset.key),
         "clickhouse_table": dataset.table,
         "dagster/column_schema": column_schema(dataset),

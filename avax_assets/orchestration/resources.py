@@ -96,9 +96,18 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
 
     def load_input(self, context: dg.InputContext) -> dict:
         # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key
-        name = context.upstream_output.asset_key.path[-1]  # the lake's folder is the asset's name
+        name = lake_folder(context.upstream_output)
         lake, producer = self.lake(), producing_run(context)
         return {key: lake.stored(name, key, candidate_of=producer) for key in context.asset_partition_keys}
+
+
+# Definition metadata of an extract asset: its dataset's folder in the lake (Dataset.lake_folder)
+LAKE_FOLDER = "parquet_folder"
+
+
+def lake_folder(output: dg.OutputContext) -> str:
+    """The stored dataset's folder in the lake, as its asset declares it."""
+    return output.definition_metadata.get(LAKE_FOLDER) or output.asset_key.path[-1]
 
 
 def producing_run(context: dg.InputContext) -> str | None:

@@ -38,7 +38,7 @@ class Decoded:
 
     def batch(self, dataset) -> pa.RecordBatch:
         rows = self.transactions if dataset is ATOMIC_TRANSACTIONS else self.inputs_outputs
-        return pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)
+        return pa.RecordBatch.from_pylist(rows, schema=dataset.source_schema)
 
 
 def decode_blocks(blocks: Iterable[pa.RecordBatch], chain_id: int = CHAIN_ID) -> Decoded:

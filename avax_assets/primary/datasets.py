@@ -120,7 +120,7 @@ P_CHAIN_REWARDS = Dataset(
 
 ATOMIC_TRANSACTIONS = Dataset(
     name="atomic_transactions",
-    topic=f"avalanche.atomic-tx.{CHAIN_ID}",
+    topic=f"avalanche.atomic-tx.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="The C-Chain's atomic import and export transactions (AVAX and other assets moved to and from "
                 "the X- and P-Chains), decoded from the blocks' block_extra_data, one row per transaction.",
     key=("block_number", "transaction_id"),
@@ -146,7 +146,7 @@ ATOMIC_TRANSACTIONS = Dataset(
 
 ATOMIC_INPUTS_OUTPUTS = Dataset(
     name="atomic_inputs_outputs",
-    topic=f"avalanche.atomic-io.{CHAIN_ID}",
+    topic=f"avalanche.atomic-io.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="The inputs and outputs of the C-Chain's atomic transactions: EVM accounts debited (export) or "
                 "credited (import), and the UTXOs imported or exported, one row each.",
     key=("block_number", "transaction_id", "io_type", "position"),

@@ -150,5 +150,5 @@ def extract_entity(client: SubgraphClient, entity: SubgraphEntity, partition: st
             if not blocks.first <= row[dataset.block_column] <= blocks.last:
                 raise SourceDataError(dataset.name, partition, entity.block_path,
                                       f"is {row[dataset.block_column]}, outside the partition's blocks "
-                                      f"{blocks.first}..{blocks.last}", f"id {row[dataset.key[0]]}")
-        yield pa.RecordBatch.from_pylist(rows, schema=dataset.arrow_schema)
+                                      f"{blocks.first}..{blocks.last}", f"id {row[dataset.key_in_chain[0]]}")
+        yield pa.RecordBatch.from_pylist(rows, schema=dataset.source_schema)

@@ -41,7 +41,7 @@ def token(side: str) -> tuple[Column, ...]:
 
 DEX_SWAPS = Dataset(
     name="dex_swaps",
-    topic=f"avalanche.dex-swaps.{CHAIN_ID}",
+    topic=f"avalanche.dex-swaps.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="Trader Joe Liquidity Book (v2) swaps from its subgraph, by the block of their transaction. "
                 "Amounts in token units (decimals applied) as exact decimals.",
     key=("swap_id",),

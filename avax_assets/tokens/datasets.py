@@ -15,7 +15,7 @@ JOINS_TRANSACTION = ParentLink(TRANSACTIONS, on=("transaction_hash",))
 
 ERC20_TRANSFERS = Dataset(
     name="erc20_transfers",
-    topic=f"avalanche.erc20.{CHAIN_ID}",
+    topic=f"avalanche.erc20.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="ERC-20 Transfer events (3 topics, amount in data).",
     key=("block_number", "log_index"),
     parent=JOINS_TRANSACTION,
@@ -25,7 +25,7 @@ ERC20_TRANSFERS = Dataset(
 
 ERC721_TRANSFERS = Dataset(
     name="erc721_transfers",
-    topic=f"avalanche.erc721.{CHAIN_ID}",
+    topic=f"avalanche.erc721.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="ERC-721 Transfer events (4 topics, token id in topic3).",
     key=("block_number", "log_index"),
     parent=JOINS_TRANSACTION,
@@ -34,7 +34,7 @@ ERC721_TRANSFERS = Dataset(
 
 ERC1155_TRANSFERS = Dataset(
     name="erc1155_transfers",
-    topic=f"avalanche.erc1155.{CHAIN_ID}",
+    topic=f"avalanche.erc1155.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="ERC-1155 TransferSingle and TransferBatch events, one row per (id, value); "
                 "batch_index is the position in the batch (0 for single transfers).",
     key=("block_number", "log_index", "batch_index"),

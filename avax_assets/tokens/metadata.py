@@ -24,7 +24,7 @@ from avax_assets.tokens.datasets import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC11
 
 TOKENS = Dataset(
     name="tokens",
-    topic=f"avalanche.tokens.{CHAIN_ID}",
+    topic=f"avalanche.tokens.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="Metadata of every token contract seen that day (transfers, DEX pools' tokens, token events), "
                 "read with eth_call at the day's last block.",
     key=("block_number", "token_address"),  # one row per token per day: a compacted topic keeps every day
@@ -63,7 +63,7 @@ def token_batches(client: JsonRpcClient, seen: dict[str, set[str]], at: dict) ->
         outcomes = read_contracts(client, [ContractCall(t, c) for t in chunk for c in CALLS], at["block_number"])
         rows = [token_row(token, outcomes[i * len(CALLS):(i + 1) * len(CALLS)], at, sorted(seen[token]))
                 for i, token in enumerate(chunk)]
-        yield pa.RecordBatch.from_pylist(rows, schema=TOKENS.arrow_schema)
+        yield pa.RecordBatch.from_pylist(rows, schema=TOKENS.source_schema)
 
 
 def token_row(token: str, outcomes: list, at: dict, seen_in: list[str]) -> dict:

@@ -18,7 +18,7 @@ DAY = dt.date(2024, 6, 3)
 
 
 def block(number: int) -> dict:
-    row = {c.name: None for c in BLOCKS.columns}
+    row = {name: None for name in BLOCKS.source_schema.names}
     row.update(block_number=number,
                block_timestamp=int(dt.datetime(2024, 6, 3, 1, tzinfo=dt.timezone.utc).timestamp()) + number,
                block_hash=f"0x{number:064x}", parent_hash="0x" + "0" * 64, miner="0x" + "0" * 40,
@@ -40,7 +40,7 @@ def test_checks_pass_on_a_loaded_devchain_day(resources):
 
 
 def batch(numbers) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([block(n) for n in numbers], schema=BLOCKS.arrow_schema)
+    return pa.RecordBatch.from_pylist([block(n) for n in numbers], schema=BLOCKS.source_schema)
 
 
 @pytest.fixture
@@ -64,8 +64,8 @@ def audited_load(warehouse, dataset, batches, day=DAY) -> tuple[dict, str | None
 
 def day_rows(warehouse, dataset, day=DAY) -> list:
     return [row[0] for row in warehouse.client.query(
-        f"SELECT {dataset.key[0]} FROM {warehouse.qualified(dataset.table)} WHERE toDate(block_timestamp) = "
-        f"{{day:Date}} ORDER BY {dataset.key[0]}", parameters={"day": day}).result_rows]
+        f"SELECT {dataset.key_in_chain[0]} FROM {warehouse.qualified(dataset.table)} WHERE toDate(block_timestamp) = "
+        f"{{day:Date}} ORDER BY {dataset.key_in_chain[0]}", parameters={"day": day}).result_rows]
 
 
 def test_duplicates_a_replacing_table_would_merge_away_are_refused_before_the_swap(embedded):
@@ -74,7 +74,8 @@ def test_duplicates_a_replacing_table_would_merge_away_are_refused_before_the_sw
     assert refused is None and all(result.passed for result in results.values())
     # the premise: a ReplacingMergeTree (the target's engine) keeps one row of 11 out of one insert
     warehouse.client.command("CREATE OR REPLACE TABLE audit_staging.replacing AS audit_staging.blocks")
-    warehouse.client.insert_arrow("audit_staging.replacing", pa.Table.from_batches([batch([10, 11, 11, 12])]))
+    warehouse.client.insert_arrow("audit_staging.replacing",
+                                  pa.Table.from_batches([BLOCKS.stamped(batch([10, 11, 11, 12]))]))
     assert warehouse.client.query("SELECT count() FROM audit_staging.replacing").result_rows == [(3,)]
 
     results, refused = audited_load(warehouse, BLOCKS, [batch([10, 11, 11, 12])])

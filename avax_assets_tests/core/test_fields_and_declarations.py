@@ -73,7 +73,8 @@ def test_clickhouse_ddl_follows_the_declaration():
     sql = create_table_sql(TRANSACTIONS, "avax")
     assert "CREATE TABLE IF NOT EXISTS avax.transactions" in sql
     assert "value UInt256" in sql and "to_address Nullable(String)" in sql
-    assert "ORDER BY (transaction_hash)" in sql and "PARTITION BY toDate(block_timestamp)" in sql
+    assert "(\n    chain_id UInt64,\n    block_number UInt64," in sql  # every row says its chain, first
+    assert "ORDER BY (chain_id, transaction_hash)" in sql and "PARTITION BY (chain_id, toDate(block_timestamp))" in sql
 
 
 @pytest.mark.parametrize("name", ["blocks; DROP TABLE x", "Blocks", "a-b", "", "x" * 80, "1abc"])

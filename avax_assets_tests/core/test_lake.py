@@ -11,7 +11,7 @@ from avax_assets.core.spool import PartitionSpool
 
 
 def sample_batch(n: int) -> pa.RecordBatch:
-    rows = [{c.name: None for c in BLOCKS.columns} | {
+    rows = [{c.name: None for c in BLOCKS.columns} | {"chain_id": 43114,
         "block_number": i, "block_timestamp": 1717200000 + i, "block_hash": f"0x{i:064x}",
         "parent_hash": "0x" + "0" * 64,
         "miner": "0x" + "0" * 40, "state_root": "0x" + "1" * 64, "transactions_root": "0x" + "2" * 64,
@@ -31,9 +31,10 @@ def spool(batches, partition="2024-06-01"):
 def test_local_lake_path_and_atomic_write(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     spooled = spool([sample_batch(10), sample_batch(5)])
-    path = lake.put_atomic(spooled.path, "blocks", "2024-06-01")
-    assert path == f"{tmp_path}/lake/blocks/date=2024-06-01/blocks.parquet"
-    assert sorted(p.name for p in (tmp_path / "lake" / "blocks" / "date=2024-06-01").iterdir()) == ["blocks.parquet"]
+    path = lake.put_atomic(spooled.path, BLOCKS.lake_folder, "2024-06-01")
+    assert path == f"{tmp_path}/lake/blocks/chain_id=43114/date=2024-06-01/blocks.parquet"
+    folder = tmp_path / "lake" / "blocks" / "chain_id=43114" / "date=2024-06-01"
+    assert sorted(p.name for p in folder.iterdir()) == ["blocks.parquet"]
     table = lake.open_partition(BLOCKS, "2024-06-01").read()
     assert table.num_rows == 15
     assert table.column("base_fee_per_gas")[3].as_py() == str(2**200 + 3)
@@ -41,15 +42,15 @@ def test_local_lake_path_and_atomic_write(tmp_path):
 
 def test_a_candidate_waits_beside_the_object_until_promoted(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
-    folder = tmp_path / "lake" / "blocks" / "date=2024-06-01"
-    lake.put_atomic(spool([sample_batch(3)]).path, "blocks", "2024-06-01")
+    folder = tmp_path / "lake" / "blocks" / "chain_id=43114" / "date=2024-06-01"
+    lake.put_atomic(spool([sample_batch(3)]).path, BLOCKS.lake_folder, "2024-06-01")
     good = (folder / "blocks.parquet").read_bytes()
-    refused = lake.put_atomic(spool([sample_batch(4)]).path, "blocks", "2024-06-01", candidate_of="run-a")
+    refused = lake.put_atomic(spool([sample_batch(4)]).path, BLOCKS.lake_folder, "2024-06-01", candidate_of="run-a")
     assert refused == f"{folder}/_blocks.parquet.candidate-run-a"
-    passing = lake.stored("blocks", "2024-06-01", candidate_of="run-b")  # run-b stored no candidate
+    passing = lake.stored(BLOCKS.lake_folder, "2024-06-01", candidate_of="run-b")  # run-b stored no candidate
     assert (passing.path, passing.canonical) == (f"{folder}/blocks.parquet", None)
-    lake.put_atomic(spool([sample_batch(5)]).path, "blocks", "2024-06-01", candidate_of="run-b")
-    candidate = lake.stored("blocks", "2024-06-01", candidate_of="run-b")
+    lake.put_atomic(spool([sample_batch(5)]).path, BLOCKS.lake_folder, "2024-06-01", candidate_of="run-b")
+    candidate = lake.stored(BLOCKS.lake_folder, "2024-06-01", candidate_of="run-b")
     assert candidate.num_rows == 5 and (folder / "blocks.parquet").read_bytes() == good
     promoted = candidate.promote()
     assert promoted.path == f"{folder}/blocks.parquet" and lake.open_partition(BLOCKS, "2024-06-01").num_rows == 5
@@ -115,7 +116,8 @@ def test_an_object_written_before_a_nullable_column_was_declared_reads_with_it_n
     from avax_assets.core.spool import read_conformed
 
     older = pa.schema([f for f in BLOCKS.arrow_schema if f.name not in ("ext_data_hash", "min_delay_excess")])
-    rows = [{f.name: None for f in older} | {"block_number": 7, "block_timestamp": 1717200000, "block_hash": "0xab",
+    rows = [{f.name: None for f in older} | {"chain_id": 43114, "block_number": 7, "block_timestamp": 1717200000,
+                                             "block_hash": "0xab",
                                              "parent_hash": "0xcd", "gas_limit": 1, "gas_used": 0,
                                              "transaction_count": 0}]
     pq.write_table(pa.Table.from_pylist(rows, schema=older), tmp_path / "old.parquet")
