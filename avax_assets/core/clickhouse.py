@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from avax_assets.core.chdb import LOCK_WAIT_S, EmbeddedClient, chdb_client
 from avax_assets.core.config import HOME, PREFLIGHT_S, Settings, rule, setting
 from avax_assets.core.errors import PartitionLoadError, SettingError, SinkUnavailable
-from avax_assets.core.schema import Dataset, checked_identifier
+from avax_assets.core.schema import CHAIN_COLUMN, Dataset, checked_identifier
 
 
 
@@ -302,12 +302,23 @@ class ClickHouseWarehouse:
                 f"(differing (column, type): {differences}); {self._how_to_migrate(dataset, found)}")
 
     def _how_to_migrate(self, dataset: Dataset, found: list[tuple]) -> str:
+        if dataset.chain_id is not None and CHAIN_COLUMN.name not in dict(found):
+            return self._how_to_add_chains(dataset, found)
         changes = _nullable_changes(dataset, found)
         if changes is None:
             return "migrate it with ALTER TABLE, or drop it and reload the partitions from the lake"
         return (f"the declaration added nullable columns or made columns nullable: migrate with `ALTER TABLE "
                 f"{self.qualified(dataset.table)} {', '.join(changes)}` (rows loaded before keep their values, new "
                 "columns null until their days are materialized again), or drop the table and reload")
+
+    def _how_to_add_chains(self, dataset: Dataset, found: list[tuple]) -> str:
+        """A table made before tables held several chains: its partition key changes, so it is made anew."""
+        table, old = self.qualified(dataset.table), self.qualified(f"{dataset.table}_single_chain")
+        common = [name for name in dataset.column_names if name in dict(found) and name != CHAIN_COLUMN.name]
+        return (f"it was made before tables held several chains (no {CHAIN_COLUMN.name} column, partitioned by day "
+                f"alone): `RENAME TABLE {table} TO {old}`, then materialize its days again (the next load makes the "
+                f"table), or copy them: `INSERT INTO {table} ({CHAIN_COLUMN.name}, {', '.join(common)}) SELECT "
+                f"{dataset.chain_id}, {', '.join(common)} FROM {old}` once the table exists")
 
     def replace_partition(self, dataset: Dataset, day: dt.date, batches: Iterable[pa.RecordBatch],
                           before_swap: BeforeSwap | None = None) -> int:

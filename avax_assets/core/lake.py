@@ -247,8 +247,8 @@ class Lake:
 
     def stored(self, name: str, partition: str, candidate_of: str | None = None) -> LakePartition:
         """A handle by its folder alone (Dataset.lake_folder): its batches keep the stored types until
-        `conformed_to`. With `candidate_of`, that run's candidate when there is one. A partition never stored is a NotStored error
-        naming it (not the object store's own error)."""
+        `conformed_to`. With `candidate_of`, that run's candidate when there is one. A partition never stored is
+        a NotStored error naming it (not the object store's own error)."""
         path = self.partition_path(name, partition)
         if candidate_of:
             candidate = candidate_path(path, candidate_of)

@@ -195,3 +195,25 @@ def test_a_column_made_nullable_gets_the_alter_that_modifies_it(resources):
         str(refused.value)
     client.command("ALTER TABLE nullable_test.internal_transactions MODIFY COLUMN from_address Nullable(String)")
     ClickHouseWarehouse(client, "nullable_test").ensure_table(INTERNAL_TRANSACTIONS)
+
+
+def test_a_single_chain_table_gets_the_statements_that_make_it_hold_chains(resources):
+    import re
+
+    client = resources["clickhouse"].warehouse().client
+    client.command("CREATE DATABASE IF NOT EXISTS chains_test")
+    for table in ("blocks", "blocks_single_chain"):
+        client.command(f"DROP TABLE IF EXISTS chains_test.{table}")
+    single = create_table_sql(BLOCKS, "chains_test").replace("    chain_id UInt64,\n", "").replace(
+        "(chain_id, toDate(block_timestamp))", "toDate(block_timestamp)").replace("(chain_id, block_number)",
+                                                                                   "(block_number)")
+    client.command(single)
+    client.command("INSERT INTO chains_test.blocks (block_number, block_timestamp, block_hash, parent_hash, gas_limit, "
+                   "gas_used, transaction_count) VALUES (1, '2024-06-03 01:00:01', '0x01', '0x00', 1, 0, 0)")
+    with pytest.raises(PartitionLoadError, match="before tables held several chains") as refused:
+        ClickHouseWarehouse(client, "chains_test").replace_partition(BLOCKS, dt.date(2024, 6, 4), [batch([2])])
+    rename, copy = re.findall(r"`([^`]+)`", str(refused.value))
+    client.command(rename)
+    ClickHouseWarehouse(client, "chains_test").replace_partition(BLOCKS, dt.date(2024, 6, 4), [])  # makes the table
+    client.command(copy)
+    assert client.query("SELECT chain_id, block_number FROM chains_test.blocks").result_rows == [(43114, 1)]
