@@ -16,8 +16,10 @@ from avax_assets.avacloud.metrics import METRICS
 from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.avacloud.snapshots import VALIDATORS
 from avax_assets.chain import assets as chain
-from avax_assets.chain.datasets import BLOCKS
+from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS
 from avax_assets.chain.resources import ChainRpcResource
+from avax_assets.chain.settings import ChainsSettings, RpcSettings, Vm
+from avax_assets.core.errors import SettingError
 from avax_assets.core.schema import Dataset
 from avax_assets.events import assets as events
 from avax_assets.live.resources import LiveResource
@@ -27,6 +29,7 @@ from avax_assets.orchestration.claims import dead_claims_sensor
 from avax_assets.orchestration.factory import (
     DatasetAsset,
     JointAsset,
+    OnChain,
     SourceSystem,
     extract_assets,
     load_asset,
@@ -77,9 +80,43 @@ RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, PChainResourc
 SETTINGS = (*(kind.model for kind in RESOURCES), *configured.LOCATION_SETTINGS)
 
 
+def configured_chains(environ: Mapping[str, str] | None = None) -> tuple[RpcSettings, ...]:
+    """The home chain, then each chain named in AVAX_CHAINS, each from its own variables. Two chains with one
+    chain id (or one name twice) are refused naming them: their rows, topics and tables would collide."""
+    environ = configured.environ(environ)
+    names = ChainsSettings.from_environ(environ).others
+    if len(set(names)) != len(names):
+        raise SettingError(f"AVAX_CHAINS names a chain twice: {','.join(names)}")
+    chains = (RpcSettings.from_environ(environ), *(RpcSettings.from_environ(environ, scope=name) for name in names))
+    by_id: dict[int, RpcSettings] = {}
+    for chain in chains:
+        if chain.chain_id in by_id:
+            raise SettingError(f"chains {by_id[chain.chain_id].name} and {chain.name} both have chain id "
+                               f"{chain.chain_id}; set {chain.variable('chain_id')} to the chain's own id")
+        by_id[chain.chain_id] = chain
+    return chains
+
+
 def build_resources(environ: Mapping[str, str] | None = None) -> dict:
-    """Every resource, configured from the process environment (unless given) when the code location loads."""
-    return configured.build_resources(RESOURCES, environ)
+    """Every resource, configured from the process environment (unless given) when the code location loads; a
+    per-chain resource (the chain's node) once for each configured chain."""
+    others = [chain.scope for chain in configured_chains(environ)[1:]]
+    return configured.build_resources(RESOURCES, environ, chains=others)
+
+
+def chain_assets(chain: RpcSettings) -> tuple[tuple[DatasetAsset, ...], tuple[JointAsset, ...]]:
+    """A configured chain's assets (the chain scope's, bound to it): internal transactions only from a node that
+    traces, atomic transactions only on a C-Chain (coreth)."""
+    on = OnChain(chain.scope, chain.chain_id)
+    left_out = {*([] if chain.serves_traces else [INTERNAL_TRANSACTIONS.name]),
+                *([] if chain.vm is Vm.coreth else [a.dataset.name for a in primary.ATOMIC_ASSETS])}
+    specs = tuple(spec.on_chain(on) for spec in SCOPES["chain"] if spec.dataset.name not in left_out)
+    return specs, tuple(joint.on_chain(on) for joint in JOINTS["chain"])
+
+
+def chain_scope(chain: RpcSettings) -> str:
+    """The name of a configured chain's scope (its job is `<scope>_daily`)."""
+    return f"{chain.scope}_chain" if chain.scope else "chain"
 
 
 @dataclass(frozen=True)
@@ -117,14 +154,34 @@ DAILY_JOBS = (
 )
 
 
-class Catalogue:
-    """Every asset, made once for a given partitioning."""
+def chain_job(chain: RpcSettings) -> DailyJob:
+    """A configured chain's daily job, beside the home chain's chain_daily."""
+    left_out = [] if chain.serves_traces else [f"no internal transactions ({chain.variable('serves_traces')} is false)"]
+    left_out += [] if chain.vm is Vm.coreth else ["no atomic transactions (an L1's EVM has none)"]
+    return DailyJob(f"{chain_scope(chain)}_daily", f"Every dataset of chain {chain.scope} (chain id {chain.chain_id}) "
+                    f"for one UTC day: RPC → Kafka → Parquet → ClickHouse{'; ' if left_out else ''}"
+                    f"{'; '.join(left_out)}.", chain_scope(chain), minute=20,
+                    witness=BLOCKS.on(chain.chain_id, (chain.scope,)))
 
-    def __init__(self, partitions: Partitions | None = None) -> None:
+
+class Catalogue:
+    """Every asset, made once for a given partitioning and the configured chains (home first)."""
+
+    def __init__(self, partitions: Partitions | None = None, chains: tuple[RpcSettings, ...] | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
-        self.extracts = {name: extract_assets(specs, JOINTS.get(name, ()), partitions)
-                         for name, specs in SCOPES.items()}
-        self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in SCOPES.items()}
+        chains = chains or configured_chains()
+        self.scopes, joints = dict(SCOPES), dict(JOINTS)
+        for chain in chains:
+            self.scopes[chain_scope(chain)], joints[chain_scope(chain)] = chain_assets(chain)
+        for chain in chains[1:]:
+            partitions = partitions.with_chain(chain.chain_id, chain.scope,
+                                               configured.partition_settings(scope=chain.scope))
+        self.jobs = (*DAILY_JOBS, *(chain_job(chain) for chain in chains[1:]))
+        self.sources = tuple(dict.fromkeys(spec.reads for specs in self.scopes.values() for spec in specs
+                                           if spec.reads))
+        self.extracts = {name: extract_assets(specs, joints.get(name, ()), partitions)
+                         for name, specs in self.scopes.items()}
+        self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in self.scopes.items()}
         self.analytics = [view_asset(view) for view in VIEWS]
 
     def scope(self, name: str) -> list[dg.AssetsDefinition]:
@@ -143,14 +200,14 @@ class Catalogue:
                                    tags={"dagster/retry_on_asset_or_op_failure": "false"})
 
     def definitions(self, resources: dict, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
-        jobs = {job.name: self.job(job) for job in DAILY_JOBS}
+        jobs = {job.name: self.job(job) for job in self.jobs}
         analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
-        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in DAILY_JOBS), *LIVE_SENSORS,
+        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in self.jobs), *LIVE_SENSORS,
                    dead_claims_sensor]
         return dg.Definitions(
-            assets=[*(source.spec() for source in SOURCES), *(a for name in SCOPES for a in self.scope(name)),
+            assets=[*(source.spec() for source in self.sources), *(a for name in self.scopes for a in self.scope(name)),
                     *self.analytics],
             jobs=[*jobs.values(), analytics], sensors=sensors,
-            schedules=[daily_schedule(jobs[job.name], job.minute) for job in DAILY_JOBS], resources=resources,
+            schedules=[daily_schedule(jobs[job.name], job.minute) for job in self.jobs], resources=resources,
             executor=executor)

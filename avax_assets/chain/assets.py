@@ -30,9 +30,9 @@ from avax_assets.orchestration.factory import (DatasetAsset, ExtractCheck, Joint
                                               Run, SourceSystem, stateless)
 
 C_CHAIN_RPC = SourceSystem(
-    "c_chain_rpc", "The C-Chain node's JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
+    "c_chain_rpc", "The chain's node JSON-RPC API (AVAX_RPC_URL): blocks, transactions and receipts, logs, call "
     "traces. With AVAX_BLOCKS_SOURCE=data_api, blocks and transactions come from the AvaCloud Data API instead.",
-    kinds=("json-rpc",))
+    kinds=("json-rpc",), per_chain="{chain}_rpc")
 
 
 def chain_source(extractions: tuple[ChainExtraction, ...]):
@@ -43,7 +43,8 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
     def source(run: Run, datasets: tuple[Dataset, ...]) -> Iterator[JointReader]:
         rpc = run.resource(ChainRpcResource)
         chunk_blocks = rpc.settings().chunk_blocks
-        chosen = tuple(e for e in extractions if e.dataset in datasets)
+        names = {dataset.name for dataset in datasets}  # this chain's datasets: the declarations bound to it
+        chosen = tuple(e for e in extractions if e.dataset.name in names)
         use_data_api = rpc.uses_data_api() and any(e.data_api for e in chosen)
         with _readers(run, use_data_api) as (reader, data_api_reader, source_metadata):
             def read(partition: str):
@@ -106,7 +107,8 @@ def _readers(run: Run, use_data_api: bool):
             return
         with run.resource(AvaCloudResource).client() as client:
             spent_before = client.budget.spent
-            data_api_reader = DataApiChainReader(client, concurrency=rpc.settings().concurrency)
+            settings = rpc.settings()
+            data_api_reader = DataApiChainReader(client, settings.chain_id, concurrency=settings.concurrency)
             yield reader, data_api_reader, lambda: {"source": "avacloud data api",
                                                     "compute_units": client.budget.spent - spent_before}
 

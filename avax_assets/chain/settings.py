@@ -1,11 +1,16 @@
-"""The C-Chain node's settings (JSON-RPC): declared once, read by the client, the reader and the resource."""
+"""An EVM chain's settings — what it is (chain id, blockchain id, network, VM, native token) and its node's
+JSON-RPC — declared once, read by the client, the reader, the resource and the catalogue. The home chain (the
+C-Chain by default) reads AVAX_RPC_URL, AVAX_CHAIN_ID, …; each other chain named in AVAX_CHAINS reads the same
+variables with its name after AVAX_ (AVAX_DFK_RPC_URL, AVAX_DFK_CHAIN_ID, …)."""
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import Annotated, Optional
 
-from avax_assets.core.config import HttpUrl, Settings, setting
+import re
+
+from avax_assets.core.config import HttpUrl, Settings, rule, setting
 from avax_assets.core.http import Patience
 
 
@@ -29,9 +34,57 @@ class TraceMethod(str, Enum):
 
 
 
+class Network(str, Enum):
+    mainnet = "mainnet"
+    fuji = "fuji"  # the testnet
+    local = "local"  # a local node (the devchain)
+
+
+class Vm(str, Enum):
+    """The chain's VM, which says which header fields and extras its blocks have."""
+    coreth = "coreth"  # the C-Chain (mainnet or Fuji): atomic transactions in blockExtraData
+    subnet_evm = "subnet_evm"  # an Avalanche L1's EVM: no atomic transactions
+
+
+def _chain_name(text: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", text):
+        raise ValueError(f"a chain's name is lower-case letters, digits and underscores (e.g. dfk), not {text!r}")
+
+
+def _address(text: str | None) -> None:
+    if text is not None and not re.fullmatch(r"0x[0-9a-f]{40}", text):
+        raise ValueError(f"must be a lower-case 0x-prefixed address, not {text!r}")
+
+
+class ChainsSettings(Settings):
+    """Which EVM chains are ingested: the home chain always, and the chains named here."""
+
+    others: list[Annotated[str, rule(_chain_name)]] = setting(
+        [], "AVAX_CHAINS", "Other EVM chains to ingest beside the home chain, by name (comma-separated): each is "
+        "configured by the chain settings with its name after AVAX_ (AVAX_<NAME>_RPC_URL, AVAX_<NAME>_CHAIN_ID, …) "
+        "and gets its own assets (key prefix <name>/), job, schedule and RPC pool.")
+
+
 class RpcSettings(Settings):
-    """C-Chain JSON-RPC. The public node allows batches of 40 and eth_getLogs over 2048 blocks, and serves no
-    traces: internal transactions need a trace URL (or the RPC URL) on a node with the debug or trace API."""
+    """An EVM chain and its node's JSON-RPC. The public C-Chain node allows batches of 40 and eth_getLogs over
+    2048 blocks, and serves no traces: internal transactions need a trace URL (or the RPC URL) on a node with the
+    debug or trace API."""
+
+    chain_id: int = setting(43114, "AVAX_CHAIN_ID", "The chain's EVM chain id (C-Chain 43114, Fuji 43113): every row's "
+                            "chain_id and its topics' suffix; a node answering another eth_chainId is refused.",
+                            gt=0, le=2**53)
+    blockchain_id: Optional[str] = setting(None, "AVAX_BLOCKCHAIN_ID", "The chain's blockchain id on the P-Chain "
+                                           "(CB58), which ICM messages name.")
+    network: Network = setting(Network.mainnet, "AVAX_NETWORK", "mainnet, fuji or local.")
+    vm: Vm = setting(Vm.coreth, "AVAX_CHAIN_VM", "coreth (a C-Chain: atomic transactions decoded) or subnet_evm "
+                     "(an L1).")
+    serves_traces: bool = setting(True, "AVAX_CHAIN_TRACING", "Whether the node (or the trace URL) serves debug or trace "
+                            "calls; false: no internal_transactions for this chain.")
+    native_symbol: str = setting("AVAX", "AVAX_NATIVE_SYMBOL", "The native token's symbol (an L1 has its own).")
+    native_decimals: int = setting(18, "AVAX_NATIVE_DECIMALS", "The native token's decimals.", ge=0, le=36)
+    wrapped_native: Optional[Annotated[str, rule(_address)]] = setting(
+        None, "AVAX_WRAPPED_NATIVE", "The wrapped native token's address (the C-Chain's WAVAX is "
+        "0xb31f66aa3c1e785363f0875a1b74e27b85fd66c7), lower-case hex.")
 
     url: HttpUrl = setting("http://127.0.0.1:8545", "AVAX_RPC_URL", "The node's JSON-RPC URL (may hold an API key).",
                            secret=True)
@@ -61,7 +114,12 @@ class RpcSettings(Settings):
 
     @property
     def patience(self) -> Patience:
-        return Patience.of(self, "AVAX_TRACE_RPC_URL" if self.url == self.trace_url else "AVAX_RPC_URL")
+        return Patience.of(self, self.variable("trace_url" if self.url == self.trace_url else "url"))
+
+    @property
+    def name(self) -> str:
+        """How messages name the chain: its settings' scope, or the home chain's id."""
+        return self.scope or f"the home chain ({self.chain_id})"
 
     def tracing(self) -> RpcSettings:
         """The settings of the trace node (the RPC node's own when no trace URL is set)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from avax_assets.core.errors import SettingError
 from avax_assets.core.http import remember_secret
@@ -95,6 +95,7 @@ class Settings(BaseModel):
 
     # a NaN or an infinity is no setting: NaN compares false with every bound (a deadline of nan is no deadline)
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+    _scope: str | None = PrivateAttr(default=None)
 
     @classmethod
     def variables(cls, scope: str | None = None) -> Iterator[Variable]:
@@ -123,7 +124,21 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], scope: str | None = None, **fixed: Any) -> Settings:
-        return cls.checked({**cls.given(environ, scope), **fixed})
+        return cls.checked({**cls.given(environ, scope), **fixed}).scoped_to(scope)
+
+    @property
+    def scope(self) -> str | None:
+        """Which of several instances these settings are (their variables are AVAX_<SCOPE>_…), if any."""
+        return self._scope
+
+    def scoped_to(self, scope: str | None) -> Settings:
+        copy = self.model_copy()
+        copy._scope = scope
+        return copy
+
+    def variable(self, field: str) -> str:
+        """The variable that sets `field` of these settings (scoped when they are)."""
+        return next(v.name for v in type(self).variables(self._scope) if v.field == field)
 
     @classmethod
     def checked(cls, values: Mapping[str, Any]) -> Settings:

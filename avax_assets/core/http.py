@@ -52,7 +52,7 @@ class Patience:
         backoff_max_s, deadline_s and max_response_mb every retrying client declares (its messages name
         the variables of the first three that set how long it waits)."""
         waits = ("timeout_s", "deadline_s", "max_attempts")
-        names = [v.name for v in type(settings).variables() if v.field in waits]
+        names = [v.name for v in type(settings).variables(settings.scope) if v.field in waits]
         return cls(timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
                    backoff_base_s=settings.backoff_base_s, backoff_max_s=settings.backoff_max_s,
                    deadline_s=settings.deadline_s, max_response_bytes=int(settings.max_response_mb * 2**20),

@@ -26,10 +26,13 @@ from avax_assets.core.errors import SettingError
 from avax_assets.orchestration.partitions import PartitionSettings
 
 class SettingsResource(dg.ConfigurableResource):
-    """A resource whose fields are a Settings model's. `key` is its resource key in every Definitions."""
+    """A resource whose fields are a Settings model's. `key` is its resource key in every Definitions; a
+    `per_chain` kind has one resource per configured chain (`chain_key`), its variables scoped by the chain's
+    name, and a `chain` field naming it."""
 
     key: ClassVar[str]
     model: ClassVar[type[Settings]]
+    per_chain: ClassVar[bool] = False
 
     def settings(self) -> Settings:
         """The model of this resource's values (secrets read from the environment where still EnvVars)."""
@@ -70,19 +73,24 @@ def settings_resource(model: type[Settings], key: str, base: type = SettingsReso
     return made
 
 
-def configured(kind: type, environ: Mapping[str, str], **others: Any) -> Any:
+def chain_key(kind: type, chain: str | None) -> str:
+    """The resource key of a kind for a chain (None: the home chain, or a kind that is not per chain)."""
+    return f"{kind.key}_{chain}" if chain and getattr(kind, "per_chain", False) else kind.key
+
+
+def configured(kind: type, environ: Mapping[str, str], chain: str | None = None, **others: Any) -> Any:
     """One resource from the environment: given variables parsed and checked (naming the variable), local paths
-    left unset placed under AVAX_HOME, secrets as EnvVars."""
+    left unset placed under AVAX_HOME, secrets as EnvVars. For a chain: its AVAX_<CHAIN>_… variables."""
     model: type[Settings] = kind.model
-    given = model.given(environ)
+    given = model.given(environ, chain)
     placed = model.checked(given)
     if hasattr(placed, "under"):
         placed = placed.under(home(environ))
-    secret = {v.field: v for v in model.variables() if v.secret}
+    secret = {v.field: v for v in model.variables(chain) if v.secret}
     values = {name: getattr(placed, name) for name in model.model_fields
               if name in given or getattr(placed, name) != model.model_fields[name].default}
     values.update({name: dg.EnvVar(secret[name].name) for name in given if name in secret})
-    return kind(**values, **others)
+    return kind(**values, **others, **({"chain": chain} if chain else {}))
 
 
 def variables(kinds: Iterable[type]) -> list[Variable]:
@@ -109,17 +117,21 @@ def executor(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
     return EXECUTORS[ExecutorSettings.from_environ(_environ(environ)).executor]
 
 
-def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSettings:
-    return PartitionSettings.from_environ(_environ(environ))
+def partition_settings(environ: Mapping[str, str] | None = None, scope: str | None = None) -> PartitionSettings:
+    return PartitionSettings.from_environ(_environ(environ), scope)
 
 
-def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The resources of these kinds, configured from the environment (os.environ unless given). A kind with a
-    field typed as another kind's resource (the lake IO manager's Kafka) gets that resource."""
+def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None,
+                    chains: Iterable[str] = ()) -> dict[str, Any]:
+    """The resources of these kinds, configured from the environment (os.environ unless given), per-chain kinds
+    once more for each of the other `chains`. A kind with a field typed as another kind's resource (the lake IO
+    manager's Kafka) gets that resource."""
     environ, built = _environ(environ), {}
     for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
         needs = {name: built[other.key] for name, other in _resource_fields(kind)}
         built[kind.key] = configured(kind, environ, **needs)
+        for chain in chains if getattr(kind, "per_chain", False) else ():
+            built[chain_key(kind, chain)] = configured(kind, environ, chain, **needs)
     return built
 
 
@@ -143,6 +155,11 @@ def ensure_dagster_home() -> str:
                            "DAGSTER_HOME to the directory holding the instance's dagster.yaml")
     os.environ["DAGSTER_HOME"] = os.path.abspath(found)
     return os.environ["DAGSTER_HOME"]
+
+
+def environ(given: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The settings' environment: the process's over the env file, unless one is given."""
+    return _environ(given)
 
 
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:

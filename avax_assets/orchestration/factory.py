@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -35,7 +35,7 @@ from avax_assets.core.processes import end_with_parent
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.configured import SettingsResource
+from avax_assets.orchestration.configured import SettingsResource, chain_key
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import AWAITS_LOAD, LAKE_FOLDER, reach_sinks
 
@@ -74,10 +74,13 @@ class Run:
     metadata: dict = field(default_factory=dict)  # for the whole run
     notes: dict[str, dict] = field(default_factory=dict)  # per partition
     outcomes: dict[str, dict[str, AuditResult]] = field(default_factory=dict)  # check → partition → result
+    chain: str | None = None  # the configured chain the asset is of (None: the home chain)
+    chain_id: int | None = None  # its dataset's chain id, for a chain's dataset
 
     def resource(self, kind: type[R]) -> R:
-        """The run's resource of this kind (one the asset declared in `DatasetAsset.resources`)."""
-        found = getattr(self.resources, kind.key)
+        """The run's resource of this kind (one the asset declared in `DatasetAsset.resources`; a per-chain
+        kind's, the asset's chain's)."""
+        found = getattr(self.resources, chain_key(kind, self.chain))
         if not isinstance(found, kind):
             raise TypeError(f"the resource {kind.key!r} is a {type(found).__name__}, not a {kind.__name__}")
         return found
@@ -96,6 +99,13 @@ class SourceSystem:
     name: str
     description: str
     kinds: tuple[str, ...] = ()
+    per_chain: str | None = None  # each configured chain has its own (a chain's node), named so: "{chain}_rpc"
+
+    def of_chain(self, chain: str | None) -> "SourceSystem":
+        if not (chain and self.per_chain):
+            return self
+        return replace(self, name=self.per_chain.format(chain=chain),
+                       description=f"{self.description} Chain {chain}: its AVAX_{chain.upper()}_… variables.")
 
     def spec(self) -> dg.AssetSpec:
         return dg.AssetSpec(self.name, description=self.description, group_name="sources", kinds=set(self.kinds),
@@ -124,6 +134,31 @@ class DatasetAsset:
     kinds: tuple[str, ...] = ("python",)
     checks: tuple[ExtractCheck, ...] = ()
     reads: SourceSystem | None = None
+    chain: str | None = None  # the configured chain it is of (None: the home chain)
+
+    def on_chain(self, chain: "OnChain") -> "DatasetAsset":
+        """The same asset for a configured chain: its datasets bound to the chain, its key prefix, group, RPC
+        pool, source system and resources the chain's."""
+        return replace(self, dataset=chain.bind(self.dataset), inputs=tuple(chain.bind(d) for d in self.inputs),
+                       group=f"{chain.name}_{self.group}" if chain.name else self.group,
+                       pool=pools.of_chain(self.pool, chain.name), reads=self.reads and self.reads.of_chain(chain.name),
+                       chain=chain.name)
+
+
+@dataclass(frozen=True)
+class OnChain:
+    """A configured EVM chain, as the factory makes its assets: its name (None for the home chain, whose assets
+    keep unprefixed keys) and chain id."""
+
+    name: str | None
+    chain_id: int
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        return (self.name,) if self.name else ()
+
+    def bind(self, dataset: Dataset) -> Dataset:
+        return dataset if dataset.chain_id is None else dataset.on(self.chain_id, self.prefix)
 
 
 @dataclass(frozen=True)
@@ -140,6 +175,13 @@ class JointAsset:
     name: str
     members: tuple[DatasetAsset, ...]
     source: Callable[[Run, tuple[Dataset, ...]], AbstractContextManager[JointReader]]
+
+    def on_chain(self, chain: "OnChain") -> "JointAsset":
+        return replace(self, members=tuple(m.on_chain(chain) for m in self.members))
+
+    @property
+    def op_name(self) -> str:
+        return "__".join([*self.members[0].dataset.asset_prefix, self.name])
 
     def __post_init__(self) -> None:
         first = self.members[0]
@@ -311,18 +353,19 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
 
     @dg.asset(
         name=dataset.name,
-        ins={name: dg.AssetIn(name) for name in inputs},
+        key_prefix=list(dataset.asset_prefix) or None,
+        ins={name: dg.AssetIn(key=extract_key(source)) for name, source in inputs.items()},
         **extract_step_attributes(spec, partitions),
         **extract_asset_attributes(spec),
-        required_resource_keys={"lake_io_manager", "clickhouse", *(r.key for r in spec.resources)},
-        check_specs=[dg.AssetCheckSpec(check.name, asset=dataset.name, description=check.description)
+        required_resource_keys={"lake_io_manager", "clickhouse", *resource_keys(spec)},
+        check_specs=[dg.AssetCheckSpec(check.name, asset=extract_key(dataset), description=check.description)
                      for check in spec.checks],
     )
     def _extract(context: dg.AssetExecutionContext, **stored):
         with step():
             run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys),
                       {name: {key: part.conformed_to(inputs[name]) for key, part in parts.items()}
-                       for name, parts in stored.items()})
+                       for name, parts in stored.items()}, chain=spec.chain, chain_id=dataset.chain_id)
             reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_directory())
             metadata = {**extract_metadata(spools, run), **storing(context, dataset)}
@@ -331,6 +374,16 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
         yield from checks
 
     return _extract
+
+
+def resource_keys(spec: DatasetAsset) -> set[str]:
+    """The keys of the resources a spec's source uses (a per-chain kind's: its chain's)."""
+    return {chain_key(kind, spec.chain) for kind in spec.resources}
+
+
+def extract_key(dataset: Dataset) -> dg.AssetKey:
+    """The key of a dataset's extract asset."""
+    return dg.AssetKey([*dataset.asset_prefix, dataset.name])
 
 
 def extract_asset_attributes(spec: DatasetAsset) -> dict:
@@ -355,20 +408,22 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
     first = joint.members[0]
 
     @dg.multi_asset(
-        name=joint.name,
+        name=joint.op_name,
         description=f"{', '.join(m.dataset.name for m in joint.members)}: extracted together, in one pass over "
                     "their source.",
-        outs={m.dataset.name: dg.AssetOut(key=m.dataset.name, is_required=False, **extract_asset_attributes(m))
+        outs={m.dataset.name: dg.AssetOut(key=extract_key(m.dataset), is_required=False,
+                                          **extract_asset_attributes(m))
               for m in joint.members},
         **extract_step_attributes(first, partitions),
         can_subset=True,
-        required_resource_keys={"lake_io_manager", "clickhouse", *(r.key for m in joint.members for r in m.resources)},
+        required_resource_keys={"lake_io_manager", "clickhouse", *(k for m in joint.members for k in resource_keys(m))},
     )
     def _extract(context: dg.AssetExecutionContext):
         with step():
             selected = context.selected_asset_keys
-            datasets = tuple(m.dataset for m in joint.members if dg.AssetKey(m.dataset.name) in selected)
-            run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {})
+            datasets = tuple(m.dataset for m in joint.members if extract_key(m.dataset) in selected)
+            run = Run(context.resources, context.log, context.run.run_id, list(context.partition_keys), {},
+                      chain=first.chain, chain_id=first.dataset.chain_id)
             reach_sinks_of(context, *datasets)
             spools = spool_partitions(datasets, joint.source(run, datasets), run,
                                       context.resources.lake_io_manager.spool_directory())
@@ -396,7 +451,7 @@ def extract_assets(specs: Iterable[DatasetAsset], joints: Iterable[JointAsset],
 
 def load_key(dataset: Dataset) -> dg.AssetKey:
     """The key of a dataset's ClickHouse load asset."""
-    return dg.AssetKey(f"clickhouse_{dataset.name}")
+    return dg.AssetKey([*dataset.asset_prefix, f"clickhouse_{dataset.name}"])
 
 
 def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinition:
@@ -407,10 +462,11 @@ def load_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefinitio
     asset_key = load_key(dataset)
 
     @dg.asset(
-        name=asset_key.path[-1],
+        key=asset_key,
         description=f"`{dataset.table}` in ClickHouse: the `{dataset.name}` Parquet partition swapped in whole, "
-                    "once it passes its audits.",
-        ins={"stored": dg.AssetIn(dataset.name)},
+                    "once it passes its audits" + (f" (the rows of chain {dataset.chain_id})." if dataset.chain_id
+                                                   is not None else "."),
+        ins={"stored": dg.AssetIn(key=extract_key(dataset))},
         deps=[load_key(dataset.parent.dataset)] if dataset.parent else [],
         partitions_def=partitions.of(dataset),
         backfill_policy=backfill_policy(dataset.days_per_backfill_run),

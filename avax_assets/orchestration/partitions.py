@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Optional
 
 import dagster as dg
 
-from avax_assets.core.config import Settings, rule, setting
+from avax_assets.core.config import Settings, rule, scoped, setting
 from avax_assets.core.errors import SettingError
 from avax_assets.core.schema import Dataset, Partitioning
 
@@ -49,34 +49,52 @@ def _day_after(day: str | None) -> str | None:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat() if day else None
 
 
+def _chain_days(settings: PartitionSettings) -> dg.DailyPartitionsDefinition:
+    # end_offset=0: the current UTC day is never offered, it is not complete yet.
+    return dg.DailyPartitionsDefinition(start_date=settings.chain_start, end_date=_day_after(settings.chain_end),
+                                        timezone="UTC", end_offset=0)
+
+
 @dataclass(frozen=True)
 class Partitions:
+    """The days of each partitioning; a configured chain's own days (AVAX_<CHAIN>_CHAIN_START_DATE, …) by its id."""
+
     by_partitioning: dict[Partitioning, dg.DailyPartitionsDefinition]
+    by_chain: dict[int, tuple[str, dg.DailyPartitionsDefinition]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: PartitionSettings = PARTITIONS) -> Partitions:
         return cls({
-            # end_offset=0: the current UTC day is never offered, it is not complete yet.
-            Partitioning.CHAIN_DAILY: dg.DailyPartitionsDefinition(
-                start_date=settings.chain_start, end_date=_day_after(settings.chain_end), timezone="UTC",
-                end_offset=0),
+            Partitioning.CHAIN_DAILY: _chain_days(settings),
             Partitioning.SNAPSHOT_DAILY: dg.DailyPartitionsDefinition(
                 start_date=settings.snapshot_start, end_date=_day_after(settings.snapshot_end), timezone="UTC"),
         })
 
+    def with_chain(self, chain_id: int, scope: str, settings: PartitionSettings) -> Partitions:
+        """With a configured chain's own days (its settings read with its scope)."""
+        return replace(self, by_chain={**self.by_chain, chain_id: (scope, _chain_days(settings))})
+
     def of(self, dataset: Dataset) -> dg.DailyPartitionsDefinition:
+        if dataset.partitioning is Partitioning.CHAIN_DAILY and dataset.chain_id in self.by_chain:
+            return self.by_chain[dataset.chain_id][1]
         return self.by_partitioning[dataset.partitioning]
 
     def check_key(self, asset: str, partitions: dg.PartitionsDefinition, key: str) -> None:
         """A SettingError naming the valid range and the variable that moves it, for a key outside it."""
         if partitions.has_partition_key(key):
             return
-        partitioning = next(p for p, d in self.by_partitioning.items() if d == partitions)
+        start, end = self._variables(partitions)
         keys = partitions.get_partition_keys()
         valid = f"the days {keys[0]} to {keys[-1]} (UTC)" if keys else "no day yet"
-        raise SettingError(f"partition {key!r} of {asset} is not one of {valid}; the first day is "
-                           f"{START_SETTINGS[partitioning]}, the last {END_SETTINGS[partitioning]} (unset: the newest "
-                           "complete day)")
+        raise SettingError(f"partition {key!r} of {asset} is not one of {valid}; the first day is {start}, the last "
+                           f"{end} (unset: the newest complete day)")
+
+    def _variables(self, partitions: dg.PartitionsDefinition) -> tuple[str, str]:
+        for scope, days in self.by_chain.values():
+            if days == partitions:
+                return tuple(scoped(v[Partitioning.CHAIN_DAILY], scope) for v in (START_SETTINGS, END_SETTINGS))
+        partitioning = next(p for p, d in self.by_partitioning.items() if d == partitions)
+        return START_SETTINGS[partitioning], END_SETTINGS[partitioning]
 
 
 def backfill_policy(days_per_run: int) -> dg.BackfillPolicy:

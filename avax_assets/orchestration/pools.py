@@ -24,6 +24,11 @@ LOCAL_LIMITS = {pool: 1 for pool in POOLS}
 PRODUCTION_LIMITS = {RPC: 4, AVACLOUD: 1, THEGRAPH: 2, CLICKHOUSE: 4}
 
 
+def of_chain(pool: str | None, chain: str | None) -> str | None:
+    """A configured chain's pool: its own node (RPC) is its own; the rest are shared by every chain."""
+    return f"{pool}_{chain}" if pool == RPC and chain else pool
+
+
 def apply_limits(instance: dg.DagsterInstance, limits: dict[str, int]) -> None:
     for pool, limit in limits.items():
         instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -23,7 +23,7 @@ from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.avacloud.settings import AvaCloudNetwork
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.core.audits import AuditResult
-from avax_assets.core.schema import Dataset
+from avax_assets.core.schema import CHAIN_ID, Dataset
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.factory import (DatasetAsset, ExtractCheck, JointAsset, JointReader, PartitionReader,
                                               Run, SourceSystem, stateless)
@@ -136,7 +136,7 @@ UNDECODABLE_SHOWN = 20
 
 def atomic_asset(dataset: Dataset) -> DatasetAsset:
     def read(run: Run, partition: str) -> Iterator[pa.RecordBatch]:
-        decoded = decode_blocks(run.inputs[BLOCKS.name][partition].iter_batches())
+        decoded = decode_blocks(run.inputs[BLOCKS.name][partition].iter_batches(), run.chain_id or CHAIN_ID)
         failed = decoded.undecodable
         if failed:
             run.log.warning(f"{dataset.name} {partition}: {len(failed)} blocks whose extra data does not decode, "

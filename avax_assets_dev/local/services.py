@@ -224,12 +224,18 @@ class Kafka(Service):
                 "AWS_ACCESS_KEY_ID": creds["access_key_id"], "AWS_SECRET_ACCESS_KEY": creds["secret_access_key"]}
 
 
+@dataclass
 class Anvil(Service):
+    """A local EVM node: the C-Chain stand-in (chain id 43114), or another chain's with its own id."""
+
+    chain_id: int = 43114
+
     def prepare(self) -> None:
         ensure_node_tools()
 
     def command(self) -> list[str]:
-        return [str(ANVIL_BIN), "--chain-id", "43114", "--host", HOST, "--port", str(self.port), "--no-mining",
+        return [str(ANVIL_BIN), "--chain-id", str(self.chain_id), "--host", HOST, "--port", str(self.port),
+                "--no-mining",
                 "--order", "fifo", "--hardfork", "cancun", "--accounts", "20",
                 "--timestamp", str(DEVCHAIN_GENESIS), "--quiet"]
 
@@ -237,7 +243,7 @@ class Anvil(Service):
         try:
             response = httpx.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
                                   timeout=1)
-            return response.json().get("result") == hex(43114)
+            return response.json().get("result") == hex(self.chain_id)
         except (httpx.HTTPError, ValueError):
             return False
 

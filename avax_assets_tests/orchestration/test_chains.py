@@ -1,0 +1,125 @@
+"""Several EVM chains side by side: a chain added by configuration alone (its own anvil, chain id and native
+token, shaped as an L1), stored beside the C-Chain without collisions, refused when its node serves another chain,
+and failing alone when its node is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from avax_assets.catalogue import Catalogue, build_resources, configured_chains
+from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rpc import JsonRpcClient
+from avax_assets.chain.settings import RpcSettings
+from avax_assets.core.days import day_block_range
+from avax_assets.core.errors import SettingError
+from avax_assets_dev.devchain.generator import DevchainSpec, ensure_devchain
+from avax_assets_dev.local.services import Anvil
+from avax_assets_tests.conftest import service_port
+from avax_assets_tests.support import kafka_messages_of_run
+
+L1_ID = 777_001  # a local chain id of our own choosing
+DAY = "2024-06-01"
+L1 = DevchainSpec(seed=11, days=2, blocks_per_day=12, max_txs_per_block=3)
+
+
+@pytest.fixture(scope="module")
+def l1_node(stack):
+    """A second local chain: its own anvil (chain id L1_ID) with a devchain of its own."""
+    anvil = Anvil("anvil-l1", service_port(18546), stack.home, chain_id=L1_ID)
+    started = not (anvil.pid() and anvil.is_ready())
+    if started:
+        anvil.start()
+    try:
+        ensure_devchain(anvil.url, L1, stack.home / "devchain-l1.json")
+        yield anvil
+    finally:
+        if started:
+            anvil.stop()
+
+
+def l1_environment(url: str, **more: str) -> dict[str, str]:
+    return {"AVAX_CHAINS": "l1", "AVAX_L1_RPC_URL": url, "AVAX_L1_CHAIN_ID": str(L1_ID),
+            "AVAX_L1_CHAIN_VM": "subnet_evm", "AVAX_L1_NATIVE_SYMBOL": "LONE", "AVAX_L1_CHAIN_START_DATE": "2024-06-01",
+            "AVAX_L1_CHAIN_END_DATE": "2024-06-02", **more}
+
+
+def materialize_l1_day(monkeypatch, url: str, **more: str):
+    for name, value in l1_environment(url, **more).items():
+        monkeypatch.setenv(name, value)
+    catalogue = Catalogue()
+    return dg.materialize(catalogue.scope("l1_chain"), partition_key=DAY, resources=build_resources(),
+                          raise_on_error=False)
+
+
+def node_blocks(url: str, chain_id: int) -> range:
+    with JsonRpcClient(RpcSettings(url=url, chain_id=chain_id)) as client:
+        blocks = day_block_range(ChainReader(client), dt.date.fromisoformat(DAY))
+    return range(blocks.first, blocks.last + 1)
+
+
+def test_a_chain_added_by_configuration_alone_is_stored_beside_the_c_chain(monkeypatch, pipeline_env, resources,
+                                                                           stack, l1_node):
+    home = dg.materialize(Catalogue().scope("chain"), selection=["blocks", "transactions", "logs", "clickhouse_blocks",
+                                                                 "clickhouse_transactions", "clickhouse_logs"],
+                          partition_key=DAY, resources=resources)
+    assert home.success
+    result = materialize_l1_day(monkeypatch, l1_node.url)
+    assert result.success
+    warehouse = resources["clickhouse"].warehouse()
+    per_chain = dict(warehouse.client.query(
+        "SELECT chain_id, count() FROM avax.blocks WHERE toDate(block_timestamp) = {day:Date} GROUP BY chain_id",
+        parameters={"day": DAY}).result_rows)
+    assert per_chain == {43114: len(node_blocks(stack.anvil.url, 43114)), L1_ID: len(node_blocks(l1_node.url, L1_ID))}
+    for table in ("transactions", "logs", "erc20_transfers"):  # the L1's rows, each saying its chain
+        chains = {row[0] for row in warehouse.client.query(f"SELECT DISTINCT chain_id FROM avax.{table}").result_rows}
+        assert L1_ID in chains, table
+    # its own topic, Parquet folder and assets; the C-Chain's untouched
+    published = kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], f"avalanche.blocks.{L1_ID}",
+                                      result.run_id)
+    assert len(published) == per_chain[L1_ID]
+    assert all(m.key().startswith(f"{L1_ID}:".encode()) for m in published)  # keys unique across chains
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert {"l1/blocks", "l1/clickhouse_blocks", "l1/erc20_transfers"} <= materialized
+    assert "l1/internal_transactions" in materialized and "l1/atomic_transactions" not in materialized
+    parquet = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "l1/blocks"]
+    path = parquet[0].step_materialization_data.materialization.metadata["parquet_path"].value
+    assert f"/blocks/chain_id={L1_ID}/date={DAY}/blocks.parquet" in path
+    again = materialize_l1_day(monkeypatch, l1_node.url)  # a re-run leaves the same rows
+    assert again.success
+    assert warehouse.client.query("SELECT count() FROM avax.blocks WHERE chain_id = {c:UInt64} AND "
+                                  "toDate(block_timestamp) = {day:Date}",
+                                  parameters={"c": L1_ID, "day": DAY}).result_rows[0][0] == per_chain[L1_ID]
+
+
+def test_a_chain_whose_node_serves_another_chain_is_refused_naming_its_variable(monkeypatch, pipeline_env, stack):
+    result = materialize_l1_day(monkeypatch, stack.anvil.url)  # the C-Chain's node, configured as the L1's
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
+    assert "serves chain id 43114, not 777001" in failure and "AVAX_L1_CHAIN_ID" in failure
+
+
+def test_a_chain_whose_node_is_down_fails_alone_naming_its_url_variable(monkeypatch, pipeline_env):
+    result = materialize_l1_day(monkeypatch, "http://127.0.0.1:9", AVAX_L1_RPC_MAX_ATTEMPTS="1")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
+    assert "AVAX_L1_RPC_URL" in failure
+    # the home chain's job does not depend on it: its assets and resources are its own
+    job = Catalogue().definitions(build_resources()).resolve_job_def("chain_daily")
+    assert not any(key.path[0] == "l1" for key in job.asset_layer.selected_asset_keys)
+
+
+def test_two_chains_with_one_id_are_refused_naming_both():
+    with pytest.raises(SettingError, match=r"chains the home chain \(43114\) and l1 both have chain id 43114; set "
+                                           r"AVAX_L1_CHAIN_ID"):
+        configured_chains({"AVAX_CHAINS": "l1", "AVAX_L1_RPC_URL": "http://127.0.0.1:9650/ext/bc/l1/rpc"})
+
+
+def test_a_chain_is_one_settings_object_read_with_its_name():
+    home, l1 = configured_chains(l1_environment("https://l1.example/rpc", AVAX_L1_RPC_BATCH_SIZE="7"))
+    assert (home.chain_id, home.scope, home.native_symbol) == (43114, None, "AVAX")
+    assert (l1.chain_id, l1.scope, l1.native_symbol, l1.batch_size, l1.vm.value) == (L1_ID, "l1", "LONE", 7,
+                                                                                     "subnet_evm")
+    assert l1.variable("url") == "AVAX_L1_RPC_URL" and home.variable("url") == "AVAX_RPC_URL"
