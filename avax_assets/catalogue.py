@@ -15,7 +15,7 @@ from avax_assets.avacloud.bridges import BRIDGES
 from avax_assets.avacloud.metrics import METRICS
 from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.avacloud.snapshots import VALIDATORS
-from avax_assets.chain import assets as chain
+from avax_assets.chain import assets as chain_family
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.settings import ChainsSettings, RpcSettings, Vm
@@ -55,7 +55,7 @@ from avax_assets.tokens import assets as tokens
 # takes the chain, tokens and events families and the C-Chain's atomic transactions (all read the C-Chain's days);
 # tests and the demo use them too.
 SCOPES: dict[str, tuple[DatasetAsset, ...]] = {
-    "chain": (*chain.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET, *primary.ATOMIC_ASSETS),
+    "chain": (*chain_family.ASSETS, *tokens.ASSETS, *events.ASSETS, tokens.TOKENS_ASSET, *primary.ATOMIC_ASSETS),
     "network": SNAPSHOT_ASSETS,
     "bridges": BRIDGE_ASSETS,
     "metrics": METRICS_ASSETS,
@@ -64,12 +64,12 @@ SCOPES: dict[str, tuple[DatasetAsset, ...]] = {
 }
 # Families: the folder declaring each dataset (for the docs)
 FAMILIES: dict[str, tuple[DatasetAsset, ...]] = {
-    "chain": chain.ASSETS, "tokens": (*tokens.ASSETS, tokens.TOKENS_ASSET), "events": events.ASSETS,
+    "chain": chain_family.ASSETS, "tokens": (*tokens.ASSETS, tokens.TOKENS_ASSET), "events": events.ASSETS,
     "avacloud": (*SNAPSHOT_ASSETS, *BRIDGE_ASSETS, *METRICS_ASSETS), "subgraphs": subgraphs.ASSETS,
     "primary": primary.ASSETS,
 }
 # Datasets a scope extracts together, in one step over one pass of their source
-JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain.JOINTS, "primary": (primary.P_CHAIN_JOINT,)}
+JOINTS: dict[str, tuple[JointAsset, ...]] = {"chain": chain_family.JOINTS, "primary": (primary.P_CHAIN_JOINT,)}
 DATASETS: dict[str, Dataset] = {spec.dataset.name: spec.dataset for specs in SCOPES.values() for spec in specs}
 SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in SCOPES.values() for spec in specs
                                                         if spec.reads))

@@ -78,8 +78,8 @@ class RpcSettings(Settings):
     network: Network = setting(Network.mainnet, "AVAX_NETWORK", "mainnet, fuji or local.")
     vm: Vm = setting(Vm.coreth, "AVAX_CHAIN_VM", "coreth (a C-Chain: atomic transactions decoded) or subnet_evm "
                      "(an L1).")
-    serves_traces: bool = setting(True, "AVAX_CHAIN_TRACING", "Whether the node (or the trace URL) serves debug or trace "
-                            "calls; false: no internal_transactions for this chain.")
+    serves_traces: bool = setting(True, "AVAX_CHAIN_TRACING", "Whether the node (or the trace URL) serves debug or "
+                                  "trace calls; false: no internal_transactions for this chain.")
     native_symbol: str = setting("AVAX", "AVAX_NATIVE_SYMBOL", "The native token's symbol (an L1 has its own).")
     native_decimals: int = setting(18, "AVAX_NATIVE_DECIMALS", "The native token's decimals.", ge=0, le=36)
     wrapped_native: Optional[Annotated[str, rule(_address)]] = setting(
