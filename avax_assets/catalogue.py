@@ -77,7 +77,7 @@ SOURCES: tuple[SourceSystem, ...] = tuple(dict.fromkeys(spec.reads for specs in 
 RESOURCES = (ChainRpcResource, AvaCloudResource, SubgraphResource, PChainResource, KafkaResource,
              ParquetLakeIOManager, ClickHouseResource, LiveResource)
 # Every settings model: the resources' and the code location's own (docs/settings.md lists them all)
-SETTINGS = (*(kind.model for kind in RESOURCES), *configured.LOCATION_SETTINGS)
+SETTINGS = (*(kind.model for kind in RESOURCES), ChainsSettings, *configured.LOCATION_SETTINGS)
 
 
 def configured_chains(environ: Mapping[str, str] | None = None) -> tuple[RpcSettings, ...]:

@@ -153,6 +153,11 @@ its type and checked against its bounds, and one that does not fit is refused in
 ([failure-modes.md](failure-modes.md)). A secret is handed to Dagster as an `EnvVar`, read only at run time,
 and its value (for a URL, its path and query too) is scrubbed from every error and log line. The live path's
 own settings are under `LiveSettings` ([live.md](live.md)).
+
+**Several chains.** `RpcSettings` is one EVM chain: the home chain (the C-Chain unless its variables say
+otherwise). Each chain named in `AVAX_CHAINS` reads the same variables, and `PartitionSettings`' chain days, with
+its name after `AVAX_`: `AVAX_CHAINS=dfk` reads `AVAX_DFK_RPC_URL`, `AVAX_DFK_CHAIN_ID`, `AVAX_DFK_CHAIN_VM`,
+`AVAX_DFK_CHAIN_START_DATE`, … ([chains.md](chains.md)).
 """
 
 SETTINGS_EXAMPLE = """## Example: production engines
