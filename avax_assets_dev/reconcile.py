@@ -41,11 +41,13 @@ def _call_data(signature: str, *words: int | str) -> str:
     return "0x" + keccak(signature.encode())[:4].hex() + encoded
 
 
-def erc20_balances(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+def erc20_balances(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
+                   chain_id: int = CHAIN_ID) -> Reconciliation:
     """Every (token, holder) balance computed from transfers equals balanceOf at `block`."""
     rows = warehouse.client.query(
         f"SELECT token_address, holder, balance FROM {warehouse.qualified('erc20_balances')} "
-        "WHERE last_block <= {block:UInt64} ORDER BY token_address, holder", parameters={"block": block}).result_rows
+        "WHERE chain_id = {chain:UInt64} AND last_block <= {block:UInt64} ORDER BY token_address, holder",
+        parameters={"block": block, "chain": chain_id}).result_rows
     calls = [Call("eth_call", [{"to": token, "data": _call_data("balanceOf(address)", holder)}, hex(block)])
              for token, holder, _ in rows]
     result = Reconciliation("ERC-20 balances vs balanceOf", len(rows))
@@ -55,12 +57,14 @@ def erc20_balances(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: in
     return result
 
 
-def erc721_owners(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+def erc721_owners(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
+                  chain_id: int = CHAIN_ID) -> Reconciliation:
     """The last transfer's recipient of every token id is its ownerOf at `block`; burned ids revert."""
     rows = warehouse.client.query(
         f"SELECT token_address, toString(token_id), argMax(to_address, (block_number, log_index)) "
-        f"FROM {warehouse.qualified('erc721_transfers')} WHERE block_number <= {{block:UInt64}} "
-        "GROUP BY token_address, token_id ORDER BY token_address, token_id", parameters={"block": block}).result_rows
+        f"FROM {warehouse.qualified('erc721_transfers')} WHERE chain_id = {{chain:UInt64}} AND "
+        "block_number <= {block:UInt64} GROUP BY token_address, token_id ORDER BY token_address, token_id",
+        parameters={"block": block, "chain": chain_id}).result_rows
     result = Reconciliation("ERC-721 owners vs ownerOf", len(rows))
     for token, token_id, owner in rows:
         call = [{"to": token, "data": _call_data("ownerOf(uint256)", int(token_id))}, hex(block)]
@@ -74,7 +78,7 @@ def erc721_owners(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int
 
 
 def native_flows(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
-                 contracts: list[str]) -> Reconciliation:
+                 contracts: list[str], chain_id: int = CHAIN_ID) -> Reconciliation:
     """Value into minus value out of each contract over successful internal transactions equals its
     native balance at `block` (for contracts that started empty and pay no gas)."""
     result = Reconciliation("native balances vs internal transaction flows", len(contracts))
@@ -82,23 +86,25 @@ def native_flows(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
         received, sent = warehouse.client.query(
             f"SELECT sumIf(value, to_address = {{a:String}}), sumIf(value, from_address = {{a:String}}) "
             f"FROM {warehouse.qualified('internal_transactions')} "
-            "WHERE reverted = 0 AND block_number <= {block:UInt64} AND call_type IN {types:Array(String)}",
-            parameters={"a": address, "block": block, "types": list(VALUE_MOVING_CALLS)}).result_rows[0]
+            "WHERE chain_id = {chain:UInt64} AND reverted = 0 AND block_number <= {block:UInt64} AND "
+            "call_type IN {types:Array(String)}",
+            parameters={"a": address, "block": block, "types": list(VALUE_MOVING_CALLS),
+                        "chain": chain_id}).result_rows[0]
         onchain = int(rpc.call("eth_getBalance", [address, hex(block)]), 16)
         if int(received) - int(sent) != onchain:
             result.mismatches.append((address, int(received) - int(sent), onchain))
     return result
 
 
-def atomic_transactions(header: dict) -> list:
+def atomic_transactions(header: dict, chain_id: int = CHAIN_ID) -> list:
     """The atomic transactions in a block's blockExtraData as the node serves it (anvil serves none)."""
     extra = header.get("blockExtraData") or "0x"
     time = dt.datetime.fromtimestamp(int(header["timestamp"], 16), dt.timezone.utc)
-    return decode_atomic(bytes.fromhex(extra[2:]), is_batch(CHAIN_ID, time))
+    return decode_atomic(bytes.fromhex(extra[2:]), is_batch(chain_id, time))
 
 
 def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: int, last: int,
-                   tables: set[str] | None = None) -> Reconciliation:
+                   tables: set[str] | None = None, chain_id: int = CHAIN_ID) -> Reconciliation:
     """Rows of every chain dataset (or of `tables`) over [first, last] equal what the node reports for those
     blocks."""
     headers = rpc.batch([Call("eth_getBlockByNumber", [hex(n), False]) for n in range(first, last + 1)])
@@ -117,7 +123,7 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
         "erc721_transfers": ("1", count(TRANSFER, 4)),
         "erc1155_transfers": ("is_batch = 0", count(TRANSFER_SINGLE)),
         "internal_transactions": ("trace_address = ''", transactions),
-        "atomic_transactions": ("1", sum(len(atomic_transactions(h)) for h in headers)),
+        "atomic_transactions": ("1", sum(len(atomic_transactions(h, chain_id)) for h in headers)),
         **{event.dataset.table: ("1", sum(1 for log in logs if log["topics"] and log["topics"][0] == event.topic0
                                           and (not event.contracts or log["address"].lower() in event.contracts)))
            for event in EVENTS},
@@ -127,28 +133,30 @@ def dataset_counts(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, first: in
     for table, (where, node_count) in expected.items():
         rows = warehouse.client.query(
             f"SELECT count() FROM {warehouse.qualified(table)} "
-            f"WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}} AND {where}",
-            parameters={"a": first, "b": last}).result_rows[0][0]
+            f"WHERE chain_id = {{chain:UInt64}} AND block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}} AND {where}",
+            parameters={"a": first, "b": last, "chain": chain_id}).result_rows[0][0]
         if rows != node_count:
             result.mismatches.append((table, rows, node_count))
     if tables is not None and "erc1155_transfers" not in tables:
         return result
     batches = warehouse.client.query(
         f"SELECT uniqExact(block_number, log_index) FROM {warehouse.qualified('erc1155_transfers')} "
-        "WHERE is_batch = 1 AND block_number BETWEEN {a:UInt64} AND {b:UInt64}", parameters={"a": first, "b": last})
+        "WHERE chain_id = {chain:UInt64} AND is_batch = 1 AND block_number BETWEEN {a:UInt64} AND {b:UInt64}",
+        parameters={"a": first, "b": last, "chain": chain_id})
     if batches.result_rows[0][0] != count(TRANSFER_BATCH):
         result.mismatches.append(("erc1155_transfers batches", batches.result_rows[0][0], count(TRANSFER_BATCH)))
     return result
 
 
-def v2_reserves(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+def v2_reserves(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
+                chain_id: int = CHAIN_ID) -> Reconciliation:
     """Each V2-style pair's last Sync up to `block` equals its getReserves() there."""
     rows = warehouse.client.query(
         f"SELECT contract_address, toString(argMax(reserve0, (block_number, log_index))), "
         "toString(argMax(reserve1, (block_number, log_index))) "
         f"FROM {warehouse.qualified(UNISWAP_V2_SYNC.dataset.table)} "
-        "WHERE block_number <= {block:UInt64} GROUP BY contract_address ORDER BY contract_address",
-        parameters={"block": block}).result_rows
+        "WHERE chain_id = {chain:UInt64} AND block_number <= {block:UInt64} GROUP BY contract_address "
+        "ORDER BY contract_address", parameters={"block": block, "chain": chain_id}).result_rows
     result = Reconciliation("V2 pairs' last Sync vs getReserves", len(rows))
     for pair, reserve0, reserve1 in rows:
         answer = rpc.call("eth_call", [{"to": pair, "data": _call_data("getReserves()")}, hex(block)])
@@ -158,13 +166,14 @@ def v2_reserves(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) 
     return result
 
 
-def wavax_supply(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int) -> Reconciliation:
+def wavax_supply(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
+                 chain_id: int = CHAIN_ID) -> Reconciliation:
     """WAVAX deposits minus withdrawals up to `block` (every day from the chain's start loaded) equal its
     totalSupply() there."""
     def total(dataset) -> int:
         return int(warehouse.client.query(
-            f"SELECT toString(sum(wad)) FROM {warehouse.qualified(dataset.table)} WHERE block_number <= {{b:UInt64}}",
-            parameters={"b": block}).result_rows[0][0])
+            f"SELECT toString(sum(wad)) FROM {warehouse.qualified(dataset.table)} WHERE chain_id = {{chain:UInt64}} "
+            "AND block_number <= {b:UInt64}", parameters={"b": block, "chain": chain_id}).result_rows[0][0])
 
     deposits, withdrawals = total(WAVAX_DEPOSIT.dataset), total(WAVAX_WITHDRAWAL.dataset)
     onchain = int(rpc.call("eth_call", [{"to": WAVAX, "data": _call_data("totalSupply()")}, hex(block)]), 16)
@@ -188,12 +197,14 @@ def _number(answer) -> int | None:
     return None if isinstance(answer, CallError) or answer in (None, "0x") else int(answer, 16)
 
 
-def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str) -> Reconciliation:
+def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str,
+                   chain_id: int = CHAIN_ID) -> Reconciliation:
     """Each token's row of `day` equals its contract's answers at the block the row was read at."""
     rows = warehouse.client.query(
         f"SELECT token_address, block_number, name, symbol, decimals, "
         f"if(isNull(total_supply), NULL, toString(total_supply)) FROM {warehouse.qualified('tokens')} "
-        "WHERE toDate(block_timestamp) = {day:Date} ORDER BY token_address", parameters={"day": day}).result_rows
+        "WHERE chain_id = {chain:UInt64} AND toDate(block_timestamp) = {day:Date} ORDER BY token_address",
+        parameters={"day": day, "chain": chain_id}).result_rows
     result = Reconciliation(f"token metadata of {day} vs the contracts' answers", len(rows))
     for token, block, name, symbol, decimals, supply in rows:
         calls = [Call("eth_call", [{"to": token, "data": _call_data(f)}, hex(block)])

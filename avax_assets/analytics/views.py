@@ -3,8 +3,8 @@ each partition exactly once, so no FINAL is needed; sums of wei and token amount
 and amounts in token units are exact decimal text (base units shifted by the token's decimals, which a
 Float64 or a fixed-scale Decimal could not hold for every token)."""
 
-from avax_assets.avacloud.snapshots import DELEGATORS, VALIDATORS
-from avax_assets.chain.datasets import TRANSACTIONS
+from avax_assets.avacloud.snapshots import BLOCKCHAINS, CHAINS, DELEGATORS, VALIDATORS
+from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.core.chart import Chart
 from avax_assets.core.schema import View
 from avax_assets.events.datasets import DEX_POOLS, LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP
@@ -30,11 +30,12 @@ def signed_token_units(amount: str, decimals: str) -> str:
 
 
 # each token's and each pool's latest loaded day (a day's row is that day's state)
-LATEST_TOKENS = (f"(SELECT token_address, argMax(tuple(symbol, decimals), block_number) AS latest "
-                 f"FROM {{db}}.{TOKENS.table} GROUP BY token_address)")
-LATEST_POOLS = (f"(SELECT pool_address, argMax(tuple(dex, token0, token1), block_number) AS latest "
-                f"FROM {{db}}.{DEX_POOLS.table} GROUP BY pool_address)")
-SWAP_POSITION = "block_number, block_timestamp, transaction_hash, log_index, contract_address AS pool_address"
+LATEST_TOKENS = (f"(SELECT chain_id, token_address, argMax(tuple(symbol, decimals), block_number) AS latest "
+                 f"FROM {{db}}.{TOKENS.table} GROUP BY chain_id, token_address)")
+LATEST_POOLS = (f"(SELECT chain_id, pool_address, argMax(tuple(dex, token0, token1), block_number) AS latest "
+                f"FROM {{db}}.{DEX_POOLS.table} GROUP BY chain_id, pool_address)")
+SWAP_POSITION = ("chain_id, block_number, block_timestamp, transaction_hash, log_index, "
+                 "contract_address AS pool_address")
 
 
 def _packed(column: str, high: bool) -> str:
@@ -217,14 +218,49 @@ PRIMARY_NETWORK_VIEWS = (
     ),
 )
 
+CHAINS_INGESTED = View(
+    "chains_ingested",
+    "Every EVM chain the AvaCloud Data API lists (its newest `chains` snapshot, with the blockchain id from "
+    "`blockchains`) and every chain whose blocks are loaded: whether we ingest it, and its first and last loaded "
+    "day and blocks.",
+    (CHAINS, BLOCKCHAINS, BLOCKS),
+    """
+    SELECT c.id AS chain_id, nullIf(l.chain_name, '') AS chain_name, nullIf(l.vm_name, '') AS vm_name,
+           nullIf(l.network_token_symbol, '') AS native_symbol, nullIf(bc.blockchain_id, '') AS blockchain_id,
+           l.listed = 1 AS listed_by_avacloud, b.blocks > 0 AS ingested,
+           if(b.blocks > 0, b.first_day, NULL) AS first_loaded_day,
+           if(b.blocks > 0, b.last_day, NULL) AS last_loaded_day, b.blocks AS loaded_blocks
+    FROM (
+        SELECT assumeNotNull(toUInt64OrNull(chain_id)) AS id FROM {db}.chains
+        WHERE isNotNull(toUInt64OrNull(chain_id))
+        UNION DISTINCT SELECT chain_id AS id FROM {db}.blocks
+    ) AS c
+    LEFT JOIN (
+        SELECT toUInt64OrZero(chain_id) AS id, 1 AS listed, chain_name, vm_name, network_token_symbol
+        FROM {db}.chains
+        WHERE snapshot_date = (SELECT max(snapshot_date) FROM {db}.chains) AND isNotNull(toUInt64OrNull(chain_id))
+    ) AS l ON l.id = c.id
+    LEFT JOIN (
+        SELECT chain_id AS id, count() AS blocks, min(toDate(block_timestamp)) AS first_day,
+               max(toDate(block_timestamp)) AS last_day
+        FROM {db}.blocks GROUP BY id
+    ) AS b ON b.id = c.id
+    LEFT JOIN (
+        SELECT assumeNotNull(evm_chain_id) AS id, any(blockchain_id) AS blockchain_id FROM {db}.blockchains
+        WHERE isNotNull(evm_chain_id) AND snapshot_date = (SELECT max(snapshot_date) FROM {db}.blockchains)
+        GROUP BY id
+    ) AS bc ON bc.id = c.id
+    """,
+)
+
 VIEWS = (
     View(
         "daily_chain_activity",
-        "Per UTC day: transactions, failures, active addresses (senders or receivers), gas used and fees "
-        "(exact wei), and the gas-weighted average effective gas price.",
+        "Per UTC day and chain: transactions, failures, active addresses (senders or receivers), gas used and fees "
+        "(exact wei of the chain's native token), and the gas-weighted average effective gas price.",
         (TRANSACTIONS,),
         """
-        SELECT toDate(block_timestamp) AS day,
+        SELECT toDate(block_timestamp) AS day, chain_id,
                count() AS transactions,
                countIf(status = 0) AS failed_transactions,
                uniqExact(from_address) AS active_senders,
@@ -233,33 +269,33 @@ VIEWS = (
                sum(transaction_fee) AS fees_wei,
                intDiv(sum(transaction_fee), greatest(sum(gas_used), 1)) AS avg_effective_gas_price_wei
         FROM {db}.transactions
-        GROUP BY day
+        GROUP BY day, chain_id
         """,
-        Chart("C-Chain activity per UTC day", "day", (("transactions", "transactions"),
-                                                       ("active_addresses", "active addresses"),
-                                                       ("total_gas_used", "gas used"))),
+        Chart("Activity per UTC day", "day", (("transactions", "transactions"),
+                                              ("active_addresses", "active addresses"),
+                                              ("total_gas_used", "gas used")), by="chain_id", by_label="chain"),
     ),
     View(
         "erc20_daily_volume",
-        "Per UTC day and ERC-20 token: transfers, volume (exact base units, and token units when the token "
+        "Per UTC day, chain and ERC-20 token: transfers, volume (exact base units, and token units when the token "
         "has decimals), distinct senders and receivers, with the token's symbol.",
         (ERC20_TRANSFERS, TOKENS),
         f"""
         SELECT v.*, tupleElement(t.latest, 1) AS symbol, tupleElement(t.latest, 2) AS decimals,
                {token_units('v.volume', 'tupleElement(t.latest, 2)')} AS volume_units
         FROM (
-            SELECT toDate(block_timestamp) AS day, token_address,
+            SELECT toDate(block_timestamp) AS day, chain_id, token_address,
                    count() AS transfers, sum(value) AS volume,
                    uniqExact(from_address) AS senders, uniqExact(to_address) AS receivers
             FROM {{db}}.erc20_transfers
-            GROUP BY day, token_address
+            GROUP BY day, chain_id, token_address
         ) AS v
-        LEFT JOIN {LATEST_TOKENS} AS t ON t.token_address = v.token_address
+        LEFT JOIN {LATEST_TOKENS} AS t ON t.chain_id = v.chain_id AND t.token_address = v.token_address
         """,
     ),
     View(
         "erc20_balances",
-        "Current ERC-20 balance per (token, holder) over every loaded day, from transfers: received and sent "
+        "Current ERC-20 balance per (chain, token, holder) over every loaded day, from transfers: received and sent "
         "exact (UInt256); balance as Int256 (a negative balance means transfers are missing), and in token "
         "units with the token's symbol.",
         (ERC20_TRANSFERS, TOKENS),
@@ -267,22 +303,22 @@ VIEWS = (
         SELECT b.*, tupleElement(t.latest, 1) AS symbol,
                {signed_token_units('b.balance', 'tupleElement(t.latest, 2)')} AS balance_units
         FROM (
-            SELECT token_address, holder,
+            SELECT chain_id, token_address, holder,
                    sumIf(value, direction = 1) AS received,
                    sumIf(value, direction = -1) AS sent,
                    toInt256(received) - toInt256(sent) AS balance,
                    max(block_number) AS last_block
             FROM (
-                SELECT token_address, to_address AS holder, value, 1 AS direction, block_number
+                SELECT chain_id, token_address, to_address AS holder, value, 1 AS direction, block_number
                 FROM {{db}}.erc20_transfers
                 UNION ALL
-                SELECT token_address, from_address AS holder, value, -1 AS direction, block_number
+                SELECT chain_id, token_address, from_address AS holder, value, -1 AS direction, block_number
                 FROM {{db}}.erc20_transfers
             )
             WHERE holder != '{ZERO_ADDRESS}'
-            GROUP BY token_address, holder
+            GROUP BY chain_id, token_address, holder
         ) AS b
-        LEFT JOIN {LATEST_TOKENS} AS t ON t.token_address = b.token_address
+        LEFT JOIN {LATEST_TOKENS} AS t ON t.chain_id = b.chain_id AND t.token_address = b.token_address
         """,
     ),
     View(
@@ -292,7 +328,7 @@ VIEWS = (
         "decimal text; null while a token's decimals are unknown), sender, recipient and transaction.",
         (UNISWAP_V2_SWAP.dataset, UNISWAP_V3_SWAP.dataset, LB_SWAP.dataset, DEX_POOLS, TOKENS),
         f"""
-        SELECT s.block_number, s.block_timestamp, s.transaction_hash, s.log_index, s.dex, s.pool_address,
+        SELECT s.chain_id, s.block_number, s.block_timestamp, s.transaction_hash, s.log_index, s.dex, s.pool_address,
                s.token_in, tupleElement(ti.latest, 1) AS symbol_in, s.amount_in,
                {token_units('s.amount_in', 'tupleElement(ti.latest, 2)')} AS amount_in_units,
                s.token_out, tupleElement(tout.latest, 1) AS symbol_out, s.amount_out,
@@ -302,11 +338,12 @@ VIEWS = (
             SELECT l.*, if(l.token0_in, tupleElement(p.latest, 2), tupleElement(p.latest, 3)) AS token_in,
                    if(l.token0_in, tupleElement(p.latest, 3), tupleElement(p.latest, 2)) AS token_out
             FROM ({SWAP_LEGS}) AS l
-            LEFT JOIN {LATEST_POOLS} AS p ON p.pool_address = l.pool_address
+            LEFT JOIN {LATEST_POOLS} AS p ON p.chain_id = l.chain_id AND p.pool_address = l.pool_address
         ) AS s
-        LEFT JOIN {LATEST_TOKENS} AS ti ON ti.token_address = s.token_in
-        LEFT JOIN {LATEST_TOKENS} AS tout ON tout.token_address = s.token_out
+        LEFT JOIN {LATEST_TOKENS} AS ti ON ti.chain_id = s.chain_id AND ti.token_address = s.token_in
+        LEFT JOIN {LATEST_TOKENS} AS tout ON tout.chain_id = s.chain_id AND tout.token_address = s.token_out
         """,
     ),
+    CHAINS_INGESTED,
     *PRIMARY_NETWORK_VIEWS,
 )

@@ -20,14 +20,17 @@ SCALES = ((10**9, "billions"), (10**6, "millions"))
 
 @dataclass(frozen=True)
 class Chart:
-    """`series`: (column, label) pairs of the view, plotted over its `x` column, one panel each."""
+    """`series`: (column, label) pairs of the view, plotted over its `x` column, one panel each; with `by`, a bar
+    per value of that column side by side (e.g. one per chain), named in a legend as `by_label` and the value."""
 
     title: str
     x: str
     series: tuple[tuple[str, str], ...]
+    by: str | None = None
+    by_label: str = ""
 
     def query(self, qualified_view: str) -> str:
-        columns = ", ".join([self.x, *(column for column, _ in self.series)])
+        columns = ", ".join([self.x, *([self.by] if self.by else []), *(column for column, _ in self.series)])
         return f"SELECT {columns} FROM {qualified_view} ORDER BY {self.x}"
 
     def figure(self, rows: Sequence[Sequence]) -> Figure:
@@ -36,20 +39,27 @@ class Chart:
         matplotlib.use("Agg")  # no display: render to memory
         from matplotlib import pyplot as plt, ticker
 
-        xs = [row[0] for row in rows]
+        first = 2 if self.by else 1
+        groups = sorted({row[1] for row in rows}) if self.by else [None]
         figure, axes = plt.subplots(len(self.series), 1, sharex=True, figsize=(8, 2.2 * len(self.series)),
                                     constrained_layout=True, squeeze=False)
         axes = axes[:, 0]
-        for index, (axis, (_, label)) in enumerate(zip(axes, self.series, strict=True), start=1):
-            values = [float(row[index]) for row in rows]
-            divisor, unit = scale(values)
-            axis.bar(xs, [v / divisor for v in values], color="#e84142", width=0.8)  # Avalanche red
+        for index, (axis, (_, label)) in enumerate(zip(axes, self.series, strict=True), start=first):
+            divisor, unit = scale([float(row[index]) for row in rows])
+            for position, group in enumerate(groups):
+                mine = [row for row in rows if not self.by or row[1] == group]
+                axis.bar(_shifted([row[0] for row in mine], position, len(groups)),
+                         [float(row[index]) / divisor for row in mine], width=0.8 / len(groups),
+                         color=COLOURS[position % len(COLOURS)],
+                         label=f"{self.by_label} {group}".strip() if self.by else None)
             axis.set_ylabel(f"{label} ({unit})" if unit else label)
             axis.yaxis.set_major_formatter(ticker.FuncFormatter(tick_label))
             axis.grid(axis="y", alpha=0.3)
         axes[0].set_title(self.title)
-        if xs:
-            day_ticks(axes[-1], xs)
+        if self.by and len(groups) > 1:
+            axes[0].legend(fontsize="small")
+        if rows:
+            day_ticks(axes[-1], [row[0] for row in rows])
         return figure
 
     def png(self, rows: Sequence[Sequence]) -> bytes:
@@ -60,6 +70,18 @@ class Chart:
         figure.savefig(out, format="png", dpi=110)
         plt.close(figure)
         return out.getvalue()
+
+
+COLOURS = ("#e84142", "#3b3b3b", "#f5a623", "#4a90d9")  # Avalanche red first
+
+
+def _shifted(days: Sequence, position: int, groups: int) -> list:
+    """Each group's bars beside the others' within the day's slot."""
+    import datetime as dt
+
+    width = 0.8 / groups
+    offset = (position - (groups - 1) / 2) * width
+    return [dt.datetime.combine(day, dt.time()) + dt.timedelta(days=offset) if groups > 1 else day for day in days]
 
 
 def scale(values: Sequence[float]) -> tuple[int, str | None]:

@@ -123,3 +123,75 @@ def test_a_chain_is_one_settings_object_read_with_its_name():
     assert (l1.chain_id, l1.scope, l1.native_symbol, l1.batch_size, l1.vm.value) == (L1_ID, "l1", "LONE", 7,
                                                                                      "subnet_evm")
     assert l1.variable("url") == "AVAX_L1_RPC_URL" and home.variable("url") == "AVAX_RPC_URL"
+
+
+# --- the views across chains, on the session's embedded ClickHouse (no service) ---------------------------------
+
+@pytest.fixture
+def warehouse(chdb_path):
+    from avax_assets.core.chdb import chdb_client
+    from avax_assets.core.clickhouse import ClickHouseWarehouse
+
+    warehouse = ClickHouseWarehouse(chdb_client(str(chdb_path)), "chain_views")
+    warehouse.client.command("DROP DATABASE IF EXISTS chain_views")
+    return warehouse
+
+
+def load(warehouse, dataset, day: dt.date, rows: list[dict]) -> None:
+    import pyarrow as pa
+
+    full = [{name: None for name in dataset.source_schema.names} | row for row in rows]
+    warehouse.replace_partition(dataset, day, [pa.RecordBatch.from_pylist(full, schema=dataset.source_schema)])
+
+
+def view_rows(warehouse, name: str, sql: str) -> list[tuple]:
+    from avax_assets.analytics.views import VIEWS
+
+    view = next(v for v in VIEWS if v.name == name)
+    for dataset in view.reads:
+        warehouse.ensure_table(dataset)
+    warehouse.create_view(name, view.select.format(db="chain_views"))
+    return warehouse.client.query(sql.format(view=f"chain_views.{name}")).result_rows
+
+
+def transaction(chain_day: dt.date, index: int, sender: str) -> dict:
+    stamp = int(dt.datetime.combine(chain_day, dt.time(12), dt.timezone.utc).timestamp()) + index
+    return {"block_number": 10 + index, "block_timestamp": stamp, "block_hash": f"0x{index:064x}",
+            "transaction_index": 0, "transaction_hash": f"0x{index:064x}", "from_address": sender, "value": "0",
+            "nonce": index, "gas": 21_000, "transaction_type": 0, "status": 1, "gas_used": 21_000,
+            "effective_gas_price": "1", "transaction_fee": str(10**18 + index)}
+
+
+def test_daily_activity_is_per_chain_and_chains_ingested_says_which_listed_chains_are_loaded(warehouse):
+    from avax_assets.avacloud.snapshots import CHAINS
+    from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
+
+    day = dt.date(2024, 6, 1)
+    l1_transactions = TRANSACTIONS.on(L1_ID, ("l1",))
+    load(warehouse, TRANSACTIONS, day, [transaction(day, i, "0x" + "a" * 40) for i in range(3)])
+    load(warehouse, l1_transactions, day, [transaction(day, i, "0x" + "b" * 40) for i in range(2)])  # same hashes
+    activity = view_rows(warehouse, "daily_chain_activity",
+                         "SELECT chain_id, transactions, toString(fees_wei) FROM {view} ORDER BY chain_id")
+    assert activity == [(43114, 3, str(3 * 10**18 + 3)), (L1_ID, 2, str(2 * 10**18 + 1))]
+
+    noon = int(dt.datetime(2024, 6, 1, 12, tzinfo=dt.timezone.utc).timestamp())
+    for dataset, count in ((BLOCKS, 2), (BLOCKS.on(L1_ID, ("l1",)), 1)):
+        load(warehouse, dataset, day, [{"block_number": n, "block_timestamp": noon + n, "block_hash": f"0x{n:x}",
+                                        "parent_hash": "0x0", "gas_limit": 1, "gas_used": 0, "transaction_count": 0}
+                                       for n in range(count)])
+    listed = [{"snapshot_date": day, "fetched_at": noon, "chain_id": chain_id, "chain_name": name, "status": "OK",
+               "vm_name": "EVM", "is_testnet": False, "rpc_url": "https://x", "network_token_symbol": symbol,
+               "network_token_decimals": 18} for chain_id, name, symbol in (("43114", "Avalanche C-Chain", "AVAX"),
+                                                                           ("53935", "DFK Chain", "JEWEL"))]
+    warehouse.replace_partition(CHAINS, day, [pa_batch(CHAINS, listed)])
+    chains = view_rows(warehouse, "chains_ingested", "SELECT chain_id, chain_name, listed_by_avacloud, ingested, "
+                                                     "loaded_blocks FROM {view} ORDER BY chain_id")
+    assert chains == [(43114, "Avalanche C-Chain", True, True, 2), (53935, "DFK Chain", True, False, 0),
+                      (L1_ID, None, False, True, 1)]
+
+
+def pa_batch(dataset, rows: list[dict]):
+    import pyarrow as pa
+
+    full = [{name: None for name in dataset.arrow_schema.names} | row for row in rows]
+    return pa.RecordBatch.from_pylist(full, schema=dataset.arrow_schema)
