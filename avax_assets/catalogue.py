@@ -100,8 +100,10 @@ def configured_chains(environ: Mapping[str, str] | None = None) -> tuple[RpcSett
 def build_resources(environ: Mapping[str, str] | None = None) -> dict:
     """Every resource, configured from the process environment (unless given) when the code location loads; a
     per-chain resource (the chain's node) once for each configured chain."""
-    others = [chain.scope for chain in configured_chains(environ)[1:]]
-    return configured.build_resources(RESOURCES, environ, chains=others)
+    chains = configured_chains(environ)
+    metrics = {"metric_chain_ids": [*(str(chain.chain_id) for chain in chains), "total"]}
+    return configured.build_resources(RESOURCES, environ, chains=[chain.scope for chain in chains[1:]],
+                                      derived={AvaCloudResource.key: metrics})
 
 
 def chain_assets(chain: RpcSettings) -> tuple[tuple[DatasetAsset, ...], tuple[JointAsset, ...]]:

@@ -19,7 +19,7 @@ from avax_assets.avacloud.resources import AvaCloudResource
 from avax_assets.avacloud.settings import AvaCloudNetwork, AvaCloudSettings
 from avax_assets.avacloud.snapshots import SNAPSHOTS, Snapshot, extract_snapshot
 from avax_assets.core.audits import AuditResult
-from avax_assets.core.schema import Dataset
+from avax_assets.core.schema import CHAIN_ID, Dataset
 from avax_assets.orchestration import pools
 from avax_assets.orchestration.factory import DatasetAsset, ExtractCheck, PartitionReader, Run, SourceSystem, stateless
 
@@ -76,7 +76,9 @@ def metrics_asset(dataset: Dataset, metrics: tuple[str, ...]) -> DatasetAsset:
         def outside(count: int) -> None:
             counted["outside"] += count
 
-        for batch in extract_metrics(client, dataset, metrics, tuple(settings.metric_chain_ids), partition,
+        # unset outside the catalogue's resources (which derive it from the configured chains): the C-Chain's
+        chain_ids = tuple(settings.metric_chain_ids or (str(CHAIN_ID), "total"))
+        for batch in extract_metrics(client, dataset, metrics, chain_ids, partition,
                                      fetched_at, outside):
             counted["in"] += batch.num_rows
             yield batch

@@ -31,8 +31,9 @@ class AvaCloudSettings(Settings):
                                  "Compute units per minute the plan allows.", gt=0, le=1_000_000)
     network: AvaCloudNetwork = setting(AvaCloudNetwork.mainnet, "AVAX_AVACLOUD_NETWORK", "The network the "
                                        "snapshots list.")
-    metric_chain_ids: list[str] = setting(["43114", "total"], "AVAX_AVACLOUD_METRIC_CHAIN_IDS",
-                                          "Chains the Metrics API series are read for (chain ids, or total).")
+    metric_chain_ids: Optional[list[str]] = setting(None, "AVAX_AVACLOUD_METRIC_CHAIN_IDS", "Chains the Metrics "
+                                                    "API series are read for (chain ids, or total); unset: every "
+                                                    "configured chain, and total.")
     page_size: int = setting(100, "AVAX_AVACLOUD_PAGE_SIZE", "Items per page (the API's maximum is 100).",
                              gt=0, le=100)
     max_pages: int = setting(1_000, "AVAX_AVACLOUD_MAX_PAGES", "Pages a listing may take before it is refused.",

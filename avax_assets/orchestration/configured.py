@@ -122,13 +122,17 @@ def partition_settings(environ: Mapping[str, str] | None = None, scope: str | No
 
 
 def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None,
-                    chains: Iterable[str] = ()) -> dict[str, Any]:
+                    chains: Iterable[str] = (), derived: Mapping[str, Mapping[str, Any]] | None = None
+                    ) -> dict[str, Any]:
     """The resources of these kinds, configured from the environment (os.environ unless given), per-chain kinds
     once more for each of the other `chains`. A kind with a field typed as another kind's resource (the lake IO
-    manager's Kafka) gets that resource."""
+    manager's Kafka) gets that resource. `derived`: per resource key, values for fields their variable leaves
+    unset that follow from other settings (the configured chains)."""
     environ, built = _environ(environ), {}
     for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
         needs = {name: built[other.key] for name, other in _resource_fields(kind)}
+        given = kind.model.given(environ)
+        needs |= {name: value for name, value in (derived or {}).get(kind.key, {}).items() if name not in given}
         built[kind.key] = configured(kind, environ, **needs)
         for chain in chains if getattr(kind, "per_chain", False) else ():
             built[chain_key(kind, chain)] = configured(kind, environ, chain, **needs)
