@@ -195,3 +195,33 @@ def pa_batch(dataset, rows: list[dict]):
 
     full = [{name: None for name in dataset.arrow_schema.names} | row for row in rows]
     return pa.RecordBatch.from_pylist(full, schema=dataset.arrow_schema)
+
+
+def test_two_chains_never_share_a_topic_key_transactional_id_parquet_folder_or_staging_table():
+    from avax_assets.catalogue import chain_assets
+    from avax_assets.core.kafka import transactional_id
+
+    home, l1 = configured_chains(l1_environment("https://l1.example/rpc"))
+    of = {chain.chain_id: [spec.dataset for spec in chain_assets(chain)[0]] for chain in (home, l1)}
+    assert {d.name for d in of[L1_ID]} == {d.name for d in of[43114]} - {"atomic_transactions", "atomic_inputs_outputs"}
+    everything = [d for datasets in of.values() for d in datasets]
+    for derived in (lambda d: d.topic, lambda d: d.lake_folder, lambda d: transactional_id(d, DAY),
+                    lambda d: d.qualified_name):  # the staging table's name carries the chain id too
+        values = [derived(d) for d in everything]
+        assert len(values) == len(set(values))
+    assert all(d.key[0] == "chain_id" and d.topic.endswith(f".{d.chain_id}") for d in everything)
+    assert {d.table for d in of[L1_ID]} <= {d.table for d in of[43114]}  # one table per dataset, every chain in it
+
+
+def test_a_chain_s_assets_have_their_own_prefix_group_pool_days_job_and_schedule(monkeypatch):
+    for name, value in l1_environment("https://l1.example/rpc", AVAX_L1_CHAIN_START_DATE="2024-05-30").items():
+        monkeypatch.setenv(name, value)
+    defs = Catalogue().definitions(build_resources())
+    graph = defs.resolve_asset_graph()
+    blocks = graph.get(dg.AssetKey(["l1", "blocks"]))
+    assert blocks.group_name == "l1_chain" and blocks.pools == {"rpc_l1"}
+    assert blocks.partitions_def.get_partition_keys() == ["2024-05-30", "2024-05-31", "2024-06-01", "2024-06-02"]
+    assert graph.get(dg.AssetKey("blocks")).pools == {"rpc"}  # the home chain's node is its own
+    assert dg.AssetKey(["l1", "clickhouse_transactions"]) in graph.get(dg.AssetKey(["l1", "transactions"])).child_keys
+    assert {s.name for s in defs.schedules} >= {"chain_daily_schedule", "l1_chain_daily_schedule"}
+    assert defs.resources["rpc_l1"].settings().url == "https://l1.example/rpc"
