@@ -19,8 +19,9 @@ from avax_assets.chain import assets as chain_family
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.settings import ChainsSettings, RpcSettings, Vm
+from avax_assets.core.clickhouse import quoted
 from avax_assets.core.errors import SettingError
-from avax_assets.core.schema import Dataset
+from avax_assets.core.schema import Dataset, View
 from avax_assets.events import assets as events
 from avax_assets.live.resources import LiveResource
 from avax_assets.live.sensor import SENSORS as LIVE_SENSORS
@@ -156,6 +157,20 @@ DAILY_JOBS = (
 )
 
 
+def configured_chains_view(chains: tuple[RpcSettings, ...]) -> View:
+    """The configured chains as a view (their settings, no secret): what each chain_id in the tables is."""
+    rows = ", ".join(
+        f"({chain.chain_id}, {quoted(chain.scope or 'home')}, {quoted(chain.network.value)}, {quoted(chain.vm.value)}, "
+        f"{quoted(chain.blockchain_id) if chain.blockchain_id else 'NULL'}, {quoted(chain.native_symbol)}, "
+        f"{chain.native_decimals}, {'true' if chain.serves_traces else 'false'})" for chain in chains)
+    columns = ("chain_id UInt64, name String, network String, vm String, blockchain_id Nullable(String), "
+               "native_symbol String, native_decimals UInt8, serves_traces Bool")
+    return View("configured_chains", "The EVM chains this deployment ingests, from their settings (AVAX_CHAINS and "
+                "each chain's AVAX_<NAME>_… variables): chain id, name (the home chain: home), network, VM, blockchain "
+                "id, native token and whether internal transactions are extracted.", (),
+                f"SELECT * FROM values({quoted(columns)}, {rows})")
+
+
 def chain_job(chain: RpcSettings) -> DailyJob:
     """A configured chain's daily job, beside the home chain's chain_daily."""
     left_out = [] if chain.serves_traces else [f"no internal transactions ({chain.variable('serves_traces')} is false)"]
@@ -184,7 +199,7 @@ class Catalogue:
         self.extracts = {name: extract_assets(specs, joints.get(name, ()), partitions)
                          for name, specs in self.scopes.items()}
         self.loads = {name: [load_asset(spec, partitions) for spec in specs] for name, specs in self.scopes.items()}
-        self.analytics = [view_asset(view) for view in VIEWS]
+        self.analytics = [view_asset(view) for view in (*VIEWS, configured_chains_view(chains))]
 
     def scope(self, name: str) -> list[dg.AssetsDefinition]:
         """A scope's extract and load assets."""

@@ -51,6 +51,16 @@ def _chain_name(text: str) -> None:
         raise ValueError(f"a chain's name is lower-case letters, digits and underscores (e.g. dfk), not {text!r}")
 
 
+def _cb58(text: str | None) -> None:
+    if text is not None and not re.fullmatch(r"[1-9A-HJ-NP-Za-km-z]{30,60}", text):
+        raise ValueError(f"must be a blockchain id in CB58 (as the P-Chain lists it), not {text!r}")
+
+
+def _symbol(text: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9.$_-]{1,16}", text):
+        raise ValueError(f"a token symbol is 1-16 letters, digits or . $ _ -, not {text!r}")
+
+
 def _address(text: str | None) -> None:
     if text is not None and not re.fullmatch(r"0x[0-9a-f]{40}", text):
         raise ValueError(f"must be a lower-case 0x-prefixed address, not {text!r}")
@@ -73,14 +83,16 @@ class RpcSettings(Settings):
     chain_id: int = setting(43114, "AVAX_CHAIN_ID", "The chain's EVM chain id (C-Chain 43114, Fuji 43113): every row's "
                             "chain_id and its topics' suffix; a node answering another eth_chainId is refused.",
                             gt=0, le=2**53)
-    blockchain_id: Optional[str] = setting(None, "AVAX_BLOCKCHAIN_ID", "The chain's blockchain id on the P-Chain "
-                                           "(CB58), which ICM messages name.")
+    blockchain_id: Optional[Annotated[str, rule(_cb58)]] = setting(None, "AVAX_BLOCKCHAIN_ID", "The chain's "
+                                                                   "blockchain id on the P-Chain (CB58), which ICM "
+                                                                   "messages name.")
     network: Network = setting(Network.mainnet, "AVAX_NETWORK", "mainnet, fuji or local.")
     vm: Vm = setting(Vm.coreth, "AVAX_CHAIN_VM", "coreth (a C-Chain: atomic transactions decoded) or subnet_evm "
                      "(an L1).")
     serves_traces: bool = setting(True, "AVAX_CHAIN_TRACING", "Whether the node (or the trace URL) serves debug or "
                                   "trace calls; false: no internal_transactions for this chain.")
-    native_symbol: str = setting("AVAX", "AVAX_NATIVE_SYMBOL", "The native token's symbol (an L1 has its own).")
+    native_symbol: Annotated[str, rule(_symbol)] = setting("AVAX", "AVAX_NATIVE_SYMBOL", "The native token's symbol "
+                                                          "(an L1 has its own).")
     native_decimals: int = setting(18, "AVAX_NATIVE_DECIMALS", "The native token's decimals.", ge=0, le=36)
     wrapped_native: Optional[Annotated[str, rule(_address)]] = setting(
         None, "AVAX_WRAPPED_NATIVE", "The wrapped native token's address (the C-Chain's WAVAX is "

@@ -225,3 +225,18 @@ def test_a_chain_s_assets_have_their_own_prefix_group_pool_days_job_and_schedule
     assert dg.AssetKey(["l1", "clickhouse_transactions"]) in graph.get(dg.AssetKey(["l1", "transactions"])).child_keys
     assert {s.name for s in defs.schedules} >= {"chain_daily_schedule", "l1_chain_daily_schedule"}
     assert defs.resources["rpc_l1"].settings().url == "https://l1.example/rpc"
+
+
+def test_the_configured_chains_view_lists_each_chain_from_its_settings(warehouse):
+    from avax_assets.catalogue import configured_chains_view
+
+    chains = configured_chains(l1_environment("https://l1.example/rpc", AVAX_L1_CHAIN_TRACING="false",
+                                              AVAX_L1_BLOCKCHAIN_ID="2q9e4r6Mu3U68nU1fYjgbR6JvwrRx36CohpAX5UQxse55x1Q5"))
+    view = configured_chains_view(chains)
+    warehouse.create_view(view.name, view.select.format(db="chain_views"))
+    rows = warehouse.client.query("SELECT chain_id, name, vm, blockchain_id, native_symbol, serves_traces "
+                                  "FROM chain_views.configured_chains ORDER BY chain_id").result_rows
+    assert rows == [(43114, "home", "coreth", None, "AVAX", True),
+                    (L1_ID, "l1", "subnet_evm", "2q9e4r6Mu3U68nU1fYjgbR6JvwrRx36CohpAX5UQxse55x1Q5", "LONE", False)]
+    with pytest.raises(SettingError, match="AVAX_L1_NATIVE_SYMBOL"):
+        configured_chains(l1_environment("https://l1.example/rpc", AVAX_L1_NATIVE_SYMBOL="x'); DROP TABLE t; --"))
