@@ -53,7 +53,7 @@ from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql  #
 from avax_assets.core.days import BlockRange  # noqa: E402
 from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
-from avax_assets.chain.settings import RpcSettings  # noqa: E402
+from avax_assets.chain.settings import RPC, RpcSettings  # noqa: E402
 from avax_assets.core.lake import S3Settings  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
@@ -142,8 +142,8 @@ class Bench:
                 traces = [c for c in calls if c[0] == "debug_traceBlockByNumber"]
                 calls = [c for c in calls if c[0] != "debug_traceBlockByNumber"]
                 requests += [calls[i:i + self.args.batch_size] for i in range(0, len(calls), self.args.batch_size)]
-                requests += [traces[i:i + RpcSettings.trace_batch_size]
-                             for i in range(0, len(traces), RpcSettings.trace_batch_size)]
+                requests += [traces[i:i + RPC.trace_batch_size]
+                             for i in range(0, len(traces), RPC.trace_batch_size)]
             size += sum(pool.map(post, requests))
         return size
 
@@ -307,9 +307,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=list(PROFILES), default="default")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=RpcSettings.batch_size)
-    parser.add_argument("--concurrency", type=int, default=RpcSettings.concurrency)
-    parser.add_argument("--chunk-blocks", type=int, default=RpcSettings.chunk_blocks)
+    parser.add_argument("--batch-size", type=int, default=RPC.batch_size)
+    parser.add_argument("--concurrency", type=int, default=RPC.concurrency)
+    parser.add_argument("--chunk-blocks", type=int, default=RPC.chunk_blocks)
     parser.add_argument("--only-memory", action="store_true",
                         help="measure memory again and update latest.json (the services must be up)")
     parser.add_argument("--memory-probe", type=int, help=argparse.SUPPRESS)
@@ -355,7 +355,7 @@ def main() -> None:
     trace_rows = bench.ours_extract(EXTRACTIONS[3:], traced)[INTERNAL_TRANSACTIONS.name]
 
     spooled = bench.spooled_transactions()
-    path = bench.lake.put_atomic(spooled.path, TRANSACTIONS.name, day)
+    path = bench.lake.put_atomic(spooled.path, TRANSACTIONS.lake_folder, day)
     stored = bench.lake.open_partition(TRANSACTIONS, day)
     print(f"kafka ({spooled.rows} transactions):", flush=True)
     kafka = interleaved({"ours": lambda: bench.kafka.publish(TRANSACTIONS, day, spooled.iter_batches(), "bench"),

@@ -38,7 +38,7 @@ from avax_assets.chain.extract import EXTRACTIONS, block_batches  # noqa: E402
 from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.core.days import BlockRange  # noqa: E402
-from avax_assets.chain.settings import RpcSettings  # noqa: E402
+from avax_assets.chain.settings import RPC, RpcSettings  # noqa: E402
 from avax_assets.events.assets import event_log_decoder  # noqa: E402
 from avax_assets.events.datasets import EVENTS, POOL_EVENTS  # noqa: E402
 from avax_assets.events.pools import pool_batches  # noqa: E402
@@ -49,7 +49,7 @@ from avax_assets_dev.local.services import LocalStack  # noqa: E402
 
 def day_logs(client: JsonRpcClient, day: str, blocks: BlockRange) -> list[pa.RecordBatch]:
     logs = next(e for e in EXTRACTIONS if e.dataset is LOGS)
-    return list(block_batches(ChainReader(client), LOGS, day, blocks, logs.rpc, RpcSettings.chunk_blocks))
+    return list(block_batches(ChainReader(client), LOGS, day, blocks, logs.rpc, RPC.chunk_blocks))
 
 
 def decoder_rates(batches: list[pa.RecordBatch], repeats: int) -> tuple[dict[str, dict], dict[str, list]]:

@@ -119,7 +119,7 @@ def test_kafka_holds_one_message_per_record_with_natural_keys(first_run, client,
 def test_parquet_objects_at_expected_paths_read_back_equal(first_run, lake, client, pipeline_env):
     bucket = pipeline_env["AVAX_LAKE_ROOT"]
     for dataset in (BLOCKS, TRANSACTIONS, LOGS):
-        path = f"{bucket}/{dataset.name}/date={DAY}/{dataset.name}.parquet"
+        path = f"{bucket}/{dataset.name}/chain_id=43114/date={DAY}/{dataset.name}.parquet"
         assert materialization_of(first_run, dataset.name).metadata["parquet_path"].value == path
         assert lake.fs.exists(path)
         assert parquet_rows(lake, dataset) == ch_rows(client, dataset), dataset.name

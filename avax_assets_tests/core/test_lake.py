@@ -70,18 +70,18 @@ def test_s3_lake_on_seaweedfs_with_credentials(stack):
     settings = S3Settings(stack.s3.endpoint, creds["access_key_id"], creds["secret_access_key"])
     lake = Lake("s3://avax-lake-test", settings)
     spooled = spool([sample_batch(20)])
-    path = lake.put_atomic(spooled.path, "blocks", "2024-06-02")
-    assert path == "s3://avax-lake-test/blocks/date=2024-06-02/blocks.parquet"
+    path = lake.put_atomic(spooled.path, BLOCKS.lake_folder, "2024-06-02")
+    assert path == "s3://avax-lake-test/blocks/chain_id=43114/date=2024-06-02/blocks.parquet"
     handle = lake.open_partition(BLOCKS, "2024-06-02")
     assert handle.num_rows == 20
     assert sum(b.num_rows for b in handle.iter_batches(batch_rows=6)) == 20
-    assert handle.read().equals(pa.Table.from_batches([sample_batch(20)]))
-    lake.put_atomic(spool([sample_batch(21)]).path, "blocks", "2024-06-02", candidate_of="run-a")
-    lake.put_atomic(spool([sample_batch(22)]).path, "blocks", "2024-06-02", candidate_of="run-b")
+    assert handle.read().equals(pa.Table.from_batches([BLOCKS.stamped(sample_batch(20))]))
+    lake.put_atomic(spool([sample_batch(21)]).path, BLOCKS.lake_folder, "2024-06-02", candidate_of="run-a")
+    lake.put_atomic(spool([sample_batch(22)]).path, BLOCKS.lake_folder, "2024-06-02", candidate_of="run-b")
     assert lake.open_partition(BLOCKS, "2024-06-02").num_rows == 20  # candidates wait beside the object
-    assert lake.stored("blocks", "2024-06-02", candidate_of="run-b").promote().num_rows == 22
-    assert lake.fs.ls("avax-lake-test/blocks/date=2024-06-02", refresh=True) == [
-        "avax-lake-test/blocks/date=2024-06-02/blocks.parquet"]
+    assert lake.stored(BLOCKS.lake_folder, "2024-06-02", candidate_of="run-b").promote().num_rows == 22
+    assert lake.fs.ls("avax-lake-test/blocks/chain_id=43114/date=2024-06-02", refresh=True) == [
+        "avax-lake-test/blocks/chain_id=43114/date=2024-06-02/blocks.parquet"]
 
 
 def test_a_wrong_secret_is_refused_naming_the_lake_and_the_credential_settings(stack):
