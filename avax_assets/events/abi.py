@@ -2,9 +2,12 @@
 
 Types map exactly: unsigned and signed integers up to 64 bits to native integers, wider ones to
 UInt256/Int256 (decimal strings in Parquet and Kafka); addresses and bytes to lower-case hex; bool;
-string as text (invalid UTF-8 replaced by U+FFFD); arrays and tuples to canonical JSON (integers as
-decimal strings, bytes and addresses as lower-case hex, tuples as objects in ABI order). An indexed
-argument of a dynamic type is only its keccak-256 hash in the topic: that hash is the column.
+string as text (invalid UTF-8 replaced by U+FFFD); arrays to canonical JSON (integers as decimal strings,
+bytes and addresses as lower-case hex, tuples as objects in ABI order). A tuple argument (a struct) is
+flattened: each component is a column of its own, `<argument>_<component>`, by the same rules (a nested
+tuple flattened again, an array of tuples canonical JSON), so a struct's fields are typed and queryable.
+An indexed argument of a dynamic type, a tuple or an array is only its keccak-256 hash in the topic: that
+hash is the column.
 
 A log is decoded only if it fits the ABI exactly: one topic per indexed argument after topic0, data of
 exactly the static head's size (or a valid ABI encoding when the event has dynamic arguments), every
@@ -35,8 +38,9 @@ _RENAMED = {"from": "from_address", "to": "to_address"}
 
 
 def snake_case(name: str) -> str:
-    """amount0In → amount0_in, sqrtPriceX96 → sqrt_price_x96, amountsIn → amounts_in."""
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """amount0In → amount0_in, sqrtPriceX96 → sqrt_price_x96, amountsIn → amounts_in,
+    BlockchainIDInitialized → blockchain_id_initialized."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
     return _RENAMED.get(name, name)
 
 
@@ -75,9 +79,15 @@ class Param:
     def is_elementary(self) -> bool:
         return not self.type.startswith("tuple") and not self.type.endswith("]")
 
+    @property
+    def is_hashed(self) -> bool:
+        """Indexed, and so only keccak-256 of the value in the topic (Solidity hashes every indexed
+        dynamic value, struct and array)."""
+        return self.indexed and (self.is_dynamic or not self.is_elementary)
+
     def column_type(self) -> ColumnType:
-        if self.indexed and self.is_dynamic:
-            return HEX  # the topic holds keccak-256 of the value
+        if self.is_hashed:
+            return HEX
         if not self.is_elementary:
             return TEXT
         if self.type == "address" or self.type.startswith("bytes"):
@@ -100,16 +110,38 @@ def _integer(type_: str) -> tuple[bool, int]:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One column of an event: an argument, or a component of a flattened tuple argument."""
+
+    column: str
+    param: Param  # the value's own type: the argument's, or the component's
+    path: tuple[int, ...]  # the argument's position, then the component's position in each tuple on the way
+    origin: str  # the argument, or `argument.component`, as the ABI names it
+
+    @property
+    def indexed(self) -> bool:
+        return self.param.indexed
+
+
+def _fields(param: Param, column: str, path: tuple[int, ...], origin: str) -> list[Field]:
+    if param.type == "tuple" and not param.indexed:
+        return [field for j, component in enumerate(param.components)
+                for field in _fields(component, f"{column}_{snake_case(component.name) if component.name else j}",
+                                     (*path, j), f"{origin}.{component.name or j}")]
+    return [Field(column, param, path, origin)]
+
+
+@dataclass(frozen=True)
 class AbiEvent:
     """One event of a JSON ABI file, with the columns its arguments become."""
 
     name: str
     params: tuple[Param, ...]
-    columns: tuple[str, ...]  # one per param, in ABI order
+    fields: tuple[Field, ...]  # one per column, in ABI order (a flattened tuple's components in its place)
 
     @staticmethod
     def load(path: Path, event: str, taken: frozenset[str] = frozenset()) -> AbiEvent:
-        """The event `event` of the ABI at `path`; argument names in `taken` (position columns) get an
+        """The event `event` of the ABI at `path`; column names in `taken` (position columns) get an
         `arg_` prefix."""
         entries = [e for e in json.loads(path.read_text()) if e.get("type") == "event" and e.get("name") == event]
         if len(entries) != 1:
@@ -119,11 +151,21 @@ class AbiEvent:
         params = tuple(Param.of(p) for p in entries[0]["inputs"])
         if sum(p.indexed for p in params) > len(TOPICS):
             raise ValueError(f"{path.name}: {event} has more than {len(TOPICS)} indexed arguments")
-        columns = []
+        fields = []
         for i, param in enumerate(params):
-            column = snake_case(param.name) if param.name else f"arg{i}"
-            columns.append(f"arg_{column}" if column in taken else column)
-        return AbiEvent(event, params, tuple(columns))
+            name = snake_case(param.name) if param.name else f"arg{i}"
+            for field in _fields(param, name, (i,), param.name or str(i)):
+                column = f"arg_{field.column}" if field.column in taken else field.column
+                fields.append(Field(column, field.param, field.path, field.origin))
+        columns = [f.column for f in fields]
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"{path.name}: {event} gives two columns one name: "
+                             f"{sorted({c for c in columns if columns.count(c) > 1})}")
+        return AbiEvent(event, params, tuple(fields))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.column for f in self.fields)
 
     @property
     def signature(self) -> str:
@@ -134,36 +176,45 @@ class AbiEvent:
         return "0x" + keccak(self.signature.encode()).hex()
 
     def column_declarations(self, descriptions: dict[str, str]) -> tuple[Column, ...]:
-        return tuple(Column(column, param.column_type(), description=descriptions.get(column, _described(param)))
-                     for param, column in zip(self.params, self.columns, strict=True))
+        return tuple(Column(f.column, f.param.column_type(), description=descriptions.get(f.column, _described(f)))
+                     for f in self.fields)
 
     def decode(self, log: dict) -> dict[str, Any]:
         """The argument columns of one log (position columns are the caller's); NotDecodable if it does
         not fit the ABI exactly."""
-        indexed = [(p, c) for p, c in zip(self.params, self.columns, strict=True) if p.indexed]
+        indexed = [f for f in self.fields if f.indexed]
         topics = [log[t] for t in TOPICS if log[t] is not None]
         if len(topics) != len(indexed) or any(log[t] is None for t in TOPICS[: len(topics)]):
             raise NotDecodable(f"{len(topics) + 1} topics, but {self.signature} has {len(indexed)} indexed "
                                f"arguments (needs {len(indexed) + 1} topics)")
-        row = {column: (topic if param.is_dynamic else static_value(param.type, topic[2:], param.name or column))
-               for (param, column), topic in zip(indexed, topics, strict=True)}
-        row.update(self._decode_data([(p, c) for p, c in zip(self.params, self.columns, strict=True) if not p.indexed],
-                                     log["data"]))
+        row = {f.column: (topic if f.param.is_hashed else static_value(f.param.type, topic[2:], f.origin))
+               for f, topic in zip(indexed, topics, strict=True)}
+        row.update(self._decode_data(log["data"]))
         return row
 
-    def _decode_data(self, params: list[tuple[Param, str]], data: str) -> dict[str, Any]:
+    def _decode_data(self, data: str) -> dict[str, Any]:
         body = data[2:]
-        if any(p.is_dynamic for p, _ in params):
-            return _decoded_dynamic(params, body)
-        if len(body) != WORD * len(params):
-            raise NotDecodable(f"data is {len(body) // 2} bytes, {self.signature} needs {32 * len(params)}")
-        return {column: static_value(param.type, body[i * WORD:(i + 1) * WORD], param.name or column)
-                for i, (param, column) in enumerate(params)}
+        params = {i: p for i, p in enumerate(self.params) if not p.indexed}
+        fields = [f for f in self.fields if not f.indexed]
+        if any(p.is_dynamic or not p.is_elementary for p in params.values()):
+            values = dict(zip(params, _decoded(list(params.values()), body), strict=True))
+            return {f.column: _cell(f.param, _component(values[f.path[0]], f.path[1:])) for f in fields}
+        if len(body) != WORD * len(fields):
+            raise NotDecodable(f"data is {len(body) // 2} bytes, {self.signature} needs {32 * len(fields)}")
+        return {f.column: static_value(f.param.type, body[i * WORD:(i + 1) * WORD], f.origin)
+                for i, f in enumerate(fields)}
 
 
-def _described(param: Param) -> str:
-    return f"ABI `{param.canonical}` argument `{param.name}`" + (
-        " (indexed: keccak-256 of the value, lower-case hex)" if param.indexed and param.is_dynamic else "")
+def _component(value: Any, path: tuple[int, ...]) -> Any:
+    for position in path:
+        value = value[position]
+    return value
+
+
+def _described(field: Field) -> str:
+    what = "component" if len(field.path) > 1 else "argument"
+    return f"ABI `{field.param.canonical}` {what} `{field.origin}`" + (
+        " (indexed: keccak-256 of the value, lower-case hex)" if field.param.is_hashed else "")
 
 
 def static_value(type_: str, word: str, name: str) -> Any:
@@ -198,18 +249,19 @@ def static_value(type_: str, word: str, name: str) -> Any:
     return str(value) if bits > 64 else value
 
 
-def _decoded_dynamic(params: list[tuple[Param, str]], body: str) -> dict[str, Any]:
-    """Data with dynamic arguments, by eth_abi (strict: padding and offsets checked). Strings are
-    decoded as bytes first, so invalid UTF-8 is replaced rather than refused."""
+def _decoded(params: list[Param], body: str) -> tuple:
+    """Data with dynamic arguments or tuples, by eth_abi (strict: padding and offsets checked). Strings
+    are decoded as bytes first, so invalid UTF-8 is replaced rather than refused."""
+    types = [_as_bytes(p) for p in params]
     try:
         raw = bytes.fromhex(body)
-        values = eth_abi.decode([_as_bytes(p) for p, _ in params], raw, strict=True)
+        values = eth_abi.decode(types, raw, strict=True)
     except (DecodingError, ValueError, OverflowError) as exc:
-        raise NotDecodable(f"data does not decode as ({','.join(p.canonical for p, _ in params)}): {exc}"[:300]) \
+        raise NotDecodable(f"data does not decode as ({','.join(p.canonical for p in params)}): {exc}"[:300]) \
             from None
-    if len(eth_abi.encode([_as_bytes(p) for p, _ in params], values)) != len(raw):
+    if len(eth_abi.encode(types, values)) != len(raw):
         raise NotDecodable(f"data is {len(raw)} bytes, more than its ABI encoding")
-    return {column: _cell(param, value) for (param, column), value in zip(params, values, strict=True)}
+    return values
 
 
 def _as_bytes(param: Param) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from avax_assets.chain.datasets import BLOCK_POSITION, TRANSACTIONS
 from avax_assets.core.schema import CHAIN_ID, HEX, TEXT, U32, Column, Dataset, ParentLink
-from avax_assets.events.abi import AbiEvent
+from avax_assets.events.abi import AbiEvent, snake_case
 
 ABIS = Path(__file__).parent / "abis"
 EVENT_POSITION = (
@@ -109,7 +109,78 @@ WAVAX_WITHDRAWAL = declare(
     "wavax_withdrawal", "wavax.json", "Withdrawal", "WAVAX unwrapped to AVAX.", contracts=(WAVAX,), token=True,
     columns={"wad": "AVAX unwrapped, wei"})
 
-EVENTS = (LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V2_SYNC, UNISWAP_V3_SWAP, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL)
+
+# ICM: TeleporterMessenger v1.0.0, at one address on every chain (Nick's method, or the L1's genesis); its events
+# and this address checked against ava-labs/icm-contracts (contracts/teleporter, v1.0.0 and main).
+TELEPORTER_MESSENGER = "0x253b2784c75e510dd0ff1da844684a1ac0aa5fcf"
+HEX_ID = "bytes32, lower-case hex"
+
+
+def _teleporter_message(argument: str) -> dict[str, str]:
+    """The descriptions of a flattened TeleporterMessage argument's columns."""
+    return {f"{argument}_message_nonce": "the message's nonce on its source chain's messenger (from 1)",
+            f"{argument}_origin_sender_address": "who sent the message on the source chain (a contract or account)",
+            f"{argument}_destination_blockchain_id": f"the chain the message is for, {HEX_ID}",
+            f"{argument}_destination_address": "the contract it is delivered to on the destination chain",
+            f"{argument}_required_gas_limit": "gas the relayer must give the message's execution, gas",
+            f"{argument}_allowed_relayer_addresses": "the relayers allowed to deliver it (empty: any), JSON",
+            f"{argument}_receipts": "receipts carried back, of messages the sending chain received from the "
+                                    "destination chain: [{receivedMessageNonce, relayerRewardAddress}], JSON",
+            f"{argument}_message": "the payload delivered to the destination address, lower-case hex"}
+
+
+def _fee_info(argument: str, what: str) -> dict[str, str]:
+    return {f"{argument}_fee_token_address": "the ERC-20 the relayer's fee is paid in (zero address: no fee)",
+            f"{argument}_amount": f"{what}, token base units"}
+
+
+MESSAGE_ID = {"message_id": "keccak-256 of (messenger, source blockchain id, destination blockchain id, nonce), "
+                            "the same on both chains"}
+
+
+def _teleporter(event: str, description: str, columns: dict[str, str]) -> DecodedEvent:
+    return declare(f"teleporter_{snake_case(event)}", "teleporter_messenger.json", event, description,
+                   contracts=(TELEPORTER_MESSENGER,), columns={**MESSAGE_ID, **columns})
+
+
+TELEPORTER_SEND = _teleporter(
+    "SendCrossChainMessage", "ICM (Teleporter) messages sent from this chain.",
+    {"destination_blockchain_id": "the chain the message is for", **_teleporter_message("message"),
+     **_fee_info("fee_info", "the fee for the relayer that delivers it (as the messenger received it)")})
+TELEPORTER_RECEIVE = _teleporter(
+    "ReceiveCrossChainMessage", "ICM (Teleporter) messages delivered to this chain.",
+    {"source_blockchain_id": "the chain that sent the message",
+     "deliverer": "the relayer account that delivered it",
+     "reward_redeemer": "the address the relayer named for its reward on the source chain (zero: none)",
+     **_teleporter_message("message")})
+TELEPORTER_EXECUTED = _teleporter(
+    "MessageExecuted", "ICM (Teleporter) messages executed on this chain (at delivery, or on a retry).",
+    {"source_blockchain_id": "the chain that sent the message"})
+TELEPORTER_EXECUTION_FAILED = _teleporter(
+    "MessageExecutionFailed", "ICM (Teleporter) messages delivered to this chain whose execution failed (kept "
+    "for a retry; the message still counts as delivered).",
+    {"source_blockchain_id": "the chain that sent the message", **_teleporter_message("message")})
+TELEPORTER_RECEIPT = _teleporter(
+    "ReceiptReceived", "Receipts reaching the chain that sent an ICM (Teleporter) message: the message was "
+    "delivered, and its fee is now owed to the relayer's reward address.",
+    {"destination_blockchain_id": "the chain the message was delivered to",
+     "relayer_reward_address": "who may redeem the fee",
+     **_fee_info("fee_info", "the fee owed to the relayer")})
+TELEPORTER_FEE_ADDED = _teleporter(
+    "AddFeeAmount", "Fees added to an ICM (Teleporter) message not yet delivered.",
+    _fee_info("updated_fee_info", "the message's whole fee after the addition"))
+TELEPORTER_REWARDS_REDEEMED = _teleporter(
+    "RelayerRewardsRedeemed", "Relayer fees redeemed from the ICM (Teleporter) messenger.",
+    {"redeemer": "the relayer reward address paid", "asset": "the ERC-20 paid",
+     "amount": "fees paid out, token base units"})
+TELEPORTER_BLOCKCHAIN_ID = _teleporter(
+    "BlockchainIDInitialized", "The ICM (Teleporter) messenger learning its own chain's blockchain id (once per "
+    "chain, before its first message).", {"blockchain_id": "this chain's"})
+TELEPORTER_EVENTS = (TELEPORTER_SEND, TELEPORTER_RECEIVE, TELEPORTER_EXECUTED, TELEPORTER_EXECUTION_FAILED,
+                     TELEPORTER_RECEIPT, TELEPORTER_FEE_ADDED, TELEPORTER_REWARDS_REDEEMED, TELEPORTER_BLOCKCHAIN_ID)
+
+EVENTS = (LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V2_SYNC, UNISWAP_V3_SWAP, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL,
+          *TELEPORTER_EVENTS)
 POOL_EVENTS = tuple(e for e in EVENTS if e.pool)
 
 DEX_POOLS = Dataset(

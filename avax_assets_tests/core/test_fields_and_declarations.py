@@ -32,9 +32,9 @@ def test_hashes_and_addresses_are_lower_cased_and_length_checked():
 
 def test_every_declaration_has_block_number_timestamp_and_uint256_as_exact_types():
     chain_datasets = [d for d in ALL_DATASETS.values() if d.block_column]
-    # 7 from the chain, 6 decoded events, dex_pools and tokens (read at the day's last block), dex_swaps, the
-    # P-Chain's 4 and the C-Chain's atomic transactions and their inputs and outputs
-    assert len(chain_datasets) == 22
+    # 7 from the chain, 14 decoded events (8 of them ICM's), dex_pools and tokens (read at the day's last block),
+    # dex_swaps, the P-Chain's 4 and the C-Chain's atomic transactions and their inputs and outputs
+    assert len(chain_datasets) == 30
     for dataset in chain_datasets:
         assert dataset.column("block_number").type.clickhouse == "UInt64"
         assert dataset.column("block_timestamp").type.clickhouse == "DateTime('UTC')"
@@ -65,7 +65,7 @@ def test_kafka_topics_are_the_fixed_names():
                    "avalanche.blocks.p-chain", "avalanche.transactions.p-chain", "avalanche.utxos.p-chain",
                    "avalanche.rewards.p-chain", "avalanche.atomic-tx.43114", "avalanche.atomic-io.43114"}
     events = {t for t in topics if t.startswith("avalanche.events.") and t.endswith(".43114")}
-    assert len(events) == 6 and set(topics) - FIXED_TOPICS - events == named_by_us
+    assert len(events) == 14 and set(topics) - FIXED_TOPICS - events == named_by_us
     assert FIXED_TOPICS <= set(topics)
 
 

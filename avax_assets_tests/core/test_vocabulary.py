@@ -3,7 +3,8 @@
 from avax_assets.catalogue import DATASETS
 from avax_assets.core.vocabulary import UNITS, VOCABULARY
 
-NOT_AMOUNTS = {"token_id", "message_nonce", "difficulty", "r", "s"}  # UInt256 identifiers, counters, signature parts
+# UInt256 identifiers, counters, signature parts
+NOT_AMOUNTS = {"token_id", "message_nonce", "message_message_nonce", "difficulty", "r", "s"}
 
 
 def test_every_column_of_every_dataset_has_a_meaning():

@@ -10,12 +10,14 @@ import pytest
 from avax_assets.chain.calls import Outcome, revert_reason, text_return, uint_return
 from avax_assets.chain.datasets import LOGS
 from avax_assets.chain.rpc import CallError
-from avax_assets.core.schema import BOOL, HEX, I32, I256, TEXT, U32, U256
+from avax_assets.core.schema import BOOL, HEX, I32, I256, TEXT, U32, U64, U256
 from avax_assets.events.assets import event_log_decoder
-from avax_assets.events.datasets import EVENTS, LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP, WAVAX, WAVAX_DEPOSIT, declare
+from avax_assets.events.datasets import (EVENTS, LB_SWAP, TELEPORTER_EVENTS, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP, WAVAX,
+                                         WAVAX_DEPOSIT, EVENT_POSITION, declare)
 from avax_assets.tokens.metadata import token_row
 
 ALICE, BOB, POOL = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
+EVENT_COLUMNS = {"chain_id", *(c.name for c in EVENT_POSITION)}
 
 
 def topic(address: str) -> str:
@@ -36,7 +38,7 @@ def decoded(event, *logs):
 
 
 def test_topic0_and_signatures_are_the_real_ones():
-    assert {e.dataset.name: e.topic0 for e in EVENTS} == {
+    assert {e.dataset.name: e.topic0 for e in EVENTS if e not in TELEPORTER_EVENTS} == {
         "lb_swap": "0xad7d6f97abf51ce18e17a38f4d70e975be9c0708474987bb3e26ad21bd93ca70",
         "uniswap_v2_swap": "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822",
         "uniswap_v2_sync": "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1",
@@ -118,37 +120,62 @@ def test_a_narrow_uint_must_fit_its_bits():
 
 
 def test_an_event_with_dynamic_types_from_an_abi_file(tmp_path, monkeypatch):
-    """One ABI file and one declaration: strings (invalid UTF-8 replaced), bytes, arrays and tuples as
-    canonical JSON with exact integers, an indexed string as its hash."""
+    """One ABI file and one declaration: strings (invalid UTF-8 replaced), bytes, arrays as canonical JSON with
+    exact integers, a struct flattened into typed columns (a nested struct too, an array of structs as JSON), an
+    indexed string and an indexed struct as their hashes."""
+    fill = {"name": "fills", "type": "tuple[]", "components": [{"name": "qty", "type": "uint256"},
+                                                               {"name": "by", "type": "address"}]}
     abi = [{"type": "event", "name": "Listed", "anonymous": False, "inputs": [
         {"name": "seller", "type": "address", "indexed": True},
         {"name": "tag", "type": "string", "indexed": True},
+        {"name": "key", "type": "tuple", "indexed": True, "components": [{"name": "id", "type": "uint8"}]},
         {"name": "title", "type": "string", "indexed": False},
         {"name": "payload", "type": "bytes", "indexed": False},
         {"name": "prices", "type": "uint256[]", "indexed": False},
         {"name": "order", "type": "tuple", "indexed": False, "components": [
             {"name": "maker", "type": "address"}, {"name": "amount", "type": "int256"},
-            {"name": "ok", "type": "bool"}]},
+            {"name": "terms", "type": "tuple", "components": [{"name": "ok", "type": "bool"},
+                                                              {"name": "deadline", "type": "uint64"}]}, fill]},
         {"name": "active", "type": "bool", "indexed": False}]}]
     (tmp_path / "market.json").write_text(json.dumps(abi))
     monkeypatch.setattr("avax_assets.events.datasets.ABIS", tmp_path)
     event = declare("market_listed", "market.json", "Listed", "Listings.",
-                    columns={"prices": "prices, token base units"})
-    assert event.abi_event.signature == "Listed(address,string,string,bytes,uint256[],(address,int256,bool),bool)"
+                    columns={"prices": "prices, token base units", "order_amount": "amount, token base units"})
+    assert event.abi_event.signature == \
+        "Listed(address,string,(uint8),string,bytes,uint256[],(address,int256,(bool,uint64),(uint256,address)[]),bool)"
     types = {c.name: c.type for c in event.dataset.columns}
-    assert (types["tag"], types["title"], types["payload"], types["prices"], types["order"], types["active"]) == \
-        (HEX, TEXT, HEX, TEXT, TEXT, BOOL)
-    data = eth_abi.encode(["bytes", "bytes", "uint256[]", "(address,int256,bool)", "bool"],
-                          [b"caf\xc3\xa9 \xff", b"\x01\x02", [2**255, 1], (BOB, -(2**200), True), False])
-    tag_hash = "0x" + "ab" * 32
-    result = decoded(event, log([event.topic0, topic(ALICE), tag_hash], data))
+    assert [c for c in types if c not in EVENT_COLUMNS] == [
+        "seller", "tag", "key", "title", "payload", "prices", "order_maker", "order_amount", "order_terms_ok",
+        "order_terms_deadline", "order_fills", "active"]
+    assert (types["tag"], types["key"], types["title"], types["payload"], types["prices"], types["order_amount"],
+            types["order_terms_ok"], types["order_terms_deadline"], types["order_fills"], types["active"]) == \
+        (HEX, HEX, TEXT, HEX, TEXT, I256, BOOL, U64, TEXT, BOOL)
+    assert "component `order.terms.deadline`" in event.dataset.column("order_terms_deadline").description
+    data = eth_abi.encode(["bytes", "bytes", "uint256[]", "(address,int256,(bool,uint64),(uint256,address)[])", "bool"],
+                          [b"caf\xc3\xa9 \xff", b"\x01\x02", [2**255, 1],
+                           (BOB, -(2**200), (True, 2**64 - 1), [(2**255, ALICE)]), False])
+    tag_hash, key_hash = "0x" + "ab" * 32, "0x" + "cd" * 32
+    result = decoded(event, log([event.topic0, topic(ALICE), tag_hash, key_hash], data))
     assert result.malformed == []
     row = result.batch.to_pylist()[0]
     assert row["title"] == "café \ufffd" and row["payload"] == "0x0102" and row["tag"] == tag_hash
+    assert row["key"] == key_hash
     assert json.loads(row["prices"]) == [str(2**255), "1"] and row["active"] is False
-    assert row["order"] == json.dumps({"maker": BOB, "amount": str(-(2**200)), "ok": True}, separators=(",", ":"))
-    truncated = decoded(event, log([event.topic0, topic(ALICE), tag_hash], data[:-40]))
+    assert (row["order_maker"], row["order_amount"], row["order_terms_ok"], row["order_terms_deadline"]) == \
+        (BOB, str(-(2**200)), True, 2**64 - 1)
+    assert row["order_fills"] == json.dumps([{"qty": str(2**255), "by": ALICE}], separators=(",", ":"))
+    truncated = decoded(event, log([event.topic0, topic(ALICE), tag_hash, key_hash], data[:-40]))
     assert truncated.batch.num_rows == 0 and "does not decode" in truncated.malformed[0].reason
+
+
+def test_a_struct_component_whose_column_another_argument_has_is_refused(tmp_path, monkeypatch):
+    abi = [{"type": "event", "name": "Clash", "anonymous": False, "inputs": [
+        {"name": "fee", "type": "tuple", "indexed": False, "components": [{"name": "amount", "type": "uint256"}]},
+        {"name": "feeAmount", "type": "uint256", "indexed": False}]}]
+    (tmp_path / "clash.json").write_text(json.dumps(abi))
+    monkeypatch.setattr("avax_assets.events.datasets.ABIS", tmp_path)
+    with pytest.raises(ValueError, match=r"two columns one name: \['fee_amount'\]"):
+        declare("clash", "clash.json", "Clash", "Clashes.")
 
 
 def abi_string(text: bytes) -> Outcome:
