@@ -30,6 +30,7 @@ DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
 # test_ui's dagster webserver, daemon and chromium, the fault drills and the live bench all depend on `stack`.
 SERVICE_FIXTURES = {"stack", "devchain", "pipeline_env", "resources", "lake",
                     "anvil",  # dev/test_devchain_and_services: its own anvil
+                    "two_chains",  # dev/test_icm: two anvils of its own
                     "prism"}  # avacloud/test_prism_contract: Prism serving the official specs
 
 

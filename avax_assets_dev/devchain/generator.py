@@ -22,7 +22,7 @@ import json
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,6 +85,7 @@ class DevchainSummary:
     transactions: int
     reverted: int
     blocks_by_day: dict[str, list[int]] = field(default_factory=dict)
+    icm: dict = field(default_factory=dict)  # a linked devchain's messages (devchain/icm.py)
 
 
 class ChainNotFresh(RuntimeError):
@@ -449,13 +450,31 @@ def _place_wavax(chain: _Chain, deployed_at: str) -> None:
 def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
              progress: Callable[[int], None] | None = None) -> DevchainSummary:
     """The devchain of `spec` on a fresh anvil; `progress` hears how many of the days' blocks are mined."""
-    rng = random.Random(spec.seed)
     with JsonRpcClient(RpcSettings(url=rpc_url, batch_size=100, concurrency=1)) as rpc:
+        generation = Generation(rpc, spec)
+        for mined in generation.blocks():
+            if progress:
+                progress(mined)
+        return generation.finish()
+
+
+BeforeMine = Callable[[int, int], None]  # (day index, block index in the day): queue more of the block's transactions
+
+
+class Generation:
+    """One chain's devchain being generated: contracts deployed on a fresh anvil, then the days' blocks one at a
+    time (so that two chains can advance in step), then `finish`. Same seed and spec, same blocks."""
+
+    def __init__(self, rpc: JsonRpcClient, spec: DevchainSpec) -> None:
         if int(rpc.call("eth_blockNumber", []), 16) != 0:
             raise ChainNotFresh("the devchain generator needs a fresh anvil (block 0); restart it")
-        chain = _Chain(rpc, rng)
-        activity = _deployed(chain, _day_start(spec.start))
-        contracts = activity.c
+        self.spec, self.rpc, self.rng = spec, rpc, random.Random(spec.seed)
+        self.chain = _Chain(rpc, self.rng)
+        self.activity = _deployed(self.chain, _day_start(spec.start))
+
+    def blocks(self, before_mine: BeforeMine | None = None) -> Iterator[int]:
+        """Mine the days' blocks; yields how many are mined after each. `before_mine` adds to each block."""
+        spec, rng, chain, activity = self.spec, self.rng, self.chain, self.activity
         spacing = (86_400 - 120) // spec.blocks_per_day
         for day_index, day in enumerate(spec.dates):
             reverts_at = set(rng.sample(range(spec.blocks_per_day), spec.reverts_per_day))
@@ -469,11 +488,15 @@ def generate(rpc_url: str, spec: DevchainSpec = DevchainSpec(),
                     activity.dex.swaps(spec.swaps_per_block)
                     if i % FUND_EVERY_BLOCKS == 0:
                         chain.fund(activity.users, USER_FUNDS)
+                if before_mine:
+                    before_mine(day_index, i)
                 chain.mine(_day_start(day) + 60 + i * spacing + rng.randint(0, spacing // 2))
-                if progress:
-                    progress(day_index * spec.blocks_per_day + i + 1)
-        chain.mine(_day_start(spec.dates[-1] + dt.timedelta(days=1)) + 30)
-        return _verify(rpc, chain, spec, contracts)
+                yield day_index * spec.blocks_per_day + i + 1
+
+    def finish(self) -> DevchainSummary:
+        """A last empty block on the following day (so the last day is complete), and the chain verified."""
+        self.chain.mine(_day_start(self.spec.dates[-1] + dt.timedelta(days=1)) + 30)
+        return _verify(self.rpc, self.chain, self.spec, self.activity.c)
 
 
 def _deployed(chain: _Chain, first_day: int) -> _Activity:

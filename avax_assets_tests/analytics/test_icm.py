@@ -28,13 +28,19 @@ def message_id(n: int) -> str:
 
 @pytest.fixture
 def warehouse(chdb_path):
-    warehouse = ClickHouseWarehouse(chdb_client(str(chdb_path)), DB)
-    warehouse.client.command(f"DROP DATABASE IF EXISTS {DB}")
-    warehouse.client.command(f"CREATE DATABASE {DB}")
+    return icm_tables(chdb_path, DB)
+
+
+def icm_tables(chdb_path, database: str) -> ClickHouseWarehouse:
+    """A fresh database holding, empty, the tables the view reads, each with `chain_id`."""
+    warehouse = ClickHouseWarehouse(chdb_client(str(chdb_path)), database)
+    warehouse.client.command(f"DROP DATABASE IF EXISTS {database}")
+    warehouse.client.command(f"CREATE DATABASE {database}")
     for dataset in VIEW.reads:
         table = with_chain_id(dataset)
         columns = ", ".join(f"{c.name} {c.clickhouse_type}" for c in table.columns)
-        warehouse.client.command(f"CREATE TABLE {DB}.{table.table} ({columns}) ENGINE = MergeTree ORDER BY tuple()")
+        warehouse.client.command(f"CREATE TABLE {database}.{table.table} ({columns}) ENGINE = MergeTree "
+                                 "ORDER BY tuple()")
     return warehouse
 
 
