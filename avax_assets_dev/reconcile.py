@@ -14,7 +14,8 @@ from avax_assets.chain.rpc import Call, CallError, JsonRpcClient
 from avax_assets.core.clickhouse import ClickHouseWarehouse
 from avax_assets.core.errors import RpcError
 from avax_assets.core.schema import CHAIN_ID
-from avax_assets.events.datasets import EVENTS, UNISWAP_V2_SYNC, WAVAX, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL
+from avax_assets.events.datasets import (EVENTS, TELEPORTER_MESSENGER, UNISWAP_V2_SYNC, WAVAX, WAVAX_DEPOSIT,
+                                         WAVAX_WITHDRAWAL)
 from avax_assets.primary.atomic import decode_atomic, is_batch
 from avax_assets.tokens.decode import TRANSFER, TRANSFER_BATCH, TRANSFER_SINGLE
 
@@ -266,3 +267,46 @@ def _unpacked(packed: str) -> tuple[int, int]:
     """Liquidity Book's packed amounts (token X in the low 128 bits, token Y in the high 128)."""
     value = int(packed, 16)
     return value & (2**128 - 1), value >> 128
+
+
+def icm_messages(warehouse: ClickHouseWarehouse, nodes: dict[int, JsonRpcClient],
+                 blocks: dict[int, int]) -> Reconciliation:
+    """Every message the icm_messages view lists agrees with the messengers of the loaded chains it names (`nodes`
+    by chain id), each read at `blocks[chain id]`: its id is calculateMessageID of its blockchain ids and nonce;
+    the destination's messenger has received it exactly when the view has its delivery, with the view's reward
+    address; the source's messenger still holds the view's fee (token and amount after additions) until the
+    receipt came back, and nothing after."""
+    result = warehouse.client.query(
+        "SELECT message_id, source_blockchain_id, destination_blockchain_id, source_chain_id, destination_chain_id, "
+        "toString(message_nonce), destination_transaction_hash IS NOT NULL, relayer_reward_address, "
+        f"fee_token_address, toString(fee_amount), receipt_received FROM {warehouse.qualified('icm_messages')} "
+        "ORDER BY message_id")
+    checked = Reconciliation("ICM messages vs both chains' messengers", len(result.result_rows))
+    for (message_id, source_id, destination_id, source, destination, nonce, delivered, reward, fee_token, fee,
+         receipt) in result.result_rows:
+        if source_id and destination_id and _message_id(source_id, destination_id, int(nonce)) != message_id:
+            checked.mismatches.append((message_id, "id", "calculateMessageID", source_id, destination_id, nonce))
+        if destination in nodes:
+            at = hex(blocks[destination])
+            received = _messenger(nodes[destination], at, "messageReceived(bytes32)", message_id)[-1] == 1
+            node_reward = ("0x" + _messenger(nodes[destination], at, "getRelayerRewardAddress(bytes32)",
+                                             message_id)[-20:].hex()) if received else None
+            if (received, node_reward) != (delivered, reward if delivered else None):
+                checked.mismatches.append((message_id, "delivery", (delivered, reward), (received, node_reward)))
+        if source in nodes and fee_token is not None:  # the send is loaded
+            held = _messenger(nodes[source], hex(blocks[source]), "getFeeInfo(bytes32)", message_id)
+            node_fee = ("0x" + held[12:32].hex(), int.from_bytes(held[32:], "big"))
+            view_fee = (ZERO_ADDRESS, 0) if receipt else (fee_token, int(fee))
+            if node_fee != view_fee:
+                checked.mismatches.append((message_id, "fee held", view_fee, node_fee))
+    return checked
+
+
+def _message_id(source: str, destination: str, nonce: int) -> str:
+    return "0x" + keccak(eth_abi.encode(["address", "bytes32", "bytes32", "uint256"], [
+        TELEPORTER_MESSENGER, bytes.fromhex(source[2:]), bytes.fromhex(destination[2:]), nonce])).hex()
+
+
+def _messenger(rpc: JsonRpcClient, block: str, signature: str, message_id: str) -> bytes:
+    answer = rpc.call("eth_call", [{"to": TELEPORTER_MESSENGER, "data": _call_data(signature, message_id)}, block])
+    return bytes.fromhex(answer[2:])

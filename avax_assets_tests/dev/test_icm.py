@@ -16,6 +16,7 @@ from avax_assets_dev.devchain.generator import ARTIFACTS, DevchainSpec
 from avax_assets_dev.devchain.icm import (C_CHAIN, DEV_L1, REWARD_REDEEMER, RELAYER, IcmSpec, LinkedChain,
                                           ensure_linked_devchains, messenger_call, relay)
 from avax_assets_dev.local.services import Anvil
+from avax_assets_dev.reconcile import icm_messages
 from avax_assets_tests.analytics.test_icm import VIEW, icm_tables, with_chain_id
 from avax_assets_tests.conftest import service_port
 
@@ -76,6 +77,7 @@ def messenger_rows(url: str) -> dict[str, list[dict]]:
 
 
 def matched(chdb_path, chains: dict[int, str]) -> list[dict]:
+    """The view's rows over both chains' decoded logs, reconciled with both messengers."""
     warehouse = icm_tables(chdb_path, "icm_two_chains")
     for chain_id, url in chains.items():
         decoded = messenger_rows(url)
@@ -85,6 +87,12 @@ def matched(chdb_path, chains: dict[int, str]) -> list[dict]:
             warehouse.client.insert_arrow(f"icm_two_chains.{table.table}",
                                           pa.Table.from_pylist(rows, schema=table.arrow_schema))
     warehouse.create_view(VIEW.name, VIEW.select.format(db="icm_two_chains"))
+    with JsonRpcClient(RpcSettings(url=chains[C_CHAIN.chain_id])) as a, \
+            JsonRpcClient(RpcSettings(url=chains[DEV_L1.chain_id])) as b:
+        nodes = {C_CHAIN.chain_id: a, DEV_L1.chain_id: b}
+        latest = {chain_id: int(rpc.call("eth_blockNumber", []), 16) for chain_id, rpc in nodes.items()}
+        reconciled = icm_messages(warehouse, nodes, latest)
+    assert reconciled.ok and reconciled.checked == 10, reconciled
     result = warehouse.client.query(f"SELECT * FROM icm_two_chains.{VIEW.name} ORDER BY source_chain_id, "
                                     "message_nonce")
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]

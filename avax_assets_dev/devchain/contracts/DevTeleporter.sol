@@ -56,7 +56,8 @@ contract DevTeleporterMessenger {
     uint256 public messageNonce;
     mapping(bytes32 => bool) public messageReceived;
     mapping(bytes32 => bool) private awaitingReceipt;
-    mapping(bytes32 => TeleporterFeeInfo) private fees;
+    mapping(bytes32 => TeleporterFeeInfo) private fees; // until the message's receipt comes back
+    mapping(bytes32 => address) private relayerRewardAddresses;
     mapping(bytes32 => TeleporterMessageReceipt[]) private receiptQueues; // per source chain, to carry back
     mapping(bytes32 => uint256) private receiptQueueHeads;
     mapping(address => mapping(address => uint256)) private rewards; // relayer reward address → token → amount
@@ -136,6 +137,7 @@ contract DevTeleporterMessenger {
         require(!messageReceived[messageID], "DevTeleporterMessenger: message already received");
         require(_allowed(msg.sender, message.allowedRelayerAddresses), "DevTeleporterMessenger: unauthorized relayer");
         messageReceived[messageID] = true;
+        relayerRewardAddresses[messageID] = relayerRewardAddress;
         for (uint256 i; i < message.receipts.length; ++i) {
             _markReceipt(sourceBlockchainID, message.receipts[i]);
         }
@@ -144,6 +146,15 @@ contract DevTeleporterMessenger {
         if (message.message.length > 0) {
             _execute(messageID, sourceBlockchainID, message);
         }
+    }
+
+    function getFeeInfo(bytes32 messageID) external view returns (address, uint256) {
+        return (fees[messageID].feeTokenAddress, fees[messageID].amount);
+    }
+
+    function getRelayerRewardAddress(bytes32 messageID) external view returns (address) {
+        require(messageReceived[messageID], "DevTeleporterMessenger: message not received");
+        return relayerRewardAddresses[messageID];
     }
 
     function checkRelayerRewardAmount(address relayer, address feeAsset) external view returns (uint256) {
@@ -177,6 +188,7 @@ contract DevTeleporterMessenger {
         }
         awaitingReceipt[messageID] = false;
         TeleporterFeeInfo memory fee = fees[messageID];
+        delete fees[messageID];
         rewards[receipt.relayerRewardAddress][fee.feeTokenAddress] += fee.amount;
         emit ReceiptReceived(messageID, destinationBlockchainID, receipt.relayerRewardAddress, fee);
     }
