@@ -3,6 +3,7 @@ each partition exactly once, so no FINAL is needed; sums of wei and token amount
 and amounts in token units are exact decimal text (base units shifted by the token's decimals, which a
 Float64 or a fixed-scale Decimal could not hold for every token)."""
 
+from avax_assets.analytics.icm import ICM_VIEWS
 from avax_assets.avacloud.snapshots import BLOCKCHAINS, CHAINS, DELEGATORS, VALIDATORS
 from avax_assets.chain.datasets import BLOCKS, TRANSACTIONS
 from avax_assets.core.chart import Chart
@@ -346,4 +347,5 @@ VIEWS = (
     ),
     CHAINS_INGESTED,
     *PRIMARY_NETWORK_VIEWS,
+    *ICM_VIEWS,
 )

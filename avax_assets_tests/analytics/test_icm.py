@@ -10,7 +10,6 @@ import pytest
 from avax_assets.analytics.icm import ICM_VIEWS
 from avax_assets.core.chdb import chdb_client
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.core.schema import U64, Column, Dataset
 from avax_assets.events.datasets import (TELEPORTER_BLOCKCHAIN_ID, TELEPORTER_EXECUTED, TELEPORTER_EXECUTION_FAILED,
                                          TELEPORTER_FEE_ADDED, TELEPORTER_RECEIPT, TELEPORTER_RECEIVE, TELEPORTER_SEND)
 
@@ -32,31 +31,22 @@ def warehouse(chdb_path):
 
 
 def icm_tables(chdb_path, database: str) -> ClickHouseWarehouse:
-    """A fresh database holding, empty, the tables the view reads, each with `chain_id`."""
+    """A fresh database holding, empty, the tables the view reads (every one with `chain_id`)."""
     warehouse = ClickHouseWarehouse(chdb_client(str(chdb_path)), database)
     warehouse.client.command(f"DROP DATABASE IF EXISTS {database}")
     warehouse.client.command(f"CREATE DATABASE {database}")
     for dataset in VIEW.reads:
-        table = with_chain_id(dataset)
-        columns = ", ".join(f"{c.name} {c.clickhouse_type}" for c in table.columns)
-        warehouse.client.command(f"CREATE TABLE {database}.{table.table} ({columns}) ENGINE = MergeTree "
+        columns = ", ".join(f"{c.name} {c.clickhouse_type}" for c in dataset.columns)
+        warehouse.client.command(f"CREATE TABLE {database}.{dataset.table} ({columns}) ENGINE = MergeTree "
                                  "ORDER BY tuple()")
     return warehouse
-
-
-def with_chain_id(dataset: Dataset) -> Dataset:
-    """The table as the multi-chain declarations make it: `chain_id` first."""
-    if "chain_id" in dataset.column_names:
-        return dataset
-    return Dataset(dataset.name, dataset.topic, dataset.description, (Column("chain_id", U64), *dataset.columns),
-                   ("chain_id", *dataset.key))
 
 
 DEFAULTS = {"UInt256": "0", "String": "", "UInt32": 0, "UInt64": 0}
 
 
 def insert(warehouse, event, chain_id: int, rows: list[dict]) -> None:
-    table = with_chain_id(event.dataset)
+    table = event.dataset
     full = []
     for i, row in enumerate(rows):
         at = row.pop("at", 0)

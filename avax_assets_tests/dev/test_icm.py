@@ -10,6 +10,8 @@ import pytest
 from avax_assets.chain.datasets import LOGS
 from avax_assets.chain.rpc import Call, JsonRpcClient
 from avax_assets.chain.settings import RpcSettings
+from avax_assets.core.chdb import chdb_client
+from avax_assets.core.clickhouse import ClickHouseWarehouse
 from avax_assets.events.assets import event_log_decoder
 from avax_assets.events.datasets import ABIS, TELEPORTER_EVENTS, TELEPORTER_MESSENGER
 from avax_assets_dev.devchain.generator import ARTIFACTS, DevchainSpec
@@ -17,7 +19,7 @@ from avax_assets_dev.devchain.icm import (C_CHAIN, DEV_L1, REWARD_REDEEMER, RELA
                                           ensure_linked_devchains, messenger_call, relay)
 from avax_assets_dev.local.services import Anvil
 from avax_assets_dev.reconcile import icm_messages
-from avax_assets_tests.analytics.test_icm import VIEW, icm_tables, with_chain_id
+from avax_assets_tests.analytics.test_icm import VIEW
 from avax_assets_tests.conftest import service_port
 
 SPEC = DevchainSpec(days=2, blocks_per_day=8, max_txs_per_block=2, reverts_per_day=0)
@@ -66,7 +68,7 @@ def messenger_rows(url: str) -> dict[str, list[dict]]:
                "address": log["address"], "data": log["data"],
                **{f"topic{i}": (log["topics"][i] if i < len(log["topics"]) else None) for i in range(4)}}
               for log in logs]
-    batch = pa.RecordBatch.from_pylist(stored, schema=LOGS.arrow_schema)
+    batch = pa.RecordBatch.from_pylist(stored, schema=LOGS.source_schema)
     rows = {}
     for event in TELEPORTER_EVENTS:
         decoded = event_log_decoder(event)(batch)
@@ -77,15 +79,20 @@ def messenger_rows(url: str) -> dict[str, list[dict]]:
 
 
 def matched(chdb_path, chains: dict[int, str]) -> list[dict]:
-    """The view's rows over both chains' decoded logs, reconciled with both messengers."""
-    warehouse = icm_tables(chdb_path, "icm_two_chains")
+    """The view's rows over both chains' decoded logs, loaded as the pipeline loads a chain's day (the table
+    partitioned by chain and day), and reconciled with both messengers."""
+    warehouse = ClickHouseWarehouse(chdb_client(str(chdb_path)), "icm_two_chains")
+    warehouse.client.command("DROP DATABASE IF EXISTS icm_two_chains")
     for chain_id, url in chains.items():
         decoded = messenger_rows(url)
         for dataset in VIEW.reads:
-            rows = [{"chain_id": chain_id, **row} for row in decoded[dataset.name]]
-            table = with_chain_id(dataset)
-            warehouse.client.insert_arrow(f"icm_two_chains.{table.table}",
-                                          pa.Table.from_pylist(rows, schema=table.arrow_schema))
+            bound = dataset if dataset.chain_id == chain_id else dataset.on(chain_id, ("l1",))
+            warehouse.ensure_table(bound)
+            rows = decoded[dataset.name]
+            for day in sorted({row["block_timestamp"].date() for row in rows}):
+                batch = pa.RecordBatch.from_pylist([r for r in rows if r["block_timestamp"].date() == day],
+                                                   schema=bound.source_schema)
+                warehouse.replace_partition(bound, day, [batch])
     warehouse.create_view(VIEW.name, VIEW.select.format(db="icm_two_chains"))
     with JsonRpcClient(RpcSettings(url=chains[C_CHAIN.chain_id])) as a, \
             JsonRpcClient(RpcSettings(url=chains[DEV_L1.chain_id])) as b:
