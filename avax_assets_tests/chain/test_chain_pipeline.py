@@ -131,7 +131,7 @@ def snapshot(lake, client):
         rows = client.query(f"SELECT count(), sum(cityHash64(tuple(*))), count() - uniqExact({', '.join(dataset.key)}) "
                             f"FROM avax.{dataset.table} WHERE toDate(block_timestamp) = {{day:Date}}",
                             parameters={"day": DAY}).result_rows[0]
-        parquet = hashlib.sha256(lake.fs.cat(lake.partition_path(dataset.name, DAY))).hexdigest()
+        parquet = hashlib.sha256(lake.fs.cat(lake.partition_path(dataset.lake_folder, DAY))).hexdigest()
         state[dataset.name] = (tuple(rows), parquet)
     return state
 
@@ -180,7 +180,7 @@ def test_an_rpc_that_keeps_failing_ends_in_a_clear_error_and_keeps_stored_data(f
     result = dg.materialize(chain_assets, selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
                             resources=faulty, raise_on_error=False)
     assert not result.success
-    assert "eth_blockNumber at http://127.0.0.1" in failure_text(result)
+    assert "eth_chainId at http://127.0.0.1" in failure_text(result)
     assert "gave up after 3 attempts (last: HTTP 503)" in failure_text(result)
     assert proxy.requests == 3
     assert snapshot(lake, client) == before
@@ -277,6 +277,6 @@ def test_a_wrong_day_over_a_good_one_is_refused_before_the_swap(first_run, resou
     assert dg.materialize(chain_assets, selection=["transactions", "clickhouse_transactions"], partition_key=DAY,
                           resources=resources).success
     assert snapshot(lake, client) == before
-    folder = lake.partition_path(TRANSACTIONS.name, DAY).rsplit("/", 1)[0]
+    folder = lake.partition_path(TRANSACTIONS.lake_folder, DAY).rsplit("/", 1)[0]
     stored = sorted(p.rsplit("/", 1)[1] for p in lake.fs.ls(folder, refresh=True))
     assert stored == ["_published.json", "transactions.parquet"]

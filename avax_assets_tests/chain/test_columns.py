@@ -53,16 +53,16 @@ def test_transactions_built_by_column_equal_the_rows(reader, devchain):
     in_order = reader.receipt_structs(full)
     receipts = {r["transactionHash"]: r for r in reader.receipts(full)}
     rows = [transaction_row(b, tx, receipts[tx["hash"]]) for b in full for tx in map(plain, b["transactions"])]
-    by_column = transaction_columns(full, in_order, TRANSACTIONS.arrow_schema)
+    by_column = transaction_columns(full, in_order, TRANSACTIONS.source_schema)
     assert by_column is not None and by_column.num_rows > 50 and by_column.equals(to_batch(scope, rows))
     decoded = [{**b, "transactions": [plain(tx) for tx in b["transactions"]]} for b in full]
-    assert transaction_columns(decoded, in_order, TRANSACTIONS.arrow_schema).equals(by_column)
-    assert transaction_columns(full, in_order[::-1], TRANSACTIONS.arrow_schema) is None  # receipts out of order
+    assert transaction_columns(decoded, in_order, TRANSACTIONS.source_schema).equals(by_column)
+    assert transaction_columns(full, in_order[::-1], TRANSACTIONS.source_schema) is None  # receipts out of order
     with_txs = next(b for b in decoded if b["transactions"])
     with_txs["transactions"][0] = {**with_txs["transactions"][0], "value": 5}  # a number, not a hex string
-    assert transaction_columns(decoded, in_order, TRANSACTIONS.arrow_schema) is None
+    assert transaction_columns(decoded, in_order, TRANSACTIONS.source_schema) is None
     in_order[-1].status = "0x2A0"  # over UInt8: the rows must judge
-    assert transaction_columns(full, in_order, TRANSACTIONS.arrow_schema) is None
+    assert transaction_columns(full, in_order, TRANSACTIONS.source_schema) is None
 
 
 def test_logs_built_by_column_equal_the_rows(reader, devchain):
@@ -73,17 +73,17 @@ def test_logs_built_by_column_equal_the_rows(reader, devchain):
     undecoded = reader.logs_json(blocks)
     logs = [plain(entry) for entry in undecoded]
     rows = sorted((log_row(entry, timestamps) for entry in logs), key=lambda r: (r["block_number"], r["log_index"]))
-    by_column = log_columns(undecoded, timestamps, LOGS.arrow_schema)
+    by_column = log_columns(undecoded, timestamps, LOGS.source_schema)
     assert by_column is not None and by_column.num_rows > 50 and by_column.equals(to_batch(scope, rows))
     pretty = [msgspec.Raw(json.dumps(entry, indent=2).encode()) for entry in logs]  # newlines inside objects
-    assert log_columns(pretty, timestamps, LOGS.arrow_schema).equals(by_column)
+    assert log_columns(pretty, timestamps, LOGS.source_schema).equals(by_column)
     logs[3]["topics"] = [logs[3]["topics"][0], None]  # a null topic: the rows must judge
-    assert log_columns(logs, timestamps, LOGS.arrow_schema) is None
+    assert log_columns(logs, timestamps, LOGS.source_schema) is None
     logs[3]["topics"] = logs[3]["topics"][0]  # one topic, not in a list
-    assert log_columns(logs, timestamps, LOGS.arrow_schema) is None
+    assert log_columns(logs, timestamps, LOGS.source_schema) is None
     logs[3]["topics"] = [logs[3]["topics"]]
     logs[5]["logIndex"] = 7  # a number, not a hex string
-    assert log_columns(logs, timestamps, LOGS.arrow_schema) is None
+    assert log_columns(logs, timestamps, LOGS.source_schema) is None
 
 
 def test_uint256_columns_are_exact_across_the_128_bit_fast_path():

@@ -91,6 +91,7 @@ def stored_rows(data_api_env, dataset):
     rows = lake.open_partition(dataset, DAY).read().to_pylist()
     for row in rows:
         row["block_timestamp"] = int(row["block_timestamp"].timestamp())
+        assert row.pop("chain_id") == 43114  # the chain's, whatever the source
     return rows
 
 

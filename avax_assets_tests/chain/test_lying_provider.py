@@ -143,7 +143,7 @@ def failure(result: dg.ExecuteInProcessResult) -> str:
 def assert_nothing_stored(sinks: Sinks, result: dg.ExecuteInProcessResult, datasets=DATASETS) -> None:
     lake = sinks.lake()
     for dataset in datasets:
-        assert not lake.fs.exists(lake.partition_path(dataset.name, DAY)), dataset.name
+        assert not lake.fs.exists(lake.partition_path(dataset.lake_folder, DAY)), dataset.name
         assert kafka_messages_of_run(sinks.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], dataset.topic, result.run_id) == []
         assert sinks.clickhouse(dataset) in ([], [(0,)]), dataset.name
     assert result.get_asset_materialization_events() == []

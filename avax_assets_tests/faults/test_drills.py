@@ -65,7 +65,7 @@ def lake_of(drill) -> Lake:
 
 def stored_rows(drill) -> int | None:
     lake = lake_of(drill)
-    if not lake.fs.exists(lake.partition_path(BLOCKS.name, DAY)):
+    if not lake.fs.exists(lake.partition_path(BLOCKS.lake_folder, DAY)):
         return None
     return lake.open_partition(BLOCKS, DAY).num_rows
 
@@ -88,7 +88,7 @@ def stored(drill) -> str:
         return f"{rows} rows"
     lake = lake_of(drill)
     try:
-        candidates = lake.fs.glob(candidate_path(lake.partition_path(BLOCKS.name, DAY), "*"))
+        candidates = lake.fs.glob(candidate_path(lake.partition_path(BLOCKS.lake_folder, DAY), "*"))
     except FileNotFoundError:  # no bucket
         candidates = []
     return f"a candidate of {LakePartition(lake, candidates[0]).num_rows} rows" if candidates else "no object"
@@ -183,7 +183,7 @@ def test_broker_killed_mid_publish(drill, node_blocks, monkeypatch):
     drill.broker.start()  # the same log: the broker kept what it had
     after = state(drill)
     assert after.startswith(f"lake: a candidate of {len(node_blocks)} rows; Kafka: 0 committed; ClickHouse: 0 rows")
-    assert lake_of(drill).published(BLOCKS.name, DAY) is None  # so the re-run publishes the partition whole
+    assert lake_of(drill).published(BLOCKS.lake_folder, DAY) is None  # so the re-run publishes the partition whole
     drill.record(seconds=seconds, message=short(message), state=after, per_key=rerun_exact(drill, node_blocks))
 
 
@@ -197,7 +197,8 @@ def test_s3_killed_after_extraction(drill, node_blocks, monkeypatch):
     monkeypatch.setattr(resources_module, "deliver", kill_s3_then_deliver)
     result, seconds = materialize()
     message = failure(result)
-    assert f"on {drill.s3.endpoint} (AVAX_S3_ENDPOINT_URL) did not answer (store blocks partition {DAY})" in message
+    assert (f"on {drill.s3.endpoint} (AVAX_S3_ENDPOINT_URL) did not answer (store blocks/chain_id=43114 partition "
+            f"{DAY})") in message
     monkeypatch.setattr(resources_module, "deliver", deliver)
     drill.s3.start()
     after = state(drill)
@@ -281,7 +282,7 @@ def test_run_killed(drill, node_blocks, stage, tmp_path):
     report = json.loads(out.strip().splitlines()[-1]) if out.strip() else pytest.fail(log.read_text()[-3000:])
     assert report["success"] and report["tables"] == ["blocks"]  # no staging table left behind
     if stage == "load":
-        assert report["tables_before"] == ["blocks", f"blocks__staging_{DAY.replace('-', '')}"]
+        assert report["tables_before"] == ["blocks", f"blocks__staging_43114_{DAY.replace('-', '')}"]
         after += f"; ClickHouse: {report['tables_before'][1]} left"
     assert not [p for p in (REPO / ".avax-assets" / "spool").glob(f"*-{step_pid}-p*")]  # swept
     drill.record(seconds=f"killed in {stage}", message="(SIGKILL)", state=after,

@@ -135,11 +135,11 @@ def test_a_range_the_subgraph_has_not_indexed_is_refused(graph_resources, lake, 
     assert not result.success
     indexed, ends = devchain.blocks_by_day[BUSY_DAY][1], devchain.blocks_by_day[UNINDEXED_DAY][1]
     assert f"has indexed up to block {indexed}, the partition ends at block {ends}" in failure(result)
-    assert not lake.fs.exists(lake.partition_path(DEX_SWAPS.name, UNINDEXED_DAY))
+    assert not lake.fs.exists(lake.partition_path(DEX_SWAPS.lake_folder, UNINDEXED_DAY))
 
 
 def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, graph_resources, lake):
-    stored = lake.fs.cat(lake.partition_path(DEX_SWAPS.name, BUSY_DAY))
+    stored = lake.fs.cat(lake.partition_path(DEX_SWAPS.lake_folder, BUSY_DAY))
     graph.has_indexing_errors = True
     try:
         result = dg.materialize(Catalogue().scope("subgraphs"), partition_key=BUSY_DAY, resources=graph_resources,
@@ -147,7 +147,7 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
     finally:
         graph.has_indexing_errors = False
     assert not result.success and "indexing errors" in failure(result)
-    assert lake.fs.cat(lake.partition_path(DEX_SWAPS.name, BUSY_DAY)) == stored
+    assert lake.fs.cat(lake.partition_path(DEX_SWAPS.lake_folder, BUSY_DAY)) == stored
 
 
 def test_the_key_is_required_and_never_in_the_url(graph):
