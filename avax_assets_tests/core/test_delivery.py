@@ -51,7 +51,8 @@ def test_nothing_is_published_when_the_lake_refuses_the_object(stack, publisher,
     creds = stack.s3.credentials()
     refusing = Lake("s3://avax-delivery-refused", S3Settings(stack.s3.endpoint, creds["access_key_id"], "wrong"))
     run = run_id()
-    with pytest.raises(SettingError, match="refused to store blocks/chain_id=43114 partition 2024-05-20.*AVAX_S3_SECRET_ACCESS_KEY"):
+    with pytest.raises(SettingError,
+                       match="refused to store blocks/chain_id=43114 partition 2024-05-20.*AVAX_S3_SECRET_ACCESS_KEY"):
         deliver(refusing, publisher, spool([sample_batch(4)], PARTITION), run)
     assert messages(pipeline_env, run) == []
 
@@ -71,7 +72,8 @@ def test_a_publish_that_fails_half_way_is_not_recorded_so_the_next_run_publishes
     with pytest.raises(RuntimeError, match="could not be read"):
         deliver(fresh_lake, publisher, spooled, run_id())
     monkeypatch.undo()
-    assert fresh_lake.published(BLOCKS.lake_folder, PARTITION) is None  # the lake has the object, Kafka's record has not
+    # the lake has the object, Kafka's record has not
+    assert fresh_lake.published(BLOCKS.lake_folder, PARTITION) is None
     again = run_id()
     assert deliver(fresh_lake, publisher, spool([sample_batch(3)], PARTITION), again).messages == 3
     assert len(messages(pipeline_env, again)) == 3
