@@ -111,7 +111,8 @@ class Dataset:
     partition_column  timestamp column whose UTC date is the daily partition
     parent    the dataset every row must join (referential and count checks)
     days_per_backfill_run  how many days one backfill run takes (1 for heavy datasets; see partitions.py)
-    chain_id  set for a dataset of one EVM chain (its topic ends with the id): the declaration gains the
+    chain_id  set for a dataset of one EVM chain (its topic ends with the id; a child of a chain's dataset is
+              one, its parent's chain taken when unset): the declaration gains the
               `chain_id` column, first in its columns and its key; its ClickHouse partition is (chain id, day),
               its Parquet folder `<name>/chain_id=<id>`. `on(id)` is the same dataset for another chain.
     asset_prefix  the Dagster key prefix of its assets (a configured chain's name; none for the home chain)
@@ -133,6 +134,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         checked_identifier(self.name)
+        if self.chain_id is None and self.parent and self.parent.dataset.chain_id is not None:
+            object.__setattr__(self, "chain_id", self.parent.dataset.chain_id)  # a chain's rows' children are too
         if self.chain_id is not None:
             self._bind_chain()
         names = tuple(c.name for c in self.columns)
