@@ -1,7 +1,7 @@
 """The primary network's datasets through the whole pipeline on the real local services: the fixture P-Chain's
 days from the fixture server (Data API, then a node's platform API) → Kafka → Parquet on S3 → ClickHouse with
-their audits; the devchain's atomic transactions (anvil makes no blockExtraData: none, and the tables exist);
-the views over them."""
+their audits; the devchain's atomic transactions (anvil makes no blockExtraData: none, and the tables exist; the
+FAKE that adds some is test_atomic_devchain.py's); the views over them."""
 
 import dagster as dg
 import pytest
