@@ -82,17 +82,24 @@ def demo(args) -> None:
     console.print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
                   f"({devchain.reverted} reverted)")
     os.environ.update({**stack.environment(with_fixtures=True), "AVAX_BLOCKS_SOURCE": args.blocks_source,
+                       "AVAX_RPC_URL": node_url(stack, args.blocks_source),
                        "AVAX_CHAIN_START_DATE": spec.start.isoformat(),
                        "AVAX_SNAPSHOT_START_DATE": spec.start.isoformat()})
     os.environ.setdefault("AVAX_CLICKHOUSE_CHDB_PATH", str(stack.home / "chdb"))
     os.environ.setdefault("DAGSTER_HOME", str(REPO))  # the project's dagster.yaml: what the UI reads
     # what later commands read without exports (avax-assets materialize|sql|live, ui.sh, mine_live)
     stack.write_env_file({name: os.environ[name] for name in (
-        "AVAX_BLOCKS_SOURCE", "AVAX_CHAIN_START_DATE", "AVAX_SNAPSHOT_START_DATE", "AVAX_CLICKHOUSE_CHDB_PATH",
-        "DAGSTER_HOME")} | {"AVAX_CHAIN_END_DATE": spec.dates[-1].isoformat(),
+        "AVAX_RPC_URL", "AVAX_BLOCKS_SOURCE", "AVAX_CHAIN_START_DATE", "AVAX_SNAPSHOT_START_DATE",
+        "AVAX_CLICKHOUSE_CHDB_PATH", "DAGSTER_HOME")} | {"AVAX_CHAIN_END_DATE": spec.dates[-1].isoformat(),
                             "AVAX_SNAPSHOT_END_DATE": spec.dates[-1].isoformat()})
     forget_another_chains_data(stack, devchain)
     materialize_all(spec, devchain, stack, args.verbose)
+
+
+def node_url(stack: LocalStack, blocks_source: str) -> str:
+    """The C-Chain as the demo reads it: through the FAKE that gives a few devchain blocks atomic transactions
+    (anvil makes none); with blocks from the Data API, which serves no blockExtraData either, anvil itself."""
+    return stack.atomic.url if blocks_source == "rpc" else stack.anvil.url
 
 
 def forget_another_chains_data(stack: LocalStack, devchain) -> None:
@@ -204,7 +211,7 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
         console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
 
     first_block, last_block = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1]
-    with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as node:
+    with JsonRpcClient(RpcSettings(url=os.environ["AVAX_RPC_URL"])) as node:
         checks = [
             reconcile.dataset_counts(warehouse, node, first_block, last_block),
             reconcile.erc20_balances(warehouse, node, last_block),
@@ -270,26 +277,24 @@ FLOWS_SHOWN = 8
 def primary_network(warehouse) -> None:
     """The P-Chain's fixture days reconciled: C↔P flows matched by UTXO id, and the snapshots' current stakers
     found among the P-Chain's transactions."""
-    flows = warehouse.client.query(
-        f"SELECT corridor, status, count(), toString(sum(ifNull(sent_navax, received_navax))) "
-        f"FROM {warehouse.qualified('c_p_flow_matches')} GROUP BY corridor, status ORDER BY corridor, status"
-    ).result_rows
-    atomic = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified('atomic_transactions')}").result_rows
-    console.print("\n[bold]AVAX between the C-Chain and the P-Chain[/], matched by UTXO id (c_p_flow_matches; "
-                  "amounts in nAVAX)")
-    for corridor, status, count, amount in flows:
-        console.print(f"  {corridor:<4} {status:<18} {count:>3} UTXOs {amount:>16} nAVAX")
+    view = warehouse.qualified("c_p_flow_matches")
     matched = warehouse.client.query(
         f"SELECT corridor, export_transaction_id, import_transaction_id, toString(sent_navax), crossing_seconds "
-        f"FROM {warehouse.qualified('c_p_flow_matches')} WHERE status = 'matched' ORDER BY exported_at "
-        f"LIMIT {FLOWS_SHOWN}").result_rows
+        f"FROM {view} WHERE status = 'matched' ORDER BY exported_at LIMIT {FLOWS_SHOWN}").result_rows
+    unmatched = warehouse.client.query(
+        f"SELECT corridor, status, count(), toString(sum(ifNull(sent_navax, received_navax))) FROM {view} "
+        "WHERE status != 'matched' GROUP BY corridor, status ORDER BY corridor, status").result_rows
+    console.print("\n[bold]AVAX between the C-Chain and the P-Chain[/], matched by UTXO id (c_p_flow_matches, nAVAX; "
+                  "the C-Chain's side from a FAKE in front of anvil, which makes none: local/atomic_proxy.py)")
     for corridor, export, import_, amount, seconds in matched:
-        console.print(f"  matched {corridor}: export {export[:12]}… → import {import_[:12]}…, {amount} nAVAX, "
-                      f"{seconds} s")
+        console.print(f"  matched {corridor}: export {export[:12]}… → import {import_[:12]}…, {amount:>12} nAVAX, "
+                      f"{seconds} s later")
     if not matched:
-        console.print(f"  none matched: the C-Chain side has {atomic[0][0]} atomic transactions, because anvil "
-                      "(the devchain) makes no blockExtraData; the P-Chain side is the AvaCloud fixtures'. The "
-                      "decoder is tested on transactions encoded by avalanchejs and on recorded mainnet ones")
+        atomic = warehouse.client.query(f"SELECT count() FROM {warehouse.qualified('atomic_transactions')}")
+        console.print(f"  none matched: the C-Chain side has {atomic.result_rows[0][0]} atomic transactions (blocks "
+                      "from the Data API carry no blockExtraData)")
+    console.print("  unmatched: " + ("; ".join(f"{corridor} {count} UTXO, {amount} nAVAX, {status}"
+                                               for corridor, status, count, amount in unmatched) or "none"))
     staking = warehouse.client.query(
         f"SELECT kind, count(), countIf(found) FROM {warehouse.qualified('staking_snapshot_matches')} "
         "GROUP BY kind ORDER BY kind").result_rows

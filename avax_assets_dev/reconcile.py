@@ -98,7 +98,8 @@ def native_flows(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, block: int,
 
 
 def atomic_transactions(header: dict, chain_id: int = CHAIN_ID) -> list:
-    """The atomic transactions in a block's blockExtraData as the node serves it (anvil serves none)."""
+    """The atomic transactions in a block's blockExtraData as the node serves it (anvil serves none; the demo's
+    FAKE in front of it, avax_assets_dev/local/atomic_proxy.py, some)."""
     extra = header.get("blockExtraData") or "0x"
     time = dt.datetime.fromtimestamp(int(header["timestamp"], 16), dt.timezone.utc)
     return decode_atomic(bytes.fromhex(extra[2:]), is_batch(chain_id, time))

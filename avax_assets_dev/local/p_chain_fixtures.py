@@ -1,17 +1,19 @@
 """The fixture P-Chain: FIXTURES, not the network. Blocks, transactions, UTXOs and rewards for the devchain's
 days (2024-06-01 to 06-03, a block the day before and one after), in the Data API's shapes (validated against
 its spec by the tests), written into fixtures/avacloud.json. Every transaction's memo says it is a fixture
-(but the RewardValidatorTxs', which have no memo), and every id is the SHA-256 of a label saying so.
+(but the RewardValidatorTxs', which have no memo), and every id is the SHA-256 of a label saying so (but the
+C-Chain exports', which are the ids of fixtures/atomic.json's transactions).
 
 They are consistent with each other and with the snapshots: every UTXO a transaction consumes was produced
-by an earlier one (a funding transaction in the first block, or a C-Chain export, for imports), inputs equal
-outputs plus stake, L1 balance and the burned fee, ids are what avalanchego computes (UTXO ids from their
-transaction's id and index), and every active or pending validator and delegator of the validators and
+by an earlier one (a funding transaction in the first block or, for imports, a C-Chain export of atomic.json:
+encoded by Ava Labs' JavaScript library, its id, amount and owner read from there, see atomic_fixtures.py),
+inputs equal outputs plus stake, L1 balance and the burned fee, ids are what avalanchego computes (UTXO ids from
+their transaction's id and index), and every active or pending validator and delegator of the validators and
 delegators snapshots has its staking transaction here (the snapshots' ids and times are set to match; the
 completed ones get their rewards paid). The story also shows every other transaction type once: imports and
-exports with the C-Chain, subnet and chain creation, an L1 conversion and its validators' lifecycle (ACP-77;
-placed in June 2024 although mainnet activated it in December, so the demo's days hold it), a BaseTx and a
-type the Data API calls UNKNOWN.
+exports with the C-Chain (one export the C-Chain imports, one it does not), subnet and chain creation, an L1
+conversion and its validators' lifecycle (ACP-77; placed in June 2024 although mainnet activated it in December,
+so the demo's days hold it), a BaseTx and a type the Data API calls UNKNOWN.
 
     python -m avax_assets_dev.local.p_chain_fixtures   # rewrites the P-Chain pages and the snapshots' ids
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from avax_assets.primary import ids
 
 FIXTURES = Path(__file__).parent / "fixtures" / "avacloud.json"
+ATOMIC_FIXTURES = Path(__file__).parent / "fixtures" / "atomic.json"
 MEMO = "0x" + b"avax-assets fixture".hex()
 DAY = 86_400
 START = 1717200000  # 2024-06-01T00:00:00Z, the devchain's first day
@@ -38,6 +41,9 @@ TRANSACTIONS_KEY = f"{NETWORK}/blockchains/p-chain/transactions"
 REWARDS_KEY = f"{NETWORK}/rewards"
 CHAIN_INFO = {"chainName": "p-chain", "network": "mainnet"}
 YEAR = 365 * DAY
+# the P-Chain's exports to the C-Chain: "export 1" imported there (atomic_fixtures.py), "export 2" not
+EXPORTED_TO_C = {"export 1": 250_000_000_000, "export 2": 30_000_000_000}
+EXPORTED_OUTPUT = 1  # an export's UTXO for the C-Chain: after the exporter's change, output 0
 
 
 def fid(label: str) -> str:
@@ -134,9 +140,34 @@ def transaction(story: Story, label: str, kind: str, time: int, pays: list[Out],
     return Tx(label, kind, time, consumed, list(pays), list(later), fields, FEE, l1_balance)
 
 
-def c_chain_export(number: int, amount: int, owner: str) -> dict:
-    """A UTXO a C-Chain ExportTx put in the P-Chain's shared memory (output 0 of that export)."""
-    return {"item": utxo(fid(f"c-chain export {number}"), 0, Out(amount, owner), created_on=C)}
+def atomic_fixtures() -> dict:
+    return json.loads(ATOMIC_FIXTURES.read_text())
+
+
+def c_chain_export(label: str) -> dict:
+    """The UTXO the C-Chain ExportTx `label` of atomic.json put in the P-Chain's shared memory (its output 0)."""
+    (tx,) = (tx for block in atomic_fixtures()["blocks"] for tx in block["txs"] if tx["label"] == label)
+    (output,) = tx["fields"]["exportedOutputs"]
+    (owner,) = output["addresses"]
+    return {"item": utxo(tx["id"], 0, Out(int(output["amount"]), ids.address(1, bytes.fromhex(owner[2:]))),
+                         created_on=C)}
+
+
+def import_from_c(story: Story, label: str, time: int, export: str) -> Tx:
+    """An ImportTx of the C-Chain export `export` into its owner's P-Chain address, less the fee."""
+    spent = c_chain_export(export)
+    amount, (owner,) = int(spent["item"]["amount"]), spent["item"]["addresses"]
+    return transaction(story, label, "ImportTx", time, [Out(amount - FEE, owner)], funded_by="", imported=[spent],
+                       sourceChain=C, destinationChain=P)
+
+
+def export_to_c(story: Story, label: str, time: int, owner: str) -> Tx:
+    """An ExportTx of EXPORTED_TO_C[label] to `owner` on the C-Chain (output EXPORTED_OUTPUT, after the change)."""
+    exporter = address("exporter")
+    change = [Out(1_000_000_000, exporter)]
+    assert len(change) == EXPORTED_OUTPUT
+    return transaction(story, label, "ExportTx", time, change, [Out(EXPORTED_TO_C[label], owner, consumed_on=C)],
+                       funded_by=exporter, sourceChain=P, destinationChain=C)
 
 
 # --- the story ------------------------------------------------------------------------------------
@@ -200,9 +231,7 @@ def tell(story: Story, snapshots: Snapshots) -> None:
     v1, v2, v3 = snapshots.active
     d1, d2, d3 = snapshots.delegators["active"]
     operator = address("subnet operator")
-    story.block(day1 + 3_600, "BanffStandardBlock", transaction(
-        story, "import 1", "ImportTx", day1 + 3_600, [Out(499_999_000_000, address("importer 1"))], funded_by="",
-        imported=[c_chain_export(1, 500_000_000_000, address("importer 1"))], sourceChain=C, destinationChain=P))
+    story.block(day1 + 3_600, "BanffStandardBlock", import_from_c(story, "import 1", day1 + 3_600, "c-chain export 1"))
     story.block(day1 + 7_200, "BanffStandardBlock",
                 staking(story, v1, "validator 1", "AddPermissionlessValidatorTx", day1 + 7_200, "validator 1", False))
     story.block(day1 + 10_800, "BanffStandardBlock",
@@ -248,14 +277,12 @@ def tell(story: Story, snapshots: Snapshots) -> None:
         story, "create chain", "CreateChainTx", day3 + 7_200, [Out(2_000_000, operator)], funded_by=operator,
         subnetId=fid("tx create subnet"), blockchainInfo={"chainName": "fixture chain", "vmId": fid("vm"),
                                                           "genesisData": "{\"chainId\": 99999}"}))
-    exporter = address("exporter")
-    story.block(day3 + 10_800, "BanffStandardBlock", transaction(
-        story, "export 1", "ExportTx", day3 + 10_800, [Out(1_000_000_000, exporter)],
-        [Out(250_000_000_000, address("c-chain importer"), consumed_on=C)], funded_by=exporter, sourceChain=P,
-        destinationChain=C))
-    story.block(day3 + 14_400, "BanffStandardBlock", transaction(
-        story, "import 2", "ImportTx", day3 + 14_400, [Out(99_999_000_000, address("importer 2"))], funded_by="",
-        imported=[c_chain_export(2, 100_000_000_000, address("importer 2"))], sourceChain=C, destinationChain=P))
+    c_chain_importer = ids.address(1, bytes.fromhex(atomic_fixtures()["keys"]["c-chain importer"]["short"][2:]))
+    story.block(day3 + 10_800, "BanffStandardBlock",
+                export_to_c(story, "export 1", day3 + 10_800, c_chain_importer),  # imported by its key's owner
+                export_to_c(story, "export 2", day3 + 10_800, address("c-chain importer 2")))  # not imported
+    story.block(day3 + 14_400, "BanffStandardBlock",
+                import_from_c(story, "import 2", day3 + 14_400, "c-chain export 2"))
 
 
 def l1_story(story: Story, day: int, operator: str) -> None:

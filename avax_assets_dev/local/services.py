@@ -1,7 +1,8 @@
 """Start and stop the real local services on loopback: Tansu (Kafka protocol), SeaweedFS (S3, with
 credentials enforced), anvil (a C-Chain stand-in, chain id 43114); on request the fixture servers (the
-AvaCloud Data and Metrics APIs, a Trader Joe v2 subgraph) so every job also runs offline from the UI, and
-PostgreSQL (Debian's package) for a production-shaped Dagster instance.
+AvaCloud Data and Metrics APIs, a Trader Joe v2 subgraph, and a FAKE in front of anvil that adds the C-Chain's
+atomic transactions anvil cannot make, atomic_proxy.py: the stack's C-Chain is read through it then) so every
+job also runs offline from the UI, and PostgreSQL (Debian's package) for a production-shaped Dagster instance.
 
 Idempotent: a service whose PID file points at a live, ready process that owns its port is reused. Each
 service has a PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by
@@ -9,7 +10,7 @@ PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` 
 
     python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-fixtures]
         [--with-postgres] [--with-live] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N]
-        [--graph-port N]
+        [--graph-port N] [--atomic-port N]
 """
 
 from __future__ import annotations
@@ -445,7 +446,8 @@ def ensure_node_tools() -> None:
 
 
 SUBGRAPH_ID = "local-traderjoe-v2"  # what the local subgraph server serves (subgraph_server.NodeIndexingSubgraph)
-PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432}
+PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432,
+         "atomic": 8546}
 
 
 @dataclass
@@ -457,6 +459,7 @@ class LocalStack:
     postgres_port: int = PORTS["postgres"]
     avacloud_port: int = PORTS["avacloud"]
     graph_port: int = PORTS["graph"]
+    atomic_port: int = PORTS["atomic"]
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -469,6 +472,8 @@ class LocalStack:
                                       lambda: ["--chain-rpc-url", self.anvil.url])
         self.graph = FixtureServer("graph", self.graph_port, self.home, "avax_assets_dev.local.subgraph_server",
                                    lambda: ["--rpc-url", self.anvil.url])
+        self.atomic = FixtureServer("atomic", self.atomic_port, self.home, "avax_assets_dev.local.atomic_proxy",
+                                    lambda: ["--upstream", self.anvil.url])
         live_environment = lambda: {**self.environment(), "AVAX_HOME": str(self.home)}  # noqa: E731
         self.follower = LiveService("follower", self.home, "follow", live_environment)
         self.consumer = LiveService("consumer", self.home, "consume", live_environment)
@@ -480,8 +485,12 @@ class LocalStack:
 
     @property
     def services_with_fixtures(self) -> list[Service]:
-        """And the AvaCloud and subgraph fixture servers (they read the node, so they come after it)."""
-        return [*self.services, self.avacloud, self.graph]
+        """And the fixture servers: the atomic transactions' fake in front of the node, the AvaCloud and subgraph
+        ones (they read the node, so they come after it)."""
+        return [*self.services, self.atomic, self.avacloud, self.graph]
+
+    def fixtures_running(self) -> bool:
+        return all(s.pid() for s in (self.atomic, self.avacloud, self.graph))
 
     @property
     def live_services(self) -> list[Service]:
@@ -500,7 +509,7 @@ class LocalStack:
     def write_env_file(self, extra: dict[str, str] | None = None) -> Path:
         """<home>/local.env: the variables that point the project at this stack, which every command reads
         beneath its own environment (avax_assets/core/config.py `environment`): nothing to export."""
-        settings = self.environment(with_fixtures=all(s.pid() for s in (self.avacloud, self.graph)))
+        settings = self.environment(with_fixtures=self.fixtures_running())
         if self.postgres.pid():
             settings.update(self.postgres.environment())
         settings.update({"AVAX_CLICKHOUSE_CHDB_PATH": str(self.home / "chdb"), **(extra or {})})
@@ -535,10 +544,11 @@ class LocalStack:
 
     def environment(self, bucket: str = "avax-assets", with_fixtures: bool = False) -> dict[str, str]:
         """Settings that point avax_assets.definitions at this stack (and, with the fixture servers, the
-        AvaCloud APIs and The Graph too; the partitions then start at the devchain's first day)."""
+        AvaCloud APIs and The Graph too, and the C-Chain is read through the atomic transactions' fake; the
+        partitions then start at the devchain's first day)."""
         creds = self.s3.credentials()
         settings = {
-            "AVAX_RPC_URL": self.anvil.url,
+            "AVAX_RPC_URL": self.atomic.url if with_fixtures else self.anvil.url,
             "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.kafka.port}",
             "AVAX_S3_ENDPOINT_URL": self.s3.endpoint,
             "AVAX_S3_ACCESS_KEY_ID": creds["access_key_id"],
@@ -640,7 +650,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("action", choices=["up", "down", "status", "env"])
     add_stack_arguments(parser)
     parser.add_argument("--with-fixtures", action="store_true",
-                        help="also start the AvaCloud and subgraph fixture servers (every job runs offline)")
+                        help="also start the fixture servers: AvaCloud, subgraph, and the atomic transactions' fake "
+                             "in front of anvil (every job runs offline)")
     parser.add_argument("--with-postgres", action="store_true",
                         help="also start PostgreSQL (for deployments/production/dagster.yaml)")
     parser.add_argument("--with-live", action="store_true",
@@ -660,8 +671,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.action == "down":
         stack.down()
     elif args.action == "env":
-        fixtures = all(s.pid() for s in (stack.avacloud, stack.graph))
-        settings = stack.environment(with_fixtures=fixtures)
+        settings = stack.environment(with_fixtures=stack.fixtures_running())
         if stack.postgres.pid():
             settings.update(stack.postgres.environment())
         for key, value in settings.items():
