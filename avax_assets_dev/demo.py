@@ -22,7 +22,9 @@ import warnings
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
+
+from avax_assets import cli
 
 from avax_assets_dev.devchain.generator import DevchainSpec
 from avax_assets_dev.local.services import REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args
@@ -62,8 +64,7 @@ def quiet() -> None:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description:<44}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)
+    return cli.progress_bar(console)  # the bars `avax-assets materialize` shows too
 
 
 def demo(args) -> None:

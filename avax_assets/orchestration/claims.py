@@ -33,6 +33,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatu
 
 from avax_assets.core.processes import process_alive, process_start
 from avax_assets.orchestration.pools import POOLS
+from avax_assets.orchestration.progress import Steps, followed
 
 HOST_TAG, PID_TAG, START_TAG = "avax-assets/host", "avax-assets/pid", "avax-assets/process-start"
 UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
@@ -165,17 +166,19 @@ def _process_state(run: dg.DagsterRun | None) -> str:
 
 
 def materialize(instance: dg.DagsterInstance, assets: list, say: Callable[[str], None],
+                hear: Callable[[Steps], None] = lambda steps: None,
                 **kwargs) -> tuple[dg.ExecuteInProcessResult | None, int | None]:
     """`dg.materialize` for a process of its own (the CLI): the claims of dead runs freed first, the run tagged
-    with this process, a line while it waits for a pool, and SIGTERM or Ctrl-C ending it at once (failed).
-    Returns the result (None when stopped before the run began) and the signal that stopped it, if any."""
+    with this process, a line while it waits for a pool, `hear` told of its steps as they end (progress.py),
+    and SIGTERM or Ctrl-C ending it at once (failed). Returns the result (None when stopped before the run
+    began) and the signal that stopped it, if any."""
     for line in free_dead_claims(instance):
         say(line)
     process = RunProcess.current()
     watch = _Watch(instance, process, say)
     result = None
     try:
-        with watch.installed(), _claims_checked_without_spinning():
+        with watch.installed(), followed(instance, process.tags(), hear), _claims_checked_without_spinning():
             result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=process.tags(), **kwargs)
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a signal Dagster did not capture
         watch.signal = watch.signal or signal.SIGINT
