@@ -143,19 +143,14 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     # the named daily jobs, as the schedules run them: the UI's Jobs pages show every demo run
     definitions = catalogue.definitions(resources, dg.in_process_executor)
     days = [d.isoformat() for d in spec.dates]
-    runs: list[tuple[str, str, str | None]] = [(f"chain_daily {day}", "chain_daily", day) for day in days]
-    runs += [(f"{scope}_daily {day}", f"{scope}_daily", day) for day in days
-             for scope in ("network", "metrics", "bridges", "primary", "subgraphs")]
-    runs.append(("analytics views", "analytics", None))  # last: the views count what every job loaded
+    runs = named_runs(days)
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance, progress_bar() as progress:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))
         for label, name, day in runs:
             progress.update(task, description=f"materializing {label}")
-            result = definitions.resolve_job_def(name).execute_in_process(
-                partition_key=day, instance=instance, run_config=run_config(verbose),
-                tags={"avax-assets/source": "demo"}, raise_on_error=False)
+            result = run_named_job(definitions, instance, name, day, verbose)
             if not result.success:
                 progress.stop()
                 raise SystemExit(f"materializing {label} failed, {failure(result)}\n"
@@ -165,6 +160,34 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     console.print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s, recorded in the Dagster instance "
                   f"({os.environ['DAGSTER_HOME']}/dagster.yaml)")
     summary(catalogue, resources, days, devchain, stack)
+
+
+def named_runs(days: list[str]) -> list[tuple[str, str, str | None]]:
+    """(label, job, day) of every run of the demo: each day's named daily jobs, as the schedules run them, chain
+    first (the other jobs read its days), and the analytics views last (they count what every job loaded)."""
+    runs: list[tuple[str, str, str | None]] = [(f"chain_daily {day}", "chain_daily", day) for day in days]
+    runs += [(f"{scope}_daily {day}", f"{scope}_daily", day) for day in days
+             for scope in ("network", "metrics", "bridges", "primary", "subgraphs")]
+    return [*runs, ("analytics views", "analytics", None)]
+
+
+def run_named_job(definitions, instance, job: str, day: str | None, verbose: bool = False):
+    """One run of a named job, executed in this process and recorded as a run of the UI's code location."""
+    return definitions.resolve_job_def(job).execute_in_process(
+        partition_key=day, instance=instance, run_config=run_config(verbose),
+        tags={"avax-assets/source": "demo", **code_location_tags()}, raise_on_error=False)
+
+
+def code_location_tags() -> dict[str, str]:
+    """The tag Dagster gives a run launched from a code location (repository@location, workspace.yaml's): a
+    job's pages in the UI list only the runs of their code location, so a run executed here without it shows
+    nowhere but in Runs."""
+    import yaml
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    [location] = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    return {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{location['python_module']['location_name']}"}
 
 
 def run_config(verbose: bool) -> dict:
