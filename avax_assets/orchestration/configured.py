@@ -114,13 +114,24 @@ def partition_settings(environ: Mapping[str, str] | None = None) -> PartitionSet
 
 
 def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The resources of these kinds, configured from the environment (os.environ unless given). A kind with a
-    field typed as another kind's resource (the lake IO manager's Kafka) gets that resource."""
+    """The resources of these kinds, configured from the environment (os.environ and its env file unless given).
+    A kind with a field typed as another kind's resource (the lake IO manager's Kafka) gets that resource."""
+    if environ is None:
+        _export_secrets_of_the_env_file(kinds)
     environ, built = _environ(environ), {}
     for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
         needs = {name: built[other.key] for name, other in _resource_fields(kind)}
         built[kind.key] = configured(kind, environ, **needs)
     return built
+
+
+def _export_secrets_of_the_env_file(kinds: Iterable[type]) -> None:
+    """A secret set only in the env file (local.env) goes into the process environment, beneath it: resources
+    hold secrets as EnvVars, which Dagster resolves from the process environment when a run starts."""
+    from_file = environment(os.environ)
+    for variable in variables(kinds):
+        if variable.secret and variable.name in from_file:
+            os.environ.setdefault(variable.name, from_file[variable.name])
 
 
 def _resource_fields(kind: type) -> Iterator[tuple[str, type]]:
