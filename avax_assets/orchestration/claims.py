@@ -200,7 +200,7 @@ def _interrupt(_signum, _frame) -> None:
 
 
 class _Watch:
-    """While this process's run executes: a line when it starts waiting for a pool and every 10 s while it
+    """While this process's run executes: a line once it has waited a second for a pool and every 10 s while it
     waits, naming the runs that hold the pool (dead ones freed first); and SIGTERM or Ctrl-C interrupt a
     waiting run at once. Dagster captures both signals during a run and acts on them only when a step starts,
     so a run waiting for a slot ignored them (and waited for ever behind a dead run)."""
@@ -209,6 +209,7 @@ class _Watch:
         self.instance, self.process, self.say = instance, process, say
         self.signal: int | None = None
         self._run_id: str | None = None
+        self._waited: set[tuple[str, str]] = set()  # (pool, step) seen waiting at the last tick
         self._stop = threading.Event()
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
@@ -254,10 +255,13 @@ class _Watch:
             if self._waits():  # a running step is interrupted by Dagster itself
                 signal.pthread_kill(main_thread, signal.SIGUSR1)
         waits = self._waits()
-        if not waits:
+        # a step that had its slot within the second did not wait: it is pending for a moment on every claim
+        lasting = [wait for wait in waits if wait in self._waited]
+        self._waited = set(waits)
+        if not lasting:
             return None
         if said_at is None or time.monotonic() - said_at >= WAIT_LINE_EVERY_S:
-            self._say_waits(waits, said_at is not None)
+            self._say_waits(lasting, said_at is not None)
             return time.monotonic()
         return said_at
 
