@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import logging
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -79,9 +78,8 @@ def demo(args) -> None:
             progress.advance(services)
         chain = progress.add_task("devchain (anvil, chain id 43114)", total=spec.days * spec.blocks_per_day)
         devchain = stack.devchain(spec, progress=lambda done: progress.update(chain, completed=done))
-        progress.update(chain, completed=spec.days * spec.blocks_per_day)
-    console.print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
-                  f"({devchain.reverted} reverted)")
+        progress.update(chain, completed=spec.days * spec.blocks_per_day, description=(
+            f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} txs, {devchain.reverted} reverted"))
     os.environ.update({**stack.environment(with_fixtures=True), "AVAX_BLOCKS_SOURCE": args.blocks_source,
                        "AVAX_CHAIN_START_DATE": spec.start.isoformat(),
                        "AVAX_SNAPSHOT_START_DATE": spec.start.isoformat()})
@@ -145,7 +143,7 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     days = [d.isoformat() for d in spec.dates]
     runs = named_runs(days)
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
-    started = time.monotonic()
+    instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     with dg.DagsterInstance.get() as instance, progress_bar() as progress:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))
         for label, name, day in runs:
@@ -156,9 +154,7 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
                 raise SystemExit(f"materializing {label} failed, {failure(result)}\n"
                                  f"(the run: bash deployments/local/ui.sh, then Runs)")
             progress.advance(task, size[name])
-        progress.update(task, description="materialized")
-    console.print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s, recorded in the Dagster instance "
-                  f"({os.environ['DAGSTER_HOME']}/dagster.yaml)")
+        progress.update(task, description=f"{len(runs)} runs, in the instance of {_relative(instance_file)}")
     summary(catalogue, resources, days, devchain, stack)
 
 
@@ -220,12 +216,11 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     from avax_assets_dev import reconcile
 
     datasets = [spec.dataset for specs in SCOPES.values() for spec in specs]
-    width = max(len(f"{warehouse.database}.{d.table}") for d in datasets)
-    console.print("\n[bold]rows per ClickHouse table[/], by day")
-    console.print(f"{'table':<{width}}" + "".join(f"{day:>12}" for day in days))
-    for dataset in datasets:
-        counts = [warehouse.partition_rows(dataset, dt.date.fromisoformat(day)) for day in days]
-        console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
+    counts = {d.table: [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for day in days] for d in datasets}
+    console.print(f"\n[bold]rows per ClickHouse table[/] of database {warehouse.database}, by day ({days[0]} to "
+                  f"{days[-1]})")
+    for line in side_by_side(counts, [day[5:] for day in days]):
+        console.print(line)
 
     first_block, last_block = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1]
     with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as node:
@@ -237,7 +232,8 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
                                    [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
             reconcile.v2_reserves(warehouse, node, last_block),
             reconcile.wavax_supply(warehouse, node, last_block),
-            *(reconcile.token_metadata(warehouse, node, day) for day in days),
+            together(f"token metadata of the {len(days)} days vs the contracts' answers",
+                     [reconcile.token_metadata(warehouse, node, day) for day in days]),
             reconcile.subgraph_swaps(warehouse, first_block, last_block),
         ]
     console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
@@ -271,7 +267,32 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     console.print("[bold green]everything reconciles with the node[/]")
 
 
-SWAPS_SHOWN = 8
+def side_by_side(counts: dict[str, list[int]], days: list[str]) -> list[str]:
+    """The rows of each table by day, in two columns (the first half of the tables down the left): the
+    demo's whole output fits a screen."""
+    names = list(counts)
+    width = max(map(len, names))
+    cell = 1 + max(*map(len, days), *(len(f"{c:,}") for row in counts.values() for c in row))
+
+    def column(name: str | None) -> str:
+        if name is None:
+            return ""
+        return f"{name:<{width}}" + "".join(f"{c:>{cell},}" for c in counts[name])
+
+    half = (len(names) + 1) // 2
+    left, right = names[:half], [*names[half:], *[None] * (2 * half - len(names))]
+    header = f"{'table':<{width}}" + "".join(f"{day:>{cell}}" for day in days)
+    return [f"{header}  {header}", *(f"{column(a)}  {column(b)}".rstrip() for a, b in zip(left, right, strict=True))]
+
+
+def together(name: str, checks: list):
+    """Several reconciliations said in one line."""
+    from avax_assets_dev.reconcile import Reconciliation
+
+    return Reconciliation(name, sum(c.checked for c in checks), [m for c in checks for m in c.mismatches])
+
+
+SWAPS_SHOWN = 4
 
 
 def swaps_in_token_units(warehouse) -> None:
