@@ -12,9 +12,10 @@
     uv run avax-assets pools apply [--production]               # pool limits on $DAGSTER_HOME's instance
 
 `materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
-the partition (an unknown one gets the valid range and the variable that moves it, not a traceback). It
-first gives back the pool slots of runs whose process was killed, says every 10 s which run holds a pool
-it waits for, and stops at once on SIGTERM or Ctrl-C (orchestration/claims.py).
+the partition (an unknown one gets the valid range and the variable that moves it, not a traceback); a bar
+shows its steps as they end (Dagster's event log only with --verbose), then a line per asset and partition
+says its rows. It first gives back the pool slots of runs whose process was killed, says every 10 s which
+run holds a pool it waits for, and stops at once on SIGTERM or Ctrl-C (orchestration/claims.py).
 
 `sql` opens the same ClickHouse the assets write, from the same settings (AVAX_CLICKHOUSE_*: the embedded
 engine in .avax-assets/chdb unless AVAX_CLICKHOUSE_HOST names a server). The embedded engine allows one
@@ -32,8 +33,14 @@ import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avax_assets.core.errors import AvaxError, SettingError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from avax_assets.orchestration.progress import Steps
 
 MAX_WIDTH = 60  # characters per column; longer values (hashes, calldata) are cut with …
 
@@ -140,6 +147,8 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     except AvaxError as exc:
         print(f"avax-assets materialize: {exc}", file=sys.stderr)
         return 2
+    from rich.console import Console
+
     from avax_assets.orchestration import claims
 
     def say(line: str) -> None:
@@ -153,11 +162,15 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
                 f"{', '.join(sorted(k.to_user_string() for k in (running.asset_selection or keys) & keys))}: "
                 "wait for it (the Dagster UI's Runs), or stop it first")
             return 3
-        result, stopped_by = claims.materialize(
-            instance, list({id(a): a for a in assets.values()}.values()), say, selection=names,
-            partition_key=partition, resources=resources,
-            # quiet unless --verbose: a failure is said once, below, with where its full log is
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}})
+        with progress_bar(Console(stderr=True, highlight=False, soft_wrap=True)) as bar:
+            task = bar.add_task(f"materializing{_label(partition)}", total=None)
+            result, stopped_by = claims.materialize(
+                instance, list({id(a): a for a in assets.values()}.values()), say,
+                hear=lambda steps: bar.update(task, total=steps.total, completed=steps.done,
+                                              description=progress_line(partition, steps)),
+                selection=names, partition_key=partition, resources=resources,
+                # quiet unless --verbose: a failure is said once, below, with where its full log is
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}}})
     if stopped_by is not None:
         say(f"stopped by {signal.Signals(stopped_by).name}"
             + (f"; run {result.run_id} marked failed" if result is not None else ""))
@@ -169,6 +182,28 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
             "bash deployments/local/ui.sh, or --verbose)")
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
     return 0 if result.success else 1
+
+
+def progress_bar(console) -> Progress:
+    """The bars of the demo and of `materialize`: what is being done, how far it is, for how long."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:<44}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+def progress_line(partition: str | None, steps: Steps) -> str:
+    """What the run does now (the steps running), or how it ended."""
+    if steps.running:
+        more = f" (+{len(steps.running) - 1})" if len(steps.running) > 1 else ""
+        return f"materializing{_label(partition)}: {steps.running[0]}{more}"
+    if steps.failed:
+        return f"materializing{_label(partition)}: {steps.failed} step{'s' * (steps.failed > 1)} failed"
+    return f"{'materialized' if steps.done == steps.total else 'materializing'}{_label(partition)}"
+
+
+def _label(partition: str | None) -> str:
+    return f" {partition}" if partition else ""
 
 
 ERROR_CLASS = re.compile(r"^avax_assets[.\w]*: ")  # the project's errors say what happened without their class

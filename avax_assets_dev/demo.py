@@ -17,12 +17,13 @@ import datetime as dt
 import json
 import logging
 import os
-import time
 import warnings
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
+
+from avax_assets import cli
 
 from avax_assets_dev.devchain.generator import DevchainSpec
 from avax_assets_dev.local.services import REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args
@@ -62,8 +63,7 @@ def quiet() -> None:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description:<44}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)
+    return cli.progress_bar(console)  # the bars `avax-assets materialize` shows too
 
 
 def demo(args) -> None:
@@ -78,9 +78,8 @@ def demo(args) -> None:
             progress.advance(services)
         chain = progress.add_task("devchain (anvil, chain id 43114)", total=spec.days * spec.blocks_per_day)
         devchain = stack.devchain(spec, progress=lambda done: progress.update(chain, completed=done))
-        progress.update(chain, completed=spec.days * spec.blocks_per_day)
-    console.print(f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} transactions "
-                  f"({devchain.reverted} reverted)")
+        progress.update(chain, completed=spec.days * spec.blocks_per_day, description=(
+            f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} txs, {devchain.reverted} reverted"))
     os.environ.update({**stack.environment(with_fixtures=True), "AVAX_BLOCKS_SOURCE": args.blocks_source,
                        "AVAX_RPC_URL": node_url(stack, args.blocks_source),
                        "AVAX_CHAIN_START_DATE": spec.start.isoformat(),
@@ -149,28 +148,49 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     # the named daily jobs, as the schedules run them: the UI's Jobs pages show every demo run
     definitions = catalogue.definitions(resources, dg.in_process_executor)
     days = [d.isoformat() for d in spec.dates]
-    runs: list[tuple[str, str, str | None]] = [(f"chain_daily {day}", "chain_daily", day) for day in days]
-    runs += [(f"{scope}_daily {day}", f"{scope}_daily", day) for day in days
-             for scope in ("network", "metrics", "bridges", "primary", "subgraphs")]
-    runs.append(("analytics views", "analytics", None))  # last: the views count what every job loaded
+    runs = named_runs(days)
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
-    started = time.monotonic()
+    instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     with dg.DagsterInstance.get() as instance, progress_bar() as progress:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))
         for label, name, day in runs:
             progress.update(task, description=f"materializing {label}")
-            result = definitions.resolve_job_def(name).execute_in_process(
-                partition_key=day, instance=instance, run_config=run_config(verbose),
-                tags={"avax-assets/source": "demo"}, raise_on_error=False)
+            result = run_named_job(definitions, instance, name, day, verbose)
             if not result.success:
                 progress.stop()
                 raise SystemExit(f"materializing {label} failed, {failure(result)}\n"
                                  f"(the run: bash deployments/local/ui.sh, then Runs)")
             progress.advance(task, size[name])
-        progress.update(task, description="materialized")
-    console.print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s, recorded in the Dagster instance "
-                  f"({os.environ['DAGSTER_HOME']}/dagster.yaml)")
+        progress.update(task, description=f"{len(runs)} runs, in the instance of {_relative(instance_file)}")
     summary(catalogue, resources, days, devchain, stack)
+
+
+def named_runs(days: list[str]) -> list[tuple[str, str, str | None]]:
+    """(label, job, day) of every run of the demo: each day's named daily jobs, as the schedules run them, chain
+    first (the other jobs read its days), and the analytics views last (they count what every job loaded)."""
+    runs: list[tuple[str, str, str | None]] = [(f"chain_daily {day}", "chain_daily", day) for day in days]
+    runs += [(f"{scope}_daily {day}", f"{scope}_daily", day) for day in days
+             for scope in ("network", "metrics", "bridges", "primary", "subgraphs")]
+    return [*runs, ("analytics views", "analytics", None)]
+
+
+def run_named_job(definitions, instance, job: str, day: str | None, verbose: bool = False):
+    """One run of a named job, executed in this process and recorded as a run of the UI's code location."""
+    return definitions.resolve_job_def(job).execute_in_process(
+        partition_key=day, instance=instance, run_config=run_config(verbose),
+        tags={"avax-assets/source": "demo", **code_location_tags()}, raise_on_error=False)
+
+
+def code_location_tags() -> dict[str, str]:
+    """The tag Dagster gives a run launched from a code location (repository@location, workspace.yaml's): a
+    job's pages in the UI list only the runs of their code location, so a run executed here without it shows
+    nowhere but in Runs."""
+    import yaml
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    [location] = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    return {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{location['python_module']['location_name']}"}
 
 
 def run_config(verbose: bool) -> dict:
@@ -203,12 +223,11 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     from avax_assets_dev import reconcile
 
     datasets = [spec.dataset for specs in SCOPES.values() for spec in specs]
-    width = max(len(f"{warehouse.database}.{d.table}") for d in datasets)
-    console.print("\n[bold]rows per ClickHouse table[/], by day")
-    console.print(f"{'table':<{width}}" + "".join(f"{day:>12}" for day in days))
-    for dataset in datasets:
-        counts = [warehouse.partition_rows(dataset, dt.date.fromisoformat(day)) for day in days]
-        console.print(f"{warehouse.database + '.' + dataset.table:<{width}}" + "".join(f"{c:>12,}" for c in counts))
+    counts = {d.table: [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for day in days] for d in datasets}
+    console.print(f"\n[bold]rows per ClickHouse table[/] of database {warehouse.database}, by day ({days[0]} to "
+                  f"{days[-1]})")
+    for line in side_by_side(counts, [day[5:] for day in days]):
+        console.print(line)
 
     first_block, last_block = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1]
     with JsonRpcClient(RpcSettings(url=os.environ["AVAX_RPC_URL"])) as node:
@@ -220,7 +239,8 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
                                    [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
             reconcile.v2_reserves(warehouse, node, last_block),
             reconcile.wavax_supply(warehouse, node, last_block),
-            *(reconcile.token_metadata(warehouse, node, day) for day in days),
+            together(f"token metadata of the {len(days)} days vs the contracts' answers",
+                     [reconcile.token_metadata(warehouse, node, day) for day in days]),
             reconcile.subgraph_swaps(warehouse, first_block, last_block),
         ]
     console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
@@ -254,7 +274,32 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     console.print("[bold green]everything reconciles with the node[/]")
 
 
-SWAPS_SHOWN = 8
+def side_by_side(counts: dict[str, list[int]], days: list[str]) -> list[str]:
+    """The rows of each table by day, in two columns (the first half of the tables down the left): the
+    demo's whole output fits a screen."""
+    names = list(counts)
+    width = max(map(len, names))
+    cell = 1 + max(*map(len, days), *(len(f"{c:,}") for row in counts.values() for c in row))
+
+    def column(name: str | None) -> str:
+        if name is None:
+            return ""
+        return f"{name:<{width}}" + "".join(f"{c:>{cell},}" for c in counts[name])
+
+    half = (len(names) + 1) // 2
+    left, right = names[:half], [*names[half:], *[None] * (2 * half - len(names))]
+    header = f"{'table':<{width}}" + "".join(f"{day:>{cell}}" for day in days)
+    return [f"{header}  {header}", *(f"{column(a)}  {column(b)}".rstrip() for a, b in zip(left, right, strict=True))]
+
+
+def together(name: str, checks: list):
+    """Several reconciliations said in one line."""
+    from avax_assets_dev.reconcile import Reconciliation
+
+    return Reconciliation(name, sum(c.checked for c in checks), [m for c in checks for m in c.mismatches])
+
+
+SWAPS_SHOWN = 4
 
 
 def swaps_in_token_units(warehouse) -> None:

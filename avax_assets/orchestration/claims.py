@@ -33,6 +33,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatu
 
 from avax_assets.core.processes import process_alive, process_start
 from avax_assets.orchestration.pools import POOLS
+from avax_assets.orchestration.progress import Steps, followed
 
 HOST_TAG, PID_TAG, START_TAG = "avax-assets/host", "avax-assets/pid", "avax-assets/process-start"
 UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
@@ -165,17 +166,19 @@ def _process_state(run: dg.DagsterRun | None) -> str:
 
 
 def materialize(instance: dg.DagsterInstance, assets: list, say: Callable[[str], None],
+                hear: Callable[[Steps], None] = lambda steps: None,
                 **kwargs) -> tuple[dg.ExecuteInProcessResult | None, int | None]:
     """`dg.materialize` for a process of its own (the CLI): the claims of dead runs freed first, the run tagged
-    with this process, a line while it waits for a pool, and SIGTERM or Ctrl-C ending it at once (failed).
-    Returns the result (None when stopped before the run began) and the signal that stopped it, if any."""
+    with this process, a line while it waits for a pool, `hear` told of its steps as they end (progress.py),
+    and SIGTERM or Ctrl-C ending it at once (failed). Returns the result (None when stopped before the run
+    began) and the signal that stopped it, if any."""
     for line in free_dead_claims(instance):
         say(line)
     process = RunProcess.current()
     watch = _Watch(instance, process, say)
     result = None
     try:
-        with watch.installed(), _claims_checked_without_spinning():
+        with watch.installed(), followed(instance, process.tags(), hear), _claims_checked_without_spinning():
             result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=process.tags(), **kwargs)
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a signal Dagster did not capture
         watch.signal = watch.signal or signal.SIGINT
@@ -197,7 +200,7 @@ def _interrupt(_signum, _frame) -> None:
 
 
 class _Watch:
-    """While this process's run executes: a line when it starts waiting for a pool and every 10 s while it
+    """While this process's run executes: a line once it has waited a second for a pool and every 10 s while it
     waits, naming the runs that hold the pool (dead ones freed first); and SIGTERM or Ctrl-C interrupt a
     waiting run at once. Dagster captures both signals during a run and acts on them only when a step starts,
     so a run waiting for a slot ignored them (and waited for ever behind a dead run)."""
@@ -206,6 +209,7 @@ class _Watch:
         self.instance, self.process, self.say = instance, process, say
         self.signal: int | None = None
         self._run_id: str | None = None
+        self._waited: set[tuple[str, str]] = set()  # (pool, step) seen waiting at the last tick
         self._stop = threading.Event()
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
@@ -251,10 +255,13 @@ class _Watch:
             if self._waits():  # a running step is interrupted by Dagster itself
                 signal.pthread_kill(main_thread, signal.SIGUSR1)
         waits = self._waits()
-        if not waits:
+        # a step that had its slot within the second did not wait: it is pending for a moment on every claim
+        lasting = [wait for wait in waits if wait in self._waited]
+        self._waited = set(waits)
+        if not lasting:
             return None
         if said_at is None or time.monotonic() - said_at >= WAIT_LINE_EVERY_S:
-            self._say_waits(waits, said_at is not None)
+            self._say_waits(lasting, said_at is not None)
             return time.monotonic()
         return said_at
 

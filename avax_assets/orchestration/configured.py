@@ -124,10 +124,13 @@ def partition_settings(environ: Mapping[str, str] | None = None, scope: str | No
 def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = None,
                     chains: Iterable[str] = (), derived: Mapping[str, Mapping[str, Any]] | None = None
                     ) -> dict[str, Any]:
-    """The resources of these kinds, configured from the environment (os.environ unless given), per-chain kinds
-    once more for each of the other `chains`. A kind with a field typed as another kind's resource (the lake IO
-    manager's Kafka) gets that resource. `derived`: per resource key, values for fields their variable leaves
-    unset that follow from other settings (the configured chains)."""
+    """The resources of these kinds, configured from the environment (os.environ and its env file unless given),
+    per-chain kinds once more for each of the other `chains`. A kind with a field typed as another kind's resource
+    (the lake IO manager's Kafka) gets that resource. `derived`: per resource key, values for fields their variable
+    leaves unset that follow from other settings (the configured chains)."""
+    chains = tuple(chains)
+    if environ is None:
+        _export_secrets_of_the_env_file(kinds, chains)
     environ, built = _environ(environ), {}
     for kind in sorted(kinds, key=lambda k: any(_resource_fields(k))):
         needs = {name: built[other.key] for name, other in _resource_fields(kind)}
@@ -137,6 +140,17 @@ def build_resources(kinds: Iterable[type], environ: Mapping[str, str] | None = N
         for chain in chains if getattr(kind, "per_chain", False) else ():
             built[chain_key(kind, chain)] = configured(kind, environ, chain, **needs)
     return built
+
+
+def _export_secrets_of_the_env_file(kinds: Iterable[type], chains: tuple[str, ...]) -> None:
+    """A secret set only in the env file (local.env) goes into the process environment, beneath it: resources
+    hold secrets as EnvVars, which Dagster resolves from the process environment when a run starts."""
+    from_file = environment(os.environ)
+    scoped = [v for kind in kinds if getattr(kind, "per_chain", False) for chain in chains
+              for v in kind.model.variables(chain)]
+    for variable in [*variables(kinds), *scoped]:
+        if variable.secret and variable.name in from_file:
+            os.environ.setdefault(variable.name, from_file[variable.name])
 
 
 def _resource_fields(kind: type) -> Iterator[tuple[str, type]]:

@@ -211,6 +211,23 @@ def test_a_blocked_claim_is_checked_again_after_a_pause_not_in_a_busy_loop(home)
                 assert waiter.interval_to_next_pending_claim_check() > 0
 
 
+def test_a_step_is_said_to_wait_only_once_it_has_waited_a_second():
+    """Every claim is pending for a moment before its slot is granted: a step seen pending at one tick only is
+    not said to wait (it was, in a line naming its own run as the holder)."""
+    said: list[list[tuple[str, str]]] = []
+    watch = claims._Watch(None, claims.RunProcess.current(), say=print)  # noqa: SLF001
+    seen = iter([[(RPC, "a")], [], [(RPC, "a")], [(RPC, "a")]])
+    watch._waits = lambda: next(seen)  # noqa: SLF001
+    watch._say_waits = lambda waits, again: said.append(waits)  # noqa: SLF001
+    try:
+        ticks = [watch._tick(threading.get_ident(), None) for _ in range(3)]  # noqa: SLF001
+        assert ticks == [None, None, None] and said == []
+        assert watch._tick(threading.get_ident(), None) is not None and said == [[(RPC, "a")]]  # noqa: SLF001
+    finally:
+        watch._reader.close()  # noqa: SLF001
+        watch._writer.close()  # noqa: SLF001
+
+
 def test_a_day_already_being_materialized_is_not_started_twice(home):
     """Two runs of one day would do its work twice: the CLI refuses the second, naming the first; a run of that
     day whose process is gone does not count."""

@@ -1,6 +1,8 @@
 """AVAX_* variables onto the resources: typed, checked when the resources are built, naming the variable;
 secrets as EnvVars; the declared defaults when a variable is unset."""
 
+import os
+
 import dagster as dg
 import pytest
 
@@ -73,6 +75,24 @@ def test_secrets_are_env_vars_resolved_at_run_time_never_values_in_config():
     resources = build_resources({"AVAX_AVACLOUD_API_KEY": "s3cr3t", "AVAX_RPC_URL": "https://node/key"})
     assert "s3cr3t" not in repr(resources["avacloud"]) and "https://node/key" not in repr(resources["rpc"])
     assert resources["avacloud"].api_key == dg.EnvVar("AVAX_AVACLOUD_API_KEY")
+
+
+def test_a_secret_of_the_env_file_resolves_at_run_time_without_exports(tmp_path, monkeypatch):
+    """The local stack writes its S3 credentials and node URL to local.env only: the EnvVars the resources
+    hold resolve all the same (before, a run failed on each: "environment variable … is not set")."""
+    (tmp_path / "local.env").write_text("AVAX_S3_SECRET_ACCESS_KEY=from-file\nAVAX_RPC_URL=http://127.0.0.1:8545\n"
+                                        "AVAX_RPC_BATCH_SIZE=9\n")
+    monkeypatch.setenv("AVAX_ENV_FILE", str(tmp_path / "local.env"))
+    for name in ("AVAX_S3_SECRET_ACCESS_KEY", "AVAX_RPC_URL", "AVAX_RPC_BATCH_SIZE"):
+        monkeypatch.setenv(name, "")  # so that the end of the test takes back what the build puts there
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AVAX_S3_ACCESS_KEY_ID", "from-process")
+    resources = build_resources()
+    assert resources["lake_io_manager"].s3_secret_access_key == dg.EnvVar("AVAX_S3_SECRET_ACCESS_KEY")
+    lake = resources["lake_io_manager"].settings()
+    assert (lake.s3_secret_access_key, lake.s3_access_key_id) == ("from-file", "from-process")
+    assert resources["rpc"].settings().url == "http://127.0.0.1:8545" and resources["rpc"].batch_size == 9
+    assert "AVAX_RPC_BATCH_SIZE" not in os.environ  # only secrets: the rest is configuration already
 
 
 def test_a_secret_out_of_bounds_is_refused_without_repeating_it():

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from avax_assets_dev.local.services import HOST, _terminate
-from avax_assets_tests.conftest import REPO, service_port
+from avax_assets_tests.conftest import DEVCHAIN, REPO, service_port
 
 UI_PORT = service_port(13300)
 DAY = "2024-06-02"
@@ -223,3 +223,80 @@ def wait_for_runs(instance: dg.DagsterInstance, tags: dict[str, str], count: int
             return runs
         time.sleep(3)
     raise AssertionError(f"runs tagged {tags} not finished: {[(r.run_id, r.status) for r in runs]}")
+
+
+
+@pytest.fixture(scope="module")
+def demo_filled(dagster_ui, stack, devchain):
+    """What the demo leaves in the instance the UI reads: every local day through the named daily jobs, run as
+    the demo runs them (the fixture servers as the AvaCloud APIs and The Graph), then the views. Yields the run
+    ids by job and the partitioned assets."""
+    from avax_assets.catalogue import SCOPES, Catalogue, build_resources
+    from avax_assets.orchestration.configured import partition_settings
+    from avax_assets.orchestration.partitions import Partitions
+    from avax_assets_dev.demo import named_runs, run_named_job
+
+    started = [s for s in (stack.avacloud, stack.graph) if not (s.pid() and s.is_ready())]
+    try:
+        for service in started:
+            service.start()
+        fixtures = {k: v for k, v in stack.environment(with_fixtures=True).items() if k not in stack.environment()}
+        environ = {**os.environ, **fixtures}
+        catalogue = Catalogue(Partitions.from_settings(partition_settings(environ)))
+        definitions = catalogue.definitions(build_resources(environ), dg.in_process_executor)
+        runs: dict[str, list[str]] = {}
+        with dagster_ui.instance() as instance:
+            for label, job, day in named_runs([day.isoformat() for day in DEVCHAIN.dates]):
+                result = run_named_job(definitions, instance, job, day)
+                assert result.success, f"{label}: run {result.run_id} failed"
+                runs.setdefault(job, []).append(result.run_id)
+        partitioned = sorted(key.to_user_string() for scope in SCOPES for a in catalogue.scope(scope) for key in a.keys)
+        yield runs, partitioned
+    finally:
+        for service in started:
+            service.stop()
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S * 3)  # the demo's 19 runs, in this process
+def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_named_jobs(browser, dagster_ui,
+                                                                                       demo_filled):
+    runs, partitioned = demo_filled
+    days = [day.isoformat() for day in DEVCHAIN.dates]
+    # tall enough that the catalog renders every asset's row (it draws only the rows in view)
+    page = browser.new_page(viewport={"width": 1600, "height": 100 * len(partitioned)})
+    page.set_default_timeout(60_000)
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.dispatch_event("click"))
+    try:
+        page.goto(f"{dagster_ui.url}/assets")
+        statuses = catalog_statuses(page, partitioned, filled=f"All 0 0 0 {len(days)} partitions")
+        page.screenshot(path=ARTIFACTS / "catalog-after-the-demo.png")
+        # the status reads: materialized, missing, failed, in progress (All: every partition), then how many
+        assert not [name for name, status in statuses.items() if status != f"All 0 0 0 {len(days)} partitions"], \
+            statuses
+
+        page.goto(f"{dagster_ui.url}/assets/blocks?view=partitions")  # the local range is the devchain's days
+        page.get_by_text(f"Materialized ({len(days)})").wait_for()
+        page.get_by_text("Missing (0)").wait_for()
+        for day in days:
+            page.get_by_text(day, exact=True).first.wait_for()
+
+        for job, run_ids in runs.items():  # every run on its job's page (which lists its code location's runs)
+            page.goto(f"{dagster_ui.url}/locations/avax_assets/jobs/{job}/runs")
+            for run_id in run_ids:
+                page.get_by_text(run_id[:8], exact=True).wait_for()
+        page.screenshot(path=ARTIFACTS / "named-job-runs.png")
+    finally:
+        page.close()
+
+
+def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
+    """Each asset's status in the catalog (its row's last five lines), once every one reads `filled`, or as it
+    is after 60 s (the statuses load a few rows at a time)."""
+    deadline, statuses = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        rows = page.locator("[class*='VirtualizedTable_row']").all_inner_texts()
+        statuses = {lines[0]: " ".join(lines[-5:]) for lines in (row.split("\n") for row in rows) if lines[0] in assets}
+        if len(statuses) == len(assets) and all(status == filled for status in statuses.values()):
+            break
+        time.sleep(1)
+    return {name: statuses.get(name, "(no row)") for name in assets}
