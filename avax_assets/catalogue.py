@@ -186,7 +186,7 @@ class Catalogue:
 
     def __init__(self, partitions: Partitions | None = None, chains: tuple[RpcSettings, ...] | None = None) -> None:
         partitions = partitions or Partitions.from_settings()
-        chains = chains or configured_chains()
+        self.chains = chains = chains or configured_chains()
         self.scopes, joints = dict(SCOPES), dict(JOINTS)
         for chain in chains:
             self.scopes[chain_scope(chain)], joints[chain_scope(chain)] = chain_assets(chain)

@@ -26,6 +26,7 @@ from rich.progress import Progress
 from avax_assets import cli
 
 from avax_assets_dev.devchain.generator import DevchainSpec
+from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1
 from avax_assets_dev.local.services import REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args
 
 console = Console(highlight=False, soft_wrap=True)  # full lines, never folded at 80 columns
@@ -76,10 +77,12 @@ def demo(args) -> None:
         for service in stack.services_with_fixtures:
             service.start()
             progress.advance(services)
-        chain = progress.add_task("devchain (anvil, chain id 43114)", total=spec.days * spec.blocks_per_day)
-        devchain = stack.devchain(spec, progress=lambda done: progress.update(chain, completed=done))
+        chain = progress.add_task(f"devchains (C-Chain {C_CHAIN.chain_id}, L1 {DEV_L1.chain_id})",
+                                  total=spec.days * spec.blocks_per_day)
+        devchain, l1 = stack.linked_devchains(spec, progress=lambda done: progress.update(chain, completed=done))
         progress.update(chain, completed=spec.days * spec.blocks_per_day, description=(
-            f"devchain: {devchain.latest_block + 1} blocks, {devchain.transactions} txs, {devchain.reverted} reverted"))
+            f"devchains: {devchain.latest_block + 1}+{l1.latest_block + 1} blocks, "
+            f"{devchain.transactions + l1.transactions} txs, {devchain.icm['sent'] + l1.icm['sent']} ICM messages"))
     os.environ.update({**stack.environment(with_fixtures=True), "AVAX_BLOCKS_SOURCE": args.blocks_source,
                        "AVAX_RPC_URL": node_url(stack, args.blocks_source),
                        "AVAX_CHAIN_START_DATE": spec.start.isoformat(),
@@ -91,8 +94,8 @@ def demo(args) -> None:
         "AVAX_RPC_URL", "AVAX_BLOCKS_SOURCE", "AVAX_CHAIN_START_DATE", "AVAX_SNAPSHOT_START_DATE",
         "AVAX_CLICKHOUSE_CHDB_PATH", "DAGSTER_HOME")} | {"AVAX_CHAIN_END_DATE": spec.dates[-1].isoformat(),
                             "AVAX_SNAPSHOT_END_DATE": spec.dates[-1].isoformat()})
-    forget_another_chains_data(stack, devchain)
-    materialize_all(spec, devchain, stack, args.verbose)
+    forget_another_chains_data(stack, (devchain, l1))
+    materialize_all(spec, (devchain, l1), stack, args.verbose)
 
 
 def node_url(stack: LocalStack, blocks_source: str) -> str:
@@ -101,7 +104,7 @@ def node_url(stack: LocalStack, blocks_source: str) -> str:
     return stack.atomic.url if blocks_source == "rpc" else stack.anvil.url
 
 
-def forget_another_chains_data(stack: LocalStack, devchain) -> None:
+def forget_another_chains_data(stack: LocalStack, devchains) -> None:
     """The demo's tables and lake hold the devchain they were built from: when the devchain is another one
     (a changed spec or generator), they are emptied first, or the new chain's days would sit beside the
     old chain's and fail the contiguity checks."""
@@ -111,9 +114,10 @@ def forget_another_chains_data(stack: LocalStack, devchain) -> None:
     from avax_assets.core.lake import S3Settings
 
     record = stack.home / "demo-chain.json"
-    built_from = json.loads(record.read_text())["latest_block_hash"] if record.exists() else None
+    built_from = json.loads(record.read_text()).get("latest_block_hashes") if record.exists() else None
     chdb = Path(os.environ["AVAX_CLICKHOUSE_CHDB_PATH"])
-    if built_from != devchain.latest_block_hash and (built_from or chdb.exists()):
+    hashes = [chain.latest_block_hash for chain in devchains]
+    if built_from != hashes and (record.exists() or chdb.exists()):
         shutil.rmtree(chdb, ignore_errors=True)
         lake = Lake(os.environ["AVAX_LAKE_ROOT"], S3Settings(os.environ["AVAX_S3_ENDPOINT_URL"],
                                                              os.environ["AVAX_S3_ACCESS_KEY_ID"],
@@ -123,7 +127,7 @@ def forget_another_chains_data(stack: LocalStack, devchain) -> None:
         _delete_topics(f"127.0.0.1:{stack.kafka.port}")
         console.print("the devchain is not the one the tables were built from: emptied the demo's ClickHouse, lake "
                       "and Kafka topics")
-    record.write_text(json.dumps({"latest_block_hash": devchain.latest_block_hash}))
+    record.write_text(json.dumps({"latest_block_hashes": hashes}))
 
 
 def _delete_topics(bootstrap: str) -> None:
@@ -136,7 +140,7 @@ def _delete_topics(bootstrap: str) -> None:
         future.result(timeout=10)
 
 
-def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) -> None:
+def materialize_all(spec, devchains, stack: LocalStack, verbose: bool = False) -> None:
     import dagster as dg
 
     from avax_assets.catalogue import Catalogue, build_resources
@@ -148,7 +152,7 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
     # the named daily jobs, as the schedules run them: the UI's Jobs pages show every demo run
     definitions = catalogue.definitions(resources, dg.in_process_executor)
     days = [d.isoformat() for d in spec.dates]
-    runs = named_runs(days)
+    runs = named_runs(days, [job.name for job in catalogue.jobs if job.scope.endswith("_chain")])
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
     instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     with dg.DagsterInstance.get() as instance, progress_bar() as progress:
@@ -162,13 +166,15 @@ def materialize_all(spec, devchain, stack: LocalStack, verbose: bool = False) ->
                                  f"(the run: bash deployments/local/ui.sh, then Runs)")
             progress.advance(task, size[name])
         progress.update(task, description=f"{len(runs)} runs, in the instance of {_relative(instance_file)}")
-    summary(catalogue, resources, days, devchain, stack)
+    summary(catalogue, resources, days, devchains, stack)
 
 
-def named_runs(days: list[str]) -> list[tuple[str, str, str | None]]:
+def named_runs(days: list[str], other_chains: list[str] = ()) -> list[tuple[str, str, str | None]]:
     """(label, job, day) of every run of the demo: each day's named daily jobs, as the schedules run them, chain
-    first (the other jobs read its days), and the analytics views last (they count what every job loaded)."""
-    runs: list[tuple[str, str, str | None]] = [(f"chain_daily {day}", "chain_daily", day) for day in days]
+    first (the other jobs read its days), then the other chains' jobs, and the analytics views last (they count
+    what every job loaded)."""
+    runs: list[tuple[str, str, str | None]] = [(f"{job} {day}", job, day) for job in ("chain_daily", *other_chains)
+                                               for day in days]
     runs += [(f"{scope}_daily {day}", f"{scope}_daily", day) for day in days
              for scope in ("network", "metrics", "bridges", "primary", "subgraphs")]
     return [*runs, ("analytics views", "analytics", None)]
@@ -209,25 +215,30 @@ def failure(result) -> str:
     return "the run failed"
 
 
-def summary(catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
+def summary(catalogue, resources, days: list[str], devchains, stack: LocalStack) -> None:
     warehouse = resources["clickhouse"].warehouse()
     with warehouse.session():  # one open of the embedded engine for every query of the summary
-        _summary(warehouse, catalogue, resources, days, devchain, stack)
+        _summary(warehouse, catalogue, resources, days, devchains, stack)
 
 
-def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: LocalStack) -> None:
+def _summary(warehouse, catalogue, resources, days: list[str], devchains, stack: LocalStack) -> None:
     from avax_assets.analytics.views import VIEWS
     from avax_assets.catalogue import SCOPES
     from avax_assets.chain.rpc import JsonRpcClient
     from avax_assets.chain.settings import RpcSettings
     from avax_assets_dev import reconcile
 
+    devchain, l1 = devchains
     datasets = [spec.dataset for specs in SCOPES.values() for spec in specs]
-    counts = {d.table: [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for day in days] for d in datasets}
-    console.print(f"\n[bold]rows per ClickHouse table[/] of database {warehouse.database}, by day ({days[0]} to "
-                  f"{days[-1]})")
+    counts = folded({d.table: [warehouse.partition_rows(d, dt.date.fromisoformat(day)) for day in days]
+                     for d in datasets})
+    console.print(f"\n[bold]rows per ClickHouse table[/] of database {warehouse.database}, C-Chain, by day "
+                  f"({days[0]} to {days[-1]})")
     for line in side_by_side(counts, [day[5:] for day in days]):
         console.print(line)
+    l1_chain = next(chain for chain in catalogue.chains if chain.chain_id == DEV_L1.chain_id)
+    console.print(f"and of chain {l1_chain.scope} ({l1_chain.chain_id}, an L1), every day: " + ", ".join(
+        f"{name} {sum(rows):,}" for name, rows in other_chain_counts(warehouse, l1_chain.chain_id, days).items()))
 
     first_block, last_block = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1]
     with JsonRpcClient(RpcSettings(url=os.environ["AVAX_RPC_URL"])) as node:
@@ -243,10 +254,17 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
                      [reconcile.token_metadata(warehouse, node, day) for day in days]),
             reconcile.subgraph_swaps(warehouse, first_block, last_block),
         ]
-    console.print(f"\n[bold]reconciliation with the node[/] at block {last_block}")
+        with JsonRpcClient(RpcSettings(url=l1_chain.url)) as l1_node:
+            l1_last = l1.blocks_by_day[days[-1]][1]
+            checks += [other_chain_reconciled(warehouse, l1_node, l1_chain, l1, days),
+                       reconcile.icm_messages(warehouse, {devchain_id(): node, l1_chain.chain_id: l1_node},
+                                              {devchain_id(): last_block, l1_chain.chain_id: l1_last})]
+    console.print(f"\n[bold]reconciliation with the nodes[/] at blocks {last_block} (C-Chain) and {l1_last} "
+                  f"({l1_chain.scope})")
     for check in checks:
         console.print(f"  {check}")
 
+    icm_messages(warehouse)
     swaps_in_token_units(warehouse)
     primary_network(warehouse)
 
@@ -260,7 +278,7 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
         written.append(path)
     console.print("\n[bold]where the data is[/]")
     console.print(f"  Kafka      {os.environ['AVAX_KAFKA_BOOTSTRAP_SERVERS']}  topics avalanche.*, avax.metrics.*")
-    console.print(f"  Parquet    {os.environ['AVAX_LAKE_ROOT']}/<dataset>/date=YYYY-MM-DD/ on "
+    console.print(f"  Parquet    {os.environ['AVAX_LAKE_ROOT']}/<dataset>/chain_id=<id>/date=YYYY-MM-DD/ on "
                   f"{os.environ['AVAX_S3_ENDPOINT_URL']}")
     console.print(f"  ClickHouse {os.environ['AVAX_CLICKHOUSE_CHDB_PATH']} (embedded), database {warehouse.database}; "
                   f"views {', '.join(v.name for v in VIEWS)}")
@@ -272,6 +290,62 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchain, stack: 
     if not all(check.ok for check in checks):
         raise SystemExit("reconciliation with the node failed")
     console.print("[bold green]everything reconciles with the node[/]")
+
+
+def devchain_id() -> int:
+    return C_CHAIN.chain_id
+
+
+FOLDED = ("teleporter_",)  # tables counted together in the demo's table of rows (one event family)
+
+
+def folded(counts: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The rows per table, a family of event tables (teleporter_*) summed in one line."""
+    out: dict[str, list[int]] = {}
+    for table, rows in counts.items():
+        name = next((f"{prefix}*" for prefix in FOLDED if table.startswith(prefix)), table)
+        out[name] = [a + b for a, b in zip(out.get(name, [0] * len(rows)), rows, strict=True)]
+    return out
+
+
+OTHER_CHAIN_TABLES = ("blocks", "transactions", "logs", "erc20_transfers", "internal_transactions",
+                      "teleporter_send_cross_chain_message", "teleporter_receive_cross_chain_message")
+
+
+def other_chain_counts(warehouse, chain_id: int, days: list[str]) -> dict[str, list[int]]:
+    """Rows of a few of another chain's tables, by day."""
+    from avax_assets.catalogue import DATASETS
+
+    return {table.removeprefix("teleporter_").replace("_cross_chain_message", "s"):
+            [warehouse.partition_rows(DATASETS[table].on(chain_id), dt.date.fromisoformat(day)) for day in days]
+            for table in OTHER_CHAIN_TABLES}
+
+
+def other_chain_reconciled(warehouse, node, chain, devchain, days: list[str]):
+    """Another chain's tables reconciled with its own node, in one line."""
+    from avax_assets_dev import reconcile
+
+    first, last, chain_id = devchain.blocks_by_day[days[0]][0], devchain.blocks_by_day[days[-1]][1], chain.chain_id
+    return together(f"chain {chain.scope}: dataset counts, ERC-20 balances, ERC-721 owners, native flows, V2 reserves, "
+                    "WAVAX, token metadata vs its node", [
+                        reconcile.dataset_counts(warehouse, node, first, last, chain_id=chain_id),
+                        reconcile.erc20_balances(warehouse, node, last, chain_id),
+                        reconcile.erc721_owners(warehouse, node, last, chain_id),
+                        reconcile.native_flows(warehouse, node, last, [devchain.contracts["ForwarderA"],
+                                                                       devchain.contracts["ForwarderB"]], chain_id),
+                        reconcile.v2_reserves(warehouse, node, last, chain_id),
+                        reconcile.wavax_supply(warehouse, node, last, chain_id),
+                        *(reconcile.token_metadata(warehouse, node, day, chain_id) for day in days)])
+
+
+def icm_messages(warehouse) -> None:
+    """The cross-chain messages matched across the two chains, by status."""
+    rows = warehouse.client.query(
+        f"SELECT status, count(), round(avg(latency_seconds)) FROM {warehouse.qualified('icm_messages')} "
+        "GROUP BY status ORDER BY status").result_rows
+    console.print("\n[bold]ICM messages[/] between the chains, matched by message id (icm_messages): " + "; ".join(
+        f"{status} {count}" + (f" (after {latency:g} s on average)" if latency == latency and latency else "")
+        for status, count, latency in rows))
 
 
 def side_by_side(counts: dict[str, list[int]], days: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,7 @@ import httpx
 from avax_assets.core.config import ENV_FILE
 from avax_assets.core.processes import process_alive
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
+from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1, LinkedChain, ensure_linked_devchains
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_TOOLS = REPO / "deployments" / "local" / "node"
@@ -447,7 +448,8 @@ def ensure_node_tools() -> None:
 
 SUBGRAPH_ID = "local-traderjoe-v2"  # what the local subgraph server serves (subgraph_server.NodeIndexingSubgraph)
 PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432,
-         "atomic": 8546}
+         "atomic": 8546, "l1": 8547}
+L1_SEED = 11  # the local L1's devchain: the C-Chain devchain's shape, its own activity
 
 
 @dataclass
@@ -460,12 +462,14 @@ class LocalStack:
     avacloud_port: int = PORTS["avacloud"]
     graph_port: int = PORTS["graph"]
     atomic_port: int = PORTS["atomic"]
+    l1_port: int = PORTS["l1"]
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
         self.s3 = S3("s3", self.s3_port, self.home)
         self.kafka = Kafka("kafka", self.kafka_port, self.home, self.s3)
         self.anvil = Anvil("anvil", self.anvil_port, self.home)
+        self.l1 = Anvil("l1", self.l1_port, self.home, chain_id=DEV_L1.chain_id)  # a second chain, shaped as an L1
         self.postgres = Postgres("postgres", self.postgres_port, self.home)
         self.avacloud = FixtureServer("avacloud", self.avacloud_port, self.home,
                                       "avax_assets_dev.local.avacloud_fixtures",
@@ -486,8 +490,9 @@ class LocalStack:
     @property
     def services_with_fixtures(self) -> list[Service]:
         """And the fixture servers: the atomic transactions' fake in front of the node, the AvaCloud and subgraph
-        ones (they read the node, so they come after it)."""
-        return [*self.services, self.atomic, self.avacloud, self.graph]
+        ones (they read the node, so they come after it); and a second chain's node, a local L1 with ICM messages
+        to and from the C-Chain's devchain (`linked_devchains`)."""
+        return [*self.services, self.atomic, self.avacloud, self.graph, self.l1]
 
     def fixtures_running(self) -> bool:
         return all(s.pid() for s in (self.atomic, self.avacloud, self.graph))
@@ -542,6 +547,33 @@ class LocalStack:
             self.anvil.start()
             return ensure_devchain(self.anvil.url, spec, record, progress)
 
+    def linked_devchains(self, spec: DevchainSpec, progress: Callable[[int], None] | None = None
+                         ) -> tuple[DevchainSummary, DevchainSummary]:
+        """The C-Chain devchain of `spec` and the local L1's, generated in step with ICM messages between them
+        (avax_assets_dev/devchain/icm.py): reused when both anvils hold them, else made on fresh anvils."""
+        chains = (LinkedChain(self.anvil.url, spec, C_CHAIN),
+                  LinkedChain(self.l1.url, replace(spec, seed=L1_SEED), DEV_L1))
+        records = (self.home / "devchain.json", self.home / L1_RECORD)
+        try:
+            return ensure_linked_devchains(*chains, records, progress=progress)
+        except ChainNotFresh:
+            for anvil in (self.anvil, self.l1):
+                anvil.stop()
+                anvil.start()
+            return ensure_linked_devchains(*chains, records, progress=progress)
+
+    def l1_environment(self) -> dict[str, str]:
+        """The local L1 as a configured chain (docs/chains.md), once its devchain is there."""
+        record = self.home / L1_RECORD
+        if not (record.exists() and self.l1.pid()):
+            return {}
+        days = _devchain_days(record)
+        prefix = f"AVAX_{DEV_L1.name.upper()}_"
+        return {"AVAX_CHAINS": DEV_L1.name, f"{prefix}RPC_URL": self.l1.url, f"{prefix}CHAIN_ID": str(DEV_L1.chain_id),
+                f"{prefix}CHAIN_VM": "subnet_evm", f"{prefix}NETWORK": "local",
+                f"{prefix}NATIVE_SYMBOL": DEV_L1.native_symbol, f"{prefix}BLOCKCHAIN_ID": DEV_L1.blockchain_id_cb58,
+                f"{prefix}CHAIN_START_DATE": days[0], f"{prefix}CHAIN_END_DATE": days[1]}
+
     def environment(self, bucket: str = "avax-assets", with_fixtures: bool = False) -> dict[str, str]:
         """Settings that point avax_assets.definitions at this stack (and, with the fixture servers, the
         AvaCloud APIs and The Graph too, and the C-Chain is read through the atomic transactions' fake; the
@@ -559,15 +591,23 @@ class LocalStack:
             settings.update({"AVAX_AVACLOUD_DATA_URL": self.avacloud.url,
                              "AVAX_AVACLOUD_METRICS_URL": self.avacloud.url,
                              "AVAX_GRAPH_GATEWAY_URL": f"{self.graph.url}/api",
-                             "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={SUBGRAPH_ID}"})
+                             "AVAX_SUBGRAPH_IDS": f"traderjoe-v2={SUBGRAPH_ID}", **self.l1_environment()})
         record = self.home / "devchain.json"
         if record.exists():  # the devchain's days are the whole range: the UI's partitions are all there is
-            spec = json.loads(record.read_text())["spec"]
-            start = dt.date.fromisoformat(spec["start"])
-            end = (start + dt.timedelta(days=spec["days"] - 1)).isoformat()
-            settings.update({"AVAX_CHAIN_START_DATE": start.isoformat(), "AVAX_SNAPSHOT_START_DATE": start.isoformat(),
+            start, end = _devchain_days(record)
+            settings.update({"AVAX_CHAIN_START_DATE": start, "AVAX_SNAPSHOT_START_DATE": start,
                              "AVAX_CHAIN_END_DATE": end, "AVAX_SNAPSHOT_END_DATE": end})
         return settings
+
+
+L1_RECORD = "devchain-l1.json"
+
+
+def _devchain_days(record: Path) -> tuple[str, str]:
+    """The first and last day of a recorded devchain."""
+    spec = json.loads(record.read_text())["spec"]
+    start = dt.date.fromisoformat(spec["start"])
+    return start.isoformat(), (start + dt.timedelta(days=spec["days"] - 1)).isoformat()
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
