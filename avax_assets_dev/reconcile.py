@@ -222,19 +222,21 @@ def token_metadata(warehouse: ClickHouseWarehouse, rpc: JsonRpcClient, day: str,
 SUBGRAPH_SWAP_FIELDS = ("block", "pool", "x_in", "y_in", "x_out", "y_out", "fees_x", "fees_y")
 
 
-def subgraph_swaps(warehouse: ClickHouseWarehouse, first: int, last: int) -> Reconciliation:
+def subgraph_swaps(warehouse: ClickHouseWarehouse, first: int, last: int, chain_id: int = CHAIN_ID) -> Reconciliation:
     """Swap for swap over blocks first..last: each subgraph swap (dex_swaps) is a Liquidity Book Swap event of
     the chain (lb_swap) with the same transaction and log, block, pool and amounts in and out and fees (the
     subgraph's token units turned back into base units), and each event is a subgraph swap."""
-    blocks = {"a": first, "b": last}
+    blocks = {"a": first, "b": last, "chain": chain_id}
     subgraph = warehouse.client.query(
         "SELECT transaction_hash, log_index, block_number, pair_address, token_x_decimals, token_y_decimals, "
         "amount_x_in, amount_y_in, amount_x_out, amount_y_out, fees_token_x, fees_token_y "
-        f"FROM {warehouse.qualified('dex_swaps')} WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}}",
+        f"FROM {warehouse.qualified('dex_swaps')} WHERE chain_id = {{chain:UInt64}} AND "
+        "block_number BETWEEN {a:UInt64} AND {b:UInt64}",
         parameters=blocks).result_rows
     chain = warehouse.client.query(
         "SELECT transaction_hash, log_index, block_number, contract_address, amounts_in, amounts_out, total_fees "
-        f"FROM {warehouse.qualified('lb_swap')} WHERE block_number BETWEEN {{a:UInt64}} AND {{b:UInt64}}",
+        f"FROM {warehouse.qualified('lb_swap')} WHERE chain_id = {{chain:UInt64}} AND "
+        "block_number BETWEEN {a:UInt64} AND {b:UInt64}",
         parameters=blocks).result_rows
     found = {(tx, index): (block, pool, base_units(x_in, dx), base_units(y_in, dy), base_units(x_out, dx),
                            base_units(y_out, dy), base_units(fees_x, dx), base_units(fees_y, dy))
