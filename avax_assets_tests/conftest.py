@@ -30,7 +30,8 @@ DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
 # test_ui's dagster webserver, daemon and chromium, the fault drills and the live bench all depend on `stack`.
 SERVICE_FIXTURES = {"stack", "devchain", "pipeline_env", "resources", "lake",
                     "anvil",  # dev/test_devchain_and_services: its own anvil
-                    "prism"}  # avacloud/test_prism_contract: Prism serving the official specs
+                    "prism",  # avacloud/test_prism_contract: Prism serving the official specs
+                    "own_services"}  # dev/test_no_debris: commands that start services of their own
 
 
 def pytest_collection_modifyitems(items):

@@ -8,6 +8,7 @@ block's latency is the time from `evm_mine` returning to the consumer's record i
 micro-batch holding it (written after every dataset's insert: the rows are queryable by then).
 
     uv run python benchmarks/live_latency.py [--rate 1] [--seconds 60] [--rates 2,4,8,16,32] [--step-seconds 20]
+        [--home .avax-assets/bench-live] [--port-offset 0]
 
 A 3-block warm-up comes first (the consumer's first group join takes about half its session timeout;
 its figure is in the results apart); the main measurement's p95 must stay within 1 s. Then, for
@@ -36,7 +37,7 @@ from avax_assets.core.chdb import held_engine  # noqa: E402
 from avax_assets.core.clickhouse import LOADS_TABLE  # noqa: E402
 from avax_assets.live.stream import LIVE_DATASETS  # noqa: E402
 from avax_assets_dev.devchain.mine_live import mine  # noqa: E402
-from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack  # noqa: E402
+from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack, stops_what_it_starts  # noqa: E402
 
 HOME = REPO / ".avax-assets" / "bench-live"
 TARGET_P95_S = 1.0  # at the main rate, about mainnet's block rate or faster
@@ -51,25 +52,27 @@ def percentile(values: list[float], q: float) -> float:
 
 class LiveRig:
     def __init__(self, args) -> None:
-        self.stack = LocalStack(HOME, s3_port=49333)
+        home, offset = Path(args.home).resolve(), args.port_offset
+        self.home = home
+        self.stack = LocalStack(home, s3_port=49333 + offset)
         self.stack.s3.start()
         # a broker and a chain of their own, fresh every run: live steps of another chain are not resumed
-        self.kafka = Kafka("kafka", 29292, HOME, self.stack.s3, bucket=f"tansu-{uuid.uuid4().hex[:6]}")
+        self.kafka = Kafka("kafka", 29292 + offset, home, self.stack.s3, bucket=f"tansu-{uuid.uuid4().hex[:6]}")
         self.kafka.stop()
         self.kafka.start()
-        self.anvil = Anvil("anvil", 28745, HOME)
+        self.anvil = Anvil("anvil", 28745 + offset, home)
         self.anvil.stop()  # a fresh chain every run
         self.anvil.start()
-        self.chdb = HOME / f"chdb-{uuid.uuid4().hex[:6]}"
+        self.chdb = home / f"chdb-{uuid.uuid4().hex[:6]}"
         bucket = f"live-{uuid.uuid4().hex[:6]}"
         self.stack.s3.ensure_bucket(bucket)
         self.env = {**self.stack.environment(bucket=bucket), "AVAX_RPC_URL": self.anvil.url,
                     "AVAX_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka.port}",
-                    "AVAX_CLICKHOUSE_CHDB_PATH": str(self.chdb), "AVAX_HOME": str(HOME),
+                    "AVAX_CLICKHOUSE_CHDB_PATH": str(self.chdb), "AVAX_HOME": str(home),
                     "AVAX_LIVE_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}", "AVAX_LIVE_POLL_S": str(args.poll_s)}
         # the consumer first, on a broker with no topics: it makes them (live/topics.py), then the follower
-        self.services = [LiveService("consumer", HOME, "consume", lambda: self.env),
-                         LiveService("follower", HOME, "follow", lambda: self.env)]
+        self.services = [LiveService("consumer", home, "consume", lambda: self.env),
+                         LiveService("follower", home, "follow", lambda: self.env)]
 
     def start(self) -> None:
         for service in self.services:
@@ -103,7 +106,7 @@ class LiveRig:
             except Exception:  # noqa: BLE001 - the table is not there yet
                 pass
             time.sleep(0.5)
-        raise SystemExit(f"the live path did not load block {block} within {timeout_s:g} s; see {HOME}/logs")
+        raise SystemExit(f"the live path did not load block {block} within {timeout_s:g} s; see {self.home}/logs")
 
 
 def latencies(mined: dict[int, float], loads: list[tuple[int, float]]) -> list[float]:
@@ -159,6 +162,9 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=24, help="random actions per block, besides the swaps")
     parser.add_argument("--swaps", type=int, default=8)
     parser.add_argument("--poll-s", type=float, default=0.5, help="the follower's poll (newHeads wakes it sooner)")
+    parser.add_argument("--home", default=str(HOME), help="where its services keep their data, logs and PID files")
+    parser.add_argument("--port-offset", type=int, default=0, help="moves every port it uses (S3 49333..49337, "
+                        "Kafka 29292, anvil 28745): two runs side by side")
     args = parser.parse_args()
     rig = LiveRig(args)
     try:
@@ -206,4 +212,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with stops_what_it_starts(keep_on_success=False):  # however the run ends, no service it started outlives it
+        try:
+            main()
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
+            raise SystemExit("live_latency: interrupted; the services it started are stopped") from None
