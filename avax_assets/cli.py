@@ -3,7 +3,7 @@
     uv run avax-assets sql "SELECT count() FROM blocks"        # one query (--format table|csv|tsv|json|parquet)
     uv run avax-assets sql                                     # the prompt (statements end with ';', Ctrl-D quits)
     uv run avax-assets materialize --select blocks,clickhouse_blocks --partition 2024-06-01
-    uv run avax-assets live follow | consume | status           # the live path (avax_assets/live/)
+    uv run avax-assets live follow | consume | status | topics  # the live path (avax_assets/live/)
     uv run avax-assets datasets                                 # every dataset: topic, table, key
     uv run avax-assets settings                                 # every AVAX_* variable: default, doc
     uv run avax-assets cluster-ddl [--cluster NAME] [--database avax]   # ClickHouse cluster DDL
@@ -249,9 +249,10 @@ def _did_you_mean(unknown: list[str], known) -> str:
     return f"; did you mean {', '.join(hints)}?" if hints else ""
 
 
-def live(service: str, ready_file: str | None) -> int:
-    """A live service (follow: the head into Kafka; consume: Kafka into ClickHouse; status: where they are)
-    until SIGTERM or Ctrl-C; 1 with the reason on a permanent error or a wrong setting."""
+def live(service: str, ready_file: str | None, recreate: bool = False) -> int:
+    """A live service (follow: the head into Kafka; consume: Kafka into ClickHouse) until SIGTERM or Ctrl-C,
+    or where they are (status), or their topics made (topics; --recreate: a one-partition topic that has more
+    made again); 1 with the reason on a permanent error or a wrong setting."""
     import logging
     import threading
     import warnings
@@ -284,6 +285,8 @@ def live(service: str, ready_file: str | None) -> int:
                          [[name, s["live/last_block"], s["live/head"], s["live/lag_blocks"], s["live/lag_s"],
                            s["live/loaded_at"]] for name, s in status.items()]))
             return 0
+        if service == "topics":
+            return live_topics(resources, recreate)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
         (live_services.follow if service == "follow" else live_services.consume)(resources, stop)
@@ -291,6 +294,21 @@ def live(service: str, ready_file: str | None) -> int:
     except AvaxError as exc:
         print(f"avax-assets live {service}: {exc}", file=sys.stderr)
         return 1
+
+
+def live_topics(resources: dict, recreate: bool) -> int:
+    from avax_assets.live.stream import live_datasets
+    from avax_assets.live.topics import ONE_PARTITION, ensure_live_topics, recreate_one_partition_topics
+
+    publisher, datasets = resources["kafka"].publisher(), live_datasets(resources["live"].settings().traces)
+    if recreate:
+        for made_again in recreate_one_partition_topics(publisher, datasets):
+            print(f"avax-assets live topics: made again with one partition: {made_again}")
+    else:
+        ensure_live_topics(publisher, datasets)
+    topics = len(datasets) + len(ONE_PARTITION)
+    print(f"avax-assets live topics: the {topics} live topics are there, on {publisher.servers}")
+    return 0
 
 
 def datasets() -> int:
@@ -392,8 +410,11 @@ def main(argv: list[str] | None = None) -> None:
     stream = command(commands, "live", "the live path's services: follow the head into Kafka, consume it into "
                      "ClickHouse, or show where they are", """examples:
   avax-assets live status                # per dataset: last block loaded, head, lag
-  avax-assets live follow                # until Ctrl-C (services.sh up --with-live runs both)""")
-    stream.add_argument("service", choices=["follow", "consume", "status"])
+  avax-assets live follow                # until Ctrl-C (services.sh up --with-live runs both)
+  avax-assets live topics --recreate     # the manifest topic made again with one partition""")
+    stream.add_argument("service", choices=["follow", "consume", "status", "topics"])
+    stream.add_argument("--recreate", action="store_true", help="topics: a topic the live path needs with one "
+                        "partition that has more is deleted (its messages dropped) and made again with one")
     stream.add_argument("--ready-file", help="written with the process id once the service runs (services.sh)")
     command(commands, "datasets", "every dataset: its Kafka topic, table and key",
             "example:\n  avax-assets datasets | grep erc20")
@@ -414,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("datasets", "settings", "cluster-ddl"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
     if args.command == "live":
-        raise SystemExit(live(args.service, args.ready_file))
+        raise SystemExit(live(args.service, args.ready_file, args.recreate))
     if args.command == "sql":
         raise SystemExit(sql(args.query, args.format))
     if args.command == "datasets":

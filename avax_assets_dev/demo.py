@@ -27,7 +27,8 @@ from avax_assets import cli
 
 from avax_assets_dev.devchain.generator import DevchainSpec
 from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1
-from avax_assets_dev.local.services import REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args
+from avax_assets_dev.local.services import (REPO, LocalStack, ServiceError, add_stack_arguments, stack_from_args,
+                                            stops_what_it_starts)
 
 console = Console(highlight=False, soft_wrap=True)  # full lines, never folded at 80 columns
 
@@ -45,13 +46,23 @@ def main() -> None:
     if not args.verbose:
         quiet()
     try:
-        demo(args)
+        # a demo that fails or is interrupted stops the services it started (those it found running keep running);
+        # one that ends well leaves them up, for the UI, `avax-assets sql` and the next commands
+        with stops_what_it_starts() as started:
+            demo(args)
     except ServiceError as exc:
-        raise SystemExit(f"demo: {exc}") from None
+        raise SystemExit(f"demo: {exc}{_stopped(started)}") from None
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; what was stored stays consistent (runs are atomic)
-        console.print("\ndemo: interrupted; the local services keep running "
-                      "(bash deployments/local/services.sh down stops them)")
+        console.print(f"\ndemo: interrupted{_stopped(started)}")
         raise SystemExit(130) from None
+    except SystemExit as failed:
+        if started and isinstance(failed.code, str):
+            raise SystemExit(f"{failed.code}{_stopped(started)}") from None
+        raise
+
+
+def _stopped(started: list) -> str:
+    return f"; stopped the services it had started ({', '.join(s.name for s in started)})" if started else ""
 
 
 def quiet() -> None:

@@ -31,7 +31,8 @@ DEVCHAIN = DevchainSpec(seed=11, days=3, blocks_per_day=30)
 SERVICE_FIXTURES = {"stack", "devchain", "pipeline_env", "resources", "lake",
                     "anvil",  # dev/test_devchain_and_services: its own anvil
                     "two_chains",  # dev/test_icm: two anvils of its own
-                    "prism"}  # avacloud/test_prism_contract: Prism serving the official specs
+                    "prism",  # avacloud/test_prism_contract: Prism serving the official specs
+                    "own_services"}  # dev/test_no_debris: commands that start services of their own
 
 
 def pytest_collection_modifyitems(items):

@@ -66,6 +66,9 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
                 if unknown:  # a field the node added: kept out of the rows, but never silently
                     run.log.warning(f"{names} {partition}: the source sent fields no declaration knows (objects "
                                     f"carrying each): {unknown}; add them to the declarations to keep them")
+                for name, scope in scopes.items():
+                    if name in FIELDS_DECLARED:
+                        run.check(UNKNOWN_SOURCE_FIELDS, partition, unknown_fields_result(scope.unknown), name)
                 run.note(partition, first_block=blocks.first, last_block=blocks.last, block_count=blocks.count,
                          extract_seconds=round(time.monotonic() - started, 2), refetched_chunks=refetch.count,
                          unknown_source_fields=dg.MetadataValue.json(unknown), **counted)
@@ -73,6 +76,20 @@ def chain_source(extractions: tuple[ChainExtraction, ...]):
             run.metadata.update(source_metadata())
 
     return source
+
+
+UNKNOWN_SOURCE_FIELDS = "unknown_source_fields"
+# the datasets made of the node's blocks, transactions, receipts and logs, every key of which is declared (a column,
+# or a key with its reason to be none: chain/rows.py): any other key is counted, named and warned of
+FIELDS_DECLARED = {d.name for d in IN_FULL_BLOCKS}
+
+
+def unknown_fields_result(unknown: dict[str, int]) -> AuditResult:
+    """Passes when the source sent no key the declarations do not know; else warns, naming each key (as
+    "block.someKey") and how many objects carried it."""
+    return AuditResult(not unknown, {"unknown_fields": dg.MetadataValue.json(dict(sorted(unknown.items()))),
+                                     "objects_with_unknown_fields": sum(unknown.values())},
+                       f"fields no declaration knows: {', '.join(sorted(unknown))}" if unknown else "")
 
 
 def single(extraction: ChainExtraction):
@@ -114,12 +131,16 @@ def _readers(run: Run, use_data_api: bool):
 
 
 def chain_asset(extraction: ChainExtraction) -> DatasetAsset:
+    checks = (ExtractCheck(UNKNOWN_SOURCE_FIELDS, "Keys the source sent that no declaration knows (a field a node "
+                           "upgrade added), named with how many objects carried each: kept out of the rows until "
+                           "declared, never dropped silently", warn_only=True),) \
+        if extraction.dataset.name in FIELDS_DECLARED else ()
     return DatasetAsset(
         dataset=extraction.dataset, group="chain", source=single(extraction), pool=pools.RPC,
         origin="Extracted over JSON-RPC" + (" (or the AvaCloud Data API: blocks_source)" if extraction.data_api
                                             else ""),
         resources=(ChainRpcResource, AvaCloudResource) if extraction.data_api else (ChainRpcResource,),
-        reads=C_CHAIN_RPC)
+        reads=C_CHAIN_RPC, checks=checks)
 
 
 ASSETS = tuple(chain_asset(extraction) for extraction in EXTRACTIONS)

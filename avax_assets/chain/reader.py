@@ -31,6 +31,10 @@ class ChainReader:
         self._receipts_fixed = receipts is not ReceiptsMethod.auto
 
     def latest_block(self) -> int:
+        """The node's `latest` block (eth_blockNumber answers its number): final, its receipts there. Before
+        Helicon the last accepted block; under its streaming asynchronous execution (ACP-194) the last executed
+        one, ahead of `finalized` (the last settled, seconds behind) and behind `pending` (accepted, not
+        executed: no receipts yet). The live follower's head and the bound of a day's block range."""
         return f.quantity(self.client.call("eth_blockNumber", []), "eth_blockNumber")
 
     def headers(self, blocks: range) -> list[dict]:

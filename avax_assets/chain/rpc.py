@@ -42,8 +42,10 @@ def _decoder(shape: Any) -> msgspec.json.Decoder:
 
 
 def as_plain(value: msgspec.Struct) -> dict:
-    """A decoded shape as the dict a generic decode gives, with only its fields (absent ones stay absent)."""
-    return {k: v for k, v in msgspec.structs.asdict(value).items() if v is not msgspec.UNSET}
+    """A decoded shape as the dict a generic decode gives, with only its fields (absent ones stay absent), each
+    under the node's key (a field renamed in the shape, like a receipt's `from`, too)."""
+    keys = dict(zip(value.__struct_fields__, value.__struct_encode_fields__, strict=True))
+    return {keys[k]: v for k, v in msgspec.structs.asdict(value).items() if v is not msgspec.UNSET}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 A source that can map a day to blocks (JSON-RPC, the Data API) is a `BlockClock`: its latest block and
 the timestamp of any block. The range is found by binary search on block timestamps and cached per
-endpoint, and a day the source has not finished is refused (PartitionNotReady: a later run succeeds).
+endpoint, and a day the source has not finished is refused (PartitionNotReady: a later run succeeds). Over
+JSON-RPC the latest block is the node's `latest`, final with its receipts: under Helicon (ACP-194) the last
+executed block, not `finalized` (the last settled, which a day need not wait for) nor `pending` (accepted,
+not executed).
 """
 
 from __future__ import annotations

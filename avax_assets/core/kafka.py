@@ -134,7 +134,10 @@ class KafkaSettings(Settings):
             "sasl.username": self.sasl_username,
             "sasl.password": self.sasl_password,
         }
-        return {"bootstrap.servers": self.bootstrap_servers, **{k: v for k, v in optional.items() if v}}
+        # no client of the project has a topic made by asking for its metadata: the broker's default partition
+        # count would decide; the project makes its topics itself (`ensure_topic`), with their partitions
+        return {"bootstrap.servers": self.bootstrap_servers, "allow.auto.create.topics": False,
+                **{k: v for k, v in optional.items() if v}}
 
     def publisher(self) -> KafkaPublisher:
         return KafkaPublisher(self.client_config(), self.topic_partitions, self.replication_factor, self.timeout_s)

@@ -1,6 +1,6 @@
 """Processes: whether one is still running (to tell a killed process's leftovers from live ones), when it
-started (so a pid taken again by a later process is not mistaken for it), and a child that ends when its
-parent is killed."""
+started (so a pid taken again by a later process is not mistaken for it), a child that ends when its
+parent is killed, and a process asked to stop (SIGTERM, SIGHUP) that cleans up first, as on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import _thread
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -61,3 +64,37 @@ def end_with_parent(grace_s: float = 5.0) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # what `kill` and a closed terminal send
+
+
+@contextmanager
+def interrupted_when_asked_to_stop() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread as Ctrl-C does, so the `finally`
+    and `except` blocks that stop what the process started run before it ends (by default those signals end
+    it at once, and the servers it started live on, orphaned). Outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.default_int_handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def not_interrupted() -> Iterator[None]:
+    """Inside, Ctrl-C, SIGTERM and SIGHUP are ignored in the main thread: a cleanup that stops servers (seconds
+    each, bounded) finishes instead of being cut short and leaving some of them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, *STOP_SIGNALS)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

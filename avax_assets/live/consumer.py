@@ -46,11 +46,12 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from avax_assets.core.clickhouse import ClickHouseWarehouse
-from avax_assets.core.errors import KafkaDeliveryError, SettingError, SinkUnavailable, TransientError
+from avax_assets.core.errors import KafkaDeliveryError, SinkUnavailable, TransientError
 from avax_assets.core.kafka import KafkaPublisher, RepeatedLinesOnce, decode_values
 from avax_assets.core.schema import Dataset
 from avax_assets.live.rerequests import Asker
 from avax_assets.live.settings import LiveSettings
+from avax_assets.live.topics import ensure_live_topics
 from avax_assets.live.stream import (
     MANIFEST_TOPIC,
     ORIGIN,
@@ -78,6 +79,7 @@ class Progress:
 TopicPartitionKey = tuple[str, int]
 NOTICE_S = 10.0  # a consumer joining or rebalancing this long says so
 REMIND_S = 60.0  # and a consumer loading nothing says why again this often
+READ_SLICE_S = 0.02  # a micro-batch reads rows this long at a time, and looks for complete steps between
 TOPICS_CHECK_S = 30.0  # how often the loader looks for partitions of the datasets' topics it does not read yet
 
 
@@ -116,12 +118,9 @@ class LiveConsumer:
 
     def start(self) -> None:
         """Tables, checkpoints, the group; TransientError while Kafka or ClickHouse does not answer."""
-        try:  # made here, not left to auto-creation: a topic subscribed before it exists is seen only minutes later
-            self.publisher.ensure_topic(MANIFEST_TOPIC, partitions=1)
-            check_manifest_topic(self.kafka_config)
-        except KafkaException as exc:
-            raise SinkUnavailable(f"live consumer: the topic {MANIFEST_TOPIC} could not be listed or created "
-                                  f"({exc}); brokers {self.publisher.servers}") from None
+        # made here whether the follower has started or not: a topic subscribed before it exists is seen only
+        # minutes later, and one a broker makes by default may have the wrong partitions
+        ensure_live_topics(self.publisher, self.datasets)
         with self.warehouse.session():
             for dataset in self.datasets:
                 self.warehouse.ensure_table(dataset)
@@ -140,16 +139,9 @@ class LiveConsumer:
                 pass
 
     def step(self) -> int:
-        """One micro-batch: poll, load the steps now complete, commit what no longer needs reading again;
+        """One micro-batch: read, load the steps now complete, commit what no longer needs reading again;
         returns the rows loaded."""
-        manifests = self._poll(self.kafka, 0 if self.loading else self.settings.batch_wait_s)
-        for message in manifests:  # after the group's callbacks: nothing of an earlier assignment
-            self._take(message)
-        self._follow_assignment()
-        rows = self._poll(self.rows, self.settings.batch_wait_s) if self.loading else []
-        for message in rows:
-            self._take(message)
-        self.polled, self.polled_rows = len(manifests) + len(rows), len(rows)
+        self._read()
         if not self.loading:
             self._report_standing_by()
             return 0
@@ -158,9 +150,30 @@ class LiveConsumer:
             self._commit()
         return loaded
 
-    def _poll(self, consumer: Consumer, wait_s: float) -> list:
+    def _read(self) -> None:
+        """Rows and manifests for up to AVAX_LIVE_BATCH_WAIT_S, or until AVAX_LIVE_BATCH_MESSAGES, or until a step
+        is complete: a step loads as soon as its rows and manifest are in hand (they become readable together,
+        in one transaction, on two consumers), not at the end of the wait."""
+        deadline = time.monotonic() + self.settings.batch_wait_s
+        self.polled = self.polled_rows = 0
+        while True:
+            left = max(0.0, deadline - time.monotonic())
+            rows = self._poll(self.rows, min(READ_SLICE_S, left), self.settings.batch_messages - self.polled_rows) \
+                if self.loading else []
+            for message in rows:
+                self._take(message)
+            manifests = self._poll(self.kafka, 0 if self.loading else left)
+            for message in manifests:  # after the group's callbacks (which drop what was buffered before them)
+                self._take(message)
+            self._follow_assignment()  # before the commit: after a new assignment, rows come from committed offsets
+            self.polled, self.polled_rows = self.polled + len(manifests) + len(rows), self.polled_rows + len(rows)
+            if (not self.loading or time.monotonic() >= deadline or self.polled_rows >= self.settings.batch_messages
+                    or ((rows or manifests) and self._ready())):
+                return
+
+    def _poll(self, consumer: Consumer, wait_s: float, most: int | None = None) -> list:
         try:
-            return consumer.consume(self.settings.batch_messages, wait_s)
+            return consumer.consume(most or self.settings.batch_messages, wait_s)
         except KafkaException as exc:
             raise KafkaDeliveryError(f"live consumer: polling failed ({exc})") from None
 
@@ -400,16 +413,6 @@ class LiveConsumer:
         return ", ".join(parts)
 
 
-def check_manifest_topic(kafka_config: dict) -> None:
-    """The manifest topic has one partition: steps are read in the order they were published."""
-    from confluent_kafka.admin import AdminClient
-
-    topic = AdminClient(kafka_config).list_topics(MANIFEST_TOPIC, timeout=10).topics.get(MANIFEST_TOPIC)
-    if topic is not None and topic.error is None and len(topic.partitions) != 1:
-        raise SettingError(f"live: the topic {MANIFEST_TOPIC} has {len(topic.partitions)} partitions; the live path "
-                           "needs it to have one (recreate it; the follower creates it so)")
-
-
 def _reason(exc: KafkaException) -> str:
     error = exc.args[0] if exc.args else exc
     return error.str() if isinstance(error, KafkaError) else str(error)
@@ -418,4 +421,5 @@ def _reason(exc: KafkaException) -> str:
 def checkpoints(warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...]) -> dict[str, int]:
     """Per dataset, the last block known loaded: the larger of the ledger's record and the table's newest block."""
     recorded = warehouse.recorded_loads()
-    return {d.name: max(warehouse.newest_block(d), recorded.get(d.name, -1)) for d in datasets}
+    newest = warehouse.newest_blocks(datasets)
+    return {d.name: max(newest[d.name], recorded.get(d.name, -1)) for d in datasets}

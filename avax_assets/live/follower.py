@@ -45,9 +45,11 @@ from avax_assets.live.stream import (
     Manifest,
     decode_manifest,
     encode_manifest,
+    live_datasets,
     manifest_of,
     next_pause,
 )
+from avax_assets.live.topics import ensure_live_topics
 
 log = logging.getLogger(__name__)
 MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest topic (aborted ones among them)
@@ -93,7 +95,8 @@ class Follower:
     def resume_from(self) -> int:
         """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
         last step must be of this node's chain (its last block's hash; checked once the node has that block),
-        or nothing is published."""
+        or nothing is published. The live topics are made first, if this is the first service to start."""
+        ensure_live_topics(self.stream.publisher, live_datasets(self.settings.traces))
         last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
         if last is not None:
             self._unchecked = last if last.last_hash else None

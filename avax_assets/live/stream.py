@@ -5,7 +5,8 @@ A step is a run of consecutive accepted blocks published in one Kafka transactio
 dataset, then one manifest saying how many rows of each dataset each block has. A consumer loads a step
 only once it holds all of them, so a step read across several polls is never loaded in part. Avalanche's
 Snowman consensus makes an accepted block final: a step, once published, is never revised (no reorgs
-to undo); the follower reads nothing past the accepted head (`eth_blockNumber` on the C-Chain).
+to undo); the follower reads nothing past the node's `latest` block (`eth_blockNumber`), which under
+Helicon (ACP-194) is the last executed one: receipts exist only up to it.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class Run:
     inputs: dict[str, dict[str, LakePartition]]  # input dataset name → partition key → stored partition
     metadata: dict = field(default_factory=dict)  # for the whole run
     notes: dict[str, dict] = field(default_factory=dict)  # per partition
-    outcomes: dict[str, dict[str, AuditResult]] = field(default_factory=dict)  # check → partition → result
+    # (dataset, check) → partition → result; dataset None: the asset's own (see `check`)
+    outcomes: dict[tuple[str | None, str], dict[str, AuditResult]] = field(default_factory=dict)
     chain: str | None = None  # the configured chain the asset is of (None: the home chain)
     chain_id: int | None = None  # its dataset's chain id, for a chain's dataset
 
@@ -88,8 +89,13 @@ class Run:
     def note(self, partition: str, **metadata: Any) -> None:
         self.notes.setdefault(partition, {}).update(metadata)
 
-    def check(self, name: str, partition: str, result: AuditResult) -> None:
-        self.outcomes.setdefault(name, {})[partition] = result
+    def check(self, name: str, partition: str, result: AuditResult, dataset: str | None = None) -> None:
+        """A check's result for a partition. `dataset` says whose check it is where one step extracts several
+        datasets (a joint step); None: the asset's own."""
+        self.outcomes.setdefault((dataset, name), {})[partition] = result
+
+    def outcomes_of(self, dataset: str, name: str) -> dict[str, AuditResult]:
+        return self.outcomes.get((dataset, name)) or self.outcomes[(None, name)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,8 @@ class JointAsset:
     asset of its own, with its description, topic, table and load (a multi-asset that can be subset).
 
     name     the step's name
-    members  the datasets' DatasetAssets: one partitioning, pool and source system, no inputs or checks
+    members  the datasets' DatasetAssets: one partitioning, pool and source system, no inputs; each member's
+             checks are the step's, evaluated by the source for that member (`Run.check(..., dataset=)`)
     source   opened once per run for the selected members' datasets; gives the reader of each partition
     """
 
@@ -186,9 +193,8 @@ class JointAsset:
     def __post_init__(self) -> None:
         first = self.members[0]
         for member in self.members:
-            if member.inputs or member.checks:
-                raise ValueError(f"{self.name}: {member.dataset.name} has inputs or checks, which a joint step "
-                                 "does not take")
+            if member.inputs:
+                raise ValueError(f"{self.name}: {member.dataset.name} has inputs, which a joint step does not take")
             if (member.pool, member.reads, member.group, member.dataset.days_per_backfill_run) != \
                     (first.pool, first.reads, first.group, first.dataset.days_per_backfill_run):
                 raise ValueError(f"{self.name}: {member.dataset.name} differs from {first.dataset.name} in pool, "
@@ -261,16 +267,18 @@ def _partition_metadata(notes: dict[str, dict]) -> dict:
     return {"partition_details": dg.MetadataValue.json(notes)} if notes else {}
 
 
-def check_result(name: str, outcomes: dict[str, AuditResult], warn_only: bool = False) -> dg.AssetCheckResult:
+def check_result(name: str, outcomes: dict[str, AuditResult], warn_only: bool = False,
+                 asset: str | None = None) -> dg.AssetCheckResult:
     """One check over the run's partitions: it passes when every partition passes, and shows the
-    first failing partition's details (or the only partition's)."""
+    first failing partition's details (or the only partition's). `asset`: whose, in a step of several."""
     failed = [partition for partition, outcome in outcomes.items() if not outcome.passed]
     shown = outcomes[failed[0]] if failed else next(iter(outcomes.values()))
     metadata = dict(shown.metadata)
     if len(outcomes) > 1:
         metadata.update({"partitions": len(outcomes), "failed_partitions": dg.MetadataValue.json(failed)})
     severity = dg.AssetCheckSeverity.WARN if warn_only else dg.AssetCheckSeverity.ERROR
-    return dg.AssetCheckResult(check_name=name, passed=not failed, metadata=metadata, severity=severity)
+    return dg.AssetCheckResult(check_name=name, passed=not failed, metadata=metadata, severity=severity,
+                               asset_key=dg.AssetKey(asset) if asset else None)
 
 
 @contextmanager
@@ -369,7 +377,8 @@ def extract_asset(spec: DatasetAsset, partitions: Partitions) -> dg.AssetsDefini
             reach_sinks_of(context, dataset)
             spools = extract(spec, run, context.resources.lake_io_manager.spool_directory())
             metadata = {**extract_metadata(spools, run), **storing(context, dataset)}
-            checks = [check_result(check.name, run.outcomes[check.name], check.warn_only) for check in spec.checks]
+            checks = [check_result(check.name, run.outcomes_of(dataset.name, check.name), check.warn_only)
+                      for check in spec.checks]
         yield dg.Output(spools, metadata=metadata)
         yield from checks
 
@@ -417,6 +426,8 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
         **extract_step_attributes(first, partitions),
         can_subset=True,
         required_resource_keys={"lake_io_manager", "clickhouse", *(k for m in joint.members for k in resource_keys(m))},
+        check_specs=[dg.AssetCheckSpec(check.name, asset=extract_key(m.dataset), description=check.description)
+                     for m in joint.members for check in m.checks],
     )
     def _extract(context: dg.AssetExecutionContext):
         with step():
@@ -431,8 +442,12 @@ def joint_extract_asset(joint: JointAsset, partitions: Partitions) -> dg.AssetsD
             outputs = [(name, by_partition, {**extract_metadata(by_partition, run), **storing(context, members[name])})
                        for name, by_partition in spools.items()]
         try:
+            checks = [check_result(check.name, run.outcomes_of(m.dataset.name, check.name), check.warn_only,
+                                   m.dataset.name) for m in joint.members if m.dataset in datasets for check in m.checks
+                      if dg.AssetCheckKey(dg.AssetKey(m.dataset.name), check.name) in context.selected_asset_check_keys]
             for name, by_partition, metadata in outputs:
                 yield dg.Output(by_partition, output_name=name, metadata=metadata)
+            yield from checks
         finally:  # a member not stored (the step failed storing another) leaves no spool behind
             for by_partition in spools.values():
                 discard(by_partition)

@@ -13,6 +13,9 @@ Modes (`lie(mode, block, foreign=…, times=…)`):
   lagging             a backend whose receipts and logs have reached only `block` (its indexes behind its
                       blocks, or the node behind the chain): later blocks' receipts answered null, their logs
                       left out of eth_getLogs; blocks and eth_blockNumber still the node's
+  new-fields          not a lie: a node newer than the declarations. Block `block` carries a key no declaration
+                      knows in its header, its first transaction, its first receipt and that receipt's first
+                      log (NEW_FIELDS), in eth_getBlockByNumber and eth_getBlockReceipts; all else the node's
 `times`: lie in that many answers, then answer honestly (a flapping backend); None: lie every time.
 It answers on any path, so a provider URL with a key in it (…/rpc?key=…) can be tried.
 """
@@ -27,7 +30,10 @@ import httpx
 
 from avax_assets_dev.local.http import BackgroundServer, JsonHandler
 
-MODES = ("honest", "duplicate-receipts", "foreign-receipts", "other-block", "lagging")
+MODES = ("honest", "duplicate-receipts", "foreign-receipts", "other-block", "lagging", "new-fields")
+# what `new-fields` adds: where → the key (its value is "0x1")
+NEW_FIELDS = {"block": "futureHeaderField", "transaction": "futureTransactionField",
+              "receipt": "futureReceiptField", "log": "futureLogField"}
 
 
 class LyingProxy:
@@ -118,6 +124,24 @@ class LyingProxy:
             kept = [log for log in reply["result"] if int(log["blockNumber"], 16) <= self.block]
             lied, reply["result"] = len(kept) != len(reply["result"]), kept
             return lied
+        return False
+
+
+    def _new_fields(self, method: str, params: list, reply: dict) -> bool:
+        if self._asks_block(params) != self.block or not reply["result"]:
+            return False
+        if method == "eth_getBlockByNumber":
+            block = reply["result"]
+            block[NEW_FIELDS["block"]] = "0x1"
+            if block["transactions"] and isinstance(block["transactions"][0], dict):
+                block["transactions"][0][NEW_FIELDS["transaction"]] = "0x1"
+            return True
+        if method == "eth_getBlockReceipts":
+            receipt = next((r for r in reply["result"] if r["logs"]), reply["result"][0])
+            receipt[NEW_FIELDS["receipt"]] = "0x1"
+            if receipt["logs"]:
+                receipt["logs"][0][NEW_FIELDS["log"]] = "0x1"
+            return True
         return False
 
 

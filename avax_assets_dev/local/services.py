@@ -7,6 +7,9 @@ job also runs offline from the UI, and PostgreSQL (Debian's package) for a produ
 Idempotent: a service whose PID file points at a live, ready process that owns its port is reused. Each
 service has a PID file and a log under <home>/run and <home>/logs, a readiness wait, and a clean stop by
 PID. Ports: flags, else AVAX_LOCAL_<SERVICE>_PORT, else the ports the last `up` used, else the defaults.
+No debris: an `up` that fails (a port in use, a service that does not start) or is interrupted (Ctrl-C,
+SIGTERM, SIGHUP) stops the services it had started, as do the demo and the benchmarks
+(`stops_what_it_starts`); those it found running are left alone.
 
     python -m avax_assets_dev.local.services up|down|status|env [--home DIR] [--with-fixtures]
         [--with-postgres] [--with-live] [--kafka-port N] [--s3-port N] [--anvil-port N] [--avacloud-port N]
@@ -27,14 +30,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
 from avax_assets.core.config import ENV_FILE
-from avax_assets.core.processes import process_alive
+from avax_assets.core.processes import interrupted_when_asked_to_stop, not_interrupted, process_alive
 from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
 from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1, LinkedChain, ensure_linked_devchains
 
@@ -99,10 +103,14 @@ class Service:
     def command_file(self) -> Path:
         return self.home / "run" / f"{self.name}.command"
 
+    def reusable(self) -> bool:
+        """A live, ready process of this service, started with today's command, owns its port."""
+        started_as = self.command_file.read_text() if self.command_file.exists() else None
+        return bool(self.pid()) and self.is_ready() and started_as == json.dumps(self.command()) and self.owns_port()
+
     def start(self) -> None:
         current = json.dumps(self.command())
-        started_as = self.command_file.read_text() if self.command_file.exists() else None
-        if self.pid() and self.is_ready() and started_as == current and self.owns_port():
+        if self.reusable():
             return
         if self.pid():  # not ready, or started with another command (an older version of this project)
             self.stop()
@@ -117,6 +125,8 @@ class Service:
                                        stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
                                        user=self.popen_user(), env={**os.environ, **self.process_environment()})
         self.pid_file.write_text(str(process.pid))
+        for started in _watching:  # before the readiness wait: a start interrupted there is stopped too
+            started.append(self)
         self.command_file.write_text(current)
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.is_ready():
@@ -446,6 +456,30 @@ def ensure_node_tools() -> None:
     subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_TOOLS, check=True)
 
 
+_watching: list[list[Service]] = []  # the open `stops_what_it_starts` blocks, each collecting what starts in it
+
+
+@contextmanager
+def stops_what_it_starts(keep_on_success: bool = True) -> Iterator[list[Service]]:
+    """The services started inside (by any code of this process; the list, in the order they started) are
+    stopped, newest first, when the block fails or is interrupted (Ctrl-C, SIGTERM, SIGHUP), and also when it
+    ends well unless `keep_on_success`. Services found running and reused are not this block's to stop. While
+    they stop (seconds each, bounded) further interrupts are ignored, so none is left running."""
+    started: list[Service] = []
+    _watching.append(started)
+    ended_well = False
+    try:
+        with interrupted_when_asked_to_stop():
+            yield started
+        ended_well = True
+    finally:
+        _watching.remove(started)
+        if started and not (ended_well and keep_on_success):
+            with not_interrupted():
+                for service in reversed(started):
+                    service.stop()
+
+
 SUBGRAPH_ID = "local-traderjoe-v2"  # what the local subgraph server serves (subgraph_server.NodeIndexingSubgraph)
 PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432,
          "atomic": 8546, "l1": 8547}
@@ -503,10 +537,18 @@ class LocalStack:
         return [self.follower, self.consumer]
 
     def up(self, with_postgres: bool = False, with_fixtures: bool = False, with_live: bool = False) -> None:
+        """Start what is asked for (reusing what runs); on a failure or an interrupt, what this call had started
+        is stopped again, and a ServiceError says so."""
         services = self.services_with_fixtures if with_fixtures else self.services
         services = services + ([self.postgres] if with_postgres else []) + (self.live_services if with_live else [])
-        for service in services:
-            service.start()
+        try:
+            with stops_what_it_starts() as started:
+                for service in services:
+                    service.start()
+        except ServiceError as exc:
+            stopped = ", ".join(s.name for s in started)
+            raise ServiceError(f"{exc}" + (f" (stopped again what this had started: {stopped})" if stopped else
+                                           "")) from None
         self.ports_file.parent.mkdir(parents=True, exist_ok=True)
         self.ports_file.write_text(json.dumps({s.name: s.port for s in [*self.services_with_fixtures, self.postgres]}))
         self.write_env_file()
@@ -702,6 +744,9 @@ def main(argv: list[str] | None = None) -> None:
     except ServiceError as exc:
         print(f"services: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP during `up`: what it had started is stopped already
+        print("services: interrupted; what this command had started is stopped again", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def run(args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 no real node lies on demand), then Kafka (Tansu), the S3 lake (SeaweedFS) and ClickHouse (chDB). A lie
 that does not stop fails the day in one line naming the block and the disagreement, and nothing of the day
 is stored anywhere; a provider that recovers gives exactly the node's data. The live follower's step is
-held to the same proof."""
+held to the same proof. A node newer than the declarations (fields no one declared) is warned of by a
+check."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import dagster as dg
 import pytest
 
 from avax_assets.catalogue import Catalogue, build_resources
+from avax_assets.chain.assets import UNKNOWN_SOURCE_FIELDS
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
 from avax_assets.chain.proof import HashChain
 from avax_assets.chain.reader import ChainReader
@@ -29,7 +31,7 @@ from avax_assets.live.follower import extract_step
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 from avax_assets.tokens.decode import TRANSFER
-from avax_assets_dev.local.lying_proxy import LyingProxy
+from avax_assets_dev.local.lying_proxy import NEW_FIELDS, LyingProxy
 from avax_assets_tests.support import kafka_messages_of_run, materialization_of, rpc
 
 DAY = "2024-06-02"
@@ -218,6 +220,30 @@ def test_a_lagging_backend_is_waited_out_and_the_day_equals_the_node(node, proxy
     assert_the_nodes_day(sinks, result, node)
     assert proxy.lies == 2
     assert materialization_of(result, BLOCKS.name).metadata["refetched_chunks"].value >= 1
+
+
+def test_fields_no_declaration_knows_are_named_by_a_warning_check_and_the_day_is_stored(node, proxy, sinks):
+    """A node newer than the declarations: a key in a header, a transaction, a receipt and a log that no
+    column or declared key covers. The day is stored as the node's, and each dataset's `unknown_source_fields`
+    check warns, naming its keys with how many objects carried each; the next day without them passes."""
+    proxy.lie("new-fields", node.target)
+    result = materialize(sinks)
+    assert_the_nodes_day(sinks, result, node)
+    expected = {BLOCKS.name: {f"block.{NEW_FIELDS['block']}": 1},
+                TRANSACTIONS.name: {f"transaction.{NEW_FIELDS['transaction']}": 1,
+                                    f"receipt.{NEW_FIELDS['receipt']}": 1},
+                LOGS.name: {f"log.{NEW_FIELDS['log']}": 1}}
+    assert unknown_field_checks(result) == {name: (False, unknown) for name, unknown in expected.items()}
+    assert all(e.severity == dg.AssetCheckSeverity.WARN for e in result.get_asset_check_evaluations()
+               if e.check_name == UNKNOWN_SOURCE_FIELDS)
+    proxy.honest()
+    assert unknown_field_checks(materialize(sinks)) == {name: (True, {}) for name in expected}
+
+
+def unknown_field_checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, dict]]:
+    """Per dataset, whether its `unknown_source_fields` check passed, and the keys it named."""
+    return {e.asset_key.path[-1]: (e.passed, e.metadata["unknown_fields"].value)
+            for e in result.get_asset_check_evaluations() if e.check_name == UNKNOWN_SOURCE_FIELDS}
 
 
 def test_logs_and_their_erc20_transfers_refuse_a_foreign_blocks_logs(node, proxy, sinks):

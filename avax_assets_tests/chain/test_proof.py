@@ -471,6 +471,29 @@ def test_a_field_no_declaration_knows_is_counted_and_named_never_dropped_silentl
     assert not any(Scope(d, DAY).unknown for d in (BLOCKS, TRANSACTIONS, LOGS))
 
 
+def test_a_receipt_that_fits_the_shape_is_read_under_the_node_s_keys_beside_one_that_does_not():
+    """Receipts decoded into the shape sit beside plain ones when one carries a new key: a shape's field named
+    otherwise than the node's key (`from`) is the node's key again, never counted as unknown."""
+    chain = Chain()
+    for receipts in chain.receipts.values():
+        for receipt in receipts:
+            receipt["from"] = "0x" + "02" * 20
+    chain.receipts[FIRST + 1][1]["someNewReceiptField"] = "0x3"
+
+    class MixedReader(FakeReader):
+        def full_blocks_with_receipts(self, blocks: range):
+            full = [as_plain(msgspec.json.decode(msgspec.json.encode(self.chain.blocks[n]), type=FullBlock))
+                    for n in blocks]
+            encoded = [msgspec.json.encode(r) for n in blocks for r in self.chain.receipts[n]]
+            return full, [msgspec.json.decode(r) if b"someNewReceiptField" in r
+                          else msgspec.json.decode(r, type=Receipt) for r in encoded]
+
+    scopes = {d.name: Scope(d, DAY) for d in (BLOCKS, TRANSACTIONS, LOGS)}
+    proven = extract_together(MixedReader(chain), chain.chunk, scopes)
+    assert proven.batches["transactions"].num_rows == 12
+    assert scopes["transactions"].unknown == {"receipt.someNewReceiptField": 1}
+
+
 def test_the_fields_current_nodes_serve_are_columns():
     """Octane, Granite, Helicon and ACP-224 header fields, and the transaction types' fields, have columns."""
     chain = Chain(count=1)

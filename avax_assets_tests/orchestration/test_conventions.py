@@ -24,6 +24,12 @@ def test_every_check_says_what_it_checks():
     assert [spec.key for spec in specs if not (spec.description or "").strip()] == []
 
 
+def test_the_node_s_datasets_warn_of_fields_no_declaration_knows_from_their_joint_step():
+    step = next(a for a in ASSETS if a.node_def.name == "blocks_transactions_logs")
+    assert {(spec.asset_key.path[-1], spec.name) for spec in step.check_specs} == \
+        {(name, "unknown_source_fields") for name in ("blocks", "transactions", "logs")}
+
+
 def test_a_datasets_stages_share_its_domain_group_and_every_asset_has_owners():
     groups = {key: group for a in ASSETS for key, group in a.group_names_by_key.items()}
     for specs in SCOPES.values():
