@@ -113,7 +113,7 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         warnings.simplefilter("ignore")
     import dagster as dg
 
-    from avax_assets.catalogue import SCOPES, Catalogue, build_resources
+    from avax_assets.catalogue import Catalogue, build_resources
     from avax_assets.orchestration.configured import ensure_dagster_home, executor, partition_settings
     from avax_assets.orchestration.partitions import Partitions
 
@@ -122,7 +122,7 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
         partitions = Partitions.from_settings(partition_settings())
         catalogue = Catalogue(partitions)
         assets = {key.to_user_string(): a
-                  for a in [*(a for scope in SCOPES for a in catalogue.scope(scope)), *catalogue.analytics]
+                  for a in [*(a for scope in catalogue.scopes for a in catalogue.scope(scope)), *catalogue.analytics]
                   for key in a.keys}
         names = [name.strip() for name in select.split(",") if name.strip()]
         if not names:
