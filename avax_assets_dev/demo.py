@@ -256,11 +256,12 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchains, stack:
         checks = [
             reconcile.dataset_counts(warehouse, node, first_block, last_block),
             reconcile.erc20_balances(warehouse, node, last_block),
-            reconcile.erc721_owners(warehouse, node, last_block),
-            reconcile.native_flows(warehouse, node, last_block,
-                                   [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
-            reconcile.v2_reserves(warehouse, node, last_block),
-            reconcile.wavax_supply(warehouse, node, last_block),
+            together("ERC-721 owners, native flows, V2 reserves, WAVAX supply vs the contracts' state", [
+                reconcile.erc721_owners(warehouse, node, last_block),
+                reconcile.native_flows(warehouse, node, last_block,
+                                       [devchain.contracts["ForwarderA"], devchain.contracts["ForwarderB"]]),
+                reconcile.v2_reserves(warehouse, node, last_block),
+                reconcile.wavax_supply(warehouse, node, last_block)]),
             together(f"token metadata of the {len(days)} days vs the contracts' answers",
                      [reconcile.token_metadata(warehouse, node, day) for day in days]),
             reconcile.subgraph_swaps(warehouse, first_block, last_block),
@@ -274,8 +275,8 @@ def _summary(warehouse, catalogue, resources, days: list[str], devchains, stack:
                   f"({l1_chain.scope})")
     for check in checks:
         console.print(f"  {check}")
-
     icm_messages(warehouse)
+
     swaps_in_token_units(warehouse)
     primary_network(warehouse)
 
@@ -354,7 +355,7 @@ def icm_messages(warehouse) -> None:
     rows = warehouse.client.query(
         f"SELECT status, count(), round(avg(latency_seconds)) FROM {warehouse.qualified('icm_messages')} "
         "GROUP BY status ORDER BY status").result_rows
-    console.print("\n[bold]ICM messages[/] between the chains, matched by message id (icm_messages): " + "; ".join(
+    console.print("  ICM messages between the chains, matched by message id (icm_messages): " + "; ".join(
         f"{status} {count}" + (f" (after {latency:g} s on average)" if latency == latency and latency else "")
         for status, count, latency in rows))
 
@@ -384,7 +385,7 @@ def together(name: str, checks: list):
     return Reconciliation(name, sum(c.checked for c in checks), [m for c in checks for m in c.mismatches])
 
 
-SWAPS_SHOWN = 4
+SWAPS_SHOWN = 2
 
 
 def swaps_in_token_units(warehouse) -> None:
