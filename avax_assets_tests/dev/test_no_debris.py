@@ -17,7 +17,8 @@ import pytest
 from avax_assets_tests.conftest import REPO, service_port
 
 PORTS = {"s3": service_port(38533), "kafka": service_port(19094), "anvil": service_port(18547),
-         "avacloud": service_port(8442), "graph": service_port(8452)}
+         "avacloud": service_port(8442), "graph": service_port(8452), "atomic": service_port(8443),
+         "l1": service_port(8453)}
 BENCH_PORT_OFFSET = service_port(1000)  # the live benchmark's ports (49333, 29292, 28745) moved by this much
 WAIT_S = 300  # the most a scenario waits for a process to get somewhere or end (a bound, not a timing)
 
