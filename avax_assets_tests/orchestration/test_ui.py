@@ -263,7 +263,7 @@ def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_nam
     runs, partitioned = demo_filled
     days = [day.isoformat() for day in DEVCHAIN.dates]
     # tall enough that the catalog renders every asset's row (it draws only the rows in view)
-    page = browser.new_page(viewport={"width": 1600, "height": 100 * len(partitioned)})
+    page = browser.new_page(viewport={"width": 1600, "height": min(100 * len(partitioned), 6000)})
     page.set_default_timeout(60_000)
     page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.dispatch_event("click"))
     try:
@@ -292,11 +292,15 @@ def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_nam
 def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
     """Each asset's status in the catalog (its row's last five lines), once every one reads `filled`, or as it
     is after 60 s (the statuses load a few rows at a time)."""
-    deadline, statuses = time.monotonic() + 60, {}
+    deadline, statuses, turn = time.monotonic() + 90, {}, 0
+    page.mouse.move(800, 500)  # over the table: the wheel scrolls it
     while time.monotonic() < deadline:
         rows = page.locator("[class*='VirtualizedTable_row']").all_inner_texts()
-        statuses = {lines[0]: " ".join(lines[-5:]) for lines in (row.split("\n") for row in rows) if lines[0] in assets}
+        statuses.update({lines[0]: " ".join(lines[-5:]) for lines in (row.split("\n") for row in rows)
+                         if lines[0] in assets})
         if len(statuses) == len(assets) and all(status == filled for status in statuses.values()):
             break
+        turn += 1  # rows beyond the window are drawn once scrolled to: down the table, then from the top again
+        page.mouse.wheel(0, -100_000 if turn % 8 == 0 else 1500)
         time.sleep(1)
     return {name: statuses.get(name, "(no row)") for name in assets}

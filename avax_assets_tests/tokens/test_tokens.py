@@ -97,7 +97,7 @@ def test_malformed_logs_fail_the_check_and_show_in_metadata(resources, lake):
     with PartitionSpool(LOGS, day) as spool:
         spool.write(pa.RecordBatch.from_pylist([r | {"block_timestamp": stamp} for r in rows],
                                                schema=LOGS.arrow_schema))
-    lake.put_atomic(spool.result.path, "logs", day)
+    lake.put_atomic(spool.result.path, LOGS.lake_folder, day)
     spool.result.discard()
     result = dg.materialize(Catalogue().scope("chain"), selection=["erc20_transfers"], partition_key=day,
                             resources=resources)
