@@ -16,7 +16,9 @@ import pytest
 
 from avax_assets_tests.conftest import REPO, service_port
 
-PORTS = {"s3": service_port(38533), "kafka": service_port(19094), "anvil": service_port(18547),
+# SeaweedFS takes port..port+4 and port+10000: below the ephemeral range (32768-), where an outgoing connection
+# may hold one
+PORTS = {"s3": service_port(21533), "kafka": service_port(19094), "anvil": service_port(18547),
          "avacloud": service_port(8442), "graph": service_port(8452), "atomic": service_port(8443),
          "l1": service_port(8453)}
 BENCH_PORT_OFFSET = service_port(1000)  # the live benchmark's ports (49333, 29292, 28745) moved by this much

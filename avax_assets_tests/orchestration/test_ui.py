@@ -263,7 +263,8 @@ def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_nam
     runs, partitioned = demo_filled
     days = [day.isoformat() for day in DEVCHAIN.dates]
     # tall enough that the catalog renders every asset's row (it draws only the rows in view)
-    page = browser.new_page(viewport={"width": 1600, "height": min(100 * len(partitioned), 6000)})
+    # wide enough for the longest names (clickhouse_teleporter_…), tall enough for many rows at once
+    page = browser.new_page(viewport={"width": 2400, "height": min(100 * len(partitioned), 6000)})
     page.set_default_timeout(60_000)
     page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.dispatch_event("click"))
     try:
@@ -289,6 +290,14 @@ def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_nam
         page.close()
 
 
+def named(shown: str, assets: list[str]) -> str | None:
+    """The asset a catalog row shows: its name, or the one asset its name cut short (…) begins."""
+    if shown in assets:
+        return shown
+    begun = [name for name in assets if shown.endswith("…") and name.startswith(shown[:-1])]
+    return begun[0] if len(begun) == 1 else None
+
+
 def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
     """Each asset's status in the catalog (its row's last five lines), once every one reads `filled`, or as it
     is after 60 s (the statuses load a few rows at a time)."""
@@ -296,8 +305,10 @@ def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
     page.mouse.move(800, 500)  # over the table: the wheel scrolls it
     while time.monotonic() < deadline:
         rows = page.locator("[class*='VirtualizedTable_row']").all_inner_texts()
-        statuses.update({lines[0]: " ".join(lines[-5:]) for lines in (row.split("\n") for row in rows)
-                         if lines[0] in assets})
+        for lines in (row.split("\n") for row in rows):
+            name = named(lines[0], assets)
+            if name:
+                statuses[name] = " ".join(lines[-5:])
         if len(statuses) == len(assets) and all(status == filled for status in statuses.values()):
             break
         turn += 1  # rows beyond the window are drawn once scrolled to: down the table, then from the top again
