@@ -36,6 +36,8 @@ class DagsterUI:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
+        with self.instance():  # the storage made once here: the webserver and the daemon making it at once collide
+            pass
         bin_dir = Path(sys.executable).parent
         for name, command in (("webserver", [bin_dir / "dagster-webserver", "-h", HOST, "-p", str(UI_PORT)]),
                               ("daemon", [bin_dir / "dagster-daemon", "run"])):
