@@ -303,17 +303,17 @@ def named(shown: str, assets: list[str]) -> str | None:
 def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
     """Each asset's status in the catalog (its row's last five lines), once every one reads `filled`, or as it
     is after 60 s (the statuses load a few rows at a time)."""
-    deadline, statuses, turn = time.monotonic() + 90, {}, 0
+    deadline, statuses, turn = time.monotonic() + 240, {}, 0
     page.mouse.move(800, 500)  # over the table: the wheel scrolls it
     while time.monotonic() < deadline:
         rows = page.locator("[class*='VirtualizedTable_row']").all_inner_texts()
         for lines in (row.split("\n") for row in rows):
             name = named(lines[0], assets)
-            if name:
+            if name and (name not in statuses or "—" not in lines[-5]):  # "—": its status not loaded yet
                 statuses[name] = " ".join(lines[-5:])
         if len(statuses) == len(assets) and all(status == filled for status in statuses.values()):
             break
         turn += 1  # rows beyond the window are drawn once scrolled to: down the table, then from the top again
-        page.mouse.wheel(0, -100_000 if turn % 8 == 0 else 1500)
+        page.mouse.wheel(0, -100_000 if turn % 4 == 0 else 1500)
         time.sleep(1)
     return {name: statuses.get(name, "(no row)") for name in assets}
