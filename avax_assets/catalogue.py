@@ -24,7 +24,7 @@ from avax_assets.core.errors import SettingError
 from avax_assets.core.schema import Dataset, View
 from avax_assets.events import assets as events
 from avax_assets.live.resources import LiveResource
-from avax_assets.live.sensor import SENSORS as LIVE_SENSORS
+from avax_assets.live.sensor import live_sensor
 from avax_assets.orchestration import configured
 from avax_assets.orchestration.claims import dead_claims_sensor
 from avax_assets.orchestration.factory import (
@@ -220,8 +220,8 @@ class Catalogue:
         jobs = {job.name: self.job(job) for job in self.jobs}
         analytics = dg.define_asset_job("analytics", selection=dg.AssetSelection.assets(*self.analytics),
                                         description="(Re)create the ClickHouse analytics views over the loaded tables.")
-        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in self.jobs), *LIVE_SENSORS,
-                   dead_claims_sensor]
+        sensors = [*(catch_up_sensor(jobs[job.name], self.load_of(job.witness)) for job in self.jobs),
+                   *(live_sensor(chain) for chain in self.chains), dead_claims_sensor]
         return dg.Definitions(
             assets=[*(source.spec() for source in self.sources), *(a for name in self.scopes for a in self.scope(name)),
                     *self.analytics],

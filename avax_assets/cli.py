@@ -249,10 +249,11 @@ def _did_you_mean(unknown: list[str], known) -> str:
     return f"; did you mean {', '.join(hints)}?" if hints else ""
 
 
-def live(service: str, ready_file: str | None, recreate: bool = False) -> int:
-    """A live service (follow: the head into Kafka; consume: Kafka into ClickHouse) until SIGTERM or Ctrl-C,
-    or where they are (status), or their topics made (topics; --recreate: a one-partition topic that has more
-    made again); 1 with the reason on a permanent error or a wrong setting."""
+def live(service: str, ready_file: str | None, recreate: bool = False, chain: str | None = None) -> int:
+    """A live service (follow: the heads into Kafka; consume: Kafka into ClickHouse) of every configured chain
+    (or of `chain`, by name) until SIGTERM or Ctrl-C, or where they are (status), or their topics made (topics;
+    --recreate: a one-partition topic that has more made again); 1 with the reason on a permanent error or a
+    wrong setting."""
     import logging
     import threading
     import warnings
@@ -263,51 +264,79 @@ def live(service: str, ready_file: str | None, recreate: bool = False) -> int:
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(Scrubbing())
-    from avax_assets.catalogue import build_resources
+    from avax_assets.catalogue import build_resources, configured_chains
     from avax_assets.live import services as live_services
-    from avax_assets.live.stream import live_datasets
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        resources = build_resources()
+        resources, chains = build_resources(), _live_chains(configured_chains(), chain)
         if service == "status":
-            warehouse = resources["clickhouse"].warehouse()
-            with resources["rpc"].reader() as reader:
-                head = reader.latest_block()
-            try:
-                status = live_services.live_status(warehouse, live_datasets(resources["live"].traces), head)
-            except Exception:  # noqa: BLE001 - the table is made by the consumer's first start
-                print("avax-assets live status: the live path has loaded nothing yet", file=sys.stderr)
-                return 1
-            print(render(["dataset", "last_block", "head", "lag_blocks", "lag_s", "loaded_at"],
-                         [[name, s["live/last_block"], s["live/head"], s["live/lag_blocks"], s["live/lag_s"],
-                           s["live/loaded_at"]] for name, s in status.items()]))
-            return 0
+            return live_status(resources, chains)
         if service == "topics":
-            return live_topics(resources, recreate)
+            return live_topics(resources, chains, recreate)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
-        (live_services.follow if service == "follow" else live_services.consume)(resources, stop)
+        if service == "follow":
+            live_services.follow_chains(resources, stop, chains)
+        else:
+            live_services.consume(resources, stop, chains)
         return 0
     except AvaxError as exc:
         print(f"avax-assets live {service}: {exc}", file=sys.stderr)
         return 1
 
 
-def live_topics(resources: dict, recreate: bool) -> int:
-    from avax_assets.live.stream import live_datasets
-    from avax_assets.live.topics import ONE_PARTITION, ensure_live_topics, recreate_one_partition_topics
+def _live_chains(chains: tuple, name: str | None) -> tuple:
+    """The configured chains, or the one named (`home` names the home chain)."""
+    if name is None:
+        return chains
+    named = [c for c in chains if (c.scope or "home") == name]
+    if not named:
+        known = ", ".join(c.scope or "home" for c in chains)
+        raise SettingError(f"--chain {name}: no such configured chain (configured: {known}; AVAX_CHAINS)")
+    return tuple(named)
 
-    publisher, datasets = resources["kafka"].publisher(), live_datasets(resources["live"].settings().traces)
-    if recreate:
-        for made_again in recreate_one_partition_topics(publisher, datasets):
-            print(f"avax-assets live topics: made again with one partition: {made_again}")
-    else:
-        ensure_live_topics(publisher, datasets)
-    topics = len(datasets) + len(ONE_PARTITION)
-    print(f"avax-assets live topics: the {topics} live topics are there, on {publisher.servers}")
+
+def live_status(resources: dict, chains: tuple) -> int:
+    from avax_assets.chain.resources import ChainRpcResource
+    from avax_assets.live import services as live_services
+
+    rows = []
+    for chain in chains:
+        live = live_services.live_chain(resources, chain)
+        with resources[ChainRpcResource.key_of(chain.scope)].reader() as reader:
+            head = reader.latest_block()
+        warehouse = resources["clickhouse"].warehouse()
+        try:
+            status = live_services.live_status(warehouse, live.datasets, head)
+        except Exception:  # noqa: BLE001 - the table is made by the consumer's first start
+            status = {}
+        rows += [[chain.scope or "home", chain.chain_id, d.name, s["live/last_block"], s["live/head"],
+                  s["live/lag_blocks"], s["live/lag_s"], s["live/loaded_at"]]
+                 for d in live.datasets if (s := status.get(d.qualified_name))]
+    if not rows:
+        print("avax-assets live status: the live path has loaded nothing yet", file=sys.stderr)
+        return 1
+    print(render(["chain", "chain_id", "dataset", "last_block", "head", "lag_blocks", "lag_s", "loaded_at"], rows))
+    return 0
+
+
+def live_topics(resources: dict, chains: tuple, recreate: bool) -> int:
+    from avax_assets.live import services as live_services
+    from avax_assets.live.topics import ensure_live_topics, recreate_one_partition_topics
+
+    publisher = resources["kafka"].publisher()
+    for chain in chains:
+        live = live_services.live_chain(resources, chain)
+        if recreate:
+            for made_again in recreate_one_partition_topics(publisher, live):
+                print(f"avax-assets live topics: made again with one partition: {made_again}")
+        else:
+            ensure_live_topics(publisher, live)
+        topics = len(live.datasets) + len(live.one_partition_topics)
+        print(f"avax-assets live topics: the {topics} live topics of {live.label} are there, on {publisher.servers}")
     return 0
 
 
@@ -409,12 +438,15 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--verbose", action="store_true", help="Dagster's event log and warnings too")
     stream = command(commands, "live", "the live path's services: follow the head into Kafka, consume it into "
                      "ClickHouse, or show where they are", """examples:
-  avax-assets live status                # per dataset: last block loaded, head, lag
-  avax-assets live follow                # until Ctrl-C (services.sh up --with-live runs both)
+  avax-assets live status                # per chain and dataset: last block loaded, head, lag
+  avax-assets live follow                # every configured chain, until Ctrl-C (services.sh up --with-live
+                                         # runs the follower and the consumer)
+  avax-assets live consume --chain devl1 # one chain (AVAX_CHAINS names them; home: the home chain)
   avax-assets live topics --recreate     # the manifest topic made again with one partition""")
     stream.add_argument("service", choices=["follow", "consume", "status", "topics"])
     stream.add_argument("--recreate", action="store_true", help="topics: a topic the live path needs with one "
                         "partition that has more is deleted (its messages dropped) and made again with one")
+    stream.add_argument("--chain", help="one configured chain by name (home: the home chain); default: every one")
     stream.add_argument("--ready-file", help="written with the process id once the service runs (services.sh)")
     command(commands, "datasets", "every dataset: its Kafka topic, table and key",
             "example:\n  avax-assets datasets | grep erc20")
@@ -435,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("datasets", "settings", "cluster-ddl"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
     if args.command == "live":
-        raise SystemExit(live(args.service, args.ready_file, args.recreate))
+        raise SystemExit(live(args.service, args.ready_file, args.recreate, args.chain))
     if args.command == "sql":
         raise SystemExit(sql(args.query, args.format))
     if args.command == "datasets":

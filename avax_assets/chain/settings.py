@@ -71,8 +71,9 @@ class ChainsSettings(Settings):
 
     others: list[Annotated[str, rule(_chain_name)]] = setting(
         [], "AVAX_CHAINS", "Other EVM chains to ingest beside the home chain, by name (comma-separated): each is "
-        "configured by the chain settings with its name after AVAX_ (AVAX_<NAME>_RPC_URL, AVAX_<NAME>_CHAIN_ID, …) "
-        "and gets its own assets (key prefix <name>/), job, schedule and RPC pool.")
+        "configured by the chain and live settings with its name after AVAX_ (AVAX_<NAME>_RPC_URL, "
+        "AVAX_<NAME>_CHAIN_ID, AVAX_<NAME>_LIVE_…) and gets its own assets (key prefix <name>/), job, schedule, "
+        "RPC pool and live path.")
 
 
 class RpcSettings(Settings):

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 READ_BYTES = 256 * 1024
 
 MAX_SERVER_WAIT_S = 300.0
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]*[^\s\"'<>.,;:)\]}]", re.IGNORECASE)  # no end punctuation
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,11 @@ def send_with_retries(send: Callable[[], httpx.Response], *, what: str, patience
 def redact_url(url: str) -> str:
     """scheme://host[:port] only: provider URLs often carry an API key in the path or query."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    try:
+        port = parts.port
+    except ValueError:  # not a port: none shown
+        port = None
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{port}' if port else ''}"
 
 
 # Every secret setting's value (and the path segments and query values of a secret URL) is remembered when

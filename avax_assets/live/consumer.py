@@ -53,8 +53,8 @@ from avax_assets.live.rerequests import Asker
 from avax_assets.live.settings import LiveSettings
 from avax_assets.live.topics import ensure_live_topics
 from avax_assets.live.stream import (
-    MANIFEST_TOPIC,
     ORIGIN,
+    LiveChain,
     Manifest,
     block_of,
     decode_manifest,
@@ -84,13 +84,15 @@ TOPICS_CHECK_S = 30.0  # how often the loader looks for partitions of the datase
 
 
 class LiveConsumer:
-    def __init__(self, publisher: KafkaPublisher, warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...],
+    def __init__(self, publisher: KafkaPublisher, warehouse: ClickHouseWarehouse, live: LiveChain,
                  settings: LiveSettings) -> None:
-        self.warehouse, self.datasets, self.settings = warehouse, datasets, settings
+        self.warehouse, self.live, self.settings = warehouse, live, settings
+        self.datasets = datasets = live.datasets
+        self.manifest_topic, self.group_id = live.manifest_topic, live.named(settings.group_id)
         self.by_topic = {d.topic: d for d in datasets}
         self.publisher = publisher
         self.kafka_config = kafka_config = publisher.config
-        reading = {**kafka_config, "group.id": settings.group_id, "isolation.level": "read_committed",
+        reading = {**kafka_config, "group.id": self.group_id, "isolation.level": "read_committed",
                    "enable.auto.commit": False, "auto.offset.reset": "earliest",
                    "logger": logging.getLogger("avax_assets.kafka")}
         # the group's member: whoever holds the manifest topic's one partition loads
@@ -99,7 +101,7 @@ class LiveConsumer:
         # the datasets' rows, read by the loader only (assigned, never a member: from the group's offsets)
         self.rows = Consumer(reading)
         self.rows_read: set[TopicPartitionKey] = set()
-        self.asker = Asker(publisher, settings.group_id)
+        self.asker = Asker(publisher, self.group_id, live.request_topic)
         self.loading = False  # this consumer holds the manifest partition
         self._reassign_rows = False  # set by the group's callbacks, done after the poll
         self._rows_checked = 0.0
@@ -120,16 +122,17 @@ class LiveConsumer:
         """Tables, checkpoints, the group; TransientError while Kafka or ClickHouse does not answer."""
         # made here whether the follower has started or not: a topic subscribed before it exists is seen only
         # minutes later, and one a broker makes by default may have the wrong partitions
-        ensure_live_topics(self.publisher, self.datasets)
+        ensure_live_topics(self.publisher, self.live)
         with self.warehouse.session():
             for dataset in self.datasets:
                 self.warehouse.ensure_table(dataset)
             self.warehouse.ensure_loads_table()
             self.checkpoints = checkpoints(self.warehouse, self.datasets)
-        self.kafka.subscribe([MANIFEST_TOPIC], on_assign=self._assigned, on_revoke=self._revoked,
+        self.kafka.subscribe([self.manifest_topic], on_assign=self._assigned, on_revoke=self._revoked,
                              on_lost=self._revoked)
         self._standing_by = ("joining the group", time.monotonic(), time.monotonic() + NOTICE_S)
-        log.info("live consumer: checkpoints %s; joining group %s", self.checkpoints, self.settings.group_id)
+        log.info("live consumer: %s: checkpoints %s; joining group %s", self.live.label, self.checkpoints,
+                 self.group_id)
 
     def close(self) -> None:
         for closing in (self.kafka.close, self.rows.close, self.asker.close):
@@ -181,11 +184,11 @@ class LiveConsumer:
 
     def _assigned(self, _consumer, partitions: list[TopicPartition]) -> None:
         self._drop_buffers()
-        self.loading = any(p.topic == MANIFEST_TOPIC for p in partitions)
+        self.loading = any(p.topic == self.manifest_topic for p in partitions)
         if self.loading:
             self._standing_by = None
             log.info("live consumer: loading for group %s (it holds %s); reading from the committed offsets",
-                     self.settings.group_id, MANIFEST_TOPIC)
+                     self.group_id, self.manifest_topic)
         else:
             self._standing_by = ("another consumer of the group loads (the group gives the manifest topic's one "
                                  "partition to one member); this one takes over if it leaves", time.monotonic(), 0.0)
@@ -194,7 +197,7 @@ class LiveConsumer:
     def _revoked(self, _consumer, _partitions: list[TopicPartition]) -> None:
         if self.loading:
             log.info("live consumer: group %s is rebalancing; the steps buffered here are dropped and read again "
-                     "from the committed offsets by whoever loads next", self.settings.group_id)
+                     "from the committed offsets by whoever loads next", self.group_id)
         self._drop_buffers()
         self.loading = False
         self._standing_by = ("the group is rebalancing", time.monotonic(), time.monotonic() + NOTICE_S)
@@ -241,8 +244,8 @@ class LiveConsumer:
         now = time.monotonic()
         if now >= when:
             waited = f" for {now - since:.0f} s" if now - since >= 1 else ""
-            log.info("live consumer: loading nothing%s: %s (group %s, AVAX_LIVE_GROUP_ID)", waited, why,
-                     self.settings.group_id)
+            log.info("live consumer: loading nothing%s: %s (group %s, %s)", waited, why, self.group_id,
+                     self.settings.variable("group_id"))
             self._standing_by = (why, since, now + REMIND_S)
 
     def _take(self, message) -> None:
@@ -259,7 +262,7 @@ class LiveConsumer:
             self.progress.skipped_batch_messages += 1
             return
         where = ((message.topic(), message.partition()), message.offset())
-        if message.topic() == MANIFEST_TOPIC:
+        if message.topic() == self.manifest_topic:
             manifest = decode_manifest(message.value())
             if manifest.last_block > self._lowest_checkpoint() and manifest.key not in self.manifests:
                 self.manifests[manifest.key] = (manifest, *where)
@@ -336,7 +339,7 @@ class LiveConsumer:
         for block in blocks:  # only once the insert went through: a failed one is tried again with the same rows
             pending.pop(block, None)
         self.checkpoints[dataset.name] = last
-        records.append((dataset.name, blocks.start, last, rows, newest.head, newest.newest_timestamp,
+        records.append((dataset.qualified_name, blocks.start, last, rows, newest.head, newest.newest_timestamp,
                         newest.published_at, time.time()))
         return rows
 
@@ -419,7 +422,8 @@ def _reason(exc: KafkaException) -> str:
 
 
 def checkpoints(warehouse: ClickHouseWarehouse, datasets: tuple[Dataset, ...]) -> dict[str, int]:
-    """Per dataset, the last block known loaded: the larger of the ledger's record and the table's newest block."""
+    """Per dataset, the last block known loaded: the larger of the ledger's record (under the dataset's name
+    unique across chains) and the table's newest block of its chain."""
     recorded = warehouse.recorded_loads()
     newest = warehouse.newest_blocks(datasets)
-    return {d.name: max(newest[d.name], recorded.get(d.name, -1)) for d in datasets}
+    return {d.name: max(newest[d.name], recorded.get(d.qualified_name, -1)) for d in datasets}

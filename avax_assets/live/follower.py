@@ -1,4 +1,4 @@
-"""The follower: the C-Chain's accepted head, followed block by block into Kafka.
+"""The follower: one chain's accepted head, followed block by block into Kafka (one follower per chain).
 
 It resumes after the last step Kafka holds (the manifest topic is its checkpoint, read with
 read_committed, so a step whose transaction did not commit is published again), catches up in steps of
@@ -38,14 +38,13 @@ from avax_assets.core.schema import Dataset
 from avax_assets.live.rerequests import Requests
 from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import (
-    MANIFEST_TOPIC,
     ORIGIN,
     TRACED,
     TRANSFER_EVENTS,
+    LiveChain,
     Manifest,
     decode_manifest,
     encode_manifest,
-    live_datasets,
     manifest_of,
     next_pause,
 )
@@ -55,36 +54,40 @@ log = logging.getLogger(__name__)
 MANIFESTS_LOOKED_BACK = 200  # offsets read back from the end of the manifest topic (aborted ones among them)
 
 
-def extract_step(reader: ChainReader, blocks: range, traces: bool,
+def extract_step(reader: ChainReader, blocks: range, live: LiveChain,
                  chain: HashChain | None = None) -> list[tuple[Dataset, pa.RecordBatch]]:
-    """Every live dataset's rows for `blocks`, by the chain and tokens families' own code, proven as the
-    daily batch's chunks are (chain/proof.py) and, with `chain`, linked to the last step published: an
-    inconsistent step raises ProviderInconsistency (transient: the follower tries the step again)."""
-    where = f"live blocks {blocks.start}..{blocks.stop - 1}"
-    proven = extract_together(reader, blocks, {d.name: Scope(d, where) for d in (BLOCKS, TRANSACTIONS, LOGS)})
-    if traces:
-        proven = together([proven, *(extract_internal_transactions(reader, blocks, Scope(dataset, where))
+    """Every live dataset's rows for `blocks` (its chain's: `live`), by the chain and tokens families' own code,
+    proven as the daily batch's chunks are (chain/proof.py) and, with `chain`, linked to the last step
+    published: an inconsistent step raises ProviderInconsistency (transient: the follower tries it again)."""
+    where = f"live blocks {blocks.start}..{blocks.stop - 1} of {live.label}"
+    bound = {d.name: d for d in live.datasets}
+    proven = extract_together(reader, blocks, {d.name: Scope(bound[d.name], where)
+                                               for d in (BLOCKS, TRANSACTIONS, LOGS)})
+    if live.traces:
+        proven = together([proven, *(extract_internal_transactions(reader, blocks, Scope(bound[dataset.name], where))
                                      for dataset in TRACED)])
     if chain is not None:
         chain.check(proven)
     batches = proven.batches
-    parts = [(d, batches[d.name]) for d in (BLOCKS, TRANSACTIONS, LOGS)]  # one fetch of full blocks and receipts
+    # one fetch of full blocks and receipts
+    parts = [(bound[d.name], batches[d.name]) for d in (BLOCKS, TRANSACTIONS, LOGS)]
     logs = batches[LOGS.name]
     for event in TRANSFER_EVENTS:
         decoded = event(logs)
         if decoded.malformed:
             log.warning("%s %s: %d malformed logs, e.g. %s", event.dataset.name, where, len(decoded.malformed),
                         decoded.malformed[0])
-        parts.append((event.dataset, decoded.batch))
-    if traces:
-        parts += [(dataset, batches[dataset.name]) for dataset in TRACED]
+        parts.append((bound[event.dataset.name], decoded.batch))
+    if live.traces:
+        parts += [(bound[dataset.name], batches[dataset.name]) for dataset in TRACED]
     return parts
 
 
 class Follower:
     def __init__(self, reader: ChainReader, stream: StreamPublisher, kafka_config: dict, settings: LiveSettings,
-                 on_step: Callable[[Manifest], None] | None = None, requests: Requests | None = None) -> None:
-        self.reader, self.stream, self.settings = reader, stream, settings
+                 live: LiveChain, on_step: Callable[[Manifest], None] | None = None,
+                 requests: Requests | None = None) -> None:
+        self.reader, self.stream, self.settings, self.live = reader, stream, settings, live
         self.requests = requests  # steps the consumer asks again for
         self.kafka_config = kafka_config
         self.on_step = on_step or (lambda manifest: None)
@@ -96,8 +99,8 @@ class Follower:
         """The block after the last step Kafka holds; with none, AVAX_LIVE_START_BLOCK or the head. Kafka's
         last step must be of this node's chain (its last block's hash; checked once the node has that block),
         or nothing is published. The live topics are made first, if this is the first service to start."""
-        ensure_live_topics(self.stream.publisher, live_datasets(self.settings.traces))
-        last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s)
+        ensure_live_topics(self.stream.publisher, self.live)
+        last = last_manifest(self.kafka_config, self.stream.publisher.timeout_s, self.live.manifest_topic)
         if last is not None:
             self._unchecked = last if last.last_hash else None
             self._last = (last.last_block, last.last_hash) if last.last_hash else None
@@ -111,9 +114,9 @@ class Follower:
         if ours != last.last_hash:
             raise SettingError(
                 f"live follower: Kafka at {self.stream.publisher.servers} holds live steps up to block "
-                f"{last.last_block} with hash {last.last_hash}, but the node (AVAX_RPC_URL) has {ours} there: those "
-                "steps are of another chain. Point the follower at that chain's node, or this chain at a broker "
-                "of its own (or delete the live topics)")
+                f"{last.last_block} with hash {last.last_hash} on {self.live.manifest_topic}, but the node "
+                f"({self.live.node_variable}) has {ours} there: those steps are of another chain. Point the follower "
+                "at that chain's node, or this chain at a broker of its own (or delete the live topics)")
 
     def run(self, stop: threading.Event, until_block: int | None = None) -> None:
         """Follow until `stop` is set (or `until_block` is published)."""
@@ -122,7 +125,7 @@ class Follower:
             try:
                 if next_block is None:
                     next_block = self.resume_from()
-                    log.info("live follower: starting at block %d", next_block)
+                    log.info("live follower: %s: starting at block %d", self.live.label, next_block)
                 self.heads.clear()  # before asking: a notice that comes while asking is not lost
                 head = self.reader.latest_block()
                 if self._unchecked is not None and head >= self._unchecked.last_block:
@@ -137,27 +140,28 @@ class Follower:
                 next_block, pause = last + 1, 0.0
             except (TransientError, KafkaException) as exc:
                 pause = next_pause(pause)
-                log.warning("live follower: block %d: %s; trying again in %.0f s", next_block, exc, pause)
+                log.warning("live follower: %s: block %d: %s; trying again in %.0f s", self.live.label, next_block,
+                            exc, pause)
                 stop.wait(pause)
 
     def publish_asked(self, next_block: int, head: int) -> None:
         """Publish again the steps the consumer asked for, as far as this follower has published them."""
         for request in self.requests.taken() if self.requests else ():
             blocks = range(request.first_block, min(request.last_block + 1, next_block))
-            log.warning("live follower: the consumer asks again for blocks %d..%d (%s); publishing %s again",
-                        request.first_block, request.last_block, request.reason,
+            log.warning("live follower: %s: the consumer asks again for blocks %d..%d (%s); publishing %s again",
+                        self.live.label, request.first_block, request.last_block, request.reason,
                         f"{blocks.start}..{blocks.stop - 1}" if blocks else "nothing (not published yet)")
             for start in range(blocks.start, blocks.stop, self.settings.step_blocks):
                 self.publish_step(range(start, min(start + self.settings.step_blocks, blocks.stop)), head)
 
     def publish_step(self, blocks: range, head: int) -> Manifest:
         follows = self._last is not None and self._last[0] == blocks.start - 1
-        parts = extract_step(self.reader, blocks, self.settings.traces,
-                             HashChain(last_hash=self._last[1]) if follows else None)
+        parts = extract_step(self.reader, blocks, self.live, HashChain(last_hash=self._last[1]) if follows else None)
         manifest = manifest_of(parts, blocks, head, time.time())
         where = f"live blocks {blocks.start}..{blocks.stop - 1}"
         headers = [ORIGIN, ("partition", where.encode())]
-        self.stream.publish(parts, headers, (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), where)
+        manifest_message = (self.live.manifest_topic, manifest.key, encode_manifest(manifest))
+        self.stream.publish(parts, headers, manifest_message, f"{where} of {self.live.label}")
         self._last = (manifest.last_block, manifest.last_hash) if manifest.last_hash else None
         self.on_step(manifest)
         return manifest
@@ -206,27 +210,27 @@ def websocket_twin(rpc_url: str) -> str:
     return urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, path, parts.query, ""))
 
 
-def last_published_block(kafka_config: dict, timeout_s: float) -> int | None:
-    last = last_manifest(kafka_config, timeout_s)
+def last_published_block(kafka_config: dict, timeout_s: float, manifest_topic: str) -> int | None:
+    last = last_manifest(kafka_config, timeout_s, manifest_topic)
     return None if last is None else last.last_block
 
 
-def last_manifest(kafka_config: dict, timeout_s: float) -> Manifest | None:
+def last_manifest(kafka_config: dict, timeout_s: float, manifest_topic: str) -> Manifest | None:
     """The newest committed manifest (of the highest block), reading the manifest topic's tail."""
     consumer = Consumer({**kafka_config, "group.id": f"avax-assets-live-probe-{uuid.uuid4().hex[:8]}",
                          "isolation.level": "read_committed", "enable.auto.commit": False,
                          "enable.partition.eof": True, "auto.offset.reset": "earliest"})
     try:
-        topic = consumer.list_topics(MANIFEST_TOPIC, timeout=timeout_s).topics.get(MANIFEST_TOPIC)
+        topic = consumer.list_topics(manifest_topic, timeout=timeout_s).topics.get(manifest_topic)
         if topic is None or (topic.error is not None and topic.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
             return None
         if topic.error is not None:
-            raise SinkUnavailable(f"live follower: the topic {MANIFEST_TOPIC} cannot be read ({topic.error.str()})")
+            raise SinkUnavailable(f"live follower: the topic {manifest_topic} cannot be read ({topic.error.str()})")
         assigned = []
         for partition in topic.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(MANIFEST_TOPIC, partition), timeout_s)
+            low, high = consumer.get_watermark_offsets(TopicPartition(manifest_topic, partition), timeout_s)
             if high > low:
-                assigned.append(TopicPartition(MANIFEST_TOPIC, partition, max(low, high - MANIFESTS_LOOKED_BACK)))
+                assigned.append(TopicPartition(manifest_topic, partition, max(low, high - MANIFESTS_LOOKED_BACK)))
         if not assigned:
             return None
         consumer.assign(assigned)
@@ -244,7 +248,7 @@ def last_manifest(kafka_config: dict, timeout_s: float) -> Manifest | None:
                 if last is None or manifest.last_block > last.last_block:
                     last = manifest
         if len(ended) < len(assigned):  # a partial answer would restart at the wrong block
-            raise SinkUnavailable(f"live follower: the end of {MANIFEST_TOPIC} was not reached within {timeout_s:g} s "
+            raise SinkUnavailable(f"live follower: the end of {manifest_topic} was not reached within {timeout_s:g} s "
                                   "(AVAX_KAFKA_TIMEOUT_S)")
         return last
     finally:

@@ -18,9 +18,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from avax_assets.core.errors import SinkUnavailable
 from avax_assets.core.kafka import KafkaPublisher, TransactionalProducer
-from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN
-
-REQUEST_TOPIC = f"{MANIFEST_TOPIC}.requests"
+from avax_assets.live.stream import ORIGIN
 
 
 class Rerequest(msgspec.Struct):
@@ -37,20 +35,20 @@ class Rerequest(msgspec.Struct):
 class Asker:
     """The consumer's side: one transaction per request."""
 
-    def __init__(self, publisher: KafkaPublisher, group_id: str) -> None:
-        self.publisher = publisher
+    def __init__(self, publisher: KafkaPublisher, group_id: str, topic: str) -> None:
+        self.publisher, self.topic = publisher, topic
         self.producer = TransactionalProducer(publisher, f"avax-assets.live-requests.{group_id}")
         self.topic_ready = False
 
     def ask(self, blocks: range, reason: str) -> None:
         """Raises KafkaDeliveryError or SinkUnavailable when the broker does not take it."""
         if not self.topic_ready:
-            _ensure_topic(self.publisher)
+            _ensure_topic(self.publisher, self.topic)
             self.topic_ready = True
         request = Rerequest(blocks.start, blocks.stop - 1, reason, time.time())
         key = f"{request.first_block}-{request.last_block}".encode()
         self.producer.transaction(
-            lambda: self.producer.produce_one(REQUEST_TOPIC, key, msgspec.json.encode(request), [ORIGIN]),
+            lambda: self.producer.produce_one(self.topic, key, msgspec.json.encode(request), [ORIGIN]),
             f"live re-request of blocks {request.first_block}..{request.last_block}")
 
     def close(self) -> None:
@@ -60,22 +58,22 @@ class Asker:
 class Requests:
     """The follower's side: the requests made since it started reading (an earlier one is asked again)."""
 
-    def __init__(self, publisher: KafkaPublisher) -> None:
-        self.publisher = publisher
+    def __init__(self, publisher: KafkaPublisher, topic: str) -> None:
+        self.publisher, self.topic = publisher, topic
         self.consumer: Consumer | None = None
 
     def taken(self) -> list[Rerequest]:
         """The requests arrived since the last call, without waiting; SinkUnavailable when Kafka does not answer."""
         try:
             if self.consumer is None:
-                _ensure_topic(self.publisher)
+                _ensure_topic(self.publisher, self.topic)
                 self.consumer = Consumer({**self.publisher.config, "isolation.level": "read_committed",
                                           "group.id": f"avax-assets-live-requests-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False})
-                self.consumer.assign([TopicPartition(REQUEST_TOPIC, 0, OFFSET_END)])
+                self.consumer.assign([TopicPartition(self.topic, 0, OFFSET_END)])
             messages = self.consumer.consume(100, 0)
         except KafkaException as exc:
-            raise SinkUnavailable(f"live follower: the topic {REQUEST_TOPIC} cannot be read ({exc})") from None
+            raise SinkUnavailable(f"live follower: the topic {self.topic} cannot be read ({exc})") from None
         return [decode_request(m.value()) for m in messages
                 if not m.error() and dict(m.headers() or []).get(ORIGIN[0]) == ORIGIN[1]]
 
@@ -85,11 +83,11 @@ class Requests:
             self.consumer = None
 
 
-def _ensure_topic(publisher: KafkaPublisher) -> None:
+def _ensure_topic(publisher: KafkaPublisher, topic: str) -> None:
     try:
-        publisher.ensure_topic(REQUEST_TOPIC, partitions=1)
+        publisher.ensure_topic(topic, partitions=1)
     except KafkaException as exc:
-        raise SinkUnavailable(f"live: the topic {REQUEST_TOPIC} could not be listed or created ({exc}); brokers "
+        raise SinkUnavailable(f"live: the topic {topic} could not be listed or created ({exc}); brokers "
                               f"{publisher.servers}") from None
 
 

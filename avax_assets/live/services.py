@@ -7,64 +7,100 @@ import logging
 import threading
 import time
 
+from avax_assets.chain.resources import ChainRpcResource
+from avax_assets.chain.settings import RpcSettings
 from avax_assets.core.errors import TransientError
 from avax_assets.live.consumer import LiveConsumer
 from avax_assets.live.follower import Follower
+from avax_assets.live.resources import LiveResource
 from avax_assets.live.rerequests import Requests
-from avax_assets.live.stream import live_datasets, next_pause
+from avax_assets.live.stream import LiveChain, next_pause
 
 log = logging.getLogger(__name__)
 
 
-def follow(resources: dict, stop: threading.Event, until_block: int | None = None) -> None:
-    """The follower, until `stop` (or `until_block`): built from the same resources as the assets."""
-    settings = resources["live"].settings()
+def live_chain(resources: dict, chain: RpcSettings | None = None) -> LiveChain:
+    """A chain's live path (the home chain's when `chain` is None), with its resources' settings."""
+    live = resources[LiveResource.key_of(chain.scope if chain else None)].settings()
+    if chain is None:
+        chain = resources["rpc"].settings()
+    return LiveChain(chain.chain_id, chain.scope, live.traces, chain.variable("url"))
+
+
+def follow(resources: dict, stop: threading.Event, until_block: int | None = None,
+           chain: RpcSettings | None = None) -> None:
+    """A chain's follower (the home chain's when `chain` is None), until `stop` (or `until_block`): built from
+    the same resources as the assets."""
+    scope = chain.scope if chain else None
+    settings = resources[LiveResource.key_of(scope)].settings()
+    live = live_chain(resources, chain)
     kafka = resources["kafka"].settings()
     publisher = kafka.publisher()
-    stream = publisher.stream(f"avax-assets.live-follower.{settings.group_id}")
-    requests = Requests(publisher)
+    stream = publisher.stream(f"avax-assets.live-follower.{live.named(settings.group_id)}")
+    requests = Requests(publisher, live.request_topic)
     listening = threading.Event()  # the newHeads listener ends with the follower
+    pause = 0.0
     try:
-        with resources["rpc"].reader() as reader:
-            follower = Follower(reader, stream, kafka.client_config(), settings, requests=requests)
-            follower.listen_for_heads(settings.websocket_url, listening)
-            follower.run(stop, until_block)
+        while not stop.is_set():
+            try:  # a node down when the follower starts is waited for (it starts in any order)
+                with resources[ChainRpcResource.key_of(scope)].reader() as reader:
+                    follower = Follower(reader, stream, kafka.client_config(), settings, live, requests=requests)
+                    follower.listen_for_heads(settings.websocket_url, listening)
+                    follower.run(stop, until_block)
+                return
+            except TransientError as exc:
+                pause = next_pause(pause)
+                log.warning("live follower: %s: %s; trying again in %.0f s", live.label, exc, pause)
+                stop.wait(pause)
     finally:
         listening.set()
         requests.close()
         stream.close()
 
 
-def consumer(resources: dict) -> LiveConsumer:
-    settings = resources["live"].settings()
+def consumer(resources: dict, chain: RpcSettings | None = None) -> LiveConsumer:
+    """A chain's consumer (the home chain's when `chain` is None)."""
+    settings = resources[LiveResource.key_of(chain.scope if chain else None)].settings()
     warehouse = resources["clickhouse"].warehouse()
-    return LiveConsumer(resources["kafka"].publisher(), warehouse, live_datasets(settings.traces), settings)
+    return LiveConsumer(resources["kafka"].publisher(), warehouse, live_chain(resources, chain), settings)
 
 
-def consume(resources: dict, stop: threading.Event) -> None:
-    """The consumer, until `stop`; transient failures (broker, engine busy) are waited out, and a consumer
-    Kafka declared unusable is replaced by a new one."""
-    live, pause = None, 0.0
+def consume(resources: dict, stop: threading.Event, chains: tuple[RpcSettings | None, ...] = (None,)) -> None:
+    """The consumers of `chains` (the home chain's by default), in turns in this thread, until `stop`;
+    transient failures (broker, engine busy) are waited out per chain, and a consumer Kafka declared unusable
+    is replaced by a new one."""
+    consumers: dict[int, LiveConsumer | None] = dict.fromkeys(range(len(chains)))
+    pauses = dict.fromkeys(range(len(chains)), (0.0, 0.0))  # a chain's pause and when it ends
     try:
         while not stop.is_set():
-            try:
-                live = live or started(resources)
-                live.step()
-                pause = 0.0
-            except TransientError as exc:
-                pause = next_pause(pause)
-                log.warning("live consumer: %s; trying again in %.0f s", exc, pause)
-                if live is not None and live.broken:
-                    live.close()
-                    live = None
-                stop.wait(pause)
+            now = time.monotonic()
+            waiting = [pauses[n][1] - now for n in consumers if pauses[n][1] > now]
+            if len(waiting) == len(consumers):
+                stop.wait(min(waiting))
+                continue
+            for n, chain in enumerate(chains):
+                if pauses[n][1] > time.monotonic():
+                    continue
+                try:
+                    consumers[n] = consumers[n] or started(resources, chain)
+                    consumers[n].step()
+                    pauses[n] = (0.0, 0.0)
+                except TransientError as exc:
+                    pause = next_pause(pauses[n][0])
+                    pauses[n] = (pause, time.monotonic() + pause)
+                    label = consumers[n].live.label if consumers[n] else live_chain(resources, chain).label
+                    log.warning("live consumer: %s: %s; trying again in %.0f s", label, exc, pause)
+                    if consumers[n] is not None and consumers[n].broken:
+                        consumers[n].close()
+                        consumers[n] = None
     finally:
-        if live is not None:
-            live.close()
+        for live in consumers.values():
+            if live is not None:
+                live.close()
 
 
-def started(resources: dict) -> LiveConsumer:
-    live = consumer(resources)
+def started(resources: dict, chain: RpcSettings | None = None) -> LiveConsumer:
+    live = consumer(resources, chain)
     try:
         live.start()
     except BaseException:
@@ -73,10 +109,33 @@ def started(resources: dict) -> LiveConsumer:
     return live
 
 
+def follow_chains(resources: dict, stop: threading.Event, chains: tuple[RpcSettings, ...]) -> None:
+    """A follower per chain, each in a thread of its own (a slow or unreachable chain holds no other), until
+    `stop`; the first permanent failure stops them all and is raised, its chain named."""
+    failures: list[BaseException] = []
+
+    def follow_one(chain: RpcSettings) -> None:
+        try:
+            follow(resources, stop, chain=chain)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failures.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=follow_one, args=(chain,), name=f"follower-{chain.scope or 'home'}",
+                                daemon=True) for chain in chains]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def live_status(warehouse, datasets, head: int | None) -> dict[str, dict]:
-    """Per live dataset: the last block loaded, when, and how far behind the head it is."""
+    """Per live dataset of one chain (by its name unique across chains): the last block loaded, when, and how far
+    behind the head it is."""
     rows = warehouse.loads_status()
-    known = {d.name for d in datasets}
+    known = {d.qualified_name for d in datasets}
     status = {}
     for name, last, newest, loaded_at, head_then in rows:
         if name not in known:

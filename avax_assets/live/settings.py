@@ -8,7 +8,8 @@ from avax_assets.core.config import Settings, WebSocketUrl, setting
 
 
 class LiveSettings(Settings):
-    """The live path: a follower of the accepted head publishing to Kafka, a consumer loading ClickHouse."""
+    """The live path: a follower of the accepted head publishing to Kafka, a consumer loading ClickHouse. Each
+    chain of AVAX_CHAINS reads the same variables with its name after AVAX_ (AVAX_<NAME>_LIVE_…)."""
 
     poll_s: float = setting(0.5, "AVAX_LIVE_POLL_S", "Seconds between the follower's head polls (a newHeads "
                             "notice wakes it sooner).", ge=0.05, le=60)

@@ -12,7 +12,7 @@ Helicon (ACP-194) is the last executed one: receipts exist only up to it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import field
+from dataclasses import dataclass, field
 
 import msgspec
 import pyarrow as pa
@@ -21,7 +21,6 @@ from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRAN
 from avax_assets.core.schema import Dataset
 from avax_assets.tokens.decode import EVENTS as TRANSFER_EVENTS
 
-MANIFEST_TOPIC = "avalanche.live.43114"
 ORIGIN = ("origin", b"live")  # a header on every live message; the daily batch's messages have none
 TRANSFERS = tuple(event.dataset for event in TRANSFER_EVENTS)
 LIVE_DATASETS = (BLOCKS, TRANSACTIONS, LOGS, *TRANSFERS)
@@ -36,8 +35,47 @@ def next_pause(pause: float) -> float:
     return min(MAX_PAUSE_S, max(1.0, pause * 2))
 
 
-def live_datasets(traces: bool) -> tuple[Dataset, ...]:
-    return LIVE_DATASETS + (TRACED if traces else ())
+@dataclass(frozen=True)
+class LiveChain:
+    """One chain's live path, derived from the chain's id and name so that chains never share a topic, a
+    consumer group or a transactional id: its datasets (the chain family's, bound to the chain), its manifest
+    topic `avalanche.live.<chain id>` and request topic, and the names its Kafka clients take.
+
+    name           the configured chain's name (its variables' scope); None for the home chain
+    node_variable  the variable of its node's URL, for messages
+    """
+
+    chain_id: int
+    name: str | None = None
+    traces: bool = False
+    node_variable: str = "AVAX_RPC_URL"
+
+    @property
+    def manifest_topic(self) -> str:
+        return f"avalanche.live.{self.chain_id}"
+
+    @property
+    def request_topic(self) -> str:
+        return f"{self.manifest_topic}.requests"
+
+    @property
+    def one_partition_topics(self) -> tuple[str, ...]:
+        """Topics read in the order they were written."""
+        return self.manifest_topic, self.request_topic
+
+    @property
+    def datasets(self) -> tuple[Dataset, ...]:
+        prefix = (self.name,) if self.name else ()
+        return tuple(d.on(self.chain_id, prefix) for d in LIVE_DATASETS + (TRACED if self.traces else ()))
+
+    def named(self, base: str) -> str:
+        """A consumer group or transactional id of this chain's live path, from the one of the home chain's."""
+        return base if self.name is None else f"{base}.{self.name}"
+
+    @property
+    def label(self) -> str:
+        """How log lines name it."""
+        return f"chain {self.name} ({self.chain_id})" if self.name else f"chain {self.chain_id}"
 
 
 class Manifest(msgspec.Struct):

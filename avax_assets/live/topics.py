@@ -19,23 +19,20 @@ from confluent_kafka.admin import AdminClient
 
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.kafka import KafkaPublisher
-from avax_assets.core.schema import Dataset
-from avax_assets.live.rerequests import REQUEST_TOPIC
-from avax_assets.live.stream import MANIFEST_TOPIC
+from avax_assets.live.stream import LiveChain
 
-ONE_PARTITION = (MANIFEST_TOPIC, REQUEST_TOPIC)  # read in the order they were written
 RECREATE_COMMAND = "avax-assets live topics --recreate"
 
 
-def ensure_live_topics(publisher: KafkaPublisher, datasets: tuple[Dataset, ...]) -> None:
-    """Every topic of the live path exists with its partitions (SettingError when one made by someone else
-    has more than one where the live path needs one; SinkUnavailable when the broker does not answer)."""
+def ensure_live_topics(publisher: KafkaPublisher, live: LiveChain) -> None:
+    """Every topic of a chain's live path exists with its partitions (SettingError when one made by someone
+    else has more than one where the live path needs one; SinkUnavailable when the broker does not answer)."""
     try:
-        for dataset in datasets:
+        for dataset in live.datasets:
             publisher.ensure_topic(dataset.topic)
-        for topic in ONE_PARTITION:
+        for topic in live.one_partition_topics:
             publisher.ensure_topic(topic, partitions=1)
-        counts = partition_counts(publisher, ONE_PARTITION)
+        counts = partition_counts(publisher, live.one_partition_topics)
     except KafkaException as exc:
         raise SinkUnavailable(f"live: the live topics could not be listed or created ({exc}); brokers "
                               f"{publisher.servers}") from None
@@ -53,16 +50,16 @@ def partition_counts(publisher: KafkaPublisher, topics: tuple[str, ...]) -> dict
     return {topic: len(listed[topic].partitions) for topic in topics if topic in listed}
 
 
-def recreate_one_partition_topics(publisher: KafkaPublisher, datasets: tuple[Dataset, ...]) -> list[str]:
-    """The one-partition topics that have more, deleted and made again with one; the live topics made where
-    missing. Returns what it recreated, each with the partitions it had."""
+def recreate_one_partition_topics(publisher: KafkaPublisher, live: LiveChain) -> list[str]:
+    """A chain's one-partition topics that have more, deleted and made again with one; its live topics made
+    where missing. Returns what it recreated, each with the partitions it had."""
     admin = AdminClient(publisher.config)
-    wrong = {t: n for t, n in partition_counts(publisher, ONE_PARTITION).items() if n != 1}
+    wrong = {t: n for t, n in partition_counts(publisher, live.one_partition_topics).items() if n != 1}
     if wrong:
         for future in admin.delete_topics(list(wrong), operation_timeout=publisher.timeout_s).values():
             future.result(timeout=publisher.timeout_s)
         _wait_gone(publisher, tuple(wrong))
-    ensure_live_topics(publisher, datasets)
+    ensure_live_topics(publisher, live)
     return [f"{topic} (had {count} partitions)" for topic, count in wrong.items()]
 
 

@@ -38,6 +38,11 @@ class SettingsResource(dg.ConfigurableResource):
         """The model of this resource's values (secrets read from the environment where still EnvVars)."""
         return self.model.checked({name: _resolved(getattr(self, name)) for name in self.model.model_fields})
 
+    @classmethod
+    def key_of(cls, chain: str | None) -> str:
+        """Its resource key for a chain (`chain_key`)."""
+        return chain_key(cls, chain)
+
 
 class SettingsIOManager(dg.ConfigurableIOManager):
     """An IO manager whose settings fields are a Settings model's (its other fields are resources)."""

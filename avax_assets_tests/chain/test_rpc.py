@@ -164,6 +164,14 @@ def test_redact_url_keeps_only_scheme_host_port():
     assert redact_url("https://user:pw@rpc.example.com:8443/v1/KEY?token=x") == "https://rpc.example.com:8443"
 
 
+def test_a_url_ending_a_sentence_is_redacted_without_failing():
+    from avax_assets.core.http import redacted
+
+    said = "node http://127.0.0.1:18946: connection refused"
+    assert redacted(said) == said
+    assert redact_url("http://host:port-ish/x") == "http://host"
+
+
 @pytest.mark.parametrize("headers, expected", [
     ({"retry-after": "2.5"}, 2.5), ({"retry-after": "-5"}, 0.0), ({"retry-after": "soon"}, None),
     ({"retry-after": "99999"}, 300.0), ({}, None)])

@@ -15,6 +15,9 @@ from avax_assets_dev.local.sae_proxy import SaeProxy
 from avax_assets_tests.live.test_live import bench, wait_for  # noqa: F401 - the fixture
 
 
+MANIFEST = "avalanche.live.43114"  # the resources' home chain's
+
+
 def test_the_follower_follows_latest_the_last_executed_block(bench):  # noqa: F811 - the bench fixture, imported
     accepted = bench.mine(12)
     proxy = SaeProxy(bench.anvil.url, executed=accepted - 4, settled=accepted - 9)
@@ -24,11 +27,11 @@ def test_the_follower_follows_latest_the_last_executed_block(bench):  # noqa: F8
     follower = threading.Thread(target=live_services.follow, args=(resources, stop))
     follower.start()
     try:
-        assert wait_for(lambda: last_published_block(config, 10) == proxy.executed, follower.is_alive)
+        assert wait_for(lambda: last_published_block(config, 10, MANIFEST) == proxy.executed, follower.is_alive)
         # the head it saw: `latest`, past `finalized`, short of `pending`
-        assert last_manifest(config, 10).head == proxy.executed
+        assert last_manifest(config, 10, MANIFEST).head == proxy.executed
         proxy.move(executed=accepted, settled=accepted - 3)  # execution catches up with consensus
-        assert wait_for(lambda: last_published_block(config, 10) == accepted, follower.is_alive)
+        assert wait_for(lambda: last_published_block(config, 10, MANIFEST) == accepted, follower.is_alive)
     finally:
         stop.set()
         follower.join()

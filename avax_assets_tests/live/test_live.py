@@ -22,7 +22,7 @@ from avax_assets.live import sensor as live_sensor
 from avax_assets.live import services as live_services
 from avax_assets.core.clickhouse import LOADS_TABLE
 from avax_assets.live.follower import Follower, last_published_block, websocket_twin
-from avax_assets.live.stream import LIVE_DATASETS
+from avax_assets.live.stream import LIVE_DATASETS, LiveChain
 from avax_assets.catalogue import build_resources
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets_dev.devchain.generator import LiveMiner
@@ -32,6 +32,7 @@ from avax_assets_tests.conftest import TEST_HOME, service_port
 
 DAY = dt.date(2024, 7, 1)
 DAY_START = int(dt.datetime(2024, 7, 1, tzinfo=dt.timezone.utc).timestamp())
+C_CHAIN = LiveChain(43114)  # the bench's chain
 WAIT_S = 120  # the most any scenario waits for the live path to catch up (a bound, not a timing)
 
 
@@ -102,8 +103,9 @@ class LiveBench:
                 rows, keys = warehouse.client.query(
                     f"SELECT count(), uniqExact({key}) FROM {warehouse.qualified(dataset.table)}").result_rows[0]
                 assert rows == keys, f"{dataset.name}: {rows - keys} duplicate rows"
-                live = warehouse.client.query(f"SELECT sum(rows) FROM {warehouse.qualified(LOADS_TABLE)} WHERE "
-                                              "dataset = {d:String}", parameters={"d": dataset.name}).result_rows[0][0]
+                live = warehouse.client.query(
+                    f"SELECT sum(rows) FROM {warehouse.qualified(LOADS_TABLE)} WHERE dataset = {{d:String}}",
+                    parameters={"d": dataset.qualified_name}).result_rows[0][0]
                 assert live <= rows, f"{dataset.name}: the live path inserted {live - rows} rows twice (since merged)"
             hashes = [r[0] for r in warehouse.client.query(
                 f"SELECT block_hash FROM {warehouse.qualified('blocks')} ORDER BY block_number").result_rows]
@@ -133,7 +135,8 @@ def bench(stack, pipeline_env, tmp_path_factory):
 def test_new_blocks_reach_clickhouse_through_kafka_in_steps(bench):
     bench.mine(12)
     bench.follow()
-    assert last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10) == bench.head
+    assert last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10,
+                                C_CHAIN.manifest_topic) == bench.head
     live = bench.consume()
     assert live.progress.steps == -(-(bench.head + 1) // 5)  # blocks 0..head in Kafka transactions of 5 blocks
     assert live.progress.loaded_rows > 0 and live.progress.gaps == []
@@ -144,7 +147,7 @@ def test_a_step_delivered_twice_leaves_every_key_once(bench):
     settings = bench.resources["live"].settings()
     stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-twice")
     try:
-        follower = Follower(ChainReader(bench.rpc), stream, {}, settings)
+        follower = Follower(ChainReader(bench.rpc), stream, {}, settings, C_CHAIN)
         follower.publish_step(range(2, 7), bench.head)  # loaded already: below the checkpoints
         head = bench.mine(6)
         bench.follow()
@@ -311,7 +314,7 @@ def test_the_sensor_shows_the_live_path_in_dagster(bench):
     bench.follow()
     bench.consume()
     with dg.build_sensor_context(resources=bench.resources) as context:
-        result = live_sensor.live_progress(context)
+        result = live_sensor.live_sensor(bench.resources["rpc"].settings())(context)
     observed = {e.asset_key.path[-1]: e.metadata for e in result.asset_events}
     assert set(observed) == {f"clickhouse_{d.name}" for d in LIVE_DATASETS}
     blocks = observed["clickhouse_blocks"]
@@ -321,7 +324,7 @@ def test_the_sensor_shows_the_live_path_in_dagster(bench):
 def test_a_newheads_subscription_wakes_the_follower(bench):
     assert websocket_twin("https://api.avax.network/ext/bc/C/rpc") == "wss://api.avax.network/ext/bc/C/ws"
     stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-heads")
-    follower = Follower(ChainReader(bench.rpc), stream, {}, bench.resources["live"].settings())
+    follower = Follower(ChainReader(bench.rpc), stream, {}, bench.resources["live"].settings(), C_CHAIN)
     stop = threading.Event()
     try:
         assert follower.listen_for_heads(None, stop) is not None  # anvil serves WebSocket on its port
@@ -378,33 +381,35 @@ def tails(*services: LiveService) -> str:
 def publish_without_rows(bench, blocks: range):
     """Fault injection: a step as a broker that lost its rows keeps it, its manifest alone."""
     from avax_assets.live.follower import extract_step
-    from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN, encode_manifest, manifest_of
+    from avax_assets.live.stream import ORIGIN, encode_manifest, manifest_of
 
-    manifest = manifest_of(extract_step(ChainReader(bench.rpc), blocks, False), blocks, bench.head, time.time())
+    manifest = manifest_of(extract_step(ChainReader(bench.rpc), blocks, C_CHAIN), blocks, bench.head, time.time())
     assert sum(n for rows in manifest.rows.values() for n in rows.values()) > 0
     stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-lost")
     try:
-        stream.publish([], [ORIGIN], (MANIFEST_TOPIC, manifest.key, encode_manifest(manifest)), "a step without rows")
+        stream.publish([], [ORIGIN], (C_CHAIN.manifest_topic, manifest.key, encode_manifest(manifest)),
+                       "a step without rows")
     finally:
         stream.close()
     return manifest
 
 
 def published(bench) -> int | None:
-    return last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10)
+    return last_published_block({"bootstrap.servers": bench.env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}, 10,
+                                C_CHAIN.manifest_topic)
 
 
 def test_a_follower_refuses_to_resume_after_another_chains_steps(bench):
     """(Last: it leaves a foreign step in this module's broker.) Accepted blocks are final, so a step in
     Kafka whose last block's hash differs from the node's is of another chain, never resumed after."""
     from avax_assets.core.errors import SettingError
-    from avax_assets.live.stream import MANIFEST_TOPIC, ORIGIN, Manifest, encode_manifest
+    from avax_assets.live.stream import ORIGIN, Manifest, encode_manifest
 
     head = bench.head
     foreign = Manifest(head, head, head, 0, time.time(), {}, last_hash="0x" + "ab" * 32)
     stream = bench.resources["kafka"].publisher().stream("avax-assets.live.test-foreign")
     try:
-        stream.publish([], [ORIGIN], (MANIFEST_TOPIC, foreign.key, encode_manifest(foreign)), "a foreign step")
+        stream.publish([], [ORIGIN], (C_CHAIN.manifest_topic, foreign.key, encode_manifest(foreign)), "a foreign step")
     finally:
         stream.close()
     with pytest.raises(SettingError, match=f"up to block {head} with hash 0xabab.*another chain"):

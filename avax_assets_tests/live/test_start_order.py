@@ -21,13 +21,15 @@ from avax_assets.catalogue import build_resources
 from avax_assets.core.errors import SettingError
 from avax_assets.live import services as live_services
 from avax_assets.live.follower import last_manifest
-from avax_assets.live.stream import LIVE_DATASETS, MANIFEST_TOPIC
-from avax_assets.live.topics import RECREATE_COMMAND, ONE_PARTITION
+from avax_assets.live.stream import LIVE_DATASETS, LiveChain
+from avax_assets.live.topics import RECREATE_COMMAND
 from avax_assets_dev.local.services import Kafka, LiveService
 from avax_assets_tests.conftest import REPO, TEST_HOME, service_port
 from avax_assets_tests.live.test_live import bench, tails, wait_for, wait_until_loaded  # noqa: F401 - the fixture
 
 HOME = TEST_HOME / "live-order"
+C_CHAIN = LiveChain(43114)
+MANIFEST_TOPIC, ONE_PARTITION = C_CHAIN.manifest_topic, C_CHAIN.one_partition_topics
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_the_follower_first_or_both_at_once_on_a_fresh_broker_load_the_blocks(be
 def test_a_manifest_topic_made_with_the_broker_default_is_refused_naming_the_command_that_fixes_it(fresh):
     config = fresh.resources["kafka"].client_config()
     # the project's own metadata requests never make a topic, whatever the broker does by default
-    assert last_manifest(config, 10) is None
+    assert last_manifest(config, 10, MANIFEST_TOPIC) is None
     AdminClient(config).list_topics(MANIFEST_TOPIC, timeout=10)
     assert topics_of(fresh) == {}
     AdminClient({"bootstrap.servers": config["bootstrap.servers"]}).list_topics(MANIFEST_TOPIC, timeout=10)

@@ -264,9 +264,9 @@ def test_after_the_demo_every_local_partition_is_filled_and_its_runs_are_the_nam
                                                                                        demo_filled):
     runs, partitioned = demo_filled
     days = [day.isoformat() for day in DEVCHAIN.dates]
-    # tall enough that the catalog renders every asset's row (it draws only the rows in view)
-    # wide enough for the longest names (clickhouse_teleporter_…), tall enough for many rows at once
-    page = browser.new_page(viewport={"width": 2400, "height": min(100 * len(partitioned), 6000)})
+    # wide enough for the longest names (clickhouse_teleporter_…); tall enough that the catalog draws every row
+    # at once (it draws only the rows in view, 64 px each, and loads the statuses of those drawn)
+    page = browser.new_page(viewport={"width": 2400, "height": min(72 * (len(partitioned) + 40), 12_000)})
     page.set_default_timeout(60_000)
     page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.dispatch_event("click"))
     try:
@@ -302,18 +302,23 @@ def named(shown: str, assets: list[str]) -> str | None:
 
 def catalog_statuses(page, assets: list[str], filled: str) -> dict[str, str]:
     """Each asset's status in the catalog (its row's last five lines), once every one reads `filled`, or as it
-    is after 60 s (the statuses load a few rows at a time)."""
+    is after 240 s. The statuses of the rows in view load a few at a time ("—" until then): the table is
+    scrolled on only once every row in view has its status."""
     deadline, statuses, turn = time.monotonic() + 240, {}, 0
     page.mouse.move(800, 500)  # over the table: the wheel scrolls it
     while time.monotonic() < deadline:
-        rows = page.locator("[class*='VirtualizedTable_row']").all_inner_texts()
-        for lines in (row.split("\n") for row in rows):
+        loading = False
+        for lines in (row.split("\n") for row in page.locator("[class*='VirtualizedTable_row']").all_inner_texts()):
             name = named(lines[0], assets)
-            if name and (name not in statuses or "—" not in lines[-5]):  # "—": its status not loaded yet
+            if name and "—" in lines[-5]:
+                loading = True
+                statuses.setdefault(name, " ".join(lines[-5:]))
+            elif name:
                 statuses[name] = " ".join(lines[-5:])
         if len(statuses) == len(assets) and all(status == filled for status in statuses.values()):
             break
-        turn += 1  # rows beyond the window are drawn once scrolled to: down the table, then from the top again
-        page.mouse.wheel(0, -100_000 if turn % 4 == 0 else 1500)
+        if not loading:  # rows beyond the window are drawn once scrolled to: down the table, then from the top
+            turn += 1
+            page.mouse.wheel(0, -100_000 if turn % 4 == 0 else 1500)
         time.sleep(1)
     return {name: statuses.get(name, "(no row)") for name in assets}
