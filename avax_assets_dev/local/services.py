@@ -512,7 +512,9 @@ class LocalStack:
                                    lambda: ["--rpc-url", self.anvil.url])
         self.atomic = FixtureServer("atomic", self.atomic_port, self.home, "avax_assets_dev.local.atomic_proxy",
                                     lambda: ["--upstream", self.anvil.url])
-        live_environment = lambda: {**self.environment(), "AVAX_HOME": str(self.home)}  # noqa: E731
+        # the live path follows every chain the stack serves (the L1 too, once the fixtures run)
+        live_environment = lambda: {**self.environment(with_fixtures=self.fixtures_running()),  # noqa: E731
+                                    "AVAX_HOME": str(self.home)}
         self.follower = LiveService("follower", self.home, "follow", live_environment)
         self.consumer = LiveService("consumer", self.home, "consume", live_environment)
 
