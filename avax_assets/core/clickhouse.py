@@ -171,8 +171,20 @@ def loads_table(records: list[tuple]) -> pa.Table:
 # An INSERT … SELECT squashes what it reads into blocks of up to ~1M rows, each sorted in memory and
 # written as one part: memory would grow with the partition. Reading and inserting 8,192 rows at a time,
 # on one thread, keeps it near flat (measured: benchmarks/chain_pipeline.py); the day's parts merge later.
+# The Parquet reader would otherwise read ahead up to 4 GiB of row groups on two parsing threads, and
+# s3() download on four: measured at a tenth of a mainnet day, the transactions' load peaked 250 MB above
+# its start and the logs' 460 MB, with these 150 and 110 (benchmarks/mainnet_day.py). pread: file() would
+# map the whole object into the process.
 INSERT_SELECT_SETTINGS = {"max_threads": 1, "input_format_parquet_max_block_size": 8192, "max_block_size": 8192,
-                          "min_insert_block_size_rows": 8192, "min_insert_block_size_bytes": 8 * 2**20}
+                          "min_insert_block_size_rows": 8192, "min_insert_block_size_bytes": 8 * 2**20,
+                          "max_parsing_threads": 1, "max_download_threads": 1,
+                          "input_format_parquet_memory_high_watermark": 64 * 2**20,
+                          "storage_file_read_method": "pread"}
+# The embedded engine's tables merge a day's parts (8,192 rows each, see above) in the background of this
+# process. A horizontal merge reads every column of up to 100 parts at once (460 MB for a tenth of a
+# day's logs); a vertical one the key columns, then one column at a time (140 MB).
+EMBEDDED_TABLE_SETTINGS = "vertical_merge_algorithm_min_rows_to_activate = 1, " \
+                          "vertical_merge_algorithm_min_columns_to_activate = 1"
 
 STAGING = "__staging_"
 # Called with the staging table of a load before it is swapped in; raises to refuse it.
@@ -279,6 +291,8 @@ class ClickHouseWarehouse:
         self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         self.client.command(create_table_sql(dataset, self.database))
         self._check_structure(dataset)
+        if isinstance(self.client, EmbeddedClient):  # also for a table made before the setting
+            self.client.command(f"ALTER TABLE {self.qualified(dataset.table)} MODIFY SETTING {EMBEDDED_TABLE_SETTINGS}")
         self.drop_stale_staging(dataset)
         self._ready.add(dataset.table)
 
@@ -374,6 +388,10 @@ class ClickHouseWarehouse:
                                     parameters=dataset.partition_parameters(day))
         finally:
             self.client.command(f"DROP TABLE IF EXISTS {staging}")
+            if isinstance(self.client, EmbeddedClient):
+                # the engine's allocator keeps what a load freed (measured: 150-250 MB a load, and growing
+                # from load to load); handing it back takes ~10 ms of CPU
+                self.client.command("SYSTEM JEMALLOC PURGE")
         return staged  # what the partition now holds: REPLACE PARTITION swaps the staged part in whole
 
     def append(self, dataset: Dataset, batch: pa.RecordBatch) -> int:

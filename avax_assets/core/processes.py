@@ -1,10 +1,13 @@
 """Processes: whether one is still running (to tell a killed process's leftovers from live ones), when it
 started (so a pid taken again by a later process is not mistaken for it), a child that ends when its
-parent is killed, and a process asked to stop (SIGTERM, SIGHUP) that cleans up first, as on Ctrl-C."""
+parent is killed, a process asked to stop (SIGTERM, SIGHUP) that cleans up first, as on Ctrl-C, and memory
+handed back between steps."""
 
 from __future__ import annotations
 
 import _thread
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
 
 
 def process_alive(pid: int) -> bool:
@@ -98,3 +102,14 @@ def not_interrupted() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def hand_back_freed_memory() -> None:
+    """Return to the system what the allocators keep of freed memory: Arrow's pool, and glibc's arenas (one per
+    thread that allocated). Between steps of one process (the in-process executor) the next step is another
+    dataset's: measured after a tenth of a mainnet day's extraction, 150-400 MB that no object held any more."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if hasattr(_LIBC, "malloc_trim"):  # glibc only
+        _LIBC.malloc_trim(0)

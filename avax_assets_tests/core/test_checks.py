@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from avax_assets.catalogue import Catalogue
+from avax_assets.core import audits
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.chain.datasets import LOGS, TRANSACTIONS
 from avax_assets.core.audits import Loaded, adjacent_days_contiguous, audits_for, gate
@@ -43,9 +44,12 @@ def batch(numbers) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([block(n) for n in numbers], schema=BLOCKS.source_schema)
 
 
-@pytest.fixture
-def embedded(chdb_path):
-    """The session's embedded ClickHouse, no service needed."""
+@pytest.fixture(params=["whole day", "a slice per key"])
+def embedded(chdb_path, request, monkeypatch):
+    """The session's embedded ClickHouse, no service needed; the audits run over the whole day at once, and
+    in slices of one key each (as a day larger than audits.SLICE_ROWS is): the same verdicts either way."""
+    if request.param == "a slice per key":
+        monkeypatch.setattr(audits, "SLICE_ROWS", 1)
     return chdb_client(str(chdb_path))
 
 
