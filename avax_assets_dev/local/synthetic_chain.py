@@ -515,7 +515,8 @@ def _create(make: BlockMaker, sender: str) -> Tx:
         if make.rng.random() < 0.5 else []
     gas = 53_000 + 200 * size
     make.tally["contract_creations"] += 1
-    frame = make.frame("CREATE", sender, contract, init, gas + 50_000, gas, output=init[:2 + size])
+    deployed = init[:2 + 2 * (size // 2)]  # the code it leaves: the first half of its init code, whole bytes
+    frame = make.frame("CREATE", sender, contract, init, gas + 50_000, gas, output=deployed)
     return Tx(None, 0, init, gas, logs, frame, contract=contract)
 
 

@@ -117,11 +117,12 @@ def test_a_day_has_mainnet_density():
 
 def test_traces_pass_their_proof_with_every_frame_the_generator_made(served):
     spec, chain, url = served
-    blocks = range(spec.first_height, spec.first_height + 5)
+    blocks = range(spec.first_height, spec.first_height + 30)  # contract creations among them
     with JsonRpcClient(RpcSettings(url=url)) as client:
         proven = extract_internal_transactions(ChainReader(client), blocks, Scope(INTERNAL_TRANSACTIONS, DAY))
     frames = proven.batches[INTERNAL_TRANSACTIONS.name]
     made = sum((chain.render(n, traced=True).tally for n in blocks), Counter())
+    assert made["contract_creations"] > 2
     assert frames.num_rows == made["internal_transactions"]
     top = frames.filter(pc.equal(frames.column("depth"), 0))
     assert top.num_rows == made["transactions"]
