@@ -4,6 +4,8 @@
   ours   the internal transactions' extraction as its Dagster step makes it: each chunk's headers, receipts and
          callTracer traces (debug_traceBlockByNumber), flattened into frames, proven, spooled to Parquet
   raw    the same calls in the same batches, --concurrency requests in flight, bodies read but not parsed
+  parsed the raw loop with every body decoded from JSON (msgspec, as our client decodes them): the floor of
+         any extraction in Python, beside the bytes-only one
 
 The node makes a block's trace on first request and keeps it (here every trace of the day: --cache-blocks is
 set from the day), so after the warm-up both sides read the same answers from memory; its CPU seconds are
@@ -27,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import msgspec
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -58,8 +61,9 @@ def ours(url: str, day: str, blocks: BlockRange, settings: RpcSettings) -> int:
     return spooled.rows
 
 
-def raw(url: str, blocks: BlockRange, settings: RpcSettings) -> int:
-    """The same calls, batched as the step batches them, `settings.concurrency` in flight; their bytes."""
+def raw(url: str, blocks: BlockRange, settings: RpcSettings, parse: bool = False) -> int:
+    """The same calls, batched as the step batches them, `settings.concurrency` in flight; their bytes (each
+    body decoded from JSON too, with `parse`)."""
     requests = []
     for chunk in blocks.chunks(settings.chunk_blocks):
         calls = [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
@@ -70,7 +74,10 @@ def raw(url: str, blocks: BlockRange, settings: RpcSettings) -> int:
 
     def post(batch: list) -> int:
         body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(batch)]
-        return len(http.post(url, json=body).content)
+        content = http.post(url, json=body).content
+        if parse:
+            msgspec.json.decode(content)
+        return len(content)
 
     with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=settings.concurrency)) as http, \
             ThreadPoolExecutor(settings.concurrency) as pool:
@@ -79,24 +86,26 @@ def raw(url: str, blocks: BlockRange, settings: RpcSettings) -> int:
 
 def compare(node: Node, settings: RpcSettings, repeats: int) -> dict:
     blocks, day = day_blocks(node.spec), node.spec.start.isoformat()
-    seconds: dict[str, list] = {"ours": [], "raw": []}
-    cpu: dict[str, list] = {"ours": [], "raw": []}
-    node_cpu: dict[str, list] = {"ours": [], "raw": []}
+    names = ("ours", "raw", "parsed")
+    seconds: dict[str, list] = {name: [] for name in names}
+    cpu: dict[str, list] = {name: [] for name in names}
+    node_cpu: dict[str, list] = {name: [] for name in names}
     size = 0
     for round_ in range(repeats):
-        for name in (("ours", "raw") if round_ % 2 == 0 else ("raw", "ours")):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
             mine, served, started = own_cpu(), node.cpu(), time.perf_counter()
             if name == "ours":
                 ours(node.url, day, blocks, settings)
             else:
-                size = raw(node.url, blocks, settings)
+                size = raw(node.url, blocks, settings, parse=name == "parsed")
             seconds[name].append(round(time.perf_counter() - started, 2))
             cpu[name].append(round(own_cpu() - mine, 2))
             node_cpu[name].append(round(node.cpu() - served, 2))
             print(f"  concurrency {settings.concurrency} round {round_ + 1} {name:4} {seconds[name][-1]:7.2f} s, "
                   f"{cpu[name][-1]:6.2f} CPU-s (node {node_cpu[name][-1]:.2f})", flush=True)
     median = {name: statistics.median(s) for name, s in seconds.items()}
-    return {"ratio": round(median["ours"] / median["raw"], 3), "seconds": seconds, "cpu_s": cpu,
+    return {"ratio": round(median["ours"] / median["raw"], 3),
+            "ratio_to_parsed": round(median["ours"] / median["parsed"], 3), "seconds": seconds, "cpu_s": cpu,
             "node_cpu_s": node_cpu, "answer_mb": round(size / 2**20, 1)}
 
 
@@ -130,8 +139,9 @@ def main() -> None:
     merge_results(results)
     for concurrency, figures in by_concurrency.items():
         medians = {name: statistics.median(s) for name, s in figures["seconds"].items()}
-        print(f"concurrency {concurrency}: ours ÷ raw {figures['ratio']} (target ≤ 1.15), ours {medians['ours']} s, "
-              f"raw {medians['raw']} s")
+        print(f"concurrency {concurrency}: ours ÷ raw {figures['ratio']} (target ≤ 1.15), ÷ parsed "
+              f"{figures['ratio_to_parsed']}; ours {medians['ours']} s, raw {medians['raw']} s, parsed "
+              f"{medians['parsed']} s")
     print("written to benchmarks/results/scale.json")
 
 

@@ -7,9 +7,7 @@ ancestor. The top frame's gas used comes from the receipt (some nodes' callTrace
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 from avax_assets.chain import fields as f
 from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
@@ -51,7 +49,7 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
 def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from, to, value, gas, gas_used,
                input_data: str, output: str, error, reverted: bool) -> dict:
     """One call frame's row; a bad value names the frame (its trace address) beside the field."""
-    with _naming_frame(path):
+    try:  # not a context manager: this runs once per frame, millions of times a day
         if not isinstance(call_type, str):
             raise BadField("type", "is missing" if call_type is None else f"is not text: {str(call_type)[:80]!r}")
         input_hex = f.data(input_data or "0x", "input")
@@ -71,12 +69,6 @@ def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from
             "error": error,
             "reverted": int(reverted),
         }
-
-
-@contextmanager
-def _naming_frame(path: tuple[int, ...]) -> Iterator[None]:
-    try:
-        yield
     except BadField as bad:
         raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
 
