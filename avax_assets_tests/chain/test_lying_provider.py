@@ -28,6 +28,7 @@ from avax_assets.core.lake import Lake
 from avax_assets.chain.settings import RpcSettings
 from avax_assets.core.lake import S3Settings
 from avax_assets.live.follower import extract_step
+from avax_assets.live.stream import LiveChain
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 from avax_assets.tokens.decode import TRANSFER
@@ -38,6 +39,7 @@ DAY = "2024-06-02"
 CHAIN = Catalogue().scope("chain")
 STEP = ["blocks", "transactions", "logs", "clickhouse_blocks", "clickhouse_transactions", "clickhouse_logs"]
 DATASETS = (BLOCKS, TRANSACTIONS, LOGS)
+C_CHAIN = LiveChain(43114)  # the live path of the devchain's chain
 KEY = "k3y-0f-the-provider"  # in the provider URL's path and query: never in a message
 
 
@@ -273,16 +275,16 @@ def test_the_live_followers_step_is_refused_while_the_provider_lies(node, proxy,
     with JsonRpcClient(RpcSettings(url=proxy.url)) as client:
         reader = ChainReader(client)
         proxy.lie("duplicate-receipts", node.target)
-        with pytest.raises(ProviderInconsistency, match=f"partition live blocks {step.start}..{step.stop - 1}: "
-                                                        f"block {node.target}: .* receipts for the"):
-            extract_step(reader, step, traces=False)
+        with pytest.raises(ProviderInconsistency, match=f"partition live blocks {step.start}..{step.stop - 1} of "
+                                                        f"{C_CHAIN.label}: block {node.target}: .* receipts for the"):
+            extract_step(reader, step, C_CHAIN)
         proxy.honest()
         elsewhere = HashChain(last_hash="0x" + "ee" * 32)  # the last step Kafka holds ended on another hash
         with pytest.raises(ProviderInconsistency, match=f"block {step.start}: parentHash is .*, but block "
                                                         f"{step.start - 1}'s hash was 0x(ee){{32}}"):
-            extract_step(reader, step, traces=False, chain=elsewhere)
+            extract_step(reader, step, C_CHAIN, chain=elsewhere)
         before = rpc(stack.anvil.url, "eth_getBlockByNumber", [hex(step.start - 1), False])["hash"]
-        got = extract_step(reader, step, traces=False, chain=HashChain(last_hash=before))
+        got = extract_step(reader, step, C_CHAIN, chain=HashChain(last_hash=before))
     with JsonRpcClient(RpcSettings(url=stack.anvil.url)) as client:
-        direct = extract_step(ChainReader(client), step, traces=False)
+        direct = extract_step(ChainReader(client), step, C_CHAIN)
     assert [(d.name, b.to_pylist()) for d, b in got] == [(d.name, b.to_pylist()) for d, b in direct]
