@@ -217,7 +217,9 @@ class Backfill:
                 load.append(os.getloadavg()[0])
                 runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
                 done = {r.tags["dagster/partition"] for r in runs if r.status == dg.DagsterRunStatus.SUCCESS}
-                if self.kill_after is not None and killed is None and len(done) >= self.kill_after * len(self.days):
+                in_flight = [r for r in runs if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
+                if self.kill_after is not None and killed is None and len(done) >= self.kill_after * len(self.days) \
+                        and in_flight:  # killed while runs are at work, not between them
                     killed = self._kill_and_resume(runs, done)
                 if len(done) == len(self.days):
                     return killed
