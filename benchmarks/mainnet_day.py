@@ -49,6 +49,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from node_headroom import (HOME, NODE_PORT, RESULTS, Node, add_rpc_arguments, cpu_seconds, day_blocks,  # noqa: E402
                            measure_headroom, ours_extract, own_cpu, rpc_settings)
 
+# the figures of the other scale benchmarks (backfill.py, traces.py) in results/scale.json, kept as they are;
+# the rest is this benchmark's, written again whole (a key is there only when this run measured it)
+OTHERS = ("backfill", "backfill_days_per_hour", "traces", "traces_vs_raw_fast_node")
+
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
 from avax_assets_dev.local.synthetic_chain import ChainSpec  # noqa: E402
 
@@ -380,8 +384,9 @@ def main() -> None:
     results.update(headroom)
     if args.scale < 1:
         results["projection"] = projection(day, baseline)
+    kept = {k: v for k, v in (json.loads(RESULTS.read_text()) if RESULTS.exists() else {}).items() if k in OTHERS}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    RESULTS.write_text(json.dumps({**kept, **results}, indent=1) + "\n")
     report(results)
 
 
