@@ -6,6 +6,9 @@ node goes down holds nothing of the other."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -18,7 +21,7 @@ from avax_assets.core.clickhouse import LOADS_TABLE
 from avax_assets.live.stream import LiveChain
 from avax_assets_dev.devchain.generator import LiveMiner
 from avax_assets_dev.local.services import Anvil, LiveService
-from avax_assets_tests.conftest import TEST_HOME, service_port
+from avax_assets_tests.conftest import REPO, TEST_HOME, service_port
 from avax_assets_tests.live.test_live import DAY_START, bench, tails, wait_for  # noqa: F401 - the fixture
 
 HOME = TEST_HOME / "live-chains"
@@ -104,6 +107,13 @@ def test_one_follower_and_one_consumer_load_two_chains_each_as_its_own(bench, tw
         topics = AdminClient({"bootstrap.servers": env["AVAX_KAFKA_BOOTSTRAP_SERVERS"]}).list_topics(timeout=10).topics
         for live in (L1, C_CHAIN):  # topics of each chain's own
             assert {live.manifest_topic, live.request_topic, *(d.topic for d in live.datasets)} <= set(topics)
+
+        status = subprocess.run([sys.executable, "-m", "avax_assets.cli", "live", "status"], cwd=REPO,
+                                env={**os.environ, **env, "PYTHONWARNINGS": "ignore"}, capture_output=True, text=True,
+                                timeout=300)
+        assert status.returncode == 0, status.stderr
+        shown = {tuple(line.split()[:3]) for line in status.stdout.splitlines()}
+        assert {(L1.name, str(L1.chain_id), "blocks"), ("home", "43114", "blocks")} <= shown, status.stdout
 
         anvil.stop()  # the L1's node goes down: the C-Chain goes on
         bench.mine(3)
