@@ -92,10 +92,9 @@ def _in_slice(column: str, slice_: int, slices: int) -> str:
     return "1" if slices == 1 else f"cityHash64({checked_identifier(column)}) % {slices} = {slice_}"
 
 
-def _over_slices(loaded: Loaded, sql: str, column: str, slices: int) -> tuple:
-    """`sql` (one row of counts) run once per slice of `column`, `{slice}` in it replaced by the slice's
-    condition; its columns added up."""
-    rows = [_query_one(loaded, sql.replace("{slice}", _in_slice(column, i, slices))) for i in range(slices)]
+def _over_slices(loaded: Loaded, sql_of: Callable[[str], str], column: str, slices: int) -> tuple:
+    """The query `sql_of(condition)` (one row of counts) run once per slice of `column`, its columns added up."""
+    rows = [_query_one(loaded, sql_of(_in_slice(column, i, slices))) for i in range(slices)]
     return tuple(sum(column_) for column_ in zip(*rows, strict=True))
 
 
@@ -107,7 +106,8 @@ def _day_rows(loaded: Loaded, dataset: Dataset) -> int:
 def unique_keys(loaded: Loaded) -> AuditResult:
     """No two rows of the partition share the natural key (counted on the rows as inserted, before any merge)."""
     key = _columns(loaded.dataset.key_in_chain)  # the partition holds one chain
-    rows, distinct = _over_slices(loaded, f"SELECT count(), uniqExact({key}) FROM {_partition(loaded)} AND {{slice}}",
+    rows, distinct = _over_slices(loaded, lambda rows: f"SELECT count(), uniqExact({key}) FROM {_partition(loaded)} "
+                                                       f"AND {rows}",
                                   loaded.dataset.key_in_chain[0], _slices(loaded.parquet_rows))
     metadata = {"rows": rows, "duplicate_keys": rows - distinct}
     if rows == distinct:
@@ -169,14 +169,16 @@ def _parent(loaded: Loaded) -> tuple[Dataset, str]:
 def joins_parent(loaded: Loaded) -> AuditResult:
     """Every row joins a row of its parent dataset on the same day (in the parent's loaded table)."""
     parent, on = _parent(loaded)
-    orphans_of = f"{_partition(loaded)} AND ({on}) NOT IN (SELECT {on} FROM {_loaded_partition(loaded, parent)})"
-    orphans, = _over_slices(loaded, f"SELECT count() FROM {_partition(loaded)} AND {{slice}} AND ({on}) NOT IN "
-                                     f"(SELECT {on} FROM {_loaded_partition(loaded, parent)} AND {{slice}})",
+    def orphans_of(rows: str) -> str:  # `rows`: a slice's condition, on the rows and their parents alike
+        return (f"{_partition(loaded)} AND {rows} AND ({on}) NOT IN "
+                f"(SELECT {on} FROM {_loaded_partition(loaded, parent)} AND {rows})")
+
+    orphans, = _over_slices(loaded, lambda rows: f"SELECT count() FROM {orphans_of(rows)}",
                             loaded.dataset.parent.on[0], _slices(_day_rows(loaded, parent)))  # the parent's keys held
     metadata = {"parent": parent.name, "rows_without_parent": orphans}
     if not orphans:
         return AuditResult(True, metadata)
-    missing = _rows(loaded, f"SELECT DISTINCT {on} FROM {orphans_of} ORDER BY {on} LIMIT {SAMPLES}")
+    missing = _rows(loaded, f"SELECT DISTINCT {on} FROM {orphans_of('1')} ORDER BY {on} LIMIT {SAMPLES}")
     detail = f"{orphans} rows without a {parent.name} row, e.g. {_keys(loaded.dataset.parent.on, missing)}"
     return AuditResult(False, {**metadata, "offending_keys": detail}, detail)
 
@@ -186,20 +188,20 @@ def parent_counts_match(loaded: Loaded) -> AuditResult:
     (the Data API serves no logs count) is reported as unchecked."""
     parent, on = _parent(loaded)
     count_column = checked_identifier(loaded.dataset.parent.count_column)
-    joined = (f"(SELECT {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)}) AS p "
-              f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} GROUP BY {on}) AS c USING ({on})")
-    sliced = (f"(SELECT {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)} AND {{slice}}) AS p "
-              f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} AND {{slice}} GROUP BY {on}) AS c "
-              f"USING ({on})")
+    def joined(rows: str) -> str:  # `rows`: a slice's condition, on the parents and their rows alike
+        return (f"(SELECT {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)} AND {rows}) AS p "
+                f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} AND {rows} GROUP BY {on}) AS c "
+                f"USING ({on})")
+
     mismatched, unchecked = _over_slices(
-        loaded, f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), countIf(p.expected IS NULL) "
-                f"FROM {sliced}", loaded.dataset.parent.on[0],
-        _slices(max(_day_rows(loaded, parent), loaded.parquet_rows)))
+        loaded, lambda rows: f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), "
+                             f"countIf(p.expected IS NULL) FROM {joined(rows)}",
+        loaded.dataset.parent.on[0], _slices(max(_day_rows(loaded, parent), loaded.parquet_rows)))
     metadata = {"parent": parent.name, "count_column": count_column, "parents_with_wrong_count": mismatched,
                 "parents_without_count": unchecked}
     if not mismatched:
         return AuditResult(True, metadata)
-    wrong = _rows(loaded, f"SELECT {on}, p.expected, c.actual FROM {joined} WHERE p.expected IS NOT NULL AND "
+    wrong = _rows(loaded, f"SELECT {on}, p.expected, c.actual FROM {joined('1')} WHERE p.expected IS NOT NULL AND "
                           f"p.expected != c.actual ORDER BY {on} LIMIT {SAMPLES}")
     width = len(loaded.dataset.parent.on)
     detail = (f"{mismatched} {parent.name} rows whose {count_column} differs from their {loaded.dataset.name} rows, "
