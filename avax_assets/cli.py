@@ -303,12 +303,11 @@ def live_status(resources: dict, chains: tuple) -> int:
     from avax_assets.chain.resources import ChainRpcResource
     from avax_assets.live import services as live_services
 
-    rows = []
+    rows, warehouse = [], resources["clickhouse"].warehouse()
     for chain in chains:
         live = live_services.live_chain(resources, chain)
         with resources[ChainRpcResource.key_of(chain.scope)].reader() as reader:
             head = reader.latest_block()
-        warehouse = resources["clickhouse"].warehouse()
         try:
             status = live_services.live_status(warehouse, live.datasets, head)
         except Exception:  # noqa: BLE001 - the table is made by the consumer's first start

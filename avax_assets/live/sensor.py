@@ -31,7 +31,7 @@ def live_sensor(chain: RpcSettings) -> dg.SensorDefinition:
     def live_progress(context: dg.SensorEvaluationContext, **_resources):  # called directly, Dagster passes them too
         live: LiveResource = getattr(context.resources, live_key)
         rpc: ChainRpcResource = getattr(context.resources, rpc_key)
-        datasets = LiveChain(chain.chain_id, chain.scope, live.traces).datasets
+        datasets = LiveChain.of(chain, live.traces).datasets
         clickhouse = context.resources.clickhouse.model_copy(update={"chdb_lock_wait_s": SENSOR_LOCK_WAIT_S})
         try:
             with rpc.reader() as reader:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.settings import RpcSettings
@@ -14,26 +16,38 @@ from avax_assets.live.consumer import LiveConsumer
 from avax_assets.live.follower import Follower
 from avax_assets.live.resources import LiveResource
 from avax_assets.live.rerequests import Requests
+from avax_assets.live.settings import LiveSettings
 from avax_assets.live.stream import LiveChain, next_pause
 
 log = logging.getLogger(__name__)
 
 
-def live_chain(resources: dict, chain: RpcSettings | None = None) -> LiveChain:
-    """A chain's live path (the home chain's when `chain` is None), with its resources' settings."""
-    live = resources[LiveResource.key_of(chain.scope if chain else None)].settings()
+class ChainLive(NamedTuple):
+    """A chain's settings, its live settings and its live path, from the resources."""
+
+    chain: RpcSettings
+    settings: LiveSettings
+    live: LiveChain
+
+
+def chain_live(resources: dict, chain: RpcSettings | None = None) -> ChainLive:
+    """A chain's (the home chain's when `chain` is None) live settings and live path."""
     if chain is None:
-        chain = resources["rpc"].settings()
-    return LiveChain(chain.chain_id, chain.scope, live.traces, chain.variable("url"))
+        chain = resources[ChainRpcResource.key].settings()
+    settings = resources[LiveResource.key_of(chain.scope)].settings()
+    return ChainLive(chain, settings, LiveChain.of(chain, settings.traces))
+
+
+def live_chain(resources: dict, chain: RpcSettings | None = None) -> LiveChain:
+    """A chain's live path (the home chain's when `chain` is None)."""
+    return chain_live(resources, chain).live
 
 
 def follow(resources: dict, stop: threading.Event, until_block: int | None = None,
            chain: RpcSettings | None = None) -> None:
     """A chain's follower (the home chain's when `chain` is None), until `stop` (or `until_block`): built from
     the same resources as the assets."""
-    scope = chain.scope if chain else None
-    settings = resources[LiveResource.key_of(scope)].settings()
-    live = live_chain(resources, chain)
+    chain, settings, live = chain_live(resources, chain)
     kafka = resources["kafka"].settings()
     publisher = kafka.publisher()
     stream = publisher.stream(f"avax-assets.live-follower.{live.named(settings.group_id)}")
@@ -43,7 +57,7 @@ def follow(resources: dict, stop: threading.Event, until_block: int | None = Non
     try:
         while not stop.is_set():
             try:  # a node down when the follower starts is waited for (it starts in any order)
-                with resources[ChainRpcResource.key_of(scope)].reader() as reader:
+                with resources[ChainRpcResource.key_of(chain.scope)].reader() as reader:
                     follower = Follower(reader, stream, kafka.client_config(), settings, live, requests=requests)
                     follower.listen_for_heads(settings.websocket_url, listening)
                     follower.run(stop, until_block)
@@ -60,43 +74,48 @@ def follow(resources: dict, stop: threading.Event, until_block: int | None = Non
 
 def consumer(resources: dict, chain: RpcSettings | None = None) -> LiveConsumer:
     """A chain's consumer (the home chain's when `chain` is None)."""
-    settings = resources[LiveResource.key_of(chain.scope if chain else None)].settings()
-    warehouse = resources["clickhouse"].warehouse()
-    return LiveConsumer(resources["kafka"].publisher(), warehouse, live_chain(resources, chain), settings)
+    of_chain = chain_live(resources, chain)
+    return LiveConsumer(resources["kafka"].publisher(), resources["clickhouse"].warehouse(), of_chain.live,
+                        of_chain.settings)
+
+
+@dataclass
+class _Turn:
+    """One chain's consumer in `consume`: made when first needed, again after Kafka declared it unusable."""
+
+    chain: RpcSettings | None
+    label: str
+    consumer: LiveConsumer | None = None
+    pause: float = 0.0
+    until: float = 0.0  # no step before (monotonic seconds)
 
 
 def consume(resources: dict, stop: threading.Event, chains: tuple[RpcSettings | None, ...] = (None,)) -> None:
     """The consumers of `chains` (the home chain's by default), in turns in this thread, until `stop`;
     transient failures (broker, engine busy) are waited out per chain, and a consumer Kafka declared unusable
     is replaced by a new one."""
-    consumers: dict[int, LiveConsumer | None] = dict.fromkeys(range(len(chains)))
-    pauses = dict.fromkeys(range(len(chains)), (0.0, 0.0))  # a chain's pause and when it ends
+    turns = [_Turn(chain, live_chain(resources, chain).label) for chain in chains]
     try:
         while not stop.is_set():
-            now = time.monotonic()
-            waiting = [pauses[n][1] - now for n in consumers if pauses[n][1] > now]
-            if len(waiting) == len(consumers):
-                stop.wait(min(waiting))
-                continue
-            for n, chain in enumerate(chains):
-                if pauses[n][1] > time.monotonic():
-                    continue
+            due = [turn for turn in turns if turn.until <= time.monotonic()]
+            if not due:
+                stop.wait(min(turn.until for turn in turns) - time.monotonic())
+            for turn in due:
                 try:
-                    consumers[n] = consumers[n] or started(resources, chain)
-                    consumers[n].step()
-                    pauses[n] = (0.0, 0.0)
+                    turn.consumer = turn.consumer or started(resources, turn.chain)
+                    turn.consumer.step()
+                    turn.pause = turn.until = 0.0
                 except TransientError as exc:
-                    pause = next_pause(pauses[n][0])
-                    pauses[n] = (pause, time.monotonic() + pause)
-                    label = consumers[n].live.label if consumers[n] else live_chain(resources, chain).label
-                    log.warning("live consumer: %s: %s; trying again in %.0f s", label, exc, pause)
-                    if consumers[n] is not None and consumers[n].broken:
-                        consumers[n].close()
-                        consumers[n] = None
+                    turn.pause = next_pause(turn.pause)
+                    turn.until = time.monotonic() + turn.pause
+                    log.warning("live consumer: %s: %s; trying again in %.0f s", turn.label, exc, turn.pause)
+                    if turn.consumer is not None and turn.consumer.broken:
+                        turn.consumer.close()
+                        turn.consumer = None
     finally:
-        for live in consumers.values():
-            if live is not None:
-                live.close()
+        for turn in turns:
+            if turn.consumer is not None:
+                turn.consumer.close()
 
 
 def started(resources: dict, chain: RpcSettings | None = None) -> LiveConsumer:

@@ -18,6 +18,7 @@ import msgspec
 import pyarrow as pa
 
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS
+from avax_assets.chain.settings import RpcSettings
 from avax_assets.core.schema import Dataset
 from avax_assets.tokens.decode import EVENTS as TRANSFER_EVENTS
 
@@ -49,6 +50,11 @@ class LiveChain:
     name: str | None = None
     traces: bool = False
     node_variable: str = "AVAX_RPC_URL"
+
+    @classmethod
+    def of(cls, chain: RpcSettings, traces: bool) -> LiveChain:
+        """The live path of a configured chain."""
+        return cls(chain.chain_id, chain.scope, traces, chain.variable("url"))
 
     @property
     def manifest_topic(self) -> str:
