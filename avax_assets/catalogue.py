@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 
@@ -21,8 +21,9 @@ from avax_assets.chain.resources import ChainRpcResource
 from avax_assets.chain.settings import ChainsSettings, RpcSettings, Vm
 from avax_assets.core.clickhouse import quoted
 from avax_assets.core.errors import SettingError
-from avax_assets.core.schema import Dataset, View
+from avax_assets.core.schema import CHAIN_ID, Dataset, View
 from avax_assets.events import assets as events
+from avax_assets.events.datasets import WAVAX, WRAPPED_NATIVE_EVENTS
 from avax_assets.live.resources import LiveResource
 from avax_assets.live.sensor import live_sensor
 from avax_assets.orchestration import configured
@@ -41,6 +42,7 @@ from avax_assets.orchestration.partitions import Partitions
 from avax_assets.orchestration.schedules import (
     catch_up_sensor,
     daily_schedule,
+    job_day_config,
     transient_retry,
 )
 from avax_assets.subgraphs import assets as subgraphs
@@ -109,12 +111,24 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict:
 
 def chain_assets(chain: RpcSettings) -> tuple[tuple[DatasetAsset, ...], tuple[JointAsset, ...]]:
     """A configured chain's assets (the chain scope's, bound to it): internal transactions only from a node that
-    traces, atomic transactions only on a C-Chain (coreth)."""
+    traces, atomic transactions only on a C-Chain (coreth), the wrapped native token's events from the chain's
+    own (its setting; the C-Chain's WAVAX on chain 43114), none without one."""
     on = OnChain(chain.scope, chain.chain_id)
+    wrapped = chain.wrapped_native or (WAVAX if chain.chain_id == CHAIN_ID else None)
     left_out = {*([] if chain.serves_traces else [INTERNAL_TRANSACTIONS.name]),
-                *([] if chain.vm is Vm.coreth else [a.dataset.name for a in primary.ATOMIC_ASSETS])}
-    specs = tuple(spec.on_chain(on) for spec in SCOPES["chain"] if spec.dataset.name not in left_out)
+                *([] if chain.vm is Vm.coreth else [a.dataset.name for a in primary.ATOMIC_ASSETS]),
+                *([] if wrapped else [e.dataset.name for e in WRAPPED_NATIVE_EVENTS])}
+    own = {e.dataset.name: events.event_asset(e.emitted_by((wrapped,))) for e in WRAPPED_NATIVE_EVENTS} \
+        if wrapped else {}
+    specs = tuple(without_inputs(own.get(spec.dataset.name, spec), left_out).on_chain(on) for spec in SCOPES["chain"]
+                  if spec.dataset.name not in left_out)
     return specs, tuple(joint.on_chain(on) for joint in JOINTS["chain"])
+
+
+def without_inputs(spec: DatasetAsset, left_out: set[str]) -> DatasetAsset:
+    """The asset without the inputs a chain does not have (tokens read what the chain's datasets hold)."""
+    kept = tuple(d for d in spec.inputs if d.name not in left_out)
+    return spec if kept == spec.inputs else replace(spec, inputs=kept)
 
 
 def chain_scope(chain: RpcSettings) -> str:
@@ -208,12 +222,20 @@ class Catalogue:
     def load_of(self, dataset: Dataset) -> dg.AssetsDefinition:
         return next(a for loads in self.loads.values() for a in loads if a.key == load_key(dataset))
 
+    def days_of(self, job: DailyJob) -> dg.PartitionsDefinition:
+        """The days a daily job's assets are partitioned by (one partitioning per job)."""
+        return next(a.partitions_def for a in self.scope(job.scope) if a.partitions_def is not None)
+
     def job(self, job: DailyJob, retry: dg.RetryPolicy | None = None) -> dg.UnresolvedAssetJobDefinition:
         assets = self.scope(job.scope)
         # the step RetryPolicy retries transient failures; a run retry (instance run_retries) is for a crashed
         # run worker only, on every deployment, whatever its instance config says
+        # a run of several days (metrics' backfill policy) has no one day to tag, and Dagster takes no
+        # partitioned config for its job
+        one_day_runs = all(a.backfill_policy is None or a.backfill_policy.max_partitions_per_run == 1 for a in assets)
         return dg.define_asset_job(job.name, op_retry_policy=retry or transient_retry(),
                                    selection=dg.AssetSelection.assets(*assets), description=job.description,
+                                   config=job_day_config(job.name, self.days_of(job)) if one_day_runs else None,
                                    tags={"dagster/retry_on_asset_or_op_failure": "false"})
 
     def definitions(self, resources: dict, executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:

@@ -10,6 +10,7 @@
     uv run avax-assets pools [list]                             # pools: limits, the runs holding them
     uv run avax-assets pools free-dead                          # give back the slots of killed runs
     uv run avax-assets pools apply [--production]               # pool limits on $DAGSTER_HOME's instance
+    uv run avax-assets backfill --job chain_daily --from 2024-06-02 --to 2024-06-03   # queued for the daemon
 
 `materialize` runs assets in one process on the instance of DAGSTER_HOME, after checking the names and
 the partition (an unknown one gets the valid range and the variable that moves it, not a traceback); a bar
@@ -26,6 +27,7 @@ holds it only while a query runs, so loads and the live consumer go on between q
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -35,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from avax_assets.core.errors import AvaxError, SettingError
+from avax_assets.core.errors import AvaxError, SettingError, TransientError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -111,6 +113,9 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
 
     if not verbose:
         warnings.simplefilter("ignore")
+        # a retry's warning is said again by the failure line, if it comes to one: quiet until then (the
+        # other warnings, e.g. waiting for the embedded engine, still show)
+        logging.getLogger("avax_assets.core.http").setLevel(logging.ERROR)
     import dagster as dg
 
     from avax_assets.catalogue import Catalogue, build_resources
@@ -178,10 +183,66 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
     for line in row_summary(result.get_asset_materialization_events()):
         print(line)
     if not result.success:
-        say(f"{failure_line(result)} (the whole log: run {result.run_id} in the Dagster UI, "
+        say(f"{failure_line(result, partition)} (the whole log: run {result.run_id} in the Dagster UI, "
             "bash deployments/local/ui.sh, or --verbose)")
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
     return 0 if result.success else 1
+
+
+DAEMON_FRESH_S = 120  # a daemon heartbeat this recent: one is running to launch the queued runs
+
+
+def backfill(job: str, first: str, last: str) -> int:
+    """A daily job's days `first`..`last` queued on the project's instance, one run per day (or per the job's
+    backfill policy), as `dagster job backfill` does it; the daemon (ui.sh, or dagster-daemon) launches them."""
+    import subprocess
+    import time
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import dagster as dg
+
+    from avax_assets.catalogue import Catalogue
+    from avax_assets.orchestration.configured import ensure_dagster_home, partition_settings
+    from avax_assets.orchestration.partitions import Partitions
+
+    def say(line: str) -> None:
+        print(f"avax-assets backfill: {line}", file=sys.stderr, flush=True)
+
+    try:
+        home = ensure_dagster_home()
+        partitions = Partitions.from_settings(partition_settings())
+        catalogue = Catalogue(partitions)
+        jobs = {daily.name: daily for daily in catalogue.jobs}
+        if job not in jobs:
+            raise SettingError(f"no daily job named {job}{_did_you_mean([job], jobs)} (the jobs: {', '.join(jobs)})")
+        days = catalogue.days_of(jobs[job])
+        for day in (first, last):
+            partitions.check_key(job, days, day)
+        if last < first:
+            raise SettingError(f"--to {last} is before --from {first}")
+    except AvaxError as exc:
+        say(str(exc))
+        return 2
+    # the code location as the daemon knows it (the project's workspace.yaml names it), else the module
+    workspace = next((p for p in (Path("workspace.yaml"), Path(home) / "workspace.yaml") if p.is_file()), None)
+    location = ["-w", str(workspace)] if workspace else ["-m", "avax_assets.definitions"]
+    # DAGSTER_HOME: set in this process's environment by ensure_dagster_home, inherited
+    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "dagster", "job", "backfill", *location,
+                           "-j", job, "--from", first, "--to", last, "--noprompt"], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+        say(f"dagster refused the backfill: {said[-1] if said else f'exit status {done.returncode}'}")
+        return 1
+    launched = re.search(r"Launched backfill job `([^`]+)`", done.stdout)
+    print(f"backfill {launched.group(1) if launched else '(no id said)'}: {job} {first}..{last} queued on the "
+          f"instance in {home} (the UI: Overview → Backfills)")
+    with dg.DagsterInstance.get() as instance:
+        beats = instance.get_daemon_heartbeats().values()
+    if not any(time.time() - beat.timestamp < DAEMON_FRESH_S for beat in beats):
+        say("no Dagster daemon is running, so the runs wait in the queue: start one with "
+            "bash deployments/local/ui.sh (or uv run dagster-daemon run -w workspace.yaml)")
+    return 0
 
 
 def progress_bar(console) -> Progress:
@@ -209,17 +270,19 @@ def _label(partition: str | None) -> str:
 ERROR_CLASS = re.compile(r"^avax_assets[.\w]*: ")  # the project's errors say what happened without their class
 
 
-def failure_line(result) -> str:
-    """The first failed step's error (or failed blocking check) in one line: what the project's errors say
-    (the cause, the dataset and partition, the setting to change)."""
-    for event in result.all_events:
-        if event.is_step_failure:
-            data = event.step_failure_data
-            said = data.user_failure_data.description if data.user_failure_data else None
-            error = data.error
-            text = said or (error.cause.message if error and error.cause else error.message if error else "")
-            first = ERROR_CLASS.sub("", (text.strip().splitlines() or ["(no message)"])[0])
-            return f"{event.step_key} failed: {first}"
+def failure_line(result, partition: str | None = None) -> str:
+    """The first failed step's error (or failed blocking check) in one line, with the partition: what the
+    project's errors say (the cause, the dataset, the setting to change); how many other steps failed."""
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if failures:
+        data = failures[0].step_failure_data
+        said = data.user_failure_data.description if data.user_failure_data else None
+        error = data.error
+        text = said or (error.cause.message if error and error.cause else error.message if error else "")
+        first = ERROR_CLASS.sub("", (text.strip().splitlines() or ["(no message)"])[0])
+        others = f" ({len(failures) - 1} other step{'s' * (len(failures) > 2)} failed too)" if len(failures) > 1 \
+            else ""
+        return f"{failures[0].step_key}{_label(partition)} failed: {first}{others}"
     failed_checks = [e.event_specific_data for e in result.all_events
                      if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
     if failed_checks:
@@ -259,7 +322,10 @@ def live(service: str, ready_file: str | None, recreate: bool = False, chain: st
     import warnings
 
     warnings.simplefilter("ignore")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    # a service logs what it does; a one-shot command (status, topics) says only its answer or its failure
+    running = service in ("follow", "consume")
+    logging.basicConfig(level=logging.INFO if running else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
     from avax_assets.core.http import Scrubbing
 
     for handler in logging.getLogger().handlers:
@@ -278,13 +344,19 @@ def live(service: str, ready_file: str | None, recreate: bool = False, chain: st
             return live_topics(resources, chains, recreate)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
+        from avax_assets.core.processes import bound_the_allocators
+
+        bound_the_allocators()  # a service runs for days: what it frees goes back, as in a run's steps
         if service == "follow":
             live_services.follow_chains(resources, stop, chains)
         else:
             live_services.consume(resources, stop, chains)
         return 0
     except AvaxError as exc:
-        print(f"avax-assets live {service}: {exc}", file=sys.stderr)
+        from avax_assets.orchestration.configured import no_local_stack_hint
+
+        hint = no_local_stack_hint() if isinstance(exc, TransientError) else ""
+        print(f"avax-assets live {service}: {exc}{hint}", file=sys.stderr)
         return 1
 
 
@@ -462,6 +534,13 @@ def main(argv: list[str] | None = None) -> None:
   avax-assets pools apply --production   # rpc 4, avacloud 1, thegraph 2, clickhouse 4""")
     pool.add_argument("action", nargs="?", default="list", choices=["list", "free-dead", "apply"])
     pool.add_argument("--production", action="store_true", help="the production limits (else the local ones)")
+    fill = command(commands, "backfill", "queue a daily job's days on the project's instance, for its daemon to "
+                   "run (the UI shows them under Backfills)", """examples:
+  avax-assets backfill --job chain_daily --from 2024-06-02 --to 2024-06-03
+  avax-assets backfill --job metrics_daily --from 2024-05-01 --to 2024-05-31   # 31 days in one run""")
+    fill.add_argument("--job", required=True, help="a daily job: chain_daily, network_daily, metrics_daily, …")
+    fill.add_argument("--from", dest="first", required=True, help="the first UTC day, YYYY-MM-DD")
+    fill.add_argument("--to", dest="last", required=True, help="the last UTC day, YYYY-MM-DD")
     args = parser.parse_args(argv)
     if args.command in ("datasets", "settings", "cluster-ddl"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
@@ -477,6 +556,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(cluster_ddl(args.cluster, args.database))
     if args.command == "pools":
         raise SystemExit(pools(args.action, args.production))
+    if args.command == "backfill":
+        raise SystemExit(backfill(args.job, args.first, args.last))
     raise SystemExit(materialize(args.select, args.partition, args.verbose))
 
 

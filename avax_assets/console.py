@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from avax_assets.core.clickhouse import ClickHouseWarehouse
+from avax_assets.core.clickhouse import ClickHouseWarehouse, without_comments
 
 # --format → ClickHouse output format
 FORMATS = {"table": "PrettyCompactMonoBlock", "csv": "CSVWithNames", "tsv": "TSVWithNames", "json": "JSONEachRow",
@@ -37,24 +37,38 @@ EXAMPLES = """examples:
 
 
 def split_statements(text: str) -> tuple[list[str], str]:
-    """The statements `text` completes (each ended by a `;` outside quotes), and what is left unfinished."""
-    done, start, quote = [], 0, None
-    for i, char in enumerate(text):
+    """The statements `text` completes (each ended by a `;` outside quotes and comments), and what is left
+    unfinished."""
+    done, start, i, quote = [], 0, 0, None
+    while i < len(text):
+        char = text[i]
         if quote:
             quote = None if char == quote else quote
+        elif text.startswith("--", i):
+            i = _end_of(text, "\n", i)
+            continue
+        elif text.startswith("/*", i):
+            i = _end_of(text, "*/", i)
+            continue
         elif char in "'\"`":
             quote = char
         elif char == ";":
             done.append(text[start:i].strip())
             start = i + 1
-    return [s for s in done if s], text[start:].strip()
+        i += 1
+    return [s for s in done if without_comments(s)], text[start:].strip()
+
+
+def _end_of(text: str, closing: str, start: int) -> int:
+    end = text.find(closing, start + 2)
+    return len(text) if end < 0 else end + len(closing)
 
 
 def statements(text: str) -> Iterator[str]:
     """Every statement of `text`, the last one with or without its `;`."""
     done, rest = split_statements(text)
     yield from done
-    if rest:
+    if without_comments(rest):
         yield rest
 
 
@@ -77,7 +91,8 @@ class Console:
         return 0
 
     def prompt(self, history: Path) -> int:
-        """Statements read at the prompt until Ctrl-D (or `exit`)."""
+        """Statements read at the prompt until Ctrl-D (or `exit`). Piped statements stop at the first that
+        fails, with status 1 (as clickhouse-client's do); at a terminal the prompt goes on."""
         typed = sys.stdin.isatty()  # piped statements get no banner and no prompts
         readline = _readline(history) if typed else None
         if typed:
@@ -101,12 +116,16 @@ class Console:
             pending = [rest] if rest else []
             for statement in done:
                 try:
-                    self.answer(statement)
+                    failed = self.answer(statement)
                 except KeyboardInterrupt:
                     self.err("cancelled")
                     break
+                if failed and not typed:
+                    return 1
         if readline:
             readline.write_history_file(str(history))
+        if pending and not typed:  # a last statement without its `;`
+            return self.answer(pending[0])
         return 0
 
 

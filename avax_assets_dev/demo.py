@@ -133,7 +133,7 @@ def forget_another_chains_data(stack: LocalStack, devchains) -> None:
         lake = Lake(os.environ["AVAX_LAKE_ROOT"], S3Settings(os.environ["AVAX_S3_ENDPOINT_URL"],
                                                              os.environ["AVAX_S3_ACCESS_KEY_ID"],
                                                              os.environ["AVAX_S3_SECRET_ACCESS_KEY"]))
-        for path in lake.fs.ls(lake.bucket, refresh=True):
+        for path in lake.fs.ls(lake.bucket, refresh=True) if lake.fs.exists(lake.bucket) else ():
             lake.fs.rm(path, recursive=True)
         _delete_topics(f"127.0.0.1:{stack.kafka.port}")
         console.print("the devchain is not the one the tables were built from: emptied the demo's ClickHouse, lake "

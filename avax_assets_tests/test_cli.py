@@ -65,3 +65,60 @@ def test_a_failing_run_says_why_in_one_line_naming_the_setting(tmp_path):
     assert done.returncode == 1, output
     assert "AVAX_KAFKA_BOOTSTRAP_SERVERS" in output and "Traceback" not in output
     assert len(output.strip().splitlines()) <= 10, output
+
+
+def test_backfill_queues_a_jobs_days_on_the_instance_found_without_exports(tmp_path):
+    """No DAGSTER_HOME exported: the instance is the directory's dagster.yaml (as after the demo); a wrong job
+    or day is one line naming the valid ones; with no daemon the runs wait queued, and the command says so."""
+    import dagster as dg
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AVAX_", "DAGSTER_"))},
+           "AVAX_HOME": str(tmp_path / "home"), "AVAX_ENV_FILE": "", "AVAX_CHAIN_START_DATE": "2024-06-01",
+           "AVAX_CHAIN_END_DATE": "2024-06-05", "PYTHONWARNINGS": "ignore"}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\nrun_coordinator:\n  module: "
+                                           "dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n")
+
+    def backfill(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "avax_assets.cli", "backfill", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    wrong = backfill("--job", "chain_dayly", "--from", "2024-06-02", "--to", "2024-06-03")
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "chain_daily" in wrong.stderr
+    outside = backfill("--job", "chain_daily", "--from", "2024-06-02", "--to", "2024-07-03")
+    assert outside.returncode == 2 and "AVAX_CHAIN_END_DATE" in outside.stderr, outside.stderr
+    done = backfill("--job", "chain_daily", "--from", "2024-06-02", "--to", "2024-06-03")
+    assert done.returncode == 0, done.stderr
+    assert "no Dagster daemon is running" in done.stderr and "Traceback" not in done.stderr
+    backfill_id = done.stdout.split("backfill ")[1].split(":")[0]
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+    assert sorted((r.job_name, r.tags["dagster/partition"], r.status) for r in runs) == [
+        ("chain_daily", day, dg.DagsterRunStatus.QUEUED) for day in ("2024-06-02", "2024-06-03")]
+
+
+def test_sinks_out_of_reach_on_a_fresh_clone_say_how_to_start_the_local_stack(tmp_path, monkeypatch):
+    from avax_assets.orchestration.configured import no_local_stack_hint
+
+    for name in ("AVAX_ENV_FILE", "AVAX_KAFKA_BOOTSTRAP_SERVERS", "AVAX_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AVAX_HOME", str(tmp_path))
+    assert "bash deployments/local/services.sh up" in no_local_stack_hint()
+    (tmp_path / "local.env").write_text("AVAX_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9\n")
+    assert no_local_stack_hint() == ""  # a stack was started here: its addresses are what failed
+    (tmp_path / "local.env").unlink()
+    monkeypatch.setenv("AVAX_KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
+    assert no_local_stack_hint() == ""  # pointed elsewhere on purpose
+
+
+def test_a_run_whose_node_is_not_there_says_so_in_a_few_lines_naming_the_url_setting(pipeline_env, tmp_path):
+    """The local stack up (its broker and object store reached), the node's URL wrong: the failure names
+    AVAX_RPC_URL in at most 10 lines, no traceback."""
+    env = {**os.environ, "AVAX_RPC_URL": "http://127.0.0.1:9", "DAGSTER_HOME": str(tmp_path), "AVAX_ENV_FILE": "",
+           "AVAX_HOME": str(tmp_path / "home"), "AVAX_CHAIN_START_DATE": "2024-06-01",
+           "AVAX_RPC_MAX_ATTEMPTS": "2", "PYTHONWARNINGS": "ignore"}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run([sys.executable, "-m", "avax_assets.cli", "materialize", "--select", "blocks",
+                           "--partition", "2024-06-02"], env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "AVAX_RPC_URL" in output and "Traceback" not in output, output
+    assert len(output.strip().splitlines()) <= 10, output

@@ -53,12 +53,16 @@ def test_json_keeps_256_bit_integers_exact_and_parquet_is_parquet(home):
 
 
 def test_the_prompt_reads_statements_over_lines_keeps_a_history_and_ends_with_ctrl_d(home):
-    typed = "SELECT\n  count() AS n\nFROM blocks;\nSELECT 'a;b' AS s; SELECT no_such_column FROM blocks;\n"
+    typed = "SELECT\n  count() AS n\nFROM blocks;\n-- the hash; with a comment first\nSELECT 'a;b' AS s;\n" \
+            "SELECT no_such_column FROM blocks; SELECT 'not reached';\n"
     done = sql(home, stdin=typed)
     out, err = done.stdout.decode(), done.stderr.decode()
-    assert done.returncode == 0 and "a;b" in out and "│ 1 │" in out  # count() of the one row
+    assert "a;b" in out and "│ 1 │" in out  # count() of the one row; the statement after a comment has its rows
     assert err.count("error:") == 1 and "no_such_column" in err and "Traceback" not in err
-    assert "avax :)" not in out  # piped: no prompts in the answer
+    # piped: no prompts in the answer, and the first failure ends it with status 1 (as clickhouse-client)
+    assert "avax :)" not in out and "not reached" not in out and done.returncode == 1
+    last = sql(home, stdin="SELECT 'no semicolon at the end'")
+    assert last.returncode == 0 and "no semicolon at the end" in last.stdout.decode()
 
 
 def test_an_error_is_one_line_and_fails_the_command(home):
@@ -71,6 +75,8 @@ def test_an_error_is_one_line_and_fails_the_command(home):
     ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"], ""),
     ("SELECT ';' AS s;\nSELECT", ["SELECT ';' AS s"], "SELECT"),
     (";;", [], ""),
+    ("-- a; comment\nSELECT 1; /* b; */ SELECT 2;", ["-- a; comment\nSELECT 1", "/* b; */ SELECT 2"], ""),
+    ("SELECT 1; -- the end", ["SELECT 1"], "-- the end"),
 ])
 def test_statements_end_at_a_semicolon_outside_quotes(text, done, rest):
     assert split_statements(text) == (done, rest)

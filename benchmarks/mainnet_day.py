@@ -79,7 +79,7 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), own_cpu(), rss_mb(), directory_bytes(self.spool_dir)))
+            self.samples.append((time.time(), own_cpu(), rss_mb(), directory_bytes(self.spool_dir), rss_mb("RssAnon")))
             self._stop.wait(SAMPLE_S)
 
     def __enter__(self) -> Sampler:
@@ -89,7 +89,7 @@ class Sampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.samples.append((time.time(), own_cpu(), rss_mb(), directory_bytes(self.spool_dir)))
+        self.samples.append((time.time(), own_cpu(), rss_mb(), directory_bytes(self.spool_dir), rss_mb("RssAnon")))
 
     def cpu_at(self, when: float) -> float:
         """CPU seconds at `when`, interpolated between the samples around it."""
@@ -99,8 +99,10 @@ class Sampler:
             return before[1]
         return before[1] + (after[1] - before[1]) * (when - before[0]) / (after[0] - before[0])
 
-    def peak_rss_between(self, start: float, end: float) -> float:
-        return max((s[2] for s in self.samples if start <= s[0] <= end), default=0.0)
+    def peak_rss_between(self, start: float, end: float, anonymous: bool = False) -> float:
+        """The highest resident memory sampled in the interval; `anonymous`: without the mapped files (the
+        libraries' code, chDB's ~220 MB of it)."""
+        return max((s[4 if anonymous else 2] for s in self.samples if start <= s[0] <= end), default=0.0)
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -168,6 +170,7 @@ def run_day(scale: float) -> None:
     print(json.dumps({
         "scale": scale, "blocks": spec.blocks_per_day, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
         "peak_rss_mb": round(rss_mb("VmHWM"), 1), "rss_before_run_mb": round(started_rss, 1),
+        "peak_anonymous_mb": round(max(s[4] for s in sampler.samples), 1),
         "spool_peak_mb": round(max(s[3] for s in sampler.samples) / 2**20, 1),
         "lake_mb": round(lake_bytes(lake) / 2**20, 1),
         "rows": rows, "rows_total": sum(rows.values()),
@@ -199,7 +202,8 @@ def step_figures(instance, run_id: str, sampler: Sampler, intervals: list) -> di
                          "cpu_s": round(sampler.cpu_at(end) - sampler.cpu_at(start), 2),
                          "parquet_to_s3_cpu_s": round(sum(i[3] for i in inside if i[0] == "parquet → S3"), 2),
                          "kafka_cpu_s": round(sum(i[3] for i in inside if i[0] == "Kafka"), 2),
-                         "peak_rss_mb": round(sampler.peak_rss_between(start, end), 1)}
+                         "peak_rss_mb": round(sampler.peak_rss_between(start, end), 1),
+                         "peak_anonymous_mb": round(sampler.peak_rss_between(start, end, anonymous=True), 1)}
     return figures
 
 
@@ -304,7 +308,8 @@ def against_cryo(node: Node, settings, repeats: int) -> dict:
             cpu["node"].append(round(node.cpu() - node_cpu, 2))
             print(f"  round {round_ + 1} {name:5} {seconds[name][-1]:7.2f} s, {cpu[name][-1]:6.2f} CPU-s", flush=True)
     return {"vs_cryo_fast_node": round(statistics.median(seconds["ours"]) / statistics.median(seconds["cryo"]), 3),
-            "cryo": {"version": "0.3.2", "side_venv": state, "scale": node.spec.scale, "blocks": blocks.count,
+            "cryo": {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "version": "0.3.2",
+                     "side_venv": state, "scale": node.spec.scale, "blocks": blocks.count,
                      "seconds": seconds, "cpu_s": cpu,
                      "cpu_ratio": round(statistics.median(cpu["ours"]) / statistics.median(cpu["cryo"]), 3),
                      "rows": {"ours": ours_rows, "cryo": cryo_rows}, "same_rows": ours_rows == cryo_rows}}
@@ -343,7 +348,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="the day's blocks as a fraction of mainnet's")
     parser.add_argument("--baseline", type=float, default=0.1, help="the smaller day memory is compared with")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of ours vs cryo and of the headroom")
-    parser.add_argument("--no-cryo", action="store_true", help="leave out the comparison with cryo")
+    parser.add_argument("--no-cryo", action="store_true", help="leave out the comparison with cryo (the last "
+                        "one's figures are kept in the results)")
     parser.add_argument("--run-day", type=float, help=argparse.SUPPRESS)
     add_rpc_arguments(parser)
     args = parser.parse_args()
@@ -384,7 +390,9 @@ def main() -> None:
     results.update(headroom)
     if args.scale < 1:
         results["projection"] = projection(day, baseline)
-    kept = {k: v for k, v in (json.loads(RESULTS.read_text()) if RESULTS.exists() else {}).items() if k in OTHERS}
+    # --no-cryo keeps the last comparison's figures (their time in cryo.at): extraction alone, the same code
+    others = OTHERS + (("vs_cryo_fast_node", "cryo") if args.no_cryo else ())
+    kept = {k: v for k, v in (json.loads(RESULTS.read_text()) if RESULTS.exists() else {}).items() if k in others}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({**kept, **results}, indent=1) + "\n")
     report(results)

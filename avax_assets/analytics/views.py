@@ -11,7 +11,7 @@ from avax_assets.core.schema import View
 from avax_assets.events.datasets import DEX_POOLS, LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V3_SWAP
 from avax_assets.primary.datasets import (ATOMIC_INPUTS_OUTPUTS, ATOMIC_TRANSACTIONS, P_CHAIN_BLOCKS, P_CHAIN_REWARDS,
                                           P_CHAIN_TRANSACTIONS, P_CHAIN_UTXOS)
-from avax_assets.primary.ids import AVAX_ASSET, C_CHAIN, P_CHAIN, X_CHAIN
+from avax_assets.primary.ids import AVAX_ASSET, C_CHAINS, P_CHAIN, X_CHAINS
 from avax_assets.tokens.datasets import ERC20_TRANSFERS
 from avax_assets.tokens.metadata import TOKENS
 
@@ -66,11 +66,17 @@ STAKING_TYPES = ("'AddValidatorTx', 'AddPermissionlessValidatorTx', 'AddAutoRene
                  "'AddDelegatorTx', 'AddPermissionlessDelegatorTx'")
 L1_TYPES = ("'ConvertSubnetToL1Tx', 'RegisterL1ValidatorTx', 'SetL1ValidatorWeightTx', 'IncreaseL1ValidatorBalanceTx', "
             "'DisableL1ValidatorTx'")
-CHAIN_NAMES = f"multiIf({{id}} = '{C_CHAIN}', 'C', {{id}} = '{P_CHAIN}', 'P', {{id}} = '{X_CHAIN}', 'X', {{id}})"
+def _any_of(ids: dict[int, str]) -> str:
+    """SQL: the ids of one chain (or asset) on every network, as a list for IN: they never collide."""
+    return f"({', '.join(repr(value) for value in ids.values())})"
+
+
+C_CHAIN_IDS, X_CHAIN_IDS, AVAX_ASSET_IDS = _any_of(C_CHAINS), _any_of(X_CHAINS), _any_of(AVAX_ASSET)
+CHAIN_NAMES = f"multiIf({{id}} IN {C_CHAIN_IDS}, 'C', {{id}} = '{P_CHAIN}', 'P', {{id}} IN {X_CHAIN_IDS}, 'X', {{id}})"
 
 
 def chain_name(column: str) -> str:
-    """SQL: the primary network's chains by letter (mainnet ids), any other blockchain by its id."""
+    """SQL: the primary network's chains by letter (on mainnet and Fuji), any other blockchain by its id."""
     return CHAIN_NAMES.format(id=column)
 
 
@@ -91,11 +97,11 @@ CROSSINGS = f"""
         UNION ALL
         SELECT 'sent', 'P→C', utxo_id, transaction_id, block_timestamp, asset_id, amount
         FROM {{db}}.{P_CHAIN_UTXOS.table}
-        WHERE direction = 'produced' AND consumed_on_blockchain_id = '{C_CHAIN}'
+        WHERE direction = 'produced' AND consumed_on_blockchain_id IN {C_CHAIN_IDS}
         UNION ALL
         SELECT 'received', 'C→P', utxo_id, transaction_id, block_timestamp, asset_id, amount
         FROM {{db}}.{P_CHAIN_UTXOS.table}
-        WHERE direction = 'consumed' AND created_on_blockchain_id = '{C_CHAIN}'"""
+        WHERE direction = 'consumed' AND created_on_blockchain_id IN {C_CHAIN_IDS}"""
 
 PRIMARY_NETWORK_VIEWS = (
     View(
@@ -164,7 +170,7 @@ PRIMARY_NETWORK_VIEWS = (
                sumIf(amount, side = 'sent') AS sent_navax, countIf(side = 'received') AS utxos_received,
                sumIf(amount, side = 'received') AS received_navax
         FROM ({CROSSINGS})
-        WHERE asset_id = '{AVAX_ASSET[1]}'
+        WHERE asset_id IN {AVAX_ASSET_IDS}
         GROUP BY day, corridor
         """,
     ),

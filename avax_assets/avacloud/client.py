@@ -25,8 +25,9 @@ from urllib.parse import quote
 
 import httpx
 
-from avax_assets.core.errors import SettingError, SourceRefused
-from avax_assets.core.http import bounded, http_client, redacted, send_with_retries
+from avax_assets.core.errors import MalformedResponse, SettingError, SourceRefused
+from avax_assets.core.http import (asked_until_well_formed, bounded, http_client, redacted, refusal_hint,
+                                   send_with_retries)
 from avax_assets.avacloud.settings import AvaCloudSettings
 
 API_KEY_HEADER = "x-glacier-api-key"
@@ -130,11 +131,16 @@ class AvaCloudClient:
             return bounded(self._http, "GET", url, params=params, patience=self.settings.patience,
                            what=f"AvaCloud GET {path.template}")
 
-        response = send_with_retries(send, what=f"AvaCloud GET {path.template}", patience=self.settings.patience,
-                                     sleep=self._sleep, rate_limit_headers=RATE_LIMIT_HEADERS)
-        if response.status_code != 200:
-            raise SourceRefused(f"AvaCloud GET {path.template}: HTTP {response.status_code}: {_envelope(response)}")
-        return self._decode(path.template, response)
+        def ask() -> dict:
+            response = send_with_retries(send, what=f"AvaCloud GET {path.template}", patience=self.settings.patience,
+                                         sleep=self._sleep, rate_limit_headers=RATE_LIMIT_HEADERS)
+            if response.status_code != 200:
+                hint = refusal_hint(response.status_code, self.settings.patience, self.settings.variable("api_key"))
+                raise SourceRefused(f"AvaCloud GET {path.template}: HTTP {response.status_code}: "
+                                    f"{_envelope(response)}{hint}")
+            return self._decode(path.template, response)
+
+        return asked_until_well_formed(ask, self.settings.patience, self._sleep)
 
     def pages(self, path: ApiPath, items_key: str, path_params: dict | None = None, query: dict | None = None,
               page_size: int | None = None, about: str = "") -> Iterator[list[dict]]:
@@ -165,10 +171,10 @@ class AvaCloudClient:
         try:  # JSON numbers with a fraction become Decimal: exact, never float
             body = json.loads(response.content, parse_float=Decimal)
         except ValueError:
-            raise SourceRefused(f"AvaCloud GET {path}: the answer is not JSON ({len(response.content):,} bytes, "
-                                f"starting {redacted(response.text, 40)!r})") from None
+            raise MalformedResponse(f"AvaCloud GET {path}: the answer is not JSON ({len(response.content):,} bytes, "
+                                    f"starting {redacted(response.text, 40)!r})") from None
         if not isinstance(body, dict):
-            raise SourceRefused(f"AvaCloud GET {path}: expected a JSON object, got {type(body).__name__}")
+            raise MalformedResponse(f"AvaCloud GET {path}: expected a JSON object, got {type(body).__name__}")
         return body
 
 

@@ -17,7 +17,7 @@ BLOCKS = Dataset(
     name="blocks",
     topic=f"avalanche.blocks.{CHAIN_ID}", chain_id=CHAIN_ID,
     description="C-Chain blocks, one row per block.",
-    key=("block_number",),
+    key=("block_number",), hash_link=("block_hash", "parent_hash"),
     columns=(
         *BLOCK_POSITION,
         Column("parent_hash", HEX),

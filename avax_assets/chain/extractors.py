@@ -15,8 +15,8 @@ import pyarrow as pa
 from avax_assets.chain import fields as f
 from avax_assets.chain.columns import block_transactions, log_columns, transaction_columns
 from avax_assets.chain.datasets import BLOCKS, LOGS, TRANSACTIONS
-from avax_assets.chain.proof import (Proven, inconsistent, prove_blocks, prove_logs, prove_logs_of_receipts,
-                                     prove_receipts, transactions_frame, view_of_headers)
+from avax_assets.chain.proof import (Proven, inconsistent, prove_blocks, prove_logs, prove_logs_of_headers,
+                                     prove_logs_of_receipts, prove_receipts, transactions_frame, view_of_headers)
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rows import (BLOCK_KEYS, LOG_KEYS, RECEIPT_KEYS, TRANSACTION_KEYS, Receipt, StrayLog, block_row,
                                     log_row, plain, plain_receipt, transaction_row, unknown_keys)
@@ -128,6 +128,7 @@ def extract_logs(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
     prove_blocks(view)
     batch = logs_batch(results, headers, scope)
     prove_logs(scope, view, batch)
+    prove_logs_of_headers(scope, view, headers, batch)
     return Proven({scope.dataset.name: batch}, view)
 
 

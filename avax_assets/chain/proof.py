@@ -70,6 +70,9 @@ class BlockView:
     has_logs: tuple[bool | None, ...]  # from the logsBloom; None where the source gives none
     before: Neighbour | None = None
     after: Neighbour | None = None
+    # the header's gasUsed: what its transactions' receipts add up to; None where the source gives none, or
+    # under SAE (settledHeight: Helicon's header accounts for gas its own way)
+    gas_used: tuple[int | None, ...] = ()
 
     @property
     def last(self) -> int:
@@ -120,7 +123,17 @@ def view_of_headers(scope: Any, blocks: range, headers: list[dict],
     before, after = ((None if h is None else Neighbour(*_header(scope, n, h)))
                      for n, h in zip((blocks.start - 1, blocks.stop), neighbours, strict=True))
     return BlockView(scope, blocks.start, hashes, parents, timestamps, counts,
-                     tuple(has_logs(h) for h in headers), before, after)
+                     tuple(has_logs(h) for h in headers), before, after, tuple(_gas_used(h) for h in headers))
+
+
+def _gas_used(header: dict) -> int | None:
+    value = header.get("gasUsed")
+    if "settledHeight" in header or not isinstance(value, str) or not value.startswith("0x"):
+        return None  # not stated as a quantity: the row converters name a malformed one
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
 
 
 # --- blocks ---------------------------------------------------------------------------------------
@@ -298,6 +311,27 @@ def prove_receipts(scope: Any, view: BlockView, txs: pl.DataFrame, receipts: lis
         _receipts_miscounted(scope, view, txs, stated)
     _first_disagreement(scope, txs.hstack(stated), RECEIPT_CHECKS,
                         lambda row: f"the receipt of transaction {row['position']} ({row['hash']})")
+    _gas_adds_up(scope, view, txs, receipts)
+
+
+def _gas_adds_up(scope: Any, view: BlockView, txs: pl.DataFrame, receipts: list) -> None:
+    """A block's last receipt's cumulativeGasUsed is its header's gasUsed (as the node itself validates): a
+    provider that drops a transaction together with its receipt, or mixes in another block's, is caught."""
+    if not view.gas_used or not receipts:
+        return
+    stated = _strings([getattr(r, "cumulativeGasUsed", None) if isinstance(r, Receipt) else
+                       r.get("cumulativeGasUsed") if isinstance(r, dict) else None for r in receipts])
+    cumulative = pl.DataFrame({"block_number": txs["block_number"], "cumulativeGasUsed": stated}).select(
+        "block_number", cumulative=_quantity("cumulativeGasUsed"))
+    cumulative = cumulative.group_by("block_number", maintain_order=True).agg(pl.col("cumulative").last())
+    headers = pl.DataFrame({"block_number": range(view.first, view.last + 1), "gas_used": view.gas_used},
+                           schema={"block_number": pl.Int64, "gas_used": pl.Int64})
+    bad = headers.join(cumulative, on="block_number").filter(pl.col("gas_used") != pl.col("cumulative")).sort(
+        "block_number")
+    if not bad.is_empty():
+        row = bad.row(0, named=True)
+        raise inconsistent(scope, row["block_number"], f"its receipts' gas adds up to {row['cumulative']}, its "
+                                                       f"header's gasUsed is {row['gas_used']}")
 
 
 def _receipts_miscounted(scope: Any, view: BlockView, txs: pl.DataFrame, stated: pl.DataFrame) -> None:
@@ -392,8 +426,29 @@ def prove_logs_of_transactions(scope: Any, logs: pa.RecordBatch, transactions: p
     rows = _log_rows(logs)
     txs = pl.from_arrow(transactions.select(["block_number", "transaction_index", "transaction_hash", "logs_count"]))
     txs = txs.with_columns(pl.col("block_number", "transaction_index", "logs_count").cast(pl.Int64))
-    joined = rows.join(txs.rename({"transaction_hash": "tx_hash"}), on=["block_number", "transaction_index"],
-                       how="left", maintain_order="left")
+    _logs_name_their_transactions(scope, rows, txs.select("block_number", "transaction_index",
+                                                          tx_hash="transaction_hash"))
+    counted = txs.join(rows.group_by("block_number", "transaction_index").len(),
+                       on=["block_number", "transaction_index"], how="left", maintain_order="left")
+    bad = counted.filter(pl.col("logs_count") != pl.col("len").fill_null(0))
+    if not bad.is_empty():
+        row = bad.row(0, named=True)
+        raise inconsistent(scope, row["block_number"], f"the receipt of transaction {row['transaction_hash']} "
+                                                       f"holds {row['logs_count']} logs, the source gave "
+                                                       f"{row['len'] or 0} for it")
+
+
+def prove_logs_of_headers(scope: Any, view: BlockView, headers: list[dict], logs: pa.RecordBatch) -> None:
+    """Logs read apart from their blocks (eth_getLogs): each names a transaction of its block, the one at its
+    transactionIndex in the block's own list of transaction hashes (a log of another block's transaction,
+    or of none, is a provider's fault)."""
+    txs = transactions_frame(view, headers).select("block_number", transaction_index="position", tx_hash="hash")
+    _logs_name_their_transactions(scope, _log_rows(logs), txs)
+
+
+def _logs_name_their_transactions(scope: Any, rows: pl.DataFrame, txs: pl.DataFrame) -> None:
+    """`txs`: block_number, transaction_index, tx_hash of the blocks' transactions."""
+    joined = rows.join(txs, on=["block_number", "transaction_index"], how="left", maintain_order="left")
     orphan = joined.filter(pl.col("tx_hash").is_null())
     if not orphan.is_empty():
         row = orphan.row(0, named=True)
@@ -403,14 +458,6 @@ def prove_logs_of_transactions(scope: Any, logs: pa.RecordBatch, transactions: p
     _first_disagreement(scope, joined, [("transaction_hash", "tx_hash", "transactionHash",
                                          "the block's transaction at its transactionIndex")],
                         lambda row: f"log {row['log_index']}")
-    counted = txs.join(rows.group_by("block_number", "transaction_index").len(),
-                       on=["block_number", "transaction_index"], how="left", maintain_order="left")
-    bad = counted.filter(pl.col("logs_count") != pl.col("len").fill_null(0))
-    if not bad.is_empty():
-        row = bad.row(0, named=True)
-        raise inconsistent(scope, row["block_number"], f"the receipt of transaction {row['transaction_hash']} "
-                                                       f"holds {row['logs_count']} logs, the source gave "
-                                                       f"{row['len'] or 0} for it")
 
 
 # --- traces ---------------------------------------------------------------------------------------
@@ -457,7 +504,8 @@ def together(parts: list[Proven]) -> Proven:
                        tuple(next((v.has_logs[i] for v in edges if v.has_logs[i] is not None), None)
                              for i in range(len(view.hashes))),
                        next((v.before for v in edges if v.before is not None), None),
-                       next((v.after for v in edges if v.after is not None), None))
+                       next((v.after for v in edges if v.after is not None), None),
+                       next((v.gas_used for v in edges if v.gas_used), ()))
     batches = {name: batch for part in parts for name, batch in part.batches.items()}
     if LOGS.name in batches and TRANSACTIONS.name in batches:
         logs_scope = next(p.blocks.scope for p in parts if LOGS.name in p.batches)

@@ -8,7 +8,7 @@ JSON-RPC at all. The URL is shown as scheme://host[:port] only: provider URLs ca
 from __future__ import annotations
 
 import logging
-import time
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +19,8 @@ import httpx
 import msgspec
 
 from avax_assets.core.errors import MalformedResponse, NullResult, RpcError, SettingError, short
-from avax_assets.core.http import bounded, http_client, redact_url, redacted, send_with_retries
+from avax_assets.core.http import (asked_until_well_formed, bounded, http_client, redact_url, redacted,
+                                   refusal_hint, send_with_retries)
 from avax_assets.chain.settings import RpcSettings
 
 METHOD_NOT_FOUND = -32601
@@ -64,6 +65,25 @@ class CallError:
 
 
 log = logging.getLogger(__name__)
+
+
+# Error objects a load-balanced provider answers for a passing cause: its rate limit (EIP-1474 -32005, or said
+# in words), or a backend that has not seen the block yet ("header not found", "unknown block")
+BUSY_CODES = frozenset({-32005})
+BUSY_WORDS = re.compile(r"rate limit|limit exceeded|too many requests|header not found|unknown block|"
+                        r"try again later", re.IGNORECASE)
+
+
+class NotJson(MalformedResponse):
+    """An answer that is not JSON at all (truncated, an HTML error page): asked again. A JSON answer outside
+    the protocol is refused at once."""
+
+
+def _passing(error: Exception) -> bool:
+    """An answer that is not JSON, or a busy or lagging backend's error object."""
+    if isinstance(error, RpcError):
+        return error.code in BUSY_CODES or bool(BUSY_WORDS.search(str(error)))
+    return isinstance(error, NotJson)
 
 
 class JsonRpcClient:
@@ -111,23 +131,17 @@ class JsonRpcClient:
         method = calls[0].method
         what = f"JSON-RPC {method} at {self.endpoint}"
         patience = self.settings.patience
-        for attempt in range(1, patience.max_attempts + 1):
+
+        def ask() -> list[Any]:
             response = send_with_retries(lambda: bounded(self._http, "POST", self.settings.url, json=payload,
                                                          patience=patience, what=what), what=what, patience=patience)
             if response.status_code != 200:
                 raise RpcError(method, f"batch of {len(payload)}", f"HTTP {response.status_code}",
-                               redacted(response.text))
-            try:
-                body = self._decode(response, method, shape)
-                break
-            except MalformedResponse as exc:  # a truncated or garbled answer: a backend's fault, often passing
-                if attempt == patience.max_attempts:
-                    raise MalformedResponse(f"{exc} ({attempt} answers like it; {patience.settings} set how "
-                                            "often to ask again)") from None
-                wait = patience.backoff(attempt)
-                log.warning("%s, retry %d/%d in %.1fs", exc, attempt, patience.max_attempts - 1, wait)
-                time.sleep(wait)
-        return self._results(body, calls, allow_null, keep_errors)
+                               redacted(response.text) + refusal_hint(response.status_code, patience))
+            return self._results(self._decode(response, method, shape), calls, allow_null, keep_errors)
+
+        # a truncated or garbled answer, or a busy or lagging backend's error object: asked again
+        return asked_until_well_formed(ask, patience, passing=_passing)
 
     def _decode(self, response: httpx.Response, method: str, shape: Any = None) -> Any:
         if shape is not None:
@@ -138,7 +152,7 @@ class JsonRpcClient:
         try:
             return msgspec.json.decode(response.content)
         except msgspec.DecodeError:
-            raise MalformedResponse(
+            raise NotJson(
                 f"JSON-RPC {method} at {self.endpoint}: the answer is not JSON ({len(response.content):,} bytes, "
                 f"starting {redacted(response.text, 40)!r})") from None
 

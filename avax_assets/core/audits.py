@@ -161,6 +161,32 @@ def adjacent_days_contiguous(loaded: Loaded) -> AuditResult:
                        f"{metadata['next_day_first_block']}")
 
 
+def hash_chain(loaded: Loaded) -> AuditResult:
+    """Each block names the one before it as its parent: within the day, and across to the previous day's last
+    block and the next day's first (each side only when that day is loaded)."""
+    block = checked_identifier(loaded.dataset.block_column)
+    own, parent = (checked_identifier(c) for c in loaded.dataset.hash_link)
+    # nullable: the first row's "before" is null, not the type's default (block 0 would seem to precede block 1)
+    broken = _rows(loaded, f"SELECT {block} FROM (SELECT {block}, {parent}, lagInFrame({own}) OVER w AS before, "
+                           f"lagInFrame(toNullable({block})) OVER w AS before_block FROM {_partition(loaded)} "
+                           f"WINDOW w AS (ORDER BY {block} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)) "
+                           f"WHERE before_block + 1 = "
+                           f"{block} AND {parent} != before ORDER BY {block} LIMIT {SAMPLES}")
+    count, first_parent, last_own = _one_row(loaded, f"count(), argMin({parent}, {block}), argMax({own}, {block})")
+    edges = f"SELECT count(), argMin({parent}, {block}), argMax({own}, {block}) FROM " \
+            f"{_loaded_partition(loaded, loaded.dataset)}"
+    before = _query_one(loaded, edges, loaded.day - dt.timedelta(days=1))
+    after = _query_one(loaded, edges, loaded.day + dt.timedelta(days=1))
+    unlinked = [*(["the day's first block's parent is not the previous day's last block"]
+                  if count and before[0] and first_parent != before[2] else []),
+                *(["the next day's first block's parent is not the day's last block"]
+                  if count and after[0] and after[1] != last_own else [])]
+    if broken:
+        unlinked.insert(0, f"parent is not the block before at {_keys((loaded.dataset.block_column,), broken)}")
+    metadata = {"links_checked": max(count - 1, 0) + bool(before[0]) + bool(after[0]), "broken_links": len(unlinked)}
+    return AuditResult(not unlinked, metadata, "; ".join(unlinked))
+
+
 def _parent(loaded: Loaded) -> tuple[Dataset, str]:
     link = loaded.dataset.parent
     return link.dataset, _columns(link.on)
@@ -219,6 +245,8 @@ def audits_for(dataset: Dataset) -> dict[str, Audit]:
     if dataset.key_in_chain == (dataset.block_column,):  # one row per block: the blocks must be contiguous
         audits["contiguous_blocks"] = contiguous_blocks
         audits["adjacent_days_contiguous"] = adjacent_days_contiguous
+    if dataset.hash_link:
+        audits["hash_chain"] = hash_chain
     if dataset.parent:
         audits["joins_parent"] = joins_parent
         if dataset.parent.count_column:

@@ -265,12 +265,16 @@ def home(environ: Mapping[str, str]) -> str:
     return HomeSettings.from_environ(environ).home
 
 
+def env_file(environ: Mapping[str, str]) -> str:
+    """The env file's path ('' when AVAX_ENV_FILE is set empty: none)."""
+    path = environ.get("AVAX_ENV_FILE")
+    return str(Path(environ.get(HOME_VARIABLE) or HOME) / ENV_FILE) if path is None else path
+
+
 def environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The variables settings are read from: `environ` over the env file's (a variable set in the process
     always wins)."""
-    path = environ.get("AVAX_ENV_FILE")
-    if path is None:
-        path = str(Path(environ.get(HOME_VARIABLE) or HOME) / ENV_FILE)
+    path = env_file(environ)
     return {**read_env_file(Path(path)), **environ} if path else dict(environ)
 
 

@@ -15,14 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-from avax_assets.core.errors import SourceRefused, SourceUnavailable
+from avax_assets.core.errors import MalformedResponse, SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READ_BYTES = 256 * 1024
 
@@ -126,6 +128,43 @@ def _too_large(what: str, detail: str, limit: int) -> SourceRefused:
 
 # 5xx that will not change on a retry: the server does not implement the method or the HTTP version
 PERMANENT_5XX = {501, 505}
+
+
+def asked_until_well_formed(ask: Callable[[], T], patience: Patience,
+                            sleep: Callable[[float], None] = time.sleep,
+                            passing: Callable[[Exception], bool] = lambda exc: isinstance(exc, MalformedResponse)) -> T:
+    """`ask()` again, a bounded number of times, while its error is `passing` (by default a malformed answer:
+    truncated, garbled, not the protocol's shape, a backend's passing fault); after the last, the error says
+    how often."""
+    for attempt in range(1, patience.max_attempts + 1):
+        try:
+            return ask()
+        except Exception as exc:  # noqa: BLE001 - anything not passing is raised again at once
+            if not passing(exc):
+                raise
+            _wait_to_ask_again(exc, attempt, patience, sleep)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _wait_to_ask_again(exc: Exception, attempt: int, patience: Patience,
+                      sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait before the next attempt; after the last, raise `exc` saying how often it was asked."""
+    if attempt >= patience.max_attempts:
+        exc.args = (f"{exc} ({attempt} answers like it; {patience.settings} set how often to ask again)",)
+        raise exc from None
+    wait = patience.backoff(attempt)
+    log.warning("%s, retry %d/%d in %.1fs", exc, attempt, patience.max_attempts - 1, wait)
+    sleep(wait)
+
+
+def refusal_hint(status: int, patience: Patience, key_setting: str | None = None) -> str:
+    """What a refused request's status says to check, naming the setting: the credentials (401, 403) or the
+    address (404, 405: a wrong path, or a server of another kind at that URL)."""
+    if status in (401, 403):
+        return f"; the source refused the credentials: check {key_setting or patience.url_setting}"
+    if status in (404, 405):
+        return f"; check {patience.url_setting} (a wrong path, or another kind of server, answers so)"
+    return ""
 
 
 def is_transient(response: httpx.Response) -> bool:

@@ -116,6 +116,8 @@ class Dataset:
               `chain_id` column, first in its columns and its key; its ClickHouse partition is (chain id, day),
               its Parquet folder `<name>/chain_id=<id>`. `on(id)` is the same dataset for another chain.
     asset_prefix  the Dagster key prefix of its assets (a configured chain's name; none for the home chain)
+    hash_link  (its hash column, the column naming the previous row's hash) of a chain of blocks: each block's
+              parent is the one before it, within the day and across to the neighbouring days (audited)
     """
 
     name: str
@@ -130,6 +132,7 @@ class Dataset:
     days_per_backfill_run: int = 1
     chain_id: int | None = None
     asset_prefix: tuple[str, ...] = ()
+    hash_link: tuple[str, str] | None = None
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -140,7 +143,8 @@ class Dataset:
             self._bind_chain()
         names = tuple(c.name for c in self.columns)
         object.__setattr__(self, "column_names", names)
-        missing = {*self.key, self.partition_column, *([self.block_column] if self.block_column else [])} - set(names)
+        missing = {*self.key, self.partition_column, *([self.block_column] if self.block_column else []),
+                   *(self.hash_link or ())} - set(names)
         if missing:
             raise ValueError(f"dataset {self.name}: key/partition columns not declared: {sorted(missing)}")
         if len(set(names)) != len(names):

@@ -9,7 +9,7 @@ data), decoded from the stored `logs` partition. Adding an event is one ABI file
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avax_assets.chain.datasets import BLOCK_POSITION, TRANSACTIONS
@@ -54,6 +54,13 @@ class DecodedEvent:
     @property
     def topic0(self) -> str:
         return self.abi_event.topic0
+
+    def emitted_by(self, contracts: tuple[str, ...]) -> DecodedEvent:
+        """The same event from other contracts (another chain's deployment of them)."""
+        said = f" emitted by {', '.join(self.contracts)}"
+        description = self.dataset.description.replace(said, f" emitted by {', '.join(contracts)}")
+        return replace(self, dataset=replace(self.dataset, description=description),
+                       contracts=tuple(c.lower() for c in contracts))
 
     def decode_log(self, log: dict) -> list[dict]:
         position = {name: log[name] for name in POSITION_FROM_LOG}
@@ -179,6 +186,8 @@ TELEPORTER_BLOCKCHAIN_ID = _teleporter(
 TELEPORTER_EVENTS = (TELEPORTER_SEND, TELEPORTER_RECEIVE, TELEPORTER_EXECUTED, TELEPORTER_EXECUTION_FAILED,
                      TELEPORTER_RECEIPT, TELEPORTER_FEE_ADDED, TELEPORTER_REWARDS_REDEEMED, TELEPORTER_BLOCKCHAIN_ID)
 
+# the wrapped native token's events: on another chain, its own deployment's (AVAX_<NAME>_WRAPPED_NATIVE)
+WRAPPED_NATIVE_EVENTS = (WAVAX_DEPOSIT, WAVAX_WITHDRAWAL)
 EVENTS = (LB_SWAP, UNISWAP_V2_SWAP, UNISWAP_V2_SYNC, UNISWAP_V3_SWAP, WAVAX_DEPOSIT, WAVAX_WITHDRAWAL,
           *TELEPORTER_EVENTS)
 POOL_EVENTS = tuple(e for e in EVENTS if e.pool)

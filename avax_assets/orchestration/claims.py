@@ -334,7 +334,7 @@ def dead_claims_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 def run_of_the_same_day(instance: dg.DagsterInstance, partition: str | None,
                         asset_keys: set[dg.AssetKey]) -> dg.DagsterRun | None:
     """An unfinished (or queued) run of `partition` that materializes any of `asset_keys`: starting a second one
-    would do the day's work twice (the daemon queues such runs by the `dagster/partition` tag; this is the
+    would do the day's work twice (the daemon queues a job's runs of one day by their job-day tag; this is the
     CLI's own check). Runs whose process is gone are failed first, so a killed run is not counted."""
     if partition is None:
         return None

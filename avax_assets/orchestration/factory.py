@@ -31,11 +31,11 @@ from avax_assets.core.clickhouse import BeforeSwap, ClickHouseWarehouse
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import AuditFailed, PermanentError
 from avax_assets.core.lake import LakePartition
-from avax_assets.core.processes import end_with_parent, hand_back_freed_memory
+from avax_assets.core.processes import bound_the_allocators, end_with_parent, hand_back_freed_memory
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.configured import SettingsResource, chain_key
+from avax_assets.orchestration.configured import SettingsResource, chain_key, lean_memory
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import AWAITS_LOAD, LAKE_FOLDER, reach_sinks
 
@@ -285,6 +285,8 @@ def check_result(name: str, outcomes: dict[str, AuditResult], warn_only: bool = 
 def step() -> Iterator[None]:
     """Every asset body runs inside this. A permanent failure ends the step for good (anything else stays
     retryable by the job's policy), and a step process ends with its run worker if that is killed."""
+    if lean_memory():
+        bound_the_allocators()
     end_with_parent()
     try:
         yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Optional
 
@@ -95,6 +96,12 @@ class Partitions:
                 return tuple(scoped(v[Partitioning.CHAIN_DAILY], scope) for v in (START_SETTINGS, END_SETTINGS))
         partitioning = next(p for p, d in self.by_partitioning.items() if d == partitions)
         return START_SETTINGS[partitioning], END_SETTINGS[partitioning]
+
+
+# Every daily dataset's assets set a backfill policy on purpose (days per run), a beta parameter: Dagster's
+# notice of it would be printed once per asset by every `dagster` command loading the code location
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset` is currently in beta",
+                        category=dg.BetaWarning)
 
 
 def backfill_policy(days_per_run: int) -> dg.BackfillPolicy:

@@ -16,7 +16,7 @@ from avax_assets.core.errors import PermanentError, SettingError, SinkUnavailabl
 from avax_assets.core.kafka import KafkaPublisher, KafkaSettings
 from avax_assets.core.lake import Lake, LakeSettings
 from avax_assets.core.spool import SpooledPartition
-from avax_assets.orchestration.configured import SettingsIOManager, settings_resource
+from avax_assets.orchestration.configured import SettingsIOManager, no_local_stack_hint, settings_resource
 
 
 class KafkaResource(settings_resource(KafkaSettings, "kafka")):
@@ -138,4 +138,5 @@ def reach_sinks(checks: dict[str, Callable[[], None]]) -> None:
     message = "before extracting: " + "; ".join(str(failure) for failure in failures)
     if any(not isinstance(failure, (PermanentError, SinkUnavailable)) for failure in failures):
         raise next(f for f in failures if not isinstance(f, (PermanentError, SinkUnavailable)))
-    raise (SettingError if any(isinstance(f, PermanentError) for f in failures) else SinkUnavailable)(message)
+    raise (SettingError if any(isinstance(f, PermanentError) for f in failures) else SinkUnavailable)(
+        message + no_local_stack_hint())

@@ -15,6 +15,16 @@ from collections.abc import Callable
 import dagster as dg
 
 CATCH_UP_DAYS_PER_TICK = 3
+# Every run of a daily job for one day carries `<job>:<day>` under this tag; the instance runs one run per value
+# at a time (dagster.yaml), so a day started twice waits, while another chain's (another job's) day never does
+JOB_DAY_TAG = "avax-assets/job-day"
+
+
+def job_day_config(job_name: str, days: dg.PartitionsDefinition) -> dg.PartitionedConfig:
+    """The daily job's partitioned config: no run config of its own, the job-day tag on each day's run (its
+    schedule's, catch-up sensor's, backfill's and the UI's launches of the job alike)."""
+    return dg.PartitionedConfig(days, run_config_for_partition_key_fn=lambda day: {},
+                                tags_for_partition_key_fn=lambda day: {JOB_DAY_TAG: f"{job_name}:{day}"})
 
 
 def transient_retry(delay_s: float = 120) -> dg.RetryPolicy:

@@ -18,7 +18,7 @@ P_CHAIN_BLOCKS = Dataset(
     name="p_chain_blocks",
     topic=f"avalanche.blocks.{P_CHAIN}",
     description="P-Chain blocks, one row per block.",
-    key=("block_number",),
+    key=("block_number",), hash_link=("block_id", "parent_block_id"),
     columns=(
         *P_BLOCK_POSITION,
         Column("block_id", TEXT),

@@ -17,9 +17,12 @@ HRP = {1: "avax", 5: "fuji", 12345: "local"}
 AVAX_ASSET = {1: "FvwEAhmxKfeiG8SnEvq42hc6whRyY3EFYAvebMqDNDGCgxN5Z",
               5: "U8iRqJoiJm8xZHAacmvYyZVwqQx6uDNtQeP3CQ6fcgQk3JqnK"}
 P_CHAIN = "11111111111111111111111111111111LpoYY"  # the P-Chain's blockchain id, on every network
-# the C-Chain's and X-Chain's blockchain ids on mainnet
-C_CHAIN = "2q9e4r6Mu3U68nU1fYjgbR6JvwrRx36CohpAX5UQxse55x1Q5"
-X_CHAIN = "2oYMBNV4eNHyqk2fjjV5nVQLDbtmNJzq5s3qs3Lo6ftnC6FByM"
+# the C-Chain's and X-Chain's blockchain ids on each network id (mainnet, Fuji: the Data API spec's examples)
+C_CHAINS = {1: "2q9e4r6Mu3U68nU1fYjgbR6JvwrRx36CohpAX5UQxse55x1Q5",
+            5: "yH8D7ThNJkxmtkuv2jgBa4P1Rn3Qpr4pPr7QYNfcdoS6k6HWp"}
+X_CHAINS = {1: "2oYMBNV4eNHyqk2fjjV5nVQLDbtmNJzq5s3qs3Lo6ftnC6FByM",
+            5: "2JVSBoinj9C2J33VntvzYtVJNZdN2NKiwwKjcumHUWEb5DbBrm"}
+C_CHAIN, X_CHAIN = C_CHAINS[1], X_CHAINS[1]  # mainnet's
 
 
 def base58(data: bytes) -> str:

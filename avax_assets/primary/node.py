@@ -26,8 +26,10 @@ import httpx
 import pyarrow as pa
 
 from avax_assets.core.days import BlockRange, day_block_range, partition_day
-from avax_assets.core.errors import BadField, PermanentError, RpcError, SourceDataError, SourceRefused
-from avax_assets.core.http import bounded, http_client, redact_url, redacted, send_with_retries
+from avax_assets.core.errors import (BadField, MalformedResponse, PermanentError, RpcError, SourceDataError,
+                                     SourceRefused)
+from avax_assets.core.http import (asked_until_well_formed, bounded, http_client, redact_url, redacted, refusal_hint,
+                                   send_with_retries)
 from avax_assets.primary import ids
 from avax_assets.core.schema import U256
 from avax_assets.primary.datasets import P_CHAIN_BLOCKS, P_CHAIN_TRANSACTIONS, P_CHAIN_UTXOS
@@ -46,12 +48,16 @@ TRANSACTION_FIELDS: tuple[tuple[str, frozenset[str]], ...] = tuple((name, frozen
     ("SetL1ValidatorWeightTx", {"message"}),
     ("ConvertSubnetToL1Tx", {"subnetID", "chainID", "address", "validators", "subnetAuthorization"}),
     ("TransferSubnetOwnershipTx", {"subnetID", "subnetAuthorization", "newOwner"}),
-    ("TransformSubnetTx", {"subnetID", "assetID", "initialSupply", "maximumSupply", "subnetAuthorization"}),
+    ("TransformSubnetTx", {"subnetID", "assetID", "initialSupply", "maximumSupply", "minConsumptionRate",
+                           "maxConsumptionRate", "minValidatorStake", "maxValidatorStake", "minStakeDuration",
+                           "maxStakeDuration", "minDelegationFee", "minDelegatorStake", "maxValidatorWeightFactor",
+                           "uptimeRequirement", "subnetAuthorization"}),
     ("CreateChainTx", {"subnetID", "chainName", "vmID", "fxIDs", "genesisData", "subnetAuthorization"}),
     ("CreateSubnetTx", {"owner"}),
     ("ImportTx", {"sourceChain", "importedInputs"}),
     ("ExportTx", {"destinationChain", "exportedOutputs"}),
-    ("AddAutoRenewedValidatorTx", {"nodeID", "signer", "stake", "validatorAuthority", "period"}),
+    ("AddAutoRenewedValidatorTx", {"nodeID", "signer", "stake", "validationRewardsOwner", "delegationRewardsOwner",
+                                   "validatorAuthority", "delegationShares", "autoCompoundRewardShares", "period"}),
     ("SetAutoRenewedValidatorConfigTx", {"txID", "auth", "autoCompoundRewardShares", "period"}),
     ("AddPermissionlessValidatorTx", {"validator", "subnetID", "signer", "stake", "validationRewardsOwner",
                                       "delegationRewardsOwner", "shares"}),
@@ -109,16 +115,21 @@ class PlatformClient:
         payload = {"jsonrpc": "2.0", "id": number, "method": method, "params": params}
         what = f"JSON-RPC {method} at {redact_url(self.url)}"
         patience = self.settings.patience
+        return asked_until_well_formed(lambda: self._answer(method, params, payload, what), patience)
+
+    def _answer(self, method: str, params: dict, payload: dict, what: str) -> Any:
+        patience = self.settings.patience
         response = send_with_retries(lambda: bounded(self._http, "POST", self.url, json=payload, patience=patience,
                                                       what=what), what=what, patience=patience)
         if response.status_code != 200:
-            raise RpcError(method, params, f"HTTP {response.status_code}", redacted(response.text))
+            raise RpcError(method, params, f"HTTP {response.status_code}",
+                           redacted(response.text) + refusal_hint(response.status_code, patience))
         try:  # integers stay exact (uint64 amounts), fractions Decimal
             body = json.loads(response.content, parse_float=Decimal)
         except ValueError:
-            raise SourceRefused(f"{what}: the answer is not JSON ({len(response.content):,} bytes)") from None
+            raise MalformedResponse(f"{what}: the answer is not JSON ({len(response.content):,} bytes)") from None
         if not isinstance(body, dict) or ("result" not in body and "error" not in body):
-            raise SourceRefused(f"{what}: not a JSON-RPC answer: {redacted(response.text, 120)}")
+            raise MalformedResponse(f"{what}: not a JSON-RPC answer: {redacted(response.text, 120)}")
         if body.get("error") is not None:
             error = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
             raise RpcError(method, params, error.get("code"), redacted(str(error.get("message"))))
@@ -214,7 +225,7 @@ class NodeRows:
                "block_id": block["block_id"], "transaction_id": tx_id, "tx_type": kind,
                "memo": unsigned.get("memo"), "utxo_count": len(utxos), **_staking(unsigned, self.network_id),
                **_l1(unsigned), **_atomic(kind, unsigned),
-               "weight": None, "estimated_reward": None, "reward_transaction_id": None,
+               "weight": _weight(unsigned), "estimated_reward": None, "reward_transaction_id": None,
                "staking_transaction_id": unsigned.get("txID") if kind == "RewardValidatorTx" else None}
         if kind == "CreateSubnetTx":  # a subnet's id is the id of the transaction that created it
             row["subnet_id"] = tx_id
@@ -249,7 +260,9 @@ class NodeRows:
 
 
 def transactions_of(block: dict) -> list[dict]:
-    return block.get("txs") or ([block["tx"]] if block.get("tx") else [])
+    """A block's transactions in the order they apply: a Banff proposal block's decision transactions (`txs`)
+    come before its proposal transaction (`tx`); a standard or atomic block has only one of the two."""
+    return [*(block.get("txs") or []), *([block["tx"]] if block.get("tx") else [])]
 
 
 def _text(item: dict, name: str) -> str:
@@ -314,6 +327,16 @@ def _staking(unsigned: dict, network_id: int) -> dict:
             "start_timestamp": validator.get("start"), "end_timestamp": validator.get("end"),
             "reward_addresses": _owner_addresses(owner),
             "delegation_fee": None if shares is None else f"{Decimal(_integer(shares, 'shares')) / 10_000:.4f}"}
+
+
+def _weight(unsigned: dict) -> int | None:
+    """The staker's weight, as the transaction states it (`validator.weight`: the stake on the primary network)."""
+    weight = (unsigned.get("validator") or {}).get("weight")
+    if weight is None:
+        return None
+    if not 0 <= (weight := _integer(weight, "validator.weight")) < 2**64:
+        raise BadField("validator.weight", f"is not a uint64: {weight}")
+    return weight
 
 
 def _l1(unsigned: dict) -> dict:

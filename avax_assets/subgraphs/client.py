@@ -17,8 +17,9 @@ import httpx
 import pyarrow as pa
 
 from avax_assets.core.days import BlockRange
-from avax_assets.core.errors import PartitionNotReady, SettingError, SourceDataError, SourceRefused
-from avax_assets.core.http import bounded, http_client, redacted, send_with_retries
+from avax_assets.core.errors import MalformedResponse, PartitionNotReady, SettingError, SourceDataError, SourceRefused
+from avax_assets.core.http import (asked_until_well_formed, bounded, http_client, redacted, refusal_hint,
+                                   send_with_retries)
 from avax_assets.core.items import item_row
 from avax_assets.subgraphs.datasets import SubgraphEntity
 from avax_assets.subgraphs.settings import PAGE_SIZE, SubgraphSettings
@@ -55,11 +56,16 @@ class SubgraphClient:
             return bounded(self._http, "POST", self.url, json={"query": text, "variables": variables or {}},
                            patience=self.settings.patience, what=f"subgraph {name}")
 
-        response = send_with_retries(send, what=f"subgraph {name}", patience=self.settings.patience,
-                                     sleep=self._sleep)
-        if response.status_code != 200:
-            raise SourceRefused(f"subgraph {name}: HTTP {response.status_code}: {redacted(response.text)}")
-        return _data(name, response)
+        def ask() -> dict:
+            response = send_with_retries(send, what=f"subgraph {name}", patience=self.settings.patience,
+                                         sleep=self._sleep)
+            if response.status_code != 200:
+                raise SourceRefused(f"subgraph {name}: HTTP {response.status_code}: {redacted(response.text)}"
+                                    + refusal_hint(response.status_code, self.settings.patience,
+                                                   self.settings.variable("api_key")))
+            return _data(name, response)
+
+        return asked_until_well_formed(ask, self.settings.patience, self._sleep)
 
     def indexed_block(self) -> int:
         """The subgraph's latest indexed block; refuses a subgraph with indexing errors."""
@@ -95,14 +101,14 @@ def _data(name: str, response: httpx.Response) -> dict:
     try:
         body = json.loads(response.content, parse_float=Decimal)
     except ValueError:
-        raise SourceRefused(f"subgraph {name}: response is not JSON: {redacted(response.text, 120)!r}") from None
+        raise MalformedResponse(f"subgraph {name}: response is not JSON: {redacted(response.text, 120)!r}") from None
     if not isinstance(body, dict):
-        raise SourceRefused(f"subgraph {name}: expected a JSON object")
+        raise MalformedResponse(f"subgraph {name}: expected a JSON object")
     if body.get("errors"):
         messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in body["errors"])
         raise SourceRefused(f"subgraph {name}: {redacted(messages, 500)}")
     if not isinstance(body.get("data"), dict):
-        raise SourceRefused(f"subgraph {name}: response has no data")
+        raise MalformedResponse(f"subgraph {name}: response has no data")
     return body["data"]
 
 

@@ -19,6 +19,8 @@ ASSETS = tuple(decoded_asset(event) for event in EVENTS)
 def tokens_seen(run: Run, partition: str) -> dict[str, set[str]]:
     seen: dict[str, set[str]] = defaultdict(set)
     for dataset, column in TOKEN_SOURCES:
+        if dataset.name not in run.inputs:  # a chain without it (no wrapped native token, catalogue.chain_assets)
+            continue
         for address in distinct_values(run.inputs[dataset.name][partition].iter_batches(), column):
             seen[address].add(dataset.name)
     return seen

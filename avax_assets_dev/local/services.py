@@ -39,7 +39,7 @@ import httpx
 
 from avax_assets.core.config import ENV_FILE
 from avax_assets.core.processes import interrupted_when_asked_to_stop, not_interrupted, process_alive
-from avax_assets_dev.devchain.generator import ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
+from avax_assets_dev.devchain.generator import WAVAX, ChainNotFresh, DevchainSpec, DevchainSummary, ensure_devchain
 from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1, LinkedChain, ensure_linked_devchains
 
 REPO = Path(__file__).resolve().parents[2]
@@ -616,7 +616,8 @@ class LocalStack:
         return {"AVAX_CHAINS": DEV_L1.name, f"{prefix}RPC_URL": self.l1.url, f"{prefix}CHAIN_ID": str(DEV_L1.chain_id),
                 f"{prefix}CHAIN_VM": "subnet_evm", f"{prefix}NETWORK": "local",
                 f"{prefix}NATIVE_SYMBOL": DEV_L1.native_symbol, f"{prefix}BLOCKCHAIN_ID": DEV_L1.blockchain_id_cb58,
-                f"{prefix}CHAIN_START_DATE": days[0], f"{prefix}CHAIN_END_DATE": days[1]}
+                f"{prefix}CHAIN_START_DATE": days[0], f"{prefix}CHAIN_END_DATE": days[1],
+                f"{prefix}WRAPPED_NATIVE": WAVAX}  # the devchain's WETH9, at the same address on both chains
 
     def environment(self, bucket: str = "avax-assets", with_fixtures: bool = False) -> dict[str, str]:
         """Settings that point avax_assets.definitions at this stack (and, with the fixture servers, the

@@ -160,3 +160,15 @@ def test_endpoint_costs_are_the_specs_execution_weights():
         spec = next(s for s in specs if path in s["paths"])
         weight = spec["paths"][path]["get"]["x-execution-weight"]
         assert spec["x-execution-weight-values"][weight] == cost, path
+
+
+def test_a_garbled_answer_is_asked_again_a_bounded_number_of_times():
+    from avax_assets.core.errors import MalformedResponse
+
+    answers = iter([httpx.Response(200, text="<html>bad gateway</html>"), httpx.Response(200, json={"items": []})])
+    clock = FakeClock()
+    assert client(lambda request: next(answers), clock).get(SUBNETS, {"network": "mainnet"}) == {"items": []}
+    assert len(clock.sleeps) == 1
+    with pytest.raises(MalformedResponse, match="not JSON.*2 answers like it"):
+        garbled = client(lambda request: httpx.Response(200, text='{"items": ['), max_attempts=2)
+        garbled.get(SUBNETS, {"network": "mainnet"})

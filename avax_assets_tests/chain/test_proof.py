@@ -49,7 +49,7 @@ class Chain:
                 "number": hex(number), "timestamp": hex(self.timestamp(number)), "hash": block_hash,
                 "parentHash": parent, "miner": "0x" + "01" * 20, "stateRoot": h("s", number),
                 "transactionsRoot": h("t", number), "receiptsRoot": h("r", number), "extraData": "0x",
-                "size": "0x100", "gasLimit": "0xe4e1c0", "gasUsed": "0x5208", "difficulty": "0x1",
+                "size": "0x100", "gasLimit": "0xe4e1c0", "gasUsed": hex(21_000 * n_txs), "difficulty": "0x1",
                 "logsBloom": SOME_BLOOM if n_txs and logs else EMPTY_BLOOM, "transactions": txs_json}
             parent = block_hash
 
@@ -68,7 +68,8 @@ class Chain:
     def receipt(number: int, block_hash: str, tx: dict, logs: int, first_log: int) -> dict:
         return {"transactionHash": tx["hash"], "blockHash": block_hash, "blockNumber": hex(number),
                 "transactionIndex": tx["transactionIndex"], "gasUsed": "0x5208", "effectiveGasPrice": "0x5d21dba00",
-                "status": "0x1", "cumulativeGasUsed": "0x5208", "contractAddress": None,
+                "status": "0x1", "cumulativeGasUsed": hex(21_000 * (int(tx["transactionIndex"], 16) + 1)),
+                "contractAddress": None,
                 "logs": [{"address": "0x" + "04" * 20, "topics": [h("topic")], "data": "0x",
                           "blockHash": block_hash, "blockNumber": hex(number), "transactionHash": tx["hash"],
                           "transactionIndex": tx["transactionIndex"], "logIndex": hex(first_log + i)}
@@ -198,6 +199,16 @@ def test_a_receipt_or_transaction_stating_another_place_is_refused(field, value,
     assert f"block 101: transaction 1 ({h('tx', 101, 1)}): {expected}" in refused(chain)
 
 
+def test_a_transaction_dropped_with_its_receipt_is_caught_by_the_blocks_gas():
+    chain = Chain()
+    del chain.blocks[FIRST + 1]["transactions"][2], chain.receipts[FIRST + 1][2]
+    assert "block 101: its receipts' gas adds up to 42000, its header's gasUsed is 63000" in refused(chain)
+    chain = Chain()
+    chain.blocks[FIRST + 1]["settledHeight"] = "0x60"  # Helicon: the header accounts for gas its own way
+    del chain.blocks[FIRST + 1]["transactions"][2], chain.receipts[FIRST + 1][2]
+    assert together(chain).batches["transactions"].num_rows == 11
+
+
 def test_a_missing_receipt_is_an_inconsistency_not_bad_data():
     chain = Chain()
     chain.receipts[FIRST + 4] = chain.receipts[FIRST + 4][:1]  # a backend that has not indexed them all yet
@@ -230,6 +241,21 @@ def test_a_log_of_another_block_or_transaction_is_refused():
     chain = Chain()
     chain.receipts[FIRST + 1][0]["logs"][1]["transactionIndex"] = "0x2"
     assert "block 101: log 1: transactionIndex is 2, its receipt's is 0" in refused(chain)
+
+
+def test_logs_read_alone_name_a_transaction_of_their_block():
+    """eth_getLogs: a log is proven against its block's own list of transaction hashes."""
+    extract = lambda c: extract_logs(FakeReader(c), c.chunk, SCOPES["logs"])  # noqa: E731
+    chain = Chain()
+    chain.receipts[FIRST + 1][0]["logs"][1]["transactionHash"] = h("tx", 101, 2)
+    said = f"block 101: log 1: transactionHash is {h('tx', 101, 2)}, the block's transaction at its " \
+           f"transactionIndex is {h('tx', 101, 0)}"
+    with pytest.raises(ProviderInconsistency, match=said):
+        extract(chain)
+    chain = Chain()
+    chain.receipts[FIRST + 1][0]["logs"][1]["transactionIndex"] = "0x9"
+    with pytest.raises(ProviderInconsistency, match="block 101: log 1 names transaction 9 .*which the block does not"):
+        extract(chain)
 
 
 def test_logs_read_apart_from_their_transactions_name_one_of_the_block():

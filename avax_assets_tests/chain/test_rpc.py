@@ -92,8 +92,41 @@ def test_json_rpc_error_object_names_method_and_code():
         return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"],
                                           "error": {"code": -32000, "message": "header not found"}}])
 
-    with client(handler) as rpc, pytest.raises(RpcError, match=r"eth_getBlockByNumber.*-32000.*header not found"):
+    with client(handler, max_attempts=2) as rpc, \
+            pytest.raises(RpcError, match=r"eth_getBlockByNumber.*-32000.*header not found.*2 answers like it"):
         rpc.call("eth_getBlockByNumber", ["0x1", False])
+
+
+@pytest.mark.parametrize("error", [{"code": -32005, "message": "request rate exceeded"},
+                                   {"code": -32000, "message": "header not found"},
+                                   {"code": -32603, "message": "Too Many Requests"}])
+def test_a_busy_or_lagging_backends_error_object_is_asked_again(error):
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        if len(attempts) == 1:
+            call = json.loads(request.content)[0]
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"], "error": error}])
+        return echo_results(request)
+
+    with client(handler) as rpc:
+        assert rpc.call("echo", [7]) == 7
+    assert len(attempts) == 2
+
+
+def test_any_other_error_object_is_the_nodes_answer_and_not_asked_again():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        call = json.loads(request.content)[0]
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"],
+                                          "error": {"code": -32601, "message": "the method does not exist"}}])
+
+    with client(handler) as rpc, pytest.raises(RpcError, match="-32601"):
+        rpc.call("eth_getBlockReceipts", ["0x1"])
+    assert len(attempts) == 1
 
 
 @pytest.mark.parametrize("body", [b"<html>bad gateway</html>", b'[{"jsonrpc": "2.0", "id": 0, "res'])
@@ -155,9 +188,15 @@ def test_4xx_is_not_retried():
         attempts.append(1)
         return httpx.Response(401, text="unauthorized")
 
-    with client(handler) as rpc, pytest.raises(RpcError, match="HTTP 401"):
+    with client(handler) as rpc, pytest.raises(RpcError, match="HTTP 401.*refused the credentials: check AVAX_RPC_URL"):
         rpc.call("eth_blockNumber", [])
     assert len(attempts) == 1
+
+
+def test_a_wrong_path_names_the_url_setting():
+    with client(lambda request: httpx.Response(404, text="404 page not found")) as rpc, \
+            pytest.raises(RpcError, match=r"HTTP 404.*check AVAX_RPC_URL \(a wrong path"):
+        rpc.call("eth_blockNumber", [])
 
 
 def test_redact_url_keeps_only_scheme_host_port():

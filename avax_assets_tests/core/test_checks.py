@@ -10,7 +10,7 @@ from avax_assets.catalogue import Catalogue
 from avax_assets.core import audits
 from avax_assets.chain.datasets import BLOCKS
 from avax_assets.chain.datasets import LOGS, TRANSACTIONS
-from avax_assets.core.audits import Loaded, adjacent_days_contiguous, audits_for, gate
+from avax_assets.core.audits import Loaded, adjacent_days_contiguous, audits_for, gate, hash_chain
 from avax_assets.core.chdb import chdb_client
 from avax_assets.core.clickhouse import ClickHouseWarehouse, create_table_sql
 from avax_assets.core.errors import AuditFailed, PartitionLoadError
@@ -22,7 +22,7 @@ def block(number: int) -> dict:
     row = {name: None for name in BLOCKS.source_schema.names}
     row.update(block_number=number,
                block_timestamp=int(dt.datetime(2024, 6, 3, 1, tzinfo=dt.timezone.utc).timestamp()) + number,
-               block_hash=f"0x{number:064x}", parent_hash="0x" + "0" * 64, miner="0x" + "0" * 40,
+               block_hash=f"0x{number:064x}", parent_hash=f"0x{number - 1:064x}", miner="0x" + "0" * 40,
                state_root="0x" + "0" * 64, transactions_root="0x" + "0" * 64, receipts_root="0x" + "0" * 64,
                extra_data="0x", size=1, gas_limit=1, gas_used=0, difficulty="0", transaction_count=0)
     return row
@@ -155,6 +155,29 @@ def test_adjacent_days_must_be_contiguous(embedded):
                                                        "the day after starts at None")
     load(warehouse, BLOCKS, [row_of(BLOCKS, block_number=n, block_timestamp=stamp) for n in (18, 19)], day_before)
     assert adjacent_days_contiguous(loaded).passed
+
+
+def test_each_block_names_the_one_before_within_the_day_and_across_to_its_neighbours(embedded):
+    warehouse = ClickHouseWarehouse(embedded, "audit_hash_chain")
+    assert audited_load(warehouse, BLOCKS, [batch(range(30, 34))])[1] is None
+    other_day = DAY + dt.timedelta(days=5)  # a day starting at block 1: no row before its first
+    first_blocks = [{**block(n), "block_timestamp": int(dt.datetime.combine(other_day, dt.time(1), dt.timezone.utc)
+                                                        .timestamp()) + n} for n in (1, 2)]
+    assert audited_load(warehouse, BLOCKS, [pa.RecordBatch.from_pylist(first_blocks, schema=BLOCKS.source_schema)],
+                        other_day)[1] is None
+    forked = [{**block(n), "parent_hash": f"0x{99:064x}"} if n == 32 else block(n) for n in range(30, 34)]
+    _, refused = audited_load(warehouse, BLOCKS, [pa.RecordBatch.from_pylist(forked, schema=BLOCKS.source_schema)])
+    assert "hash_chain (parent is not the block before at block_number 32)" in refused
+    assert day_rows(warehouse, BLOCKS) == [30, 31, 32, 33]  # the linked day stays
+    day_before = DAY - dt.timedelta(days=1)
+    stamp = int(dt.datetime.combine(day_before, dt.time(12), dt.timezone.utc).timestamp())
+    loaded = Loaded(warehouse, BLOCKS, DAY, parquet_rows=4)
+    other = {**block(29), "block_timestamp": stamp, "block_hash": f"0x{7:064x}"}
+    warehouse.replace_partition(BLOCKS, day_before, [pa.RecordBatch.from_pylist([other], schema=BLOCKS.source_schema)])
+    assert hash_chain(loaded).detail == "the day's first block's parent is not the previous day's last block"
+    linked = {**block(29), "block_timestamp": stamp}
+    warehouse.replace_partition(BLOCKS, day_before, [pa.RecordBatch.from_pylist([linked], schema=BLOCKS.source_schema)])
+    assert hash_chain(loaded).passed and hash_chain(loaded).metadata == {"links_checked": 4, "broken_links": 0}
 
 
 def test_a_table_from_an_older_declaration_is_refused(resources):

@@ -54,7 +54,10 @@ def stack_flags(home: Path) -> list[str]:
 
 
 def environment(home: Path) -> dict[str, str]:
-    return {**os.environ, "AVAX_ENV_FILE": "", "PYTHONWARNINGS": "ignore", "DAGSTER_HOME": str(home)}
+    """This process's environment without the session's settings (its engine, bucket, services): a command
+    under test must use the home it is given, never the session's."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith(("AVAX_", "DAGSTER_"))}
+    return {**own, "AVAX_ENV_FILE": "", "PYTHONWARNINGS": "ignore", "DAGSTER_HOME": str(home)}
 
 
 def interrupted(command: list[str], home: Path, started: str, signum: int) -> subprocess.CompletedProcess:

@@ -60,3 +60,19 @@ def test_inserts_are_cut_at_block_boundaries_only():
     assert sum(pieces, []) == blocks
     assert all(len(set(p) & set(q)) == 0 for p, q in zip(pieces, pieces[1:], strict=False))  # no block in two pieces
     assert pieces == [[1, 1, 1], [2] * 5, [3], [4] * 4]
+
+
+def test_a_field_the_node_adds_is_warned_of_on_the_live_path_once(caplog):
+    """The live step extracts by the chain family's code: a key no declaration knows is named, not dropped."""
+    from avax_assets.live.follower import extract_step
+    from avax_assets.live.stream import LiveChain
+    from avax_assets_tests.chain.test_proof import FIRST, Chain, PlainWhereUnknownReader
+
+    chain = Chain()
+    chain.blocks[FIRST + 1]["liveOnlyKey"] = "0x1"
+    reader = PlainWhereUnknownReader(chain)
+    with caplog.at_level("WARNING", logger="avax_assets.live.follower"):
+        extract_step(reader, chain.chunk, LiveChain(43114))
+        extract_step(reader, chain.chunk, LiveChain(43114))
+    said = [r.getMessage() for r in caplog.records if "liveOnlyKey" in r.getMessage()]
+    assert len(said) == 1 and "block.liveOnlyKey" in said[0] and "add them to the declarations" in said[0]

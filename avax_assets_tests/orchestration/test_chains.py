@@ -5,6 +5,7 @@ and failing alone when its node is down."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -22,6 +23,7 @@ from avax_assets_tests.support import kafka_messages_of_run
 
 L1_ID = 777_001  # a local chain id of our own choosing
 DAY = "2024-06-01"
+REPO = Path(__file__).resolve().parents[2]
 L1 = DevchainSpec(seed=11, days=2, blocks_per_day=12, max_txs_per_block=3)
 
 
@@ -106,9 +108,14 @@ def test_a_chain_whose_node_is_down_fails_alone_naming_its_url_variable(monkeypa
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
     assert "AVAX_L1_RPC_URL" in failure
-    # the home chain's job does not depend on it: its assets and resources are its own
-    job = Catalogue().definitions(build_resources()).resolve_job_def("chain_daily")
+    # the home chain's job does not depend on it: its assets and resources are its own, and its day goes green
+    # with the L1 still configured and down
+    catalogue = Catalogue()
+    job = catalogue.definitions(build_resources()).resolve_job_def("chain_daily")
     assert not any(key.path[0] == "l1" for key in job.asset_layer.selected_asset_keys)
+    home = dg.materialize(catalogue.scope("chain"), selection=["blocks", "clickhouse_blocks"], partition_key=DAY,
+                          resources=build_resources(), raise_on_error=False)
+    assert home.success
 
 
 def test_two_chains_with_one_id_are_refused_naming_both():
@@ -203,7 +210,9 @@ def test_two_chains_never_share_a_topic_key_transactional_id_parquet_folder_or_s
 
     home, l1 = configured_chains(l1_environment("https://l1.example/rpc"))
     of = {chain.chain_id: [spec.dataset for spec in chain_assets(chain)[0]] for chain in (home, l1)}
-    assert {d.name for d in of[L1_ID]} == {d.name for d in of[43114]} - {"atomic_transactions", "atomic_inputs_outputs"}
+    # an L1 has no atomic transactions, and this one no wrapped native token (none set)
+    assert {d.name for d in of[L1_ID]} == {d.name for d in of[43114]} - {"atomic_transactions", "atomic_inputs_outputs",
+                                                                         "wavax_deposit", "wavax_withdrawal"}
     everything = [d for datasets in of.values() for d in datasets]
     for derived in (lambda d: d.topic, lambda d: d.lake_folder, lambda d: transactional_id(d, DAY),
                     lambda d: d.qualified_name):  # the staging table's name carries the chain id too
@@ -225,6 +234,42 @@ def test_a_chain_s_assets_have_their_own_prefix_group_pool_days_job_and_schedule
     assert dg.AssetKey(["l1", "clickhouse_transactions"]) in graph.get(dg.AssetKey(["l1", "transactions"])).child_keys
     assert {s.name for s in defs.schedules} >= {"chain_daily_schedule", "l1_chain_daily_schedule"}
     assert defs.resources["rpc_l1"].settings().url == "https://l1.example/rpc"
+
+
+def test_a_chains_wrapped_native_events_are_its_own_tokens_or_none(monkeypatch):
+    fuji_wavax = "0xd00ae08403b9bbb9124bb305c09058e32c39a48c"
+    for name, value in {**l1_environment("https://l1.example/rpc"), "AVAX_CHAINS": "l1,fuji",
+                        "AVAX_FUJI_RPC_URL": "https://fuji.example/rpc", "AVAX_FUJI_CHAIN_ID": "43113",
+                        "AVAX_FUJI_WRAPPED_NATIVE": fuji_wavax}.items():
+        monkeypatch.setenv(name, value)
+    graph = Catalogue().definitions(build_resources()).resolve_asset_graph()
+    described = {key.to_user_string(): graph.get(key).description for key in graph.get_all_asset_keys()
+                 if key.path[-1] == "wavax_withdrawal"}
+    assert set(described) == {"wavax_withdrawal", "fuji/wavax_withdrawal"}  # the L1 sets none: it has none
+    assert "emitted by 0xb31f66aa3c1e785363f0875a1b74e27b85fd66c7" in described["wavax_withdrawal"]
+    assert f"emitted by {fuji_wavax}," in described["fuji/wavax_withdrawal"]
+
+
+def test_one_days_runs_of_two_chains_never_wait_for_each_other_a_days_second_run_does(monkeypatch):
+    """The instances limit runs per job-day tag (dagster.yaml, production, helm): the C-Chain's and the L1's runs
+    of one day carry different values, two runs of one job's day the same one."""
+    import yaml
+
+    from avax_assets.orchestration.schedules import JOB_DAY_TAG
+
+    for name, value in l1_environment("https://l1.example/rpc", AVAX_L1_CHAIN_START_DATE="2024-05-30").items():
+        monkeypatch.setenv(name, value)
+    defs = Catalogue().definitions(build_resources())
+    at = dt.datetime(2024, 6, 2, 1, tzinfo=dt.timezone.utc)
+    with dg.instance_for_test() as instance:
+        tags = {name: [request.tags[JOB_DAY_TAG] for request in defs.resolve_schedule_def(f"{name}_schedule")
+                       .evaluate_tick(dg.build_schedule_context(instance, scheduled_execution_time=at)).run_requests]
+                for name in ("chain_daily", "l1_chain_daily")}
+    assert tags == {"chain_daily": ["chain_daily:2024-06-01"], "l1_chain_daily": ["l1_chain_daily:2024-06-01"]}
+    for path in ("dagster.yaml", "deployments/production/dagster.yaml"):
+        limits = yaml.safe_load((REPO / path).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+        assert {"key": JOB_DAY_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits, path
+        assert not any(limit["key"] == "dagster/partition" for limit in limits), path
 
 
 def test_the_configured_chains_view_lists_each_chain_from_its_settings(warehouse):

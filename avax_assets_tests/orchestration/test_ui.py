@@ -192,7 +192,7 @@ def test_after_a_demo_style_fill_the_ui_shows_row_counts_check_descriptions_and_
 
 def documented_backfill_command() -> list[str]:
     lines = [line for line in (REPO / "docs" / "operations.md").read_text().splitlines()
-             if "dagster job backfill" in line and line.startswith("uv run")]
+             if "avax-assets backfill" in line and line.startswith("uv run")]
     assert len(lines) == 1, f"expected one backfill example in docs/operations.md, found {lines}"
     return shlex.split(lines[0])
 
@@ -203,7 +203,7 @@ def test_documented_backfill_command_works_as_written(dagster_ui, devchain):
     days = [command[command.index("--from") + 1], command[command.index("--to") + 1]]
     launched = subprocess.run(command, cwd=REPO, env=dagster_ui.env, capture_output=True, text=True, timeout=300)
     assert launched.returncode == 0, launched.stderr[-2000:]
-    backfill_id = launched.stdout.split("Launched backfill job `")[1].split("`")[0]
+    backfill_id = launched.stdout.split("backfill ")[1].split(":")[0]
 
     with dagster_ui.instance() as instance:
         runs = wait_for_runs(instance, {"dagster/backfill": backfill_id}, count=len(days))

@@ -138,3 +138,17 @@ def test_staking_and_l1_fees_per_day(warehouse):
                  "toString(balance_deposited_navax), toString(transaction_fees_navax), "
                  "toString(continuous_fees_navax) FROM {view} ORDER BY day")
     assert fees == [(DAY, 1, "500", "7", None), (DAY + dt.timedelta(days=1), 0, "0", "0", "3500")]
+
+
+def test_flows_on_fuji_are_named_and_counted_by_fujis_own_ids(warehouse):
+    """Fuji's C-Chain and AVAX have ids of their own: its P-Chain UTXOs crossing to and from its C-Chain count."""
+    fuji_c, fuji_avax = ids.C_CHAINS[5], ids.AVAX_ASSET[5]
+    load(warehouse, P_CHAIN_UTXOS, [
+        {**p_utxo("P-export", "produced", ids.cb58(b"\x08" * 32), 0, 40, ids.P_CHAIN, fuji_c), "asset_id": fuji_avax},
+        {**p_utxo("P-import", "consumed", ids.cb58(b"\x09" * 32), 0, 7, fuji_c, ids.P_CHAIN), "asset_id": fuji_avax},
+    ])
+    load(warehouse, ATOMIC_TRANSACTIONS, [])
+    load(warehouse, ATOMIC_INPUTS_OUTPUTS, [])
+    daily = query(warehouse, "avax_c_p_flows_daily", "SELECT corridor, utxos_sent, toString(sent_navax), "
+                  "utxos_received, toString(received_navax) FROM {view} ORDER BY corridor")
+    assert daily == [("C→P", 0, "0", 1, "7"), ("P→C", 1, "40", 0, "0")]

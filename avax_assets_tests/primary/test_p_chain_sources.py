@@ -143,6 +143,38 @@ def test_a_node_transaction_type_is_known_by_its_fields_only_exactly():
         "AddValidatorTx"
 
 
+# The top-level json tags of each type's struct in avalanchego (vms/platformvm/txs/*_tx.go, August 2026), as its
+# JSON gives them beside BaseTx's: what a real node sends, whatever the fixtures make
+AVALANCHEGO_FIELDS = {
+    "TransformSubnetTx": "subnetID assetID initialSupply maximumSupply minConsumptionRate maxConsumptionRate "
+                         "minValidatorStake maxValidatorStake minStakeDuration maxStakeDuration minDelegationFee "
+                         "minDelegatorStake maxValidatorWeightFactor uptimeRequirement subnetAuthorization",
+    "AddAutoRenewedValidatorTx": "nodeID signer stake validationRewardsOwner delegationRewardsOwner validatorAuthority "
+                                 "delegationShares autoCompoundRewardShares period",
+    "AddPermissionlessValidatorTx": "validator subnetID signer stake validationRewardsOwner delegationRewardsOwner "
+                                    "shares",
+    "ConvertSubnetToL1Tx": "subnetID chainID address validators subnetAuthorization",
+    "CreateChainTx": "subnetID chainName vmID fxIDs genesisData subnetAuthorization",
+    "SetAutoRenewedValidatorConfigTx": "txID auth autoCompoundRewardShares period",
+}
+
+
+def test_a_real_node_transaction_is_known_by_avalanchegos_fields():
+    base = {"networkID": 1, "blockchainID": ids.P_CHAIN, "outputs": [], "inputs": [], "memo": "0x"}
+    for kind, fields in AVALANCHEGO_FIELDS.items():
+        assert node.transaction_type({**base, **dict.fromkeys(fields.split(), 1)}) == kind
+
+
+def test_a_banff_proposal_block_gives_its_decision_transactions_then_its_proposal():
+    decision, proposal = {"id": "decision"}, {"id": "proposal"}
+    assert node.transactions_of({"txs": [decision], "tx": proposal}) == [decision, proposal]
+    assert node.transactions_of({"txs": [], "tx": proposal}) == [proposal]
+    assert node.transactions_of({"txs": [decision]}) == [decision]
+    assert node._weight({"validator": {"weight": "2000000000000"}}) == 2_000_000_000_000
+    with pytest.raises(node.BadField, match="validator.weight"):
+        node._weight({"validator": {"weight": str(2**64)}})
+
+
 def test_a_value_that_does_not_fit_is_named_with_dataset_partition_and_item():
     item = copy.deepcopy(next(t for t in TRANSACTIONS if t["txType"] == "ImportTx"))
     item["blockNumber"] = "12.5"

@@ -46,7 +46,8 @@ def test_the_p_chain_days_land_everywhere_and_pass_their_audits(from_data_api, r
         assert [lake.open_partition(d, day).num_rows for d in DATASETS] == list(EXPECTED[day])
         checks = result.get_asset_check_evaluations()
         assert {c.check_name for c in checks} >= {"unique_keys", "contiguous_blocks", "adjacent_days_contiguous",
-                                                  "joins_parent", "parent_counts_match", "rows_match_parquet"}
+                                                  "hash_chain", "joins_parent", "parent_counts_match",
+                                                  "rows_match_parquet"}
         assert all(check.passed for check in checks), [c.check_name for c in checks if not c.passed]
     day2 = results["2024-06-02"]
     messages = kafka_messages_of_run(pipeline_env["AVAX_KAFKA_BOOTSTRAP_SERVERS"], P_CHAIN_TRANSACTIONS.topic,

@@ -164,7 +164,7 @@ def test_indexing_errors_fail_loudly_and_keep_what_is_stored(busy_run, graph, gr
 
 
 def test_the_key_is_required_and_never_in_the_url(graph):
-    with pytest.raises(SourceRefused, match="HTTP 401"):
+    with pytest.raises(SourceRefused, match="HTTP 401.*check AVAX_GRAPH_API_KEY"):
         SubgraphClient(graph.url).indexed_block()
     with SubgraphClient(graph.url, SubgraphSettings(api_key=KEY)) as client:
         assert client.indexed_block() > 0
@@ -282,3 +282,20 @@ def test_a_swap_missing_a_field_names_dataset_partition_and_field(graph):
     with pytest.raises(SourceDataError, match=rf"dataset 'dex_swaps' partition {BUSY_DAY}: field "
                                               r"'lbPair.tokenX.decimals' is missing"):
         list(extract_entity(client, SUBGRAPH_ENTITIES[0], BUSY_DAY, BlockRange(0, 10**9)))
+
+
+def test_a_garbled_answer_is_asked_again_a_bounded_number_of_times():
+    from avax_assets.core.errors import MalformedResponse
+
+    meta = {"data": {"_meta": {"block": {"number": 9}, "hasIndexingErrors": False}}}
+    waits = []
+    transport = scripted(httpx.Response(200, text="<html>"), httpx.Response(200, json={"nothing": 1}),
+                         httpx.Response(200, json=meta))
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, backoff_base_s=0.01),
+                            transport=transport, sleep=waits.append)
+    assert client.indexed_block() == 9 and len(waits) == 2
+    garbled = httpx.MockTransport(lambda request: httpx.Response(200, text="{"))
+    client = SubgraphClient("http://graph.test", client_settings(SubgraphSettings, max_attempts=2),
+                            transport=garbled, sleep=lambda s: None)
+    with pytest.raises(MalformedResponse, match="not JSON.*2 answers like it"):
+        client.indexed_block()
