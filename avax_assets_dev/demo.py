@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from avax_assets import cli
+from avax_assets.core.processes import StopSignals
 
 from avax_assets_dev.devchain.generator import DevchainSpec
 from avax_assets_dev.devchain.icm import C_CHAIN, DEV_L1
@@ -166,11 +167,16 @@ def materialize_all(spec, devchains, stack: LocalStack, verbose: bool = False) -
     runs = named_runs(days, [job.name for job in catalogue.jobs if job.scope.endswith("_chain")])
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
     instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
-    with dg.DagsterInstance.get() as instance, progress_bar() as progress:
+    # Ctrl-C in a run's last step never reaches the run (Dagster acts on it where a step starts): noted here,
+    # it ends the demo after that run
+    with dg.DagsterInstance.get() as instance, progress_bar() as progress, StopSignals().noted() as stops:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))
         for label, name, day in runs:
             progress.update(task, description=f"materializing {label}")
             result = run_named_job(definitions, instance, name, day, verbose)
+            stops.received()
+            if stops.signal:
+                raise KeyboardInterrupt
             if not result.success:
                 progress.stop()
                 raise SystemExit(f"materializing {label} failed, {failure(result)}\n"

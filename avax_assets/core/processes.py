@@ -11,7 +11,9 @@ import ctypes.util
 import logging
 import multiprocessing
 import os
+import select
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -102,6 +104,51 @@ def not_interrupted() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class StopSignals:
+    """Which of Ctrl-C and SIGTERM arrived while `noted()` is open, whichever Python handler ran for it: a
+    Dagster run captures Ctrl-C and acts on it only where a step starts, so one that lands in a run's last
+    step was lost (a demo interrupted there went on for minutes). Every signal with a Python handler writes
+    its number to the wakeup fd, which is read here. Outside the main thread nothing is noted."""
+
+    STOPS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None  # the first stop signal received
+        self._reader: socket.socket | None = None
+
+    @contextmanager
+    def noted(self) -> Iterator[StopSignals]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        self._reader = reader
+        try:
+            yield self
+        finally:
+            signal.set_wakeup_fd(previous)
+            self.received()  # one that came in the last moment
+            self._reader = None
+            reader.close()
+            writer.close()
+
+    def received(self, wait_s: float = 0.0) -> list[int]:
+        """The stop signals received since the last call, waiting up to `wait_s` for any signal."""
+        reader = self._reader
+        if reader is None or not select.select([reader], [], [], wait_s)[0]:
+            return []
+        try:
+            numbers = reader.recv(64)
+        except BlockingIOError:
+            return []
+        stops = [number for number in numbers if number in self.STOPS]
+        self.signal = self.signal or (stops[0] if stops else None)
+        return stops
 
 
 # glibc's mallopt parameters (malloc.h)

@@ -17,7 +17,6 @@ and its claims freed: before every `avax-assets materialize`, while one waits fo
 from __future__ import annotations
 
 import os
-import select
 import signal
 import socket
 import threading
@@ -31,7 +30,7 @@ from dagster._core.events import JobFailureData, RunFailureReason
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus, RunsFilter
 
-from avax_assets.core.processes import process_alive, process_start
+from avax_assets.core.processes import StopSignals, process_alive, process_start
 from avax_assets.orchestration.pools import POOLS
 from avax_assets.orchestration.progress import Steps, followed
 
@@ -181,10 +180,10 @@ def materialize(instance: dg.DagsterInstance, assets: list, say: Callable[[str],
         with watch.installed(), followed(instance, process.tags(), hear), _claims_checked_without_spinning():
             result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=process.tags(), **kwargs)
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):  # a signal Dagster did not capture
-        watch.signal = watch.signal or signal.SIGINT
+        watch.stops.signal = watch.stops.signal or signal.SIGINT
     finally:
         _end_own_runs(instance, process)
-    return result, watch.signal
+    return result, watch.stops.signal
 
 
 def _end_own_runs(instance: dg.DagsterInstance, process: RunProcess) -> None:
@@ -207,36 +206,26 @@ class _Watch:
 
     def __init__(self, instance: dg.DagsterInstance, process: RunProcess, say: Callable[[str], None]) -> None:
         self.instance, self.process, self.say = instance, process, say
-        self.signal: int | None = None
+        self.stops = StopSignals()
         self._run_id: str | None = None
         self._waited: set[tuple[str, str]] = set()  # (pool, step) seen waiting at the last tick
         self._stop = threading.Event()
-        self._reader, self._writer = socket.socketpair()
-        self._writer.setblocking(False)
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        # every signal with a Python handler writes its number to the wakeup fd, whichever handler Dagster set
-        previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        previous = {signum: signal.signal(signum, handler) for signum, handler in
-                    ((signal.SIGUSR1, _interrupt), (signal.SIGTERM, signal.default_int_handler))}
-        thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), name="pool-wait", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            self._stop.set()
-            thread.join()
-            signal.set_wakeup_fd(previous_fd)
-            self._reader.setblocking(False)
-            try:  # a signal the thread had no time to read
-                self._noted(self._reader.recv(64))
-            except BlockingIOError:
-                pass
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            self._reader.close()
-            self._writer.close()
+        with self.stops.noted():
+            previous = {signum: signal.signal(signum, handler) for signum, handler in
+                        ((signal.SIGUSR1, _interrupt), (signal.SIGTERM, signal.default_int_handler))}
+            thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), name="pool-wait",
+                                      daemon=True)
+            thread.start()
+            try:
+                yield
+            finally:
+                self._stop.set()
+                thread.join()
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
 
     def _watch(self, main_thread: int) -> None:
         said_at, failed = None, ""
@@ -251,7 +240,7 @@ class _Watch:
 
     def _tick(self, main_thread: int, said_at: float | None) -> float | None:
         """One second of watching; returns when it last said what the run waits for (None: not waiting)."""
-        if select.select([self._reader], [], [], 1.0)[0] and self._noted(self._reader.recv(64)):
+        if self.stops.received(wait_s=1.0):
             if self._waits():  # a running step is interrupted by Dagster itself
                 signal.pthread_kill(main_thread, signal.SIGUSR1)
         waits = self._waits()
@@ -264,12 +253,6 @@ class _Watch:
             self._say_waits(lasting, said_at is not None)
             return time.monotonic()
         return said_at
-
-    def _noted(self, received: bytes) -> bool:
-        """Whether SIGTERM or SIGINT is among the signals received (the first is remembered)."""
-        stops = [signum for signum in received if signum in (signal.SIGINT, signal.SIGTERM)]
-        self.signal = self.signal or (stops[0] if stops else None)
-        return bool(stops)
 
     def _waits(self) -> list[tuple[str, str]]:
         """(pool, step) of each step of this process's run waiting for a slot."""

@@ -60,14 +60,15 @@ def environment(home: Path) -> dict[str, str]:
     return {**own, "AVAX_ENV_FILE": "", "PYTHONWARNINGS": "ignore", "DAGSTER_HOME": str(home)}
 
 
-def interrupted(command: list[str], home: Path, started: str, signum: int) -> subprocess.CompletedProcess:
-    """Run `command`, send it `signum` once its service `started` has a PID file, and wait for its end."""
+def interrupted(command: list[str], home: Path, when: str, signum: int) -> subprocess.CompletedProcess:
+    """Run `command`, send it `signum` once a file matching `when` (a pattern under its home) is there, and
+    wait for its end."""
     process = subprocess.Popen(command, cwd=REPO, env=environment(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + WAIT_S
-    while not (home / "run" / f"{started}.pid").exists() and process.poll() is None and time.monotonic() < deadline:
+    while not any(home.glob(when)) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert process.poll() is None, f"it ended before starting {started}: {process.communicate()}"
+    assert process.poll() is None, f"it ended before {when} was there: {process.communicate()}"
     process.send_signal(signum)
     out, err = process.communicate(timeout=WAIT_S)
     return subprocess.CompletedProcess(command, process.returncode, out, err)
@@ -87,15 +88,19 @@ def test_an_up_that_stops_on_a_busy_port_stops_the_services_it_had_started(own_s
 
 def test_a_benchmark_interrupted_early_stops_every_service_it_started(own_services):
     done = interrupted([sys.executable, "benchmarks/live_latency.py", "--home", str(own_services),
-                        "--port-offset", str(BENCH_PORT_OFFSET)], own_services, "kafka", signal.SIGTERM)
+                        "--port-offset", str(BENCH_PORT_OFFSET)], own_services, "run/kafka.pid",
+                       signal.SIGTERM)
     assert "live_latency: interrupted; the services it started are stopped" in done.stderr
     assert "Traceback" not in done.stderr
     assert processes_in(own_services) == []
 
 
-def test_the_demo_interrupted_early_stops_every_service_it_started(own_services):
+# Ctrl-C while the demo starts its services, and while it runs its jobs (a run's event log is there): Dagster
+# captures Ctrl-C in a run and acts on it only where a step starts, so it reached no run in its last step
+@pytest.mark.parametrize("when", ["run/anvil.pid", "chdb/*"], ids=["starting", "materializing"])
+def test_the_demo_interrupted_stops_every_service_it_started(own_services, when):
     done = interrupted([sys.executable, "-m", "avax_assets_dev.demo", *stack_flags(own_services)], own_services,
-                       "anvil", signal.SIGINT)
-    assert done.returncode == 130, done.stderr
+                       when, signal.SIGINT)
+    assert done.returncode == 130, (done.stdout[-2000:], done.stderr[-2000:])
     assert "demo: interrupted; stopped the services it had started (s3, kafka" in done.stdout
     assert processes_in(own_services) == []

@@ -219,13 +219,9 @@ def test_a_step_is_said_to_wait_only_once_it_has_waited_a_second():
     seen = iter([[(RPC, "a")], [], [(RPC, "a")], [(RPC, "a")]])
     watch._waits = lambda: next(seen)  # noqa: SLF001
     watch._say_waits = lambda waits, again: said.append(waits)  # noqa: SLF001
-    try:
-        ticks = [watch._tick(threading.get_ident(), None) for _ in range(3)]  # noqa: SLF001
-        assert ticks == [None, None, None] and said == []
-        assert watch._tick(threading.get_ident(), None) is not None and said == [[(RPC, "a")]]  # noqa: SLF001
-    finally:
-        watch._reader.close()  # noqa: SLF001
-        watch._writer.close()  # noqa: SLF001
+    ticks = [watch._tick(threading.get_ident(), None) for _ in range(3)]  # noqa: SLF001
+    assert ticks == [None, None, None] and said == []
+    assert watch._tick(threading.get_ident(), None) is not None and said == [[(RPC, "a")]]  # noqa: SLF001
 
 
 def test_a_day_already_being_materialized_is_not_started_twice(home):
