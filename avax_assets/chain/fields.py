@@ -85,7 +85,8 @@ _UINT128_DIGITS = "^0x[0-9a-fA-F]{1,32}$"
 Values = list | pl.Series | pa.Array  # what the column converters take
 
 
-def _strings(values: Values, nullable: bool) -> pa.Array | None:
+def text_column(values: Values, nullable: bool = False) -> pa.Array | None:
+    """Text over a column, as Arrow strings; None if any value is not text (or is null, unless `nullable`)."""
     if isinstance(values, pa.Array):
         is_text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or \
             pa.types.is_string_view(values.type)
@@ -112,7 +113,7 @@ def all_match(array: pa.Array, pattern: str) -> bool:
 
 def hex_column(values: Values, byte_length: int | None = None, nullable: bool = False) -> pa.Array | None:
     """`data`, `hash32` (32) or `address` (20) over a column: lower-case, or None if any value is not."""
-    array = _strings(values, nullable)
+    array = text_column(values, nullable)
     if array is None:
         return None
     repeat = "*" if byte_length is None else f"{{{byte_length}}}"
@@ -129,7 +130,7 @@ UINT64 = pa.uint64()
 def quantity_column(values: Values, arrow_type: pa.DataType = UINT64,
                     nullable: bool = False) -> pa.Array | None:
     """`quantity` over a column that fits 64 bits, as `arrow_type`; None if any value does not."""
-    array = _strings(values, nullable)
+    array = text_column(values, nullable)
     if array is None or not all_match(array, _SHORT_QUANTITY):
         return None
     numbers = pl.from_arrow(array).str.slice(2).str.to_integer(base=16, dtype=pl.UInt64).to_arrow()
@@ -141,7 +142,7 @@ def quantity_column(values: Values, arrow_type: pa.DataType = UINT64,
 
 def uint256_column(values: Values, nullable: bool = False) -> pa.Array | None:
     """`uint256` over a column: exact base-10 strings; None if any value is not a hex quantity."""
-    array = _strings(values, nullable)
+    array = text_column(values, nullable)
     if array is None or not all_match(array, _QUANTITY_DIGITS):
         return None
     if all_match(array, _UINT128_DIGITS):  # nearly every value: done in polars, exact

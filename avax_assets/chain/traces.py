@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from avax_assets.chain import fields as f
 from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
 from avax_assets.chain.proof import (Proven, prove_blocks, prove_receipts, prove_traces, transactions_frame,
@@ -46,10 +49,15 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
         "the debug (or trace) API enabled, and AVAX_RPC_TRACE_METHOD=debug|parity|auto to choose the call.")
 
 
-def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from, to, value, gas, gas_used,
-               input_data: str, output: str, error, reverted: bool) -> dict:
-    """One call frame's row; a bad value names the frame (its trace address) beside the field."""
-    try:  # not a context manager: this runs once per frame, millions of times a day
+# A call frame as the node sent it: its path in the call tree, whether it or an ancestor reverted, the node's
+# values (type, from, to, value, gas, gas used, input, output, error), and the field its gas used came from
+RawFrame = tuple
+
+
+def _frame_row(position: dict, path: tuple[int, ...], reverted: bool, call_type, frame_from, to, value, gas,
+               gas_used, input_data, output, error, gas_used_field: str = "gasUsed") -> dict:
+    """One call frame's row, value by value; a bad value names the frame (its trace address) beside the field."""
+    try:  # not a context manager: this runs once per frame when a chunk's columns break a rule
         if not isinstance(call_type, str):
             raise BadField("type", "is missing" if call_type is None else f"is not text: {str(call_type)[:80]!r}")
         input_hex = f.data(input_data or "0x", "input")
@@ -62,7 +70,7 @@ def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from
             "to_address": None if to is None else f.address(to, "to"),
             "value": f.uint256(value or "0x0", "value"),
             "gas": f.quantity(gas or "0x0", "gas"),
-            "gas_used": f.quantity(gas_used or "0x0", "gasUsed"),
+            "gas_used": f.quantity(gas_used or "0x0", gas_used_field),
             "input_selector": input_hex[:10] if len(input_hex) >= 10 else None,
             "input_size": (len(input_hex) - 2) // 2,
             "output_size": (len(f.data(output or "0x", "output")) - 2) // 2,
@@ -73,18 +81,23 @@ def _frame_row(position: dict, path: tuple[int, ...], call_type: str, frame_from
         raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
 
 
-def flatten_call_tracer(position: dict, frame: dict, path: tuple[int, ...] = (), failed: bool = False) -> list[dict]:
+def call_tracer_frames(frame: dict, path: tuple[int, ...] = (), failed: bool = False) -> list[RawFrame]:
     """A transaction's call tree, depth first. A frame without addresses (old geth's JS callTracer emits bare
-    {"type": "SELFDESTRUCT"} frames) is kept with null addresses; a bad value names its frame."""
+    {"type": "SELFDESTRUCT"} frames) is kept with null addresses."""
     if not isinstance(frame, dict):
         raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
     failed = failed or frame.get("error") is not None
-    rows = [_frame_row(position, path, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
-                       frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"),
-                       frame.get("error"), failed)]
+    frames = [(path, failed, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
+               frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"), frame.get("error"),
+               "gasUsed")]
     for index, child in enumerate(frame.get("calls") or []):
-        rows += flatten_call_tracer(position, child, (*path, index), failed)
-    return rows
+        frames += call_tracer_frames(child, (*path, index), failed)
+    return frames
+
+
+def flatten_call_tracer(position: dict, frame: dict) -> list[dict]:
+    """A transaction's call tree as rows, value by value; a bad value names its frame."""
+    return [_frame_row(position, *raw) for raw in call_tracer_frames(frame)]
 
 
 def _path(path: tuple[int, ...]) -> str:
@@ -94,10 +107,10 @@ def _path(path: tuple[int, ...]) -> str:
 _PARITY_TYPES = {"create": "CREATE", "suicide": "SELFDESTRUCT", "selfdestruct": "SELFDESTRUCT"}
 
 
-def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
+def parity_frames(traces: list[dict]) -> list[RawFrame]:
     """Parity traces of one transaction, depth first; an error on a frame fails its whole subtree."""
     failed_paths: set[tuple[int, ...]] = set()
-    rows = []
+    frames = []
     for trace in traces:
         kind, action, result = f.required(trace, "type"), f.required(trace, "action"), trace.get("result") or {}
         if kind == "reward":
@@ -108,11 +121,11 @@ def flatten_parity(position: dict, traces: list[dict]) -> list[dict]:
         failed = any(path[:i] in failed_paths for i in range(len(path) + 1))
         call_type = action.get("callType") or _PARITY_TYPES.get(kind, kind)
         to = action.get("to") or result.get("address") or action.get("refundAddress")
-        rows.append(_frame_row(position, path, call_type, action.get("from") or action.get("address"), to,
-                               action.get("value") or action.get("balance"), action.get("gas"),
-                               result.get("gasUsed"), action.get("input") or action.get("init"),
-                               result.get("output") or result.get("code"), trace.get("error"), failed))
-    return rows
+        frames.append((path, failed, call_type, action.get("from") or action.get("address"), to,
+                       action.get("value") or action.get("balance"), action.get("gas"), result.get("gasUsed"),
+                       action.get("input") or action.get("init"), result.get("output") or result.get("code"),
+                       trace.get("error"), "gasUsed"))
+    return frames
 
 
 def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Scope) -> Proven:
@@ -127,25 +140,83 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
         style, traced = tracing.result()
     tx_hashes = [[h.lower() for h in header["transactions"]] for header in headers]
     prove_traces(scope, view, style, traced, tx_hashes)
-    rows = []
+    positions, frames = [], []  # of every frame, in order
     for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes, strict=True):
         number = int(header["number"], 16)
         where = f"block {number}"
         try:
             per_tx = _per_transaction(style, block_traces, block_tx_hashes)
             for index, tx_hash in enumerate(block_tx_hashes):
-                position = {"block_number": number, "block_timestamp": int(header["timestamp"], 16),
-                            "block_hash": header["hash"].lower(), "transaction_hash": tx_hash,
-                            "transaction_index": index}
                 where = f"block {number} tx {tx_hash}"
-                frames = flatten_call_tracer(position, per_tx[tx_hash]) if style == "debug" \
-                    else flatten_parity(position, per_tx[tx_hash])
-                if frames:
-                    frames[0]["gas_used"] = f.quantity(gas_used[tx_hash], "receipt.gasUsed")
-                rows += frames
+                raw = call_tracer_frames(per_tx[tx_hash]) if style == "debug" else parity_frames(per_tx[tx_hash])
+                if raw:  # the top frame's gas used is the receipt's
+                    raw[0] = (*raw[0][:7], gas_used[tx_hash], *raw[0][8:11], "receipt.gasUsed")
+                position = (number, int(header["timestamp"], 16), header["hash"].lower(), tx_hash, index)
+                positions += [position] * len(raw)
+                frames += raw
         except BadField as bad:
             raise scope.error(bad, where) from None
-    return Proven({scope.dataset.name: to_batch(scope, rows)}, view)
+    batch = frames_batch(scope, positions, frames)
+    if batch is None:  # a value breaks a rule: frame by frame, the error names it
+        batch = to_batch(scope, _rows(scope, positions, frames))
+    return Proven({scope.dataset.name: batch}, view)
+
+
+POSITION = ("block_number", "block_timestamp", "block_hash", "transaction_hash", "transaction_index")
+
+
+def _rows(scope: Scope, positions: list[tuple], frames: list[RawFrame]) -> list[dict]:
+    rows = []
+    for position, raw in zip(positions, frames, strict=True):
+        try:
+            rows.append(_frame_row(dict(zip(POSITION, position, strict=True)), *raw))
+        except BadField as bad:
+            raise scope.error(bad, f"block {position[0]} tx {position[3]}") from None
+    return rows
+
+
+def frames_batch(scope: Scope, positions: list[tuple], frames: list[RawFrame]) -> pa.RecordBatch | None:
+    """The frames' batch, column by column with the same rules as `_frame_row` (polars' kernels instead of
+    value by value: the bulk of a day's traces); None when any value breaks a rule."""
+    if not frames:
+        return to_batch(scope, [])
+    paths, failed, types, froms, tos, values, gas, gas_used, inputs, outputs, errors, _ = zip(*frames, strict=True)
+    call_types = f.text_column(list(types))
+    converted = {
+        "from_address": f.hex_column(list(froms), 20, nullable=True),
+        "to_address": f.hex_column(list(tos), 20, nullable=True),
+        "value": f.uint256_column([v or "0x0" for v in values]),
+        "gas": f.quantity_column([g or "0x0" for g in gas]),
+        "gas_used": f.quantity_column([g or "0x0" for g in gas_used]),
+        "input": f.hex_column([i or "0x" for i in inputs]),
+        "output": f.hex_column([o or "0x" for o in outputs]),
+        "error": f.text_column(list(errors), nullable=True),
+    }
+    if call_types is None or any(column is None for column in converted.values()):
+        return None
+    input_hex, output_hex = converted.pop("input"), converted.pop("output")
+    input_length = pc.binary_length(input_hex)
+    block_numbers, timestamps, block_hashes, tx_hashes, tx_indexes = zip(*positions, strict=True)
+    columns = {
+        "block_number": block_numbers, "block_timestamp": timestamps, "block_hash": block_hashes,
+        "transaction_hash": tx_hashes, "transaction_index": tx_indexes,
+        "trace_address": [".".join(map(str, path)) for path in paths], "depth": [len(path) for path in paths],
+        "call_type": pc.utf8_upper(call_types), **converted,
+        "input_selector": pc.if_else(pc.greater_equal(input_length, 10), pc.utf8_slice_codeunits(input_hex, 0, 10),
+                                     None),
+        "input_size": pc.divide(pc.subtract(input_length, 2), 2),
+        "output_size": pc.divide(pc.subtract(pc.binary_length(output_hex), 2), 2),
+        "reverted": [int(reverted) for reverted in failed],
+    }
+    schema = scope.dataset.source_schema
+    try:
+        return pa.RecordBatch.from_arrays([_array(columns[field.name], field.type) for field in schema], schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _array(values, arrow_type: pa.DataType) -> pa.Array:
+    return (values if isinstance(values, pa.Array) else pa.array(values)).cast(arrow_type)
 
 
 def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:

@@ -141,3 +141,44 @@ def test_the_error_of_a_block_names_dataset_partition_transaction_and_frame(monk
     message = str(refused.value)
     assert f"dataset 'internal_transactions' partition {DAY}: field 'value'" in message
     assert "(call frame [0.0])" in message and f"at block 7 tx {POSITION['transaction_hash']}" in message
+
+
+MIXED_TREE = {  # upper-case hex, a big value, a revert with children, a creation, empty and short inputs
+    "type": "call", "from": "0x" + "AB" * 20, "to": "0x" + "22" * 20, "value": "0x" + "f" * 64,
+    "gas": "0xFFFFFFFFFFFFFFFF", "gasUsed": "0x5208", "input": "0xA9059CBB" + "00" * 64, "output": "0x01",
+    "calls": [{"type": "DELEGATECALL", "from": "0x" + "22" * 20, "to": "0x" + "33" * 20, "gas": "0x10",
+               "input": "0x1234", "error": "execution reverted",
+               "calls": [{"type": "STATICCALL", "from": "0x" + "33" * 20, "to": "0x" + "44" * 20, "value": "",
+                          "input": None, "output": "0x"}]},
+              {"type": "CREATE2", "from": "0x" + "22" * 20, "to": "0x" + "55" * 20, "value": "0x10",
+               "input": "0x6080", "output": "0x" + "60" * 33}, {"type": "SELFDESTRUCT"}],
+}
+
+
+def test_the_frames_converted_by_column_are_those_converted_value_by_value():
+    from avax_assets.chain.traces import _rows, call_tracer_frames, frames_batch
+    from avax_assets.chain.extractors import to_batch
+
+    scope = Scope(INTERNAL_TRANSACTIONS, DAY)
+    raw = call_tracer_frames(MIXED_TREE) + call_tracer_frames(OLD_GETH_TREE)
+    positions = [tuple(POSITION.values())] * 5 + [(8, 1717200002, "0x" + "ef" * 32, "0x" + "01" * 32, 3)] * 2
+    by_column = frames_batch(scope, positions, raw)
+    assert by_column is not None
+    by_value = to_batch(scope, _rows(scope, positions, raw))
+    assert by_column.equals(by_value), (by_column.to_pylist(), by_value.to_pylist())
+    rows = by_column.to_pylist()
+    assert [(r["trace_address"], r["call_type"], r["reverted"], r["input_selector"], r["input_size"],
+             r["output_size"]) for r in rows[:5]] == [
+        ("", "CALL", 0, "0xa9059cbb", 68, 1), ("0", "DELEGATECALL", 1, None, 2, 0),
+        ("0.0", "STATICCALL", 1, None, 0, 0), ("1", "CREATE2", 0, None, 2, 33), ("2", "SELFDESTRUCT", 0, None, 0, 0)]
+    assert rows[0]["from_address"] == "0x" + "ab" * 20 and rows[0]["value"] == str(2**256 - 1)
+
+
+@pytest.mark.parametrize("frame", [{"type": None}, {"type": "CALL", "to": "0x12"}, {"type": "CALL", "value": "0x"},
+                                   {"type": "CALL", "gas": "0x1" + "0" * 16}, {"type": "CALL", "input": "0x123"},
+                                   {"type": "CALL", "error": 7}])
+def test_a_frame_breaking_a_rule_is_left_to_the_value_by_value_conversion(frame):
+    from avax_assets.chain.traces import call_tracer_frames, frames_batch
+
+    raw = call_tracer_frames({**OLD_GETH_TREE, "calls": [frame]})
+    assert frames_batch(Scope(INTERNAL_TRANSACTIONS, DAY), [tuple(POSITION.values())] * 2, raw) is None
