@@ -167,8 +167,8 @@ def materialize_all(spec, devchains, stack: LocalStack, verbose: bool = False) -
     runs = named_runs(days, [job.name for job in catalogue.jobs if job.scope.endswith("_chain")])
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
     instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
-    # Ctrl-C in a run's last step never reaches the run (Dagster acts on it where a step starts): noted here,
-    # it ends the demo after that run
+    # Ctrl-C fails the running step (not retried: factory.step) and Dagster then ends the run; one in the
+    # moment a run ends never reaches it: both are noted here, and end the demo
     with dg.DagsterInstance.get() as instance, progress_bar() as progress, StopSignals().noted() as stops:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))
         for label, name, day in runs:

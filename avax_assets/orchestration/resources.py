@@ -16,7 +16,8 @@ from avax_assets.core.errors import PermanentError, SettingError, SinkUnavailabl
 from avax_assets.core.kafka import KafkaPublisher, KafkaSettings
 from avax_assets.core.lake import Lake, LakeSettings
 from avax_assets.core.spool import SpooledPartition
-from avax_assets.orchestration.configured import SettingsIOManager, no_local_stack_hint, settings_resource
+from avax_assets.orchestration.configured import (SettingsIOManager, interrupts_not_retried, no_local_stack_hint,
+                                                  settings_resource)
 
 
 class KafkaResource(settings_resource(KafkaSettings, "kafka")):
@@ -76,8 +77,9 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
         lake, publisher, done = self.lake(), self.kafka.publisher(), []
         as_candidate = AWAITS_LOAD in context.output_metadata
         try:
-            for spooled in obj.values():
-                done.append(deliver(lake, publisher, spooled, context.run_id, as_candidate))
+            with interrupts_not_retried():
+                for spooled in obj.values():
+                    done.append(deliver(lake, publisher, spooled, context.run_id, as_candidate))
         finally:
             for spooled in obj.values():
                 spooled.discard()
@@ -98,7 +100,8 @@ class ParquetLakeIOManager(settings_resource(LakeSettings, "lake_io_manager", ba
         # asset_partition_keys, not partition_key: a backfill run over a one-day range has no partition_key
         name = lake_folder(context.upstream_output)
         lake, producer = self.lake(), producing_run(context)
-        return {key: lake.stored(name, key, candidate_of=producer) for key in context.asset_partition_keys}
+        with interrupts_not_retried():
+            return {key: lake.stored(name, key, candidate_of=producer) for key in context.asset_partition_keys}
 
 
 # Definition metadata of an extract asset: its dataset's folder in the lake (Dataset.lake_folder)

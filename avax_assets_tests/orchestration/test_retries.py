@@ -49,3 +49,35 @@ def test_a_source_data_error_is_not_retried(resources, proxy, devchain):
     (failure,) = events(result, dg.DagsterEventType.STEP_FAILURE)
     assert "dataset 'transactions' partition 2024-06-02: field 'value' is not a hex quantity" in \
         failure.step_failure_data.error.to_string()
+
+
+def test_an_interrupted_step_is_not_retried_and_ends_the_run():
+    """Ctrl-C, SIGTERM or a terminated run interrupts the running step (Dagster raises it there): the job's
+    RetryPolicy retried it and the run went on; now the step fails for good and the run ends. Service-free:
+    the interrupt is raised in the asset body as Dagster raises it."""
+    from dagster._utils.interrupts import _received_interrupt
+
+    from avax_assets.orchestration.factory import step
+
+    @dg.asset
+    def a_interrupted() -> None:
+        with step():
+            raise dg.DagsterExecutionInterruptedError()
+
+    @dg.asset
+    def b_independent() -> None:
+        pass
+
+    job = dg.define_asset_job("interrupted", op_retry_policy=transient_retry(delay_s=0))
+    try:
+        result = dg.Definitions(assets=[a_interrupted, b_independent], jobs=[job]).resolve_job_def(
+            "interrupted").execute_in_process(raise_on_error=False)
+    finally:
+        _received_interrupt["received"] = False
+    assert not result.success
+    assert events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
+    # the run ended: the next step was interrupted where it started (not retried either), nothing succeeded
+    assert events(result, dg.DagsterEventType.STEP_SUCCESS) == []
+    assert [e.step_key for e in events(result, dg.DagsterEventType.STEP_START)][0] == "a_interrupted"
+    failure = events(result, dg.DagsterEventType.STEP_FAILURE)[0].step_failure_data.error.to_string()
+    assert "interrupted (Ctrl-C, SIGTERM or the run terminated): not retried" in failure
