@@ -72,9 +72,11 @@ def test_an_interrupted_step_is_not_retried_and_ends_the_run():
     try:
         result = dg.Definitions(assets=[a_interrupted, b_independent], jobs=[job]).resolve_job_def(
             "interrupted").execute_in_process(raise_on_error=False)
+        held_after = _received_interrupt["received"]
     finally:
         _received_interrupt["received"] = False
     assert not result.success
+    assert held_after is False  # the run consumed the interrupt: the next run in this process is not touched
     assert events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     # the run ended: the next step was interrupted where it started (not retried either), nothing succeeded
     assert events(result, dg.DagsterEventType.STEP_SUCCESS) == []
