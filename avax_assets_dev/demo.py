@@ -167,7 +167,7 @@ def materialize_all(spec, devchains, stack: LocalStack, verbose: bool = False) -
     runs = named_runs(days, [job.name for job in catalogue.jobs if job.scope.endswith("_chain")])
     size = {name: len(definitions.resolve_job_def(name).asset_layer.selected_asset_keys) for _, name, _ in runs}
     instance_file = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
-    # Ctrl-C fails the running step (not retried: factory.step) and Dagster then ends the run; one in the
+    # Ctrl-C fails the running step (not retried: orchestration/interrupts.py) and Dagster ends the run; one in the
     # moment a run ends never reaches it: both are noted here, and end the demo
     with dg.DagsterInstance.get() as instance, progress_bar() as progress, StopSignals().noted() as stops:
         task = progress.add_task("materializing", total=sum(size[name] for _, name, _ in runs))

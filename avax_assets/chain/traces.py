@@ -8,6 +8,7 @@ ancestor. The top frame's gas used comes from the receipt (some nodes' callTrace
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,9 +50,21 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
         "the debug (or trace) API enabled, and AVAX_RPC_TRACE_METHOD=debug|parity|auto to choose the call.")
 
 
-# A call frame as the node sent it: its path in the call tree, whether it or an ancestor reverted, the node's
-# values (type, from, to, value, gas, gas used, input, output, error), and the field its gas used came from
-RawFrame = tuple
+class RawFrame(NamedTuple):
+    """A call frame as the node sent it: its path in the call tree, whether it or an ancestor reverted, the
+    node's values, and the field its gas used came from."""
+    path: tuple[int, ...]
+    reverted: bool
+    call_type: Any
+    frame_from: Any
+    to: Any
+    value: Any
+    gas: Any
+    gas_used: Any
+    input_data: Any
+    output: Any
+    error: Any
+    gas_used_field: str = "gasUsed"
 
 
 def _frame_row(position: dict, path: tuple[int, ...], reverted: bool, call_type, frame_from, to, value, gas,
@@ -87,9 +100,9 @@ def call_tracer_frames(frame: dict, path: tuple[int, ...] = (), failed: bool = F
     if not isinstance(frame, dict):
         raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
     failed = failed or frame.get("error") is not None
-    frames = [(path, failed, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
-               frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"), frame.get("error"),
-               "gasUsed")]
+    frames = [RawFrame(path, failed, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
+                       frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"),
+                       frame.get("error"))]
     for index, child in enumerate(frame.get("calls") or []):
         frames += call_tracer_frames(child, (*path, index), failed)
     return frames
@@ -121,10 +134,10 @@ def parity_frames(traces: list[dict]) -> list[RawFrame]:
         failed = any(path[:i] in failed_paths for i in range(len(path) + 1))
         call_type = action.get("callType") or _PARITY_TYPES.get(kind, kind)
         to = action.get("to") or result.get("address") or action.get("refundAddress")
-        frames.append((path, failed, call_type, action.get("from") or action.get("address"), to,
-                       action.get("value") or action.get("balance"), action.get("gas"), result.get("gasUsed"),
-                       action.get("input") or action.get("init"), result.get("output") or result.get("code"),
-                       trace.get("error"), "gasUsed"))
+        frames.append(RawFrame(path, failed, call_type, action.get("from") or action.get("address"), to,
+                               action.get("value") or action.get("balance"), action.get("gas"),
+                               result.get("gasUsed"), action.get("input") or action.get("init"),
+                               result.get("output") or result.get("code"), trace.get("error")))
     return frames
 
 
@@ -150,7 +163,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
                 where = f"block {number} tx {tx_hash}"
                 raw = call_tracer_frames(per_tx[tx_hash]) if style == "debug" else parity_frames(per_tx[tx_hash])
                 if raw:  # the top frame's gas used is the receipt's
-                    raw[0] = (*raw[0][:7], gas_used[tx_hash], *raw[0][8:11], "receipt.gasUsed")
+                    raw[0] = raw[0]._replace(gas_used=gas_used[tx_hash], gas_used_field="receipt.gasUsed")
                 position = (number, int(header["timestamp"], 16), header["hash"].lower(), tx_hash, index)
                 positions += [position] * len(raw)
                 frames += raw

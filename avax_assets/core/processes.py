@@ -108,9 +108,9 @@ def not_interrupted() -> Iterator[None]:
 
 class StopSignals:
     """Which of Ctrl-C and SIGTERM arrived while `noted()` is open, whichever Python handler ran for it: a
-    Dagster run captures Ctrl-C and acts on it only where a step starts, so one that lands in a run's last
-    step was lost (a demo interrupted there went on for minutes). Every signal with a Python handler writes
-    its number to the wakeup fd, which is read here. Outside the main thread nothing is noted."""
+    Dagster run takes Ctrl-C over, and one that comes as a run ends reaches no step and is dropped. Every
+    signal with a Python handler writes its number to the wakeup fd, which is read here. Outside the main
+    thread nothing is noted."""
 
     STOPS = (signal.SIGINT, signal.SIGTERM)
 

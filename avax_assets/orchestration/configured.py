@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 import types
 from pathlib import Path
 from typing import Any, ClassVar, Optional, Union, get_args, get_origin
 
 import dagster as dg
 import pydantic
-from dagster._utils.interrupts import _received_interrupt as _held_interrupt  # the interrupt Dagster holds
 
 from enum import Enum
 
@@ -215,16 +213,3 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     """The process environment over the env file (core/config.py `environment`) unless `environ` is given."""
     return environment(os.environ) if environ is None else environ
 
-
-@contextmanager
-def interrupts_not_retried() -> Iterator[None]:
-    """Around user code a run executes (asset bodies, the IO manager). Dagster's RetryPolicy retries a step
-    interrupted there, and the run goes on. Ctrl-C, SIGTERM or a terminated run is no transient failure: the
-    step fails for good, and the interrupt is handed back to Dagster, which ends the run where the next step
-    starts."""
-    try:
-        yield
-    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
-        _held_interrupt["received"] = True
-        raise dg.Failure(description="interrupted (Ctrl-C, SIGTERM or the run terminated): not retried",
-                         allow_retries=False) from None

@@ -35,7 +35,8 @@ from avax_assets.core.processes import bound_the_allocators, end_with_parent, ha
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
-from avax_assets.orchestration.configured import SettingsResource, chain_key, interrupts_not_retried, lean_memory
+from avax_assets.orchestration.configured import SettingsResource, chain_key, lean_memory
+from avax_assets.orchestration.interrupts import interrupts_not_retried
 from avax_assets.orchestration.partitions import Partitions, backfill_policy
 from avax_assets.orchestration.resources import AWAITS_LOAD, LAKE_FOLDER, reach_sinks
 

@@ -16,8 +16,8 @@ from avax_assets.core.errors import PermanentError, SettingError, SinkUnavailabl
 from avax_assets.core.kafka import KafkaPublisher, KafkaSettings
 from avax_assets.core.lake import Lake, LakeSettings
 from avax_assets.core.spool import SpooledPartition
-from avax_assets.orchestration.configured import (SettingsIOManager, interrupts_not_retried, no_local_stack_hint,
-                                                  settings_resource)
+from avax_assets.orchestration.configured import SettingsIOManager, no_local_stack_hint, settings_resource
+from avax_assets.orchestration.interrupts import interrupts_not_retried
 
 
 class KafkaResource(settings_resource(KafkaSettings, "kafka")):
