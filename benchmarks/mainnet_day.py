@@ -53,7 +53,7 @@ from node_headroom import (HOME, NODE_PORT, RESULTS, Node, add_rpc_arguments, cp
 # the rest is this benchmark's, written again whole (a key is there only when this run measured it)
 OTHERS = ("backfill", "backfill_days_per_hour", "traces", "traces_vs_raw_fast_node")
 
-from avax_assets_dev.local.services import LocalStack  # noqa: E402
+from avax_assets_dev.local.services import Kafka, LocalStack  # noqa: E402
 from avax_assets_dev.local.synthetic_chain import ChainSpec  # noqa: E402
 
 KAFKA_PORT, S3_PORT = 29121, 48421  # apart from the chain benchmark's (29092, 48333) and the tests'
@@ -350,6 +350,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of ours vs cryo and of the headroom")
     parser.add_argument("--no-cryo", action="store_true", help="leave out the comparison with cryo (the last "
                         "one's figures are kept in the results)")
+    parser.add_argument("--kafka-storage", choices=("memory", "s3"), default="memory", help="where the broker "
+                        "(Tansu) keeps its topics: memory (default), a broker that is not the bottleneck; s3: the "
+                        "local stack's, a write to SeaweedFS for every batch")
     parser.add_argument("--run-day", type=float, help=argparse.SUPPRESS)
     add_rpc_arguments(parser)
     args = parser.parse_args()
@@ -360,6 +363,7 @@ def main() -> None:
         raise SystemExit("--baseline must be smaller than --scale")
     settings = rpc_settings(args)
     stack = LocalStack(HOME, kafka_port=KAFKA_PORT, s3_port=S3_PORT)
+    stack.kafka = Kafka("kafka", KAFKA_PORT, HOME, stack.s3, in_memory=args.kafka_storage == "memory")
     started = [s for s in (stack.s3, stack.kafka) if not (s.pid() and s.is_ready())]
     nodes = [Node(ChainSpec(scale=s), NODE_PORT + i) for i, s in enumerate((args.baseline, args.scale))]
     try:
@@ -378,7 +382,7 @@ def main() -> None:
             service.stop()
     results = {"scale": args.scale, "baseline_scale": args.baseline,
                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "machine": {"cpus": os.cpu_count()},
+               "machine": {"cpus": os.cpu_count()}, "kafka_storage": args.kafka_storage,
                "settings": {"batch_size": settings.batch_size, "concurrency": settings.concurrency,
                             "chunk_blocks": settings.chunk_blocks},
                "day": day, "baseline_day": baseline}

@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from avax_assets.core.chdb import FREE_AFTER_MS, LOCK_WAIT_S, EmbeddedClient, chdb_client
+from avax_assets.core.chdb import FREE_AFTER_MS, LOCK_WAIT_S, MERGES_AT_ONCE, EmbeddedClient, chdb_client
 from avax_assets.core.config import HOME, PREFLIGHT_S, Settings, rule, setting
 from avax_assets.core.errors import PartitionLoadError, SettingError, SinkUnavailable
 from avax_assets.core.schema import CHAIN_COLUMN, Dataset, checked_identifier
@@ -55,6 +55,10 @@ class ClickHouseSettings(Settings):
                                       "embedded engine's allocator keeps memory a statement freed before handing it "
                                       "back (the engine's own default: 5000); lower: less memory, more CPU. Taken "
                                       "when a process first opens the engine.", ge=0, le=60_000)
+    chdb_merges_at_once: int = setting(MERGES_AT_ONCE, "AVAX_CLICKHOUSE_CHDB_MERGES_AT_ONCE", "Background merges "
+                                       "the embedded engine runs at once (its own default: 4); each holds up to "
+                                       "~250 MB merging a mainnet day's parts; more: merged sooner, more memory.",
+                                       gt=0, le=64)
 
     def under(self, home: str) -> ClickHouseSettings:
         """With the embedded engine's directory placed under `home` when it is unset."""
@@ -65,7 +69,7 @@ class ClickHouseSettings(Settings):
         if self.host:
             return ClickHouseWarehouse(self._server_client(), self.database)
         client = chdb_client(str(Path(self.chdb_path or f"{HOME}/chdb").resolve()), self.chdb_lock_wait_s,
-                             free_after_ms=self.chdb_free_after_ms)
+                             free_after_ms=self.chdb_free_after_ms, merges_at_once=self.chdb_merges_at_once)
         return ClickHouseWarehouse(client, self.database, reads_lake=True)
 
     def reach(self, timeout_s: float = PREFLIGHT_S) -> None:

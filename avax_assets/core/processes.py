@@ -106,6 +106,14 @@ def not_interrupted() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _readable(sock: socket.socket, wait_s: float) -> bool:
+    """Whether `sock` has something to read within `wait_s`. poll, not select: a process holding the embedded
+    engine has well over 1,024 descriptors open, beyond what select can watch."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(wait_s * 1000))
+
+
 class StopSignals:
     """Which of Ctrl-C and SIGTERM arrived while `noted()` is open, whichever Python handler ran for it: a
     Dagster run takes Ctrl-C over, and one that comes as a run ends reaches no step and is dropped. Every
@@ -140,7 +148,7 @@ class StopSignals:
     def received(self, wait_s: float = 0.0) -> list[int]:
         """The stop signals received since the last call, waiting up to `wait_s` for any signal."""
         reader = self._reader
-        if reader is None or not select.select([reader], [], [], wait_s)[0]:
+        if reader is None or not _readable(reader, wait_s):
             return []
         try:
             numbers = reader.recv(64)

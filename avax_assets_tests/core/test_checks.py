@@ -244,3 +244,14 @@ def test_a_single_chain_table_gets_the_statements_that_make_it_hold_chains(resou
     ClickHouseWarehouse(client, "chains_test").replace_partition(BLOCKS, dt.date(2024, 6, 4), [])  # makes the table
     client.command(copy)
     assert client.query("SELECT chain_id, block_number FROM chains_test.blocks").result_rows == [(43114, 1)]
+
+
+@pytest.mark.parametrize("merges", [1, 3])
+def test_the_embedded_engine_runs_the_merges_at_once_it_is_told(tmp_path, merges):
+    from avax_assets.core.clickhouse import ClickHouseSettings
+
+    warehouse = ClickHouseSettings(chdb_path=str(tmp_path / "chdb"), chdb_merges_at_once=merges).warehouse()
+    found = dict(warehouse.client.query(
+        "SELECT name, value FROM system.server_settings WHERE name IN ('background_pool_size', "
+        "'background_merges_mutations_concurrency_ratio')").result_rows)
+    assert found == {"background_pool_size": str(merges), "background_merges_mutations_concurrency_ratio": "1"}

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
 
 from avax_assets.chain.datasets import BLOCKS, LOGS
 from avax_assets.core.errors import PartitionCheckFailed
-from avax_assets.core.spool import PartitionKeys, spool_together
+from avax_assets.core.spool import PartitionKeys, repeated, spool_together
 
 DAY = "2024-06-02"
 
@@ -58,3 +59,10 @@ def test_a_gap_in_a_days_blocks_fails_it_before_the_lake(tmp_path):
     keys = PartitionKeys(BLOCKS, DAY)
     keys.add(batch_of(BLOCKS, rows[:2]))
     keys.prove(tmp_path / "unused.parquet")  # 10, 11: contiguous, unique
+
+
+def test_repeated_finds_each_value_seen_more_than_once_once():
+    values = np.array([5, 1, 9, 5, 2, 9, 9, 7], dtype=np.uint64)
+    assert repeated(values).tolist() == [5, 9]
+    assert repeated(np.array([3, 1, 2], dtype=np.uint64)).tolist() == []
+    assert repeated(np.array([], dtype=np.uint64)).tolist() == []
