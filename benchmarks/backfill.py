@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -40,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from node_headroom import Node, cpu_seconds, merge_results  # noqa: E402
+from node_headroom import RESULTS, Node, cpu_seconds, merge_results  # noqa: E402
 
 from avax_assets.orchestration import pools  # noqa: E402
 from avax_assets_dev.local.services import LocalStack  # noqa: E402
@@ -83,12 +84,22 @@ def main() -> None:
         node.stop()
         for service in started:
             service.stop()
-    merge_results({"backfill_days_per_hour": {c: r["days_per_hour"] for c, r in results.items()},
-                   "backfill": {"days": args.days, "scale": args.scale, "blocks_per_day": node.spec.blocks_per_day,
-                                "executor": args.executor, "machine": {"cpus": os.cpu_count()},
-                                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                "by_concurrency": results}})
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for result in results.values():
+        result.update(days=args.days, scale=args.scale, executor=args.executor, at=at)
+    merge_results(merged(results, {"days": args.days, "scale": args.scale,
+                                   "blocks_per_day": node.spec.blocks_per_day, "executor": args.executor,
+                                   "machine": {"cpus": os.cpu_count()}, "at": at}))
     report(results)
+
+
+def merged(results: dict[str, dict], run: dict) -> dict:
+    """This run's concurrencies over those of earlier runs in results/scale.json (each keeps its days and time),
+    so that one concurrency can be measured again alone."""
+    found = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    by_concurrency = {**found.get("backfill", {}).get("by_concurrency", {}), **results}
+    return {"backfill_days_per_hour": {c: r["days_per_hour"] for c, r in sorted(by_concurrency.items())},
+            "backfill": {**run, "by_concurrency": dict(sorted(by_concurrency.items()))}}
 
 
 class Backfill:

@@ -280,6 +280,15 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (BotoConnectionError, ConnectTimeoutError, ConnectionError, TimeoutError))
 
 
+def as_parquet_stores(schema: pa.Schema) -> pa.Schema:
+    """`schema` as it reads back from Parquet: timestamps in seconds come back in milliseconds."""
+    def stored(field: pa.Field) -> pa.Field:
+        if pa.types.is_timestamp(field.type) and field.type.unit == "s":
+            return field.with_type(pa.timestamp("ms", tz=field.type.tz))
+        return field
+    return pa.schema([stored(field) for field in schema], metadata=schema.metadata)
+
+
 @dataclass(frozen=True)
 class LakePartition:
     """A handle on one stored partition; reading streams row groups instead of loading the file."""
@@ -308,9 +317,12 @@ class LakePartition:
                 yield from read_conformed(parquet, self.schema, batch_rows)
 
     def stored_as(self, dataset: Dataset) -> bool:
-        """Whether the object holds exactly the declared columns and types (no conforming needed)."""
+        """Whether the object holds exactly the declared columns and types as Parquet stores them (no
+        conforming needed): a timestamp declared in seconds is stored in milliseconds, Parquet having no unit
+        of seconds (an engine reading the object casts it back, exactly: the values are whole seconds)."""
         with self.lake.fs.open(self.path, "rb") as handle:
-            return pq.ParquetFile(handle).schema_arrow.remove_metadata().equals(dataset.arrow_schema.remove_metadata())
+            stored = pq.ParquetFile(handle).schema_arrow.remove_metadata()
+        return stored.equals(as_parquet_stores(dataset.arrow_schema).remove_metadata())
 
     def parquet_source(self) -> ParquetSource:
         """The object as a ClickHouse table function, for an engine that shares this machine's view of the lake."""

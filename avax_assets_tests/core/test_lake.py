@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from avax_assets.chain.datasets import BLOCKS
+from avax_assets.chain.datasets import BLOCKS, LOGS
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.lake import Lake
 from avax_assets.core.lake import S3Settings
@@ -152,3 +152,13 @@ def test_a_full_spool_disk_is_said_naming_the_directory_and_its_setting(tmp_path
         spool.write(batch)
     assert str(tmp_path / "spool") in str(refused.value) and "AVAX_SPOOL_DIR" in str(refused.value)
     assert "is full" in str(refused.value) and not list((tmp_path / "spool").iterdir())  # nothing left behind
+
+
+def test_an_object_of_the_declared_columns_is_read_by_the_engine_itself(tmp_path):
+    """Parquet stores a timestamp in seconds as milliseconds: the object still holds the declared columns, so a
+    load has the embedded engine read it (INSERT … SELECT FROM file()/s3()) rather than Python, batch by batch."""
+    lake = Lake(str(tmp_path / "lake"))
+    lake.put_atomic(spool([sample_batch(3)]).path, BLOCKS.lake_folder, "2024-06-01")
+    stored = lake.open_partition(BLOCKS, "2024-06-01")
+    assert stored.stored_as(BLOCKS)
+    assert not stored.stored_as(LOGS)
