@@ -146,4 +146,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from avax_assets_dev.local.services import stops_what_it_starts
+
+    with stops_what_it_starts(keep_on_success=False):  # however the run ends, no service it started outlives it
+        try:
+            main()
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
+            raise SystemExit("traces: interrupted; the services it started are stopped") from None
