@@ -57,7 +57,7 @@ from avax_assets.chain.settings import RPC, RpcSettings  # noqa: E402
 from avax_assets.core.lake import S3Settings  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
-from avax_assets_dev.local.services import LocalStack, stops_what_it_starts  # noqa: E402
+from avax_assets_dev.local.services import LocalStack, run_stopping_what_it_starts  # noqa: E402
 
 HOME = REPO / ".avax-assets" / "bench"
 PROFILES = {
@@ -410,8 +410,4 @@ def report(results: dict) -> None:
 
 if __name__ == "__main__":
     # a failed or interrupted run stops the services it started; one that ends well leaves them up for the next
-    with stops_what_it_starts():
-        try:
-            main()
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
-            raise SystemExit("chain_pipeline: interrupted; the services it started are stopped") from None
+    run_stopping_what_it_starts(main, "chain_pipeline")

@@ -44,7 +44,7 @@ from avax_assets.events.datasets import EVENTS, POOL_EVENTS  # noqa: E402
 from avax_assets.events.pools import pool_batches  # noqa: E402
 from avax_assets.tokens.decode import EVENTS as TRANSFER_DECODERS  # noqa: E402
 from avax_assets.tokens.metadata import CALLS, token_batches  # noqa: E402
-from avax_assets_dev.local.services import LocalStack, stops_what_it_starts  # noqa: E402
+from avax_assets_dev.local.services import LocalStack, run_stopping_what_it_starts  # noqa: E402
 
 
 def day_logs(client: JsonRpcClient, day: str, blocks: BlockRange) -> list[pa.RecordBatch]:
@@ -143,8 +143,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     # a failed or interrupted run stops the services it started; one that ends well leaves them up for the next
-    with stops_what_it_starts():
-        try:
-            main()
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
-            raise SystemExit("decoding: interrupted; the services it started are stopped") from None
+    run_stopping_what_it_starts(main, "decoding")

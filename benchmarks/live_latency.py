@@ -37,7 +37,7 @@ from avax_assets.core.chdb import held_engine  # noqa: E402
 from avax_assets.core.clickhouse import LOADS_TABLE  # noqa: E402
 from avax_assets.live.stream import LIVE_DATASETS  # noqa: E402
 from avax_assets_dev.devchain.mine_live import mine  # noqa: E402
-from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack, stops_what_it_starts  # noqa: E402
+from avax_assets_dev.local.services import Anvil, Kafka, LiveService, LocalStack, run_stopping_what_it_starts  # noqa: E402
 
 HOME = REPO / ".avax-assets" / "bench-live"
 TARGET_P95_S = 1.0  # at the main rate, about mainnet's block rate or faster
@@ -212,8 +212,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with stops_what_it_starts(keep_on_success=False):  # however the run ends, no service it started outlives it
-        try:
-            main()
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
-            raise SystemExit("live_latency: interrupted; the services it started are stopped") from None
+    # however the run ends, no service it started outlives it
+    run_stopping_what_it_starts(main, "live_latency", keep_on_success=False)

@@ -420,10 +420,7 @@ def report(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    from avax_assets_dev.local.services import stops_what_it_starts
+    from avax_assets_dev.local.services import run_stopping_what_it_starts
 
-    with stops_what_it_starts(keep_on_success=False):  # however the run ends, no service it started outlives it
-        try:
-            main()
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: one line, no traceback
-            raise SystemExit("mainnet_day: interrupted; the services it started are stopped") from None
+    # however the run ends, no service it started outlives it
+    run_stopping_what_it_starts(main, "mainnet_day", keep_on_success=False)

@@ -85,9 +85,9 @@ def _open(path: str, lock_wait_s: float, poll_s: float, merges_at_once: int) -> 
                 _wait_or_give_up(path, lock_wait_s, deadline, poll_s, f"process {holder}" if holder else "")
         os.ftruncate(lock, 0)
         os.pwrite(lock, f"{os.getpid()} {' '.join(sys.argv)[:150]}".encode(), 0)
+        options = {"background_pool_size": merges_at_once, "background_merges_mutations_concurrency_ratio": 1}
         while True:  # a process that opened the engine without this lock (chDB itself, an older version)
             try:
-                options = {"background_pool_size": merges_at_once, "background_merges_mutations_concurrency_ratio": 1}
                 return _OpenEngine(clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=options), lock)
             except Exception as exc:
                 if not any(sign in str(exc) for sign in HELD_SIGNS):

@@ -107,9 +107,8 @@ class PartitionKeys:
     def prove(self, path: Path) -> None:
         if not self.hashes:
             return
-        rows = sum(len(h) for h in self.hashes)
-        hashes, self.hashes = np.concatenate(self.hashes), []
-        twice = repeated(hashes)
+        hashes, self.hashes = np.concatenate(self.hashes), []  # the chunks' arrays freed before the sort
+        rows, twice = len(hashes), repeated(hashes)
         del hashes
         if len(twice):
             self._confirm_duplicates(path, pl.Series(twice))

@@ -483,6 +483,16 @@ def stops_what_it_starts(keep_on_success: bool = True) -> Iterator[list[Service]
                     service.stop()
 
 
+def run_stopping_what_it_starts(main: Callable[[], None], name: str, keep_on_success: bool = True) -> None:
+    """A script's `main` inside `stops_what_it_starts`: an interrupt (Ctrl-C, SIGTERM, SIGHUP) ends it in one
+    line, no traceback, once the services it started are stopped."""
+    with stops_what_it_starts(keep_on_success=keep_on_success):
+        try:
+            main()
+        except KeyboardInterrupt:
+            raise SystemExit(f"{name}: interrupted; the services it started are stopped") from None
+
+
 SUBGRAPH_ID = "local-traderjoe-v2"  # what the local subgraph server serves (subgraph_server.NodeIndexingSubgraph)
 PORTS = {"kafka": 9092, "s3": 8333, "anvil": 8545, "avacloud": 8440, "graph": 8450, "postgres": 15432,
          "atomic": 8546, "l1": 8547}
