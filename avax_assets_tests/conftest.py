@@ -4,6 +4,7 @@ deterministic devchain on its own anvil, and the environment that points the cod
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -33,6 +34,14 @@ SERVICE_FIXTURES = {"stack", "devchain", "pipeline_env", "resources", "lake",
                     "two_chains",  # dev/test_icm: two anvils of its own
                     "prism",  # avacloud/test_prism_contract: Prism serving the official specs
                     "own_services"}  # dev/test_no_debris: commands that start services of their own
+
+
+def pytest_configure(config):
+    """Ctrl-C at its default, as at a shell: a runner started in the background of a script (`cmd &` ignores
+    SIGINT there) would pass the ignored signal on to every command a test starts, and the tests that send one
+    Ctrl-C (the demo, a waiting run) would see it lost."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items):
