@@ -35,7 +35,7 @@ from avax_assets.core.clickhouse import ParquetSource
 from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, setting
 from avax_assets.core.errors import NotStored, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.spool import READ_BATCH_ROWS, read_conformed
+from avax_assets.core.spool import READ_BATCH_ROWS, parquet_batches, read_conformed
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
@@ -312,7 +312,7 @@ class LakePartition:
         with self.lake.fs.open(self.path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
             if self.schema is None:
-                yield from parquet.iter_batches(batch_size=batch_rows)
+                yield from parquet_batches(parquet, batch_rows)
             else:
                 yield from read_conformed(parquet, self.schema, batch_rows)
 

@@ -162,3 +162,45 @@ def test_an_object_of_the_declared_columns_is_read_by_the_engine_itself(tmp_path
     stored = lake.open_partition(BLOCKS, "2024-06-01")
     assert stored.stored_as(BLOCKS)
     assert not stored.stored_as(LOGS)
+
+
+def log_chunk(first: int, rows: int) -> pa.RecordBatch:
+    """`rows` logs of distinct keys, hashes that hardly compress (as real ones)."""
+    numbers = range(first, first + rows)
+    hexes = pa.array([f"0x{(n * 0x9E3779B97F4A7C15) % 2**256:064x}" for n in numbers])
+    columns = {"chain_id": pa.array([43114] * rows), "block_number": pa.array(list(numbers)),
+               "block_timestamp": pa.array([1717200000] * rows), "block_hash": hexes, "transaction_hash": hexes,
+               "transaction_index": pa.array([0] * rows), "log_index": pa.array([0] * rows),
+               "address": pa.array(["0x" + "04" * 20] * rows), "topic0": hexes, "topic1": hexes, "topic2": None,
+               "topic3": None, "data": hexes}
+    return pa.RecordBatch.from_arrays([
+        pa.nulls(rows, f.type) if columns[f.name] is None else columns[f.name].cast(f.type)
+        for f in LOGS.arrow_schema], schema=LOGS.arrow_schema)
+
+
+def test_reading_a_spool_or_an_object_back_takes_the_same_memory_for_a_bigger_file(tmp_path):
+    """Published to Kafka and loaded from the lake batch by batch, a day's file is read back with the memory of
+    a row group (a chunk), whatever the file's size: a reader over the whole file kept what it pre-buffered."""
+    small, large = (most_held_reading(tmp_path / f"{chunks}", chunks) for chunks in (10, 40))
+    for (name, few), (_, many) in zip(small.items(), large.items(), strict=True):
+        assert many < 1.2 * few, f"{name}: {few / 2**20:.1f} MiB held reading 10 chunks, {many / 2**20:.1f} MiB 40"
+
+
+def most_held_reading(directory, chunks: int, chunk_rows: int = 5_000) -> dict[str, int]:
+    """The most Arrow memory held while a spool of `chunks` row groups, and the lake object made of it, are read
+    back batch by batch."""
+    with PartitionSpool(LOGS, "2024-06-01", str(directory)) as writer:
+        for index in range(chunks):
+            writer.write(log_chunk(index * chunk_rows, chunk_rows))
+    lake = Lake(str(directory / "lake"))
+    lake.put_atomic(writer.result.path, LOGS.lake_folder, "2024-06-01")
+    held = {}
+    for name, batches in (("spool", writer.result.iter_batches()),
+                          ("lake", lake.open_partition(LOGS, "2024-06-01").iter_batches())):
+        before, most, rows = pa.total_allocated_bytes(), 0, 0
+        for batch in batches:
+            rows += batch.num_rows
+            most = max(most, pa.total_allocated_bytes() - before)
+        assert rows == chunk_rows * chunks
+        held[name] = most
+    return held
