@@ -192,9 +192,11 @@ def materialize(select: str, partition: str | None, verbose: bool = False) -> in
 DAEMON_FRESH_S = 120  # a daemon heartbeat this recent: one is running to launch the queued runs
 
 
-def backfill(job: str, first: str, last: str) -> int:
+def backfill(job: str, first: str, last: str, again: bool = False) -> int:
     """A daily job's days `first`..`last` queued on the project's instance, one run per day (or per the job's
-    backfill policy), as `dagster job backfill` does it; the daemon (ui.sh, or dagster-daemon) launches them."""
+    backfill policy), as `dagster job backfill` does it; the daemon (ui.sh, or dagster-daemon) launches them.
+    Only the days not done and not in flight are queued (unless `again`): the same command resumes a backfill
+    whose runs were killed or failed."""
     import subprocess
     import time
     import warnings
@@ -205,6 +207,7 @@ def backfill(job: str, first: str, last: str) -> int:
     from avax_assets.catalogue import Catalogue
     from avax_assets.orchestration.configured import ensure_dagster_home, partition_settings
     from avax_assets.orchestration.partitions import Partitions
+    from avax_assets.orchestration.schedules import BackfillDays, backfill_days
 
     def say(line: str) -> None:
         print(f"avax-assets backfill: {line}", file=sys.stderr, flush=True)
@@ -224,25 +227,50 @@ def backfill(job: str, first: str, last: str) -> int:
     except AvaxError as exc:
         say(str(exc))
         return 2
+    in_range = [day for day in days.get_partition_keys() if first <= day <= last]
+    keys = [key for asset in catalogue.scope(jobs[job].scope) if asset.partitions_def is not None
+            for key in asset.keys]
+    with dg.DagsterInstance.get() as instance:
+        plan = BackfillDays(in_range, [], {}) if again else backfill_days(instance, job, keys, in_range)
+    left = _days_left_out(plan)
+    if not plan.to_run:
+        print(f"{job} {first}..{last}: nothing to queue, {left} (--again runs the done days again)")
+        return 0
     # the code location as the daemon knows it (the project's workspace.yaml names it), else the module
     workspace = next((p for p in (Path("workspace.yaml"), Path(home) / "workspace.yaml") if p.is_file()), None)
     location = ["-w", str(workspace)] if workspace else ["-m", "avax_assets.definitions"]
+    chosen = ["--from", first, "--to", last] if plan.to_run == in_range else ["--partitions", ",".join(plan.to_run)]
     # DAGSTER_HOME: set in this process's environment by ensure_dagster_home, inherited
     done = subprocess.run([sys.executable, "-W", "ignore", "-m", "dagster", "job", "backfill", *location,
-                           "-j", job, "--from", first, "--to", last, "--noprompt"], capture_output=True, text=True)
+                           "-j", job, *chosen, "--noprompt"], capture_output=True, text=True)
     if done.returncode != 0:
         said = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
         say(f"dagster refused the backfill: {said[-1] if said else f'exit status {done.returncode}'}")
         return 1
     launched = re.search(r"Launched backfill job `([^`]+)`", done.stdout)
-    print(f"backfill {launched.group(1) if launched else '(no id said)'}: {job} {first}..{last} queued on the "
-          f"instance in {home} (the UI: Overview → Backfills)")
+    print(f"backfill {launched.group(1) if launched else '(no id said)'}: {job} {first}..{last}, "
+          f"{_days(len(plan.to_run))} queued{f' ({left})' if left else ''} on the instance in {home} "
+          "(the UI: Overview → Backfills)")
     with dg.DagsterInstance.get() as instance:
         beats = instance.get_daemon_heartbeats().values()
     if not any(time.time() - beat.timestamp < DAEMON_FRESH_S for beat in beats):
         say("no Dagster daemon is running, so the runs wait in the queue: start one with "
             "bash deployments/local/ui.sh (or uv run dagster-daemon run -w workspace.yaml)")
     return 0
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
+
+
+def _days_left_out(plan) -> str:
+    """The days a backfill leaves out, and why: done already, or in a run not ended (its id)."""
+    parts = [f"{_days(len(plan.done))} done"] if plan.done else []
+    if plan.in_flight:
+        runs = ", ".join(f"{day} (run {run_id[:8]})" for day, run_id in sorted(plan.in_flight.items())[:3])
+        more = f" and {len(plan.in_flight) - 3} more" if len(plan.in_flight) > 3 else ""
+        parts.append(f"{_days(len(plan.in_flight))} queued or running already: {runs}{more}")
+    return "; ".join(parts)
 
 
 def progress_bar(console) -> Progress:
@@ -537,10 +565,13 @@ def main(argv: list[str] | None = None) -> None:
     fill = command(commands, "backfill", "queue a daily job's days on the project's instance, for its daemon to "
                    "run (the UI shows them under Backfills)", """examples:
   avax-assets backfill --job chain_daily --from 2024-06-02 --to 2024-06-03
-  avax-assets backfill --job metrics_daily --from 2024-05-01 --to 2024-05-31   # 31 days in one run""")
+  avax-assets backfill --job metrics_daily --from 2024-05-01 --to 2024-05-31   # 31 days in one run
+  the same command again resumes it: only the days not done and not queued or running are queued""")
     fill.add_argument("--job", required=True, help="a daily job: chain_daily, network_daily, metrics_daily, …")
     fill.add_argument("--from", dest="first", required=True, help="the first UTC day, YYYY-MM-DD")
     fill.add_argument("--to", dest="last", required=True, help="the last UTC day, YYYY-MM-DD")
+    fill.add_argument("--again", action="store_true", help="queue the days done already too (by default only "
+                      "the days not done and not queued or running: the same command resumes a backfill)")
     args = parser.parse_args(argv)
     if args.command in ("datasets", "settings", "cluster-ddl"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
@@ -557,7 +588,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "pools":
         raise SystemExit(pools(args.action, args.production))
     if args.command == "backfill":
-        raise SystemExit(backfill(args.job, args.first, args.last))
+        raise SystemExit(backfill(args.job, args.first, args.last, args.again))
     raise SystemExit(materialize(args.select, args.partition, args.verbose))
 
 

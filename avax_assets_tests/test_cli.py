@@ -95,6 +95,43 @@ def test_backfill_queues_a_jobs_days_on_the_instance_found_without_exports(tmp_p
     assert sorted((r.job_name, r.tags["dagster/partition"], r.status) for r in runs) == [
         ("chain_daily", day, dg.DagsterRunStatus.QUEUED) for day in ("2024-06-02", "2024-06-03")]
 
+    # the same command again: both days are queued already, nothing more is
+    again = backfill("--job", "chain_daily", "--from", "2024-06-02", "--to", "2024-06-03")
+    assert again.returncode == 0 and "nothing to queue, 2 days queued or running already" in again.stdout, again
+
+    # 06-02 done (every asset of the job materialized), 06-03 killed at work, 06-04 never queued: the days
+    # that did not finish are queued, and only they
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        for run in runs:
+            instance.report_run_failed(run, "killed at work")
+        for key in chain_job_asset_keys(env):
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="2024-06-02"))
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey("blocks"), partition="2024-06-03"))
+    resumed = backfill("--job", "chain_daily", "--from", "2024-06-02", "--to", "2024-06-04")
+    assert resumed.returncode == 0 and "2 days queued (1 day done)" in resumed.stdout, resumed
+    assert queued_days(tmp_path, resumed.stdout) == ["2024-06-03", "2024-06-04"]
+    everything = backfill("--job", "chain_daily", "--from", "2024-06-02", "--to", "2024-06-04", "--again")
+    assert queued_days(tmp_path, everything.stdout) == ["2024-06-02", "2024-06-03", "2024-06-04"]
+
+
+def chain_job_asset_keys(env: dict[str, str]) -> list:
+    """The chain job's asset keys under the settings `env` gives (its own process: the settings are read once)."""
+    import dagster as dg
+
+    listed = subprocess.run([sys.executable, "-c", "from avax_assets.catalogue import Catalogue\n"
+                             "for a in Catalogue().scope('chain'):\n    for k in a.keys: print(k.to_user_string())"],
+                            env=env, capture_output=True, text=True, timeout=300, check=True)
+    return [dg.AssetKey.from_user_string(line) for line in listed.stdout.split()]
+
+
+def queued_days(dagster_home, said: str) -> list[str]:
+    import dagster as dg
+
+    backfill_id = said.split("backfill ")[1].split(":")[0]
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+    return sorted(r.tags["dagster/partition"] for r in runs)
+
 
 def test_sinks_out_of_reach_on_a_fresh_clone_say_how_to_start_the_local_stack(tmp_path, monkeypatch):
     from avax_assets.orchestration.configured import no_local_stack_hint

@@ -10,7 +10,8 @@ ClickHouse load has a freshness policy (orchestration/factory.py): its newest co
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -86,3 +87,40 @@ def catch_up_sensor(job, witness: dg.AssetsDefinition,
         return [dg.RunRequest(run_key=f"{job.name}:{day}", partition_key=day) for day in days]
 
     return _sensor
+
+
+# a run of a job for some days that has not ended: its days are neither done nor to be launched again
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+@dataclass(frozen=True)
+class BackfillDays:
+    """A backfill's days as the instance knows them: done (every asset of the job materialized for the day),
+    in flight (a run of the job for the day queued or at work: day → run id) and the rest, still to run."""
+
+    to_run: list[str]
+    done: list[str]
+    in_flight: dict[str, str]
+
+
+def backfill_days(instance: dg.DagsterInstance, job_name: str, asset_keys: Iterable[dg.AssetKey],
+                  days: list[str]) -> BackfillDays:
+    """Which of `days` a backfill of the job still has to run: a backfill launched again after a crash (or a
+    failed day) runs only the days that did not finish, and none that another run is doing."""
+    materialized = [instance.get_materialized_partitions(key) for key in asset_keys]
+    done = [day for day in days if all(day in each for each in materialized)]
+    in_flight: dict[str, str] = {}
+    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT)):
+        for day in _days_of_run(run, days):
+            in_flight.setdefault(day, run.run_id)
+    return BackfillDays([d for d in days if d not in done and d not in in_flight], done, in_flight)
+
+
+def _days_of_run(run: dg.DagsterRun, days: list[str]) -> list[str]:
+    """The days among `days` a run is for: its partition, or its range of partitions."""
+    if "dagster/partition" in run.tags:
+        return [run.tags["dagster/partition"]] if run.tags["dagster/partition"] in days else []
+    start, end = (run.tags.get(tag) for tag in RANGE_TAGS)
+    return [day for day in days if start and end and start <= day <= end]
