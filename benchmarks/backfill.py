@@ -1,6 +1,6 @@
 """History backfill through the production-like Dagster instance (issue 32, part 3): days of the synthetic node
-(avax_assets_dev/local/synthetic_node.py, its days made ahead into its store) backfilled with `dagster job
-backfill -j chain_daily` as docs/operations.md writes it, on deployments/production/dagster.yaml (PostgreSQL,
+(avax_assets_dev/local/synthetic_node.py, its days made ahead into its store) backfilled with `avax-assets
+backfill --job chain_daily` as docs/operations.md writes it, on deployments/production/dagster.yaml (PostgreSQL,
 the QueuedRunCoordinator, run monitoring and retries, pools), run by a `dagster-daemon` of its own.
 
   per concurrency   the backfill at 1, 2 and 4 concurrent runs (the instance's max_concurrent_runs and backfill
@@ -9,9 +9,11 @@ the QueuedRunCoordinator, run monitoring and retries, pools), run by a `dagster-
                     time ÷ the backfill's), the CPU seconds of the runs' processes and of each service, and the
                     machine's load
   killed            in the run at --kill-concurrency: once --kill-after of the days are done, the daemon and every
-                    run process are killed (SIGKILL); a new daemon is started; run monitoring fails the dead runs
-                    and run retries start them again. Checked: every day ends with one successful run, no day that
-                    had finished runs again, and the days that were running are the only ones run twice
+                    run process are killed (SIGKILL); the runs at work are failed (as forcing their termination in
+                    the UI does), a new daemon is started and the same backfill command is run again: it queues
+                    the days not done and not queued (Dagster retries no run of a completed backfill). Checked:
+                    every day ends with one successful run, no day that had finished runs again, and the days
+                    that were running are the only ones run twice
 
 Each concurrency starts from nothing: its own bucket, embedded engine, spool, Dagster home and PostgreSQL database.
 Traces are left out (AVAX_CHAIN_TRACING=false: the job's internal transactions have a benchmark of their own).
@@ -115,6 +117,7 @@ class Backfill:
         self.env = self._environment()
         self.daemon: subprocess.Popen | None = None
         self.daemon_restarts: list[float] = []  # when a daemon ended from outside was started again
+        self.backfill_ids: list[str] = []  # the backfill, then the one that resumed it after the kill
 
     def _environment(self) -> dict[str, str]:
         bucket, database = f"avax-backfill-{self.tag}", f"backfill_{self.tag.replace('-', '_')}"
@@ -163,13 +166,13 @@ class Backfill:
         load = [os.getloadavg()[0]]
         started = time.time()
         try:
-            backfill_id = self._launch()
-            killed = self._wait(backfill_id, ours, load)
+            self._launch()
+            killed = self._wait(ours, load)
         finally:
             self._stop_daemon()
         wall = time.time() - started
         with self.instance() as instance:
-            figures = self._figures(instance, backfill_id, wall, killed)
+            figures = self._figures(instance, wall, killed)
             figures["pools"] = {key: instance.event_log_storage.get_concurrency_info(key).slot_count
                                 for key in instance.event_log_storage.get_concurrency_keys()}
         figures["cpu_s"] = {"runs and daemon": round(ours.total, 1),
@@ -209,14 +212,18 @@ class Backfill:
         self.daemon = None
 
     def _launch(self) -> str:
-        command = [str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", JOB,
-                   "--from", self.days[0].isoformat(), "--to", self.days[-1].isoformat(), "--noprompt"]
+        """`avax-assets backfill` over the days, as docs/operations.md writes it; the backfill's id. Launched again
+        after the kill, it queues only the days not done and not queued or running."""
+        command = [str(BIN / "avax-assets"), "backfill", "--job", JOB, "--from", self.days[0].isoformat(),
+                   "--to", self.days[-1].isoformat()]
         done = subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0 or "Launched backfill job `" not in done.stdout:
+        if done.returncode != 0 or not done.stdout.startswith("backfill "):
             raise SystemExit(f"the backfill was not launched: {(done.stderr or done.stdout)[-2000:]}")
-        return done.stdout.split("Launched backfill job `")[1].split("`")[0]
+        print(f"  {done.stdout.strip()}", flush=True)
+        self.backfill_ids.append(done.stdout.split("backfill ")[1].split(":")[0])
+        return self.backfill_ids[-1]
 
-    def _wait(self, backfill_id: str, ours: ProcessTreeCpu, load: list[float]) -> dict | None:
+    def _wait(self, ours: ProcessTreeCpu, load: list[float]) -> dict | None:
         """Until every day has a successful run (the killed ones retried), sampling; kills once if asked."""
         import dagster as dg
 
@@ -226,7 +233,7 @@ class Backfill:
                 self._restart_daemon_if_gone()
                 ours.sample(self.daemon.pid if self.daemon else None)
                 load.append(os.getloadavg()[0])
-                runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+                runs = self._runs(instance)
                 done = {r.tags["dagster/partition"] for r in runs if r.status == dg.DagsterRunStatus.SUCCESS}
                 in_flight = [r for r in runs if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
                 if self.kill_after is not None and killed is None and len(done) >= self.kill_after * len(self.days) \
@@ -250,8 +257,8 @@ class Backfill:
 
     def _kill_and_resume(self, runs, done: set[str]) -> dict:
         """SIGKILL the daemon and its runs; then what an operator does (docs/operations.md: a daemon-launched run
-        that was killed is terminated in the UI, forcing it, which fails it and gives its pool slots back), and a
-        new daemon: its run retries start the failed runs again, from their failed steps, and the queue goes on."""
+        that was killed is terminated in the UI, forcing it, which fails it and gives its pool slots back), a new
+        daemon, and the same backfill command again: it queues the killed days; the queue goes on."""
         import dagster as dg
 
         running = [r for r in runs if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
@@ -265,12 +272,20 @@ class Backfill:
                                            "its process was killed with the daemon (benchmarks/backfill.py)")
                 instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         self.daemon = self._start_daemon()
+        self._launch()  # the same command again: the killed days, and no other
         return {"days_done": sorted(done), "days_running": days_running, "killed_at": killed_at}
 
-    def _figures(self, instance, backfill_id: str, wall: float, killed: dict | None) -> dict:
+    def _runs(self, instance) -> list:
+        """The runs of the backfill and of its resumption."""
         import dagster as dg
 
-        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        return [run for backfill_id in self.backfill_ids
+                for run in instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))]
+
+    def _figures(self, instance, wall: float, killed: dict | None) -> dict:
+        import dagster as dg
+
+        runs = self._runs(instance)
         by_day: dict[str, list] = {}
         for run in runs:
             by_day.setdefault(run.tags["dagster/partition"], []).append(run)
@@ -297,10 +312,6 @@ class Backfill:
                                                             and stats[r.run_id].start_time > killed["killed_at"]),
                                                            default=killed["killed_at"]) - killed["killed_at"], 1)}
         return figures
-
-
-def _retried(run, runs) -> bool:
-    return any(r.tags.get("dagster/parent_run_id") == run.run_id for r in runs)
 
 
 def pool_busy(instance, run_ids: list[str], wall: float) -> dict[str, float]:
