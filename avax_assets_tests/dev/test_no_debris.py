@@ -65,13 +65,18 @@ def interrupted(command: list[str], home: Path, when: str, signum: int) -> subpr
     wait for its end."""
     process = subprocess.Popen(command, cwd=REPO, env=environment(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    deadline = time.monotonic() + WAIT_S
-    while not any(home.glob(when)) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert process.poll() is None, f"it ended before {when} was there: {process.communicate()}"
-    process.send_signal(signum)
-    out, err = process.communicate(timeout=WAIT_S)
-    return subprocess.CompletedProcess(command, process.returncode, out, err)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not any(home.glob(when)) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.poll() is None, f"it ended before {when} was there: {process.communicate()}"
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=WAIT_S)
+        return subprocess.CompletedProcess(command, process.returncode, out, err)
+    finally:  # a command that did not end (the test failed) is not left running: its cwd is not its home
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def test_an_up_that_stops_on_a_busy_port_stops_the_services_it_had_started(own_services):
