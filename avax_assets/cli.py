@@ -372,10 +372,9 @@ def live(service: str, ready_file: str | None, recreate: bool = False, chain: st
             return live_topics(resources, chains, recreate)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
-        from avax_assets.core.processes import bound_the_allocators, collect_less_often
+        from avax_assets.core.processes import bound_the_allocators
 
         bound_the_allocators()  # a service runs for days: what it frees goes back, as in a run's steps
-        collect_less_often()
         if service == "follow":
             live_services.follow_chains(resources, stop, chains)
         else:

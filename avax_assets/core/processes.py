@@ -1,14 +1,13 @@
 """Processes: whether one is still running (to tell a killed process's leftovers from live ones), when it
 started (so a pid taken again by a later process is not mistaken for it), a child that ends when its
-parent is killed, a process asked to stop (SIGTERM, SIGHUP) that cleans up first, as on Ctrl-C, memory
-handed back between steps, and the cycle collector kept off what lives for the whole process."""
+parent is killed, a process asked to stop (SIGTERM, SIGHUP) that cleans up first, as on Ctrl-C, and memory
+handed back between steps."""
 
 from __future__ import annotations
 
 import _thread
 import ctypes
 import ctypes.util
-import gc
 import logging
 import multiprocessing
 import os
@@ -158,25 +157,6 @@ class StopSignals:
         stops = [number for number in numbers if number in self.STOPS]
         self.signal = self.signal or (stops[0] if stops else None)
         return stops
-
-
-YOUNG_COLLECTION_EVERY = 50_000  # allocations between collections of the youngest objects (Python's own: 700)
-_COLLECTOR_SET = threading.Event()
-
-
-def collect_less_often() -> None:
-    """Once per process, as its steps start: the objects alive then (modules, Dagster's definitions: never
-    garbage) are left out of every later collection, and the youngest objects are collected every
-    YOUNG_COLLECTION_EVERY allocations. Decoding a chunk allocates millions of short-lived objects, each
-    collection walked the objects that live on, and the cycle collector was ~9% of the extraction's CPU (perf,
-    a tenth of a mainnet day); a twentieth of a day's extraction measured 7.3 CPU-s before, 6.6 after. Cyclic
-    garbage waits a little longer: bounded by the allocations in between, not by the data."""
-    if _COLLECTOR_SET.is_set():
-        return
-    _COLLECTOR_SET.set()
-    gc.freeze()
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
 
 
 # glibc's mallopt parameters (malloc.h)

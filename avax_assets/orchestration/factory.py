@@ -31,8 +31,7 @@ from avax_assets.core.clickhouse import BeforeSwap, ClickHouseWarehouse
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import AuditFailed, PermanentError
 from avax_assets.core.lake import LakePartition
-from avax_assets.core.processes import (bound_the_allocators, collect_less_often, end_with_parent,
-                                        hand_back_freed_memory)
+from avax_assets.core.processes import bound_the_allocators, end_with_parent, hand_back_freed_memory
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
@@ -289,7 +288,6 @@ def step() -> Iterator[None]:
     retryable by the job's policy), and a step process ends with its run worker if that is killed."""
     if lean_memory():
         bound_the_allocators()
-    collect_less_often()
     end_with_parent()
     try:
         with interrupts_not_retried():
