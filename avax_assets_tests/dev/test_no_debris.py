@@ -71,7 +71,13 @@ def interrupted(command: list[str], home: Path, when: str, signum: int) -> subpr
             time.sleep(0.1)
         assert process.poll() is None, f"it ended before {when} was there: {process.communicate()}"
         process.send_signal(signum)
-        out, err = process.communicate(timeout=WAIT_S)
+        try:
+            out, err = process.communicate(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            raise AssertionError(f"still running {WAIT_S} s after {signal.Signals(signum).name}: "
+                                 f"{out[-1500:]} {err[-1500:]}") from None
         return subprocess.CompletedProcess(command, process.returncode, out, err)
     finally:  # a command that did not end (the test failed) is not left running: its cwd is not its home
         if process.poll() is None:
@@ -102,6 +108,7 @@ def test_a_benchmark_interrupted_early_stops_every_service_it_started(own_servic
 
 # Ctrl-C while the demo starts its services, and while it runs its jobs (a run's event log is there): Dagster
 # captures Ctrl-C in a run and acts on it only where a step starts, so it reached no run in its last step
+@pytest.mark.timeout(3 * WAIT_S)  # its own bounds first: the demo's start, then its end after Ctrl-C
 @pytest.mark.parametrize("when", ["run/anvil.pid", "chdb/*"], ids=["starting", "materializing"])
 def test_the_demo_interrupted_stops_every_service_it_started(own_services, when):
     done = interrupted([sys.executable, "-m", "avax_assets_dev.demo", *stack_flags(own_services)], own_services,
