@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from avax_assets.orchestration.progress import Steps
+    from avax_assets.orchestration.schedules import BackfillDays
 
 MAX_WIDTH = 60  # characters per column; longer values (hashes, calldata) are cut with …
 
@@ -263,7 +264,7 @@ def _days(count: int) -> str:
     return f"{count} day{'' if count == 1 else 's'}"
 
 
-def _days_left_out(plan) -> str:
+def _days_left_out(plan: BackfillDays) -> str:
     """The days a backfill leaves out, and why: done already, or in a run not ended (its id)."""
     parts = [f"{_days(len(plan.done))} done"] if plan.done else []
     if plan.in_flight:

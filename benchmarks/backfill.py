@@ -12,8 +12,7 @@ the QueuedRunCoordinator, run monitoring and retries, pools), run by a `dagster-
                     run process are killed (SIGKILL); the runs at work are failed (as forcing their termination in
                     the UI does), a new daemon is started and the same backfill command is run again: it queues
                     the days not done and not queued (Dagster retries no run of a completed backfill). Checked:
-                    every day ends with one successful run, no day that had finished runs again, and the days
-                    that were running are the only ones run twice
+                    every day ends with one successful run and no day that had finished runs again
 
 Each concurrency starts from nothing: its own bucket, embedded engine, spool, Dagster home and PostgreSQL database.
 Traces are left out (AVAX_CHAIN_TRACING=false: the job's internal transactions have a benchmark of their own).
@@ -56,7 +55,6 @@ BIN = Path(sys.executable).parent  # the venv's dagster and dagster-daemon
 POLL_S = 2.0
 RUN_TIMEOUT_S = 1800  # a day's run that takes longer than this stops the benchmark
 MAX_RETRIES = 2  # run_retries.max_retries of deployments/production/dagster.yaml
-UNENDED = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")  # a run's statuses before its end
 
 
 def main() -> None:
@@ -212,8 +210,8 @@ class Backfill:
             self.daemon.wait()
         self.daemon = None
 
-    def _launch(self) -> str:
-        """`avax-assets backfill` over the days, as docs/operations.md writes it; the backfill's id. Launched again
+    def _launch(self) -> None:
+        """`avax-assets backfill` over the days, as docs/operations.md writes it (its id kept). Launched again
         after the kill, it queues only the days not done and not queued or running."""
         command = [str(BIN / "avax-assets"), "backfill", "--job", JOB, "--from", self.days[0].isoformat(),
                    "--to", self.days[-1].isoformat()]
@@ -222,7 +220,6 @@ class Backfill:
             raise SystemExit(f"the backfill was not launched: {(done.stderr or done.stdout)[-2000:]}")
         print(f"  {done.stdout.strip()}", flush=True)
         self.backfill_ids.append(done.stdout.split("backfill ")[1].split(":")[0])
-        return self.backfill_ids[-1]
 
     def _wait(self, ours: ProcessTreeCpu, load: list[float]) -> dict | None:
         """Until every day has a successful run (after a kill, the unfinished days launched again), sampling; kills
@@ -243,7 +240,7 @@ class Backfill:
                     killed = self._kill_and_resume(runs, done)
                 if len(done) == len(self.days):
                     return killed
-                if killed is not None and not any(r.status.value in UNENDED for r in runs):
+                if killed is not None and all(r.is_finished for r in runs):
                     # a run the kill caught before it started is failed by run monitoring only later, after the
                     # first resumption saw it still queued: the operator runs the same command again
                     self._launch()

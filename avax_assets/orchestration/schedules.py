@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES  # queued or at work: not ended
 
 CATCH_UP_DAYS_PER_TICK = 3
 # Every run of a daily job for one day carries `<job>:<day>` under this tag; the instance runs one run per value
@@ -89,9 +90,6 @@ def catch_up_sensor(job, witness: dg.AssetsDefinition,
     return _sensor
 
 
-# a run of a job for some days that has not ended: its days are neither done nor to be launched again
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
@@ -112,7 +110,7 @@ def backfill_days(instance: dg.DagsterInstance, job_name: str, asset_keys: Itera
     materialized = [instance.get_materialized_partitions(key) for key in asset_keys]
     done = [day for day in days if all(day in each for each in materialized)]
     in_flight: dict[str, str] = {}
-    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT)):
+    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=NOT_FINISHED_STATUSES)):
         for day in _days_of_run(run, days):
             in_flight.setdefault(day, run.run_id)
     return BackfillDays([d for d in days if d not in done and d not in in_flight], done, in_flight)
