@@ -141,6 +141,14 @@ def test_parent_audits_refuse_orphans_and_wrong_counts_naming_their_keys(embedde
     assert "parent_counts_match (1 transactions rows whose logs_count differs from their logs rows, e.g. " \
            "transaction_hash 0xa1: 1 counted, 2 found)" in refused  # 0xa1 declares 1 log, has 2
 
+    # fewer rows than transactions: the parents held are only those the rows name, and a stray row is still found
+    results, refused = audited_load(warehouse, LOGS, [rows_batch(LOGS, logs[:1])])
+    assert refused is None and results["joins_parent"].passed
+    stray = [row_of(LOGS, transaction_hash="0xb7", log_index=0)]
+    results, refused = audited_load(warehouse, LOGS, [rows_batch(LOGS, stray)])
+    assert results["joins_parent"].metadata["rows_without_parent"] == 1
+    assert "joins_parent (1 rows without a transactions row, e.g. transaction_hash 0xb7)" in refused
+
 
 def test_adjacent_days_must_be_contiguous(embedded):
     warehouse = ClickHouseWarehouse(embedded, "audit_adjacent")
