@@ -26,13 +26,19 @@ import eth_abi
 from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 
+from avax_assets.chain.words import (
+    FIXED_BYTES,
+    HASHED,
+    TOPICS,
+    WORD,
+    StaticField,
+    StaticLayout,
+    integer_type,
+    is_static_elementary,
+)
 from avax_assets.core.errors import NotDecodable
 from avax_assets.core.schema import BOOL, HEX, I32, I64, I256, TEXT, U8, U32, U64, U256, Column, ColumnType
 
-WORD = 64  # hex characters in a 32-byte ABI word
-TOPICS = ("topic1", "topic2", "topic3")
-_INTEGER = re.compile(r"^(u?)int(\d*)$")
-_FIXED_BYTES = re.compile(r"^bytes(\d+)$")
 # names that read badly (or are keywords) as ClickHouse columns
 _RENAMED = {"from": "from_address", "to": "to_address"}
 
@@ -103,10 +109,10 @@ class Param:
 
 
 def _integer(type_: str) -> tuple[bool, int]:
-    match = _INTEGER.match(type_)
-    if not match:
+    integer = integer_type(type_)
+    if integer is None:
         raise ValueError(f"not an ABI type this decoder knows: {type_}")
-    return match.group(1) == "u", int(match.group(2) or 256)
+    return integer
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,20 @@ class AbiEvent:
     def topic0(self) -> str:
         return "0x" + keccak(self.signature.encode()).hex()
 
+    @property
+    def layout(self) -> StaticLayout | None:
+        """The event as a StaticLayout, to decode in bulk, when each of its arguments is one word (an
+        elementary static type, or an indexed argument's hash); None: its logs are decoded one by one."""
+        if not all(f.param.is_hashed or is_static_elementary(f.param.type) for f in self.fields) or \
+                any(not p.indexed and not p.is_elementary for p in self.params):
+            return None
+        indexed = [f for f in self.fields if f.indexed]
+        data = [f for f in self.fields if not f.indexed]
+        return StaticLayout(len(indexed), len(data), (
+            *(StaticField(f.column, HASHED if f.param.is_hashed else f.param.type, topic=topic)
+              for f, topic in zip(indexed, TOPICS, strict=False)),
+            *(StaticField(f.column, f.param.type, data_word=i) for i, f in enumerate(data))))
+
     def column_declarations(self, descriptions: dict[str, str]) -> tuple[Column, ...]:
         return tuple(Column(f.column, f.param.column_type(), description=descriptions.get(f.column, _described(f)))
                      for f in self.fields)
@@ -232,7 +252,7 @@ def static_value(type_: str, word: str, name: str) -> Any:
         if number > 1:
             raise NotDecodable(f"{name}: bool word is {number}")
         return number == 1
-    fixed = _FIXED_BYTES.match(type_)
+    fixed = FIXED_BYTES.match(type_)
     if fixed:
         size = int(fixed.group(1))
         if number & ((1 << (256 - 8 * size)) - 1):

@@ -15,7 +15,8 @@ GROUP = "events"
 
 
 def event_log_decoder(event: DecodedEvent) -> LogEvent:
-    return LogEvent(event.dataset, (event.topic0,), event.decode_log, event.contracts)
+    return LogEvent(event.dataset, (event.topic0,), event.decode_log, event.contracts,
+                    layout=event.abi_event.layout)
 
 
 def event_asset(event: DecodedEvent) -> DatasetAsset:

@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from avax_assets.chain.logs import LogEvent
+from avax_assets.chain.words import WORD, StaticField, StaticLayout
 from avax_assets.core.errors import NotDecodable
 from avax_assets.tokens.datasets import ERC20_TRANSFERS, ERC721_TRANSFERS, ERC1155_TRANSFERS
 
 TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 TRANSFER_SINGLE = "0xc3d58168c5ae7397731d063d5bbf3d657854427343f4c083240f7aacaa2d0f62"
 TRANSFER_BATCH = "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb"
-WORD = 64  # hex characters in a 32-byte ABI word
 MAX_BATCH = 10_000
 
 
@@ -115,8 +115,15 @@ def _four_topics(logs: pa.RecordBatch) -> pa.Array:
     return pc.is_valid(logs.column("topic3"))
 
 
+# the one-word shapes, decoded in bulk (the functions above: the logs that do not fit, for their reason)
+FROM_TO = (StaticField("from_address", "address", topic="topic1"), StaticField("to_address", "address", topic="topic2"))
+ERC20_LAYOUT = StaticLayout(topics=2, words=1, fields=(*FROM_TO, StaticField("value", "uint256", data_word=0)))
+ERC721_LAYOUT = StaticLayout(topics=3, words=0, fields=(*FROM_TO, StaticField("token_id", "uint256", topic="topic3")))
+
 EVENTS = (
-    LogEvent(ERC20_TRANSFERS, (TRANSFER,), _erc20, also=lambda logs: pc.invert(_four_topics(logs))),
-    LogEvent(ERC721_TRANSFERS, (TRANSFER,), _erc721, also=_four_topics),
-    LogEvent(ERC1155_TRANSFERS, (TRANSFER_SINGLE, TRANSFER_BATCH), _erc1155),
+    LogEvent(ERC20_TRANSFERS, (TRANSFER,), _erc20, also=lambda logs: pc.invert(_four_topics(logs)),
+             layout=ERC20_LAYOUT, emitter_column="token_address"),
+    LogEvent(ERC721_TRANSFERS, (TRANSFER,), _erc721, also=_four_topics, layout=ERC721_LAYOUT,
+             emitter_column="token_address"),
+    LogEvent(ERC1155_TRANSFERS, (TRANSFER_SINGLE, TRANSFER_BATCH), _erc1155, emitter_column="token_address"),
 )
