@@ -189,7 +189,7 @@ def decoded_asset(event: LogEvent, group: str = "tokens") -> DatasetAsset:
     def read(run: Run, partition: str) -> Iterator[pa.RecordBatch]:
         malformed: list[MalformedLog] = []
         count = 0
-        for logs in run.inputs[LOGS.name][partition].iter_batches():
+        for logs in run.inputs[LOGS.name][partition].iter_batches(probe=event.probe):
             decoded = event(logs)
             count += len(decoded.malformed)
             malformed.extend(decoded.malformed[: MALFORMED_SAMPLES - len(malformed)])

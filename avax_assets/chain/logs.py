@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from avax_assets.chain.words import StaticLayout
 from avax_assets.core.schema import Dataset
+from avax_assets.core.spool import RowGroupProbe
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,20 @@ class LogEvent:
     layout: StaticLayout | None = None
     emitter_column: str = "contract_address"
 
-    def __call__(self, logs: pa.RecordBatch) -> Decoded:
+    @property
+    def probe(self) -> RowGroupProbe:
+        """Which of the stored logs' row groups to read: those with a log of the signatures (and emitters)."""
+        columns = ["topic0", "address"] if self.addresses else ["topic0"]
+        return columns, lambda logs: pc.any(self._emitted(logs)).as_py() is True
+
+    def _emitted(self, logs: pa.RecordBatch | pa.Table) -> pa.Array:
         wanted = pc.is_in(logs.column("topic0"), value_set=pa.array(self.signatures))
         if self.addresses:
             wanted = pc.and_(wanted, pc.is_in(logs.column("address"), value_set=pa.array(self.addresses)))
+        return wanted
+
+    def __call__(self, logs: pa.RecordBatch) -> Decoded:
+        wanted = self._emitted(logs)
         if self.also:
             wanted = pc.and_(wanted, self.also(logs))
         matches = logs.filter(wanted)

@@ -35,7 +35,7 @@ from avax_assets.core.clickhouse import ParquetSource
 from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, setting
 from avax_assets.core.errors import NotStored, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.spool import READ_BATCH_ROWS, parquet_batches, read_conformed
+from avax_assets.core.spool import READ_BATCH_ROWS, RowGroupProbe, parquet_batches, read_conformed
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
@@ -308,13 +308,15 @@ class LakePartition:
         self.lake.promote(self.path, self.canonical)
         return replace(self, path=self.canonical, canonical=None)
 
-    def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    def iter_batches(self, batch_rows: int = READ_BATCH_ROWS, probe: RowGroupProbe | None = None
+                     ) -> Iterator[pa.RecordBatch]:
+        """The partition's rows; with a `probe`, only the row groups it wants (spool.parquet_batches)."""
         with self.lake.fs.open(self.path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
             if self.schema is None:
-                yield from parquet_batches(parquet, batch_rows)
+                yield from parquet_batches(parquet, batch_rows, probe=probe)
             else:
-                yield from read_conformed(parquet, self.schema, batch_rows)
+                yield from read_conformed(parquet, self.schema, batch_rows, probe)
 
     def stored_as(self, dataset: Dataset) -> bool:
         """Whether the object holds exactly the declared columns and types as Parquet stores them (no

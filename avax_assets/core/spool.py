@@ -14,7 +14,7 @@ import errno
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,21 +35,29 @@ PID_END = "-p-"  # spool names: <dataset>-<partition>-<pid>-p-<random>.parquet
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}  # measured: smaller and faster than 3 here
 
 
-def parquet_batches(parquet: pq.ParquetFile, batch_rows: int, columns: list[str] | None = None
-                    ) -> Iterator[pa.RecordBatch]:
+RowGroupProbe = tuple[list[str], Callable[[pa.Table], bool]]  # columns read first, and whether to read the rest
+
+
+def parquet_batches(parquet: pq.ParquetFile, batch_rows: int, columns: list[str] | None = None,
+                    probe: RowGroupProbe | None = None) -> Iterator[pa.RecordBatch]:
     """The file's batches, read one row group at a time. A reader over the whole file keeps every column chunk
     it has pre-buffered until it ends (pyarrow's pre_buffer), so its memory grew with the file: +960 MB while a
     mainnet day's logs spool was published; one row group's reader at a time stays flat and still reads its
-    column chunks in few, coalesced requests (what pre-buffering is for, on S3)."""
+    column chunks in few, coalesced requests (what pre-buffering is for, on S3). With a `probe` (columns, and
+    whether a row group's values of them are wanted), a row group is read whole only if it is wanted: the
+    logs of a rare event are found by reading the day's topic0 column, not the day."""
     for group in range(parquet.num_row_groups):
+        if probe and not probe[1](parquet.read_row_group(group, columns=probe[0])):
+            continue
         yield from parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns)
 
 
-def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int, probe: RowGroupProbe | None = None
+                   ) -> Iterator[pa.RecordBatch]:
     """Batches with exactly the declared types: Parquet has no seconds unit and returns
     timestamp[s] as timestamp[ms]; the (safe) cast restores the declaration. A nullable column declared
     after the object was written (a new field) reads as nulls, so older objects reload as they are."""
-    for batch in parquet_batches(parquet, batch_rows):
+    for batch in parquet_batches(parquet, batch_rows, probe=probe):
         if batch.schema.names != schema.names:
             batch = _with_declared_columns(batch, schema)
         yield batch.cast(schema)

@@ -87,3 +87,15 @@ def test_bulk_decoding_gives_what_decoding_one_by_one_gives(event):
     assert one_by_one.batch.num_rows > LOGS_PER_EVENT // 2 and len(one_by_one.malformed) > 10  # both kinds tried
     assert in_bulk.batch.equals(one_by_one.batch)
     assert in_bulk.malformed == one_by_one.malformed
+
+
+def test_the_probe_wants_a_row_group_only_with_a_log_of_the_event_from_its_emitters():
+    wavax = next(e for e in BULK_EVENTS if e.dataset.name == "wavax_deposit")
+    columns, wants = wavax.probe
+    assert columns == ["topic0", "address"]
+    rng = random.Random(0)
+    logs = pa.Table.from_batches([pa.RecordBatch.from_pylist([log_of(rng, wavax, n) for n in range(3)],
+                                                             schema=LOGS.arrow_schema)]).select(columns)
+    assert wants(logs)
+    assert not wants(logs.set_column(1, "address", pa.array(["0x" + "00" * 20] * 3)))  # another emitter's
+    assert not wants(logs.set_column(0, "topic0", pa.array(["0x" + "00" * 32] * 3)))

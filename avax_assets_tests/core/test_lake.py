@@ -204,3 +204,24 @@ def most_held_reading(directory, chunks: int, chunk_rows: int = 5_000) -> dict[s
         assert rows == chunk_rows * chunks
         held[name] = most
     return held
+
+
+def test_a_probe_reads_whole_only_the_row_groups_it_wants(tmp_path):
+    """A rare event's logs: the probe reads the topic0 column of each row group (a chunk), and the rest of a row
+    group only when one of its logs has the event's signature."""
+    with PartitionSpool(LOGS, "2024-06-01", str(tmp_path)) as writer:
+        for index in range(4):
+            writer.write(log_chunk(index * 100, 100))
+    lake = Lake(str(tmp_path / "lake"))
+    lake.put_atomic(writer.result.path, LOGS.lake_folder, "2024-06-01")
+    wanted = log_chunk(250, 1).column("topic0")[0].as_py()  # a log of the third chunk
+    probed = []
+
+    def probe(logs: pa.Table) -> bool:
+        probed.append(logs.column_names)
+        return wanted in logs.column("topic0").to_pylist()
+
+    batches = list(lake.open_partition(LOGS, "2024-06-01").iter_batches(probe=(["topic0"], probe)))
+    assert probed == [["topic0"]] * 4
+    assert [b.column("block_number")[0].as_py() for b in batches] == [200] and batches[0].num_rows == 100
+    assert batches[0].schema == LOGS.arrow_schema
