@@ -35,7 +35,7 @@ from avax_assets.core.clickhouse import ParquetSource
 from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, setting
 from avax_assets.core.errors import NotStored, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
-from avax_assets.core.spool import READ_BATCH_ROWS, RowGroupProbe, parquet_batches, read_conformed
+from avax_assets.core.spool import READ_BATCH_ROWS, RowGroupProbe, parquet_batches, read_ahead, read_conformed
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
@@ -310,7 +310,10 @@ class LakePartition:
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS, probe: RowGroupProbe | None = None
                      ) -> Iterator[pa.RecordBatch]:
-        """The partition's rows; with a `probe`, only the row groups it wants (spool.parquet_batches)."""
+        """The partition's rows, read ahead; with a `probe`, only the row groups it wants (spool.parquet_batches)."""
+        return read_ahead(self._batches(batch_rows, probe))
+
+    def _batches(self, batch_rows: int, probe: RowGroupProbe | None) -> Iterator[pa.RecordBatch]:
         with self.lake.fs.open(self.path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
             if self.schema is None:

@@ -15,9 +15,11 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -52,6 +54,26 @@ def parquet_batches(parquet: pq.ParquetFile, batch_rows: int, columns: list[str]
         yield from parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns)
 
 
+T = TypeVar("T")
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, the next one read in a thread while the caller works on the one before: reading Parquet (from S3
+    or a file) and decompressing it release the GIL, so a step's reading and its work (decoding, encoding for
+    Kafka) overlap on two cores. One item ahead: the memory of one more batch."""
+    end = object()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+            ahead = reader.submit(next, items, end)
+            while (item := ahead.result()) is not end:
+                ahead = reader.submit(next, items, end)
+                yield item
+    finally:  # the reader is done (the pool waited for it): the source is closed here, not while it reads
+        close = getattr(items, "close", None)
+        if close:
+            close()
+
+
 def read_conformed(parquet: pq.ParquetFile, schema: pa.Schema, batch_rows: int, probe: RowGroupProbe | None = None
                    ) -> Iterator[pa.RecordBatch]:
     """Batches with exactly the declared types: Parquet has no seconds unit and returns
@@ -84,7 +106,7 @@ class SpooledPartition:
     rows: int = 0
 
     def iter_batches(self, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        yield from read_conformed(pq.ParquetFile(self.path), self.dataset.arrow_schema, batch_rows)
+        return read_ahead(read_conformed(pq.ParquetFile(self.path), self.dataset.arrow_schema, batch_rows))
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)

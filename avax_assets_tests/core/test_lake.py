@@ -1,5 +1,7 @@
 """The Parquet lake: exact paths, atomic writes, streaming reads — on local disk and on real S3."""
 
+import threading
+
 import pyarrow as pa
 import pytest
 
@@ -7,7 +9,7 @@ from avax_assets.chain.datasets import BLOCKS, LOGS
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.lake import Lake
 from avax_assets.core.lake import S3Settings
-from avax_assets.core.spool import PartitionSpool
+from avax_assets.core.spool import PartitionSpool, read_ahead
 
 
 def sample_batch(n: int) -> pa.RecordBatch:
@@ -225,3 +227,36 @@ def test_a_probe_reads_whole_only_the_row_groups_it_wants(tmp_path):
     assert probed == [["topic0"]] * 4
     assert [b.column("block_number")[0].as_py() for b in batches] == [200] and batches[0].num_rows == 100
     assert batches[0].schema == LOGS.arrow_schema
+
+
+def test_read_ahead_reads_the_next_batch_while_the_caller_works_and_closes_its_source():
+    events = []
+    consumer_has_one = threading.Event()
+
+    def source():
+        try:
+            for n in range(3):
+                if n == 2:  # read only while the caller holds batch 1: the reading overlaps the caller's work
+                    assert consumer_has_one.wait(5)
+                events.append(("read", n, threading.current_thread().name.startswith("read-ahead")))
+                yield n
+        finally:
+            events.append(("closed", threading.current_thread() is threading.main_thread()))
+
+    items = read_ahead(source())
+    assert next(items) == 0
+    assert next(items) == 1
+    consumer_has_one.set()
+    items.close()  # the caller stops early: the source is closed once its reader is done, in the caller's thread
+    assert events == [("read", 0, True), ("read", 1, True), ("read", 2, True), ("closed", True)]
+
+
+def test_read_ahead_raises_the_sources_error_where_the_caller_reads():
+    def source():
+        yield 1
+        raise SinkUnavailable("S3 at http://127.0.0.1:1 did not answer")
+
+    items = read_ahead(source())
+    assert next(items) == 1
+    with pytest.raises(SinkUnavailable, match="did not answer"):
+        next(items)
