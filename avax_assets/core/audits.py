@@ -20,6 +20,11 @@ SAMPLES = 3  # offending keys named in a failed audit
 # small whatever the day's size. Measured at a fifth of a mainnet day (1.6 M logs): 165 MB for uniqExact over
 # the day, 67 MB in slices of 400,000, in the same time.
 SLICE_ROWS = 250_000
+# The parent audits hold a key as its 128-bit hash (sipHash128, as uniqExact holds a string), a fraction of a
+# transaction hash's memory as a string: measured on a mainnet day's 2.5 M transaction hashes and 8 M logs, the
+# orphans of 1.25 M hashed keys a slice held 137 MB, of 250,000 strings 169 MB. Their slices hold this many
+# times SLICE_ROWS keys.
+HASHED_KEYS_PER_KEY = 4
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,8 @@ def _keys(names: Sequence[str], rows: list[tuple]) -> str:
     return f"{name} {', '.join(values)}"
 
 
-def _slices(rows: int) -> int:
-    return max(1, -(-rows // SLICE_ROWS))
+def _slices(rows: int, hashed: bool = False) -> int:
+    return max(1, -(-rows // (SLICE_ROWS * (HASHED_KEYS_PER_KEY if hashed else 1))))
 
 
 def _in_slice(column: str, slice_: int, slices: int) -> str:
@@ -209,13 +214,15 @@ def joins_parent(loaded: Loaded) -> AuditResult:
     # the rows name: a day's 8 transfers are not checked against 10 slices of 2.5 M transactions.
     narrowed = loaded.parquet_rows < parent_rows
 
+    key = f"sipHash128({on})"
+
     def orphans_of(rows: str) -> str:  # `rows`: a slice's condition, on the rows and their parents alike
-        named = f" AND ({on}) IN (SELECT {on} FROM {_partition(loaded)} AND {rows})" if narrowed else ""
-        return (f"{_partition(loaded)} AND {rows} AND ({on}) NOT IN "
-                f"(SELECT {on} FROM {_loaded_partition(loaded, parent)} AND {rows}{named})")
+        named = f" AND {key} IN (SELECT {key} FROM {_partition(loaded)} AND {rows})" if narrowed else ""
+        return (f"{_partition(loaded)} AND {rows} AND {key} NOT IN "
+                f"(SELECT {key} FROM {_loaded_partition(loaded, parent)} AND {rows}{named})")
 
     orphans, = _over_slices(loaded, lambda rows: f"SELECT count() FROM {orphans_of(rows)}",
-                            loaded.dataset.parent.on[0], _slices(min(parent_rows, loaded.parquet_rows)))
+                            loaded.dataset.parent.on[0], _slices(min(parent_rows, loaded.parquet_rows), hashed=True))
     metadata = {"parent": parent.name, "rows_without_parent": orphans}
     if not orphans:
         return AuditResult(True, metadata)
@@ -229,15 +236,17 @@ def parent_counts_match(loaded: Loaded) -> AuditResult:
     (the Data API serves no logs count) is reported as unchecked."""
     parent, on = _parent(loaded)
     count_column = checked_identifier(loaded.dataset.parent.count_column)
+    key = f"sipHash128({on}) AS parent_key"
+
     def joined(rows: str) -> str:  # `rows`: a slice's condition, on the parents and their rows alike
-        return (f"(SELECT {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)} AND {rows}) AS p "
-                f"LEFT JOIN (SELECT {on}, count() AS actual FROM {_partition(loaded)} AND {rows} GROUP BY {on}) AS c "
-                f"USING ({on})")
+        return (f"(SELECT {key}, {on}, {count_column} AS expected FROM {_loaded_partition(loaded, parent)} AND {rows})"
+                f" AS p LEFT JOIN (SELECT {key}, count() AS actual FROM {_partition(loaded)} AND {rows} "
+                "GROUP BY parent_key) AS c USING (parent_key)")
 
     mismatched, unchecked = _over_slices(
         loaded, lambda rows: f"SELECT countIf(p.expected IS NOT NULL AND p.expected != c.actual), "
                              f"countIf(p.expected IS NULL) FROM {joined(rows)}",
-        loaded.dataset.parent.on[0], _slices(_held_by_counts(loaded, on, _day_rows(loaded, parent))))
+        loaded.dataset.parent.on[0], _slices(_held_by_counts(loaded, on, _day_rows(loaded, parent)), hashed=True))
     metadata = {"parent": parent.name, "count_column": count_column, "parents_with_wrong_count": mismatched,
                 "parents_without_count": unchecked}
     if not mismatched:

@@ -50,6 +50,7 @@ def embedded(chdb_path, request, monkeypatch):
     in slices of one key each (as a day larger than audits.SLICE_ROWS is): the same verdicts either way."""
     if request.param == "a slice per key":
         monkeypatch.setattr(audits, "SLICE_ROWS", 1)
+        monkeypatch.setattr(audits, "HASHED_KEYS_PER_KEY", 1)
     return chdb_client(str(chdb_path))
 
 
