@@ -485,7 +485,7 @@ def _debug_traces_match(scope: Any, number: int, block_traces: list, tx_hashes: 
     if len(block_traces) != len(tx_hashes):
         raise inconsistent(scope, number, f"{len(block_traces)} traces for its {len(tx_hashes)} transactions")
     for position, (item, tx_hash) in enumerate(zip(block_traces, tx_hashes, strict=True)):
-        stated = item.get("txHash") if isinstance(item, dict) else None
+        stated = item.get("txHash") if isinstance(item, dict) else getattr(item, "txHash", None)  # or decoded
         if isinstance(stated, str) and stated.lower() != tx_hash:
             raise inconsistent(scope, number, f"trace {position}: txHash is {stated.lower()}, the block's "
                                               f"transaction {position} is {tx_hash}")

@@ -3,6 +3,11 @@ or parity-style `trace_block`, flattened to one row per call frame.
 
 Children of a reverted frame carry no error of their own; `reverted` is pushed down from the failing
 ancestor. The top frame's gas used comes from the receipt (some nodes' callTracer misreport it).
+
+A block's callTracer answer is decoded into `TxTrace`/`CallFrame` (only the keys declared; no dict per frame)
+and flattened a column at a time. A block whose answer holds a key no declaration knows, or a value of
+another shape, comes back plain: its keys are counted (`trace.key`, `call_frame.key`) and its frames go the
+reference way (`call_tracer_frames`, `_frame_row`), which names a bad value.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,11 +24,40 @@ from avax_assets.chain.extractors import Scope, checked_blocks, to_batch
 from avax_assets.chain.proof import (Proven, prove_blocks, prove_receipts, prove_traces, transactions_frame,
                                      view_of_headers)
 from avax_assets.chain.reader import ChainReader
+from avax_assets.chain.rows import Receipt, unknown_keys
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call
 from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
 from avax_assets.chain.settings import TraceMethod
 
 DISABLED_HINTS = ("does not exist", "not available", "not supported", "disabled", "method not found")
+
+
+class CallFrame(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A callTracer frame, each key it may carry. An absent key reads as null, as in the plain frames."""
+
+    type: Any = None
+    from_: Any = msgspec.field(default=None, name="from")
+    to: Any = None
+    value: Any = None
+    gas: Any = None
+    gasUsed: Any = None
+    input: Any = None
+    output: Any = None
+    error: Any = None
+    calls: list[CallFrame] | None = None
+    revertReason: Any = None  # known, and no column: the revert's decoded reason (`error` holds the error)
+
+
+class TxTrace(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One transaction's entry in a debug_traceBlockByNumber answer."""
+
+    txHash: Any = None
+    result: CallFrame | None = None
+    error: Any = None
+
+
+CALL_FRAME_KEYS = frozenset(CallFrame.__struct_encode_fields__)
+TX_TRACE_KEYS = frozenset(TxTrace.__struct_encode_fields__)
 
 
 def _is_unsupported(error: RpcError) -> bool:
@@ -39,7 +74,8 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
             else ("trace_block", lambda n: [hex(n)])
         try:
             return style, client.batch([Call(call[0], call[1](n)) for n in blocks],
-                                       batch_size=client.settings.trace_batch_size)
+                                       batch_size=client.settings.trace_batch_size,
+                                       shape=list[TxTrace] if style == "debug" else None)
         except RpcError as exc:
             if not _is_unsupported(exc):
                 raise
@@ -147,70 +183,118 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
         headers = checked_blocks(reader.headers(blocks), blocks, scope)
         view = view_of_headers(scope, blocks, headers, reader.neighbours(blocks))
         prove_blocks(view)
-        receipts = reader.receipts(headers)
+        receipts = reader.receipt_structs(headers)
         prove_receipts(scope, view, transactions_frame(view, headers), receipts)
-        gas_used = {r["transactionHash"].lower(): r["gasUsed"] for r in receipts}
         style, traced = tracing.result()
     tx_hashes = [[h.lower() for h in header["transactions"]] for header in headers]
     prove_traces(scope, view, style, traced, tx_hashes)
-    positions, frames = [], []  # of every frame, in order
+    positions, frames, tops = [], [], []  # of every frame, in order; the index of each transaction's first
     for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes, strict=True):
         number = int(header["number"], 16)
         where = f"block {number}"
         try:
-            per_tx = _per_transaction(style, block_traces, block_tx_hashes)
+            per_tx = _per_transaction(style, block_traces, block_tx_hashes, scope)
             for index, tx_hash in enumerate(block_tx_hashes):
                 where = f"block {number} tx {tx_hash}"
-                raw = call_tracer_frames(per_tx[tx_hash]) if style == "debug" else parity_frames(per_tx[tx_hash])
-                if raw:  # the top frame's gas used is the receipt's
-                    raw[0] = raw[0]._replace(gas_used=gas_used[tx_hash], gas_used_field="receipt.gasUsed")
+                first = len(frames)
+                trace = per_tx[tx_hash]
+                if isinstance(trace, CallFrame):
+                    _walk(trace, (), False, frames)
+                else:
+                    frames += [_decoded(raw) for raw in (call_tracer_frames(trace) if style == "debug"
+                                                         else parity_frames(trace))]
+                if len(frames) > first:
+                    tops.append(first)
                 position = (number, int(header["timestamp"], 16), header["hash"].lower(), tx_hash, index)
-                positions += [position] * len(raw)
-                frames += raw
+                positions += [position] * (len(frames) - first)
         except BadField as bad:
             raise scope.error(bad, where) from None
-    batch = frames_batch(scope, positions, frames)
+    columns = frame_columns(frames, tops, _gas_used_by_hash(scope, receipts), positions)
+    batch = frames_batch(scope, positions, columns)
     if batch is None:  # a value breaks a rule: frame by frame, the error names it
-        batch = to_batch(scope, _rows(scope, positions, frames))
+        batch = to_batch(scope, _rows(scope, positions, columns))
     return Proven({scope.dataset.name: batch}, view)
+
+
+def _walk(frame: CallFrame, path: tuple[int, ...], failed: bool, frames: list[tuple]) -> None:
+    """A decoded call tree as (path, reverted, frame), depth first (as `call_tracer_frames` walks a plain one)."""
+    failed = failed or frame.error is not None
+    frames.append((path, failed, frame))
+    for index, child in enumerate(frame.calls or ()):
+        _walk(child, (*path, index), failed, frames)
+
+
+def _decoded(raw: RawFrame) -> tuple:
+    """A frame walked the reference way, in the shape of a decoded one."""
+    return raw.path, raw.reverted, CallFrame(raw.call_type, raw.frame_from, raw.to, raw.value, raw.gas, raw.gas_used,
+                                             raw.input_data, raw.output, raw.error)
+
+
+def _gas_used_by_hash(scope: Scope, receipts: list) -> dict[str, Any]:
+    """Each transaction's gas used as its receipt states it (the receipts are the transactions': prove_receipts)."""
+    gas_used = {}
+    for receipt in receipts:
+        stated = (receipt.transactionHash, receipt.gasUsed) if isinstance(receipt, Receipt) else \
+            (receipt.get("transactionHash"), receipt.get("gasUsed", msgspec.UNSET))
+        if stated[1] is msgspec.UNSET:
+            raise scope.error(BadField("gasUsed", "is missing"), f"the receipt of {stated[0]}")
+        gas_used[str(stated[0]).lower()] = stated[1]
+    return gas_used
+
+
+def frame_columns(frames: list[tuple], tops: list[int], gas_used: dict[str, Any],
+                  positions: list[tuple]) -> dict[str, list]:
+    """(path, reverted, frame) in order as a list per RawFrame field; each transaction's first frame (at
+    `tops`) takes its gas used from the receipt."""
+    decoded = [frame for _, _, frame in frames]
+    columns = {"path": [path for path, _, _ in frames], "reverted": [failed for _, failed, _ in frames],
+               "call_type": [d.type for d in decoded], "frame_from": [d.from_ for d in decoded],
+               "to": [d.to for d in decoded], "value": [d.value for d in decoded], "gas": [d.gas for d in decoded],
+               "gas_used": [d.gasUsed for d in decoded], "input_data": [d.input for d in decoded],
+               "output": [d.output for d in decoded], "error": [d.error for d in decoded],
+               "gas_used_field": ["gasUsed"] * len(frames)}
+    for top in tops:
+        columns["gas_used"][top] = gas_used[positions[top][3]]
+        columns["gas_used_field"][top] = "receipt.gasUsed"
+    return columns
 
 
 POSITION = ("block_number", "block_timestamp", "block_hash", "transaction_hash", "transaction_index")
 
 
-def _rows(scope: Scope, positions: list[tuple], frames: list[RawFrame]) -> list[dict]:
+def _rows(scope: Scope, positions: list[tuple], columns: dict[str, list]) -> list[dict]:
     rows = []
-    for position, raw in zip(positions, frames, strict=True):
+    for position, values in zip(positions, zip(*columns.values(), strict=True), strict=True):
         try:
-            rows.append(_frame_row(dict(zip(POSITION, position, strict=True)), *raw))
+            rows.append(_frame_row(dict(zip(POSITION, position, strict=True)), *values))
         except BadField as bad:
             raise scope.error(bad, f"block {position[0]} tx {position[3]}") from None
     return rows
 
 
-def frames_batch(scope: Scope, positions: list[tuple], frames: list[RawFrame]) -> pa.RecordBatch | None:
-    """The frames' batch, column by column with the same rules as `_frame_row` (polars' kernels instead of
-    value by value: the bulk of a day's traces); None when any value breaks a rule."""
-    if not frames:
+def frames_batch(scope: Scope, positions: list[tuple], columns: dict[str, list]) -> pa.RecordBatch | None:
+    """The frames' batch (`frame_columns`), column by column with the same rules as `_frame_row` (polars'
+    kernels instead of value by value: the bulk of a day's traces); None when any value breaks a rule."""
+    if not positions:
         return to_batch(scope, [])
-    paths, failed, types, froms, tos, values, gas, gas_used, inputs, outputs, errors, _ = zip(*frames, strict=True)
-    call_types = f.text_column(list(types))
+    call_types = f.text_column(columns["call_type"])
     converted = {
-        "from_address": f.hex_column(list(froms), 20, nullable=True),
-        "to_address": f.hex_column(list(tos), 20, nullable=True),
-        "value": f.uint256_column([v or "0x0" for v in values]),
-        "gas": f.quantity_column([g or "0x0" for g in gas]),
-        "gas_used": f.quantity_column([g or "0x0" for g in gas_used]),
-        "input": f.hex_column([i or "0x" for i in inputs]),
-        "output": f.hex_column([o or "0x" for o in outputs]),
-        "error": f.text_column(list(errors), nullable=True),
+        "from_address": f.hex_column(columns["frame_from"], 20, nullable=True),
+        "to_address": f.hex_column(columns["to"], 20, nullable=True),
+        "value": f.uint256_column([v or "0x0" for v in columns["value"]]),
+        "gas": f.quantity_column([g or "0x0" for g in columns["gas"]]),
+        "gas_used": f.quantity_column([g or "0x0" for g in columns["gas_used"]]),
+        "input": f.hex_column([i or "0x" for i in columns["input_data"]]),
+        "output": f.hex_column([o or "0x" for o in columns["output"]]),
+        "error": f.text_column(columns["error"], nullable=True),
     }
     if call_types is None or any(column is None for column in converted.values()):
         return None
     input_hex, output_hex = converted.pop("input"), converted.pop("output")
     input_length = pc.binary_length(input_hex)
     block_numbers, timestamps, block_hashes, tx_hashes, tx_indexes = zip(*positions, strict=True)
-    columns = {
+    paths = columns["path"]
+    batch_columns = {
         "block_number": block_numbers, "block_timestamp": timestamps, "block_hash": block_hashes,
         "transaction_hash": tx_hashes, "transaction_index": tx_indexes,
         "trace_address": [".".join(map(str, path)) for path in paths], "depth": [len(path) for path in paths],
@@ -219,11 +303,12 @@ def frames_batch(scope: Scope, positions: list[tuple], frames: list[RawFrame]) -
                                      None),
         "input_size": pc.divide(pc.subtract(input_length, 2), 2),
         "output_size": pc.divide(pc.subtract(pc.binary_length(output_hex), 2), 2),
-        "reverted": [int(reverted) for reverted in failed],
+        "reverted": [int(reverted) for reverted in columns["reverted"]],
     }
     schema = scope.dataset.source_schema
     try:
-        return pa.RecordBatch.from_arrays([_array(columns[field.name], field.type) for field in schema], schema=schema)
+        return pa.RecordBatch.from_arrays([_array(batch_columns[field.name], field.type) for field in schema],
+                                          schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
 
@@ -232,8 +317,9 @@ def _array(values, arrow_type: pa.DataType) -> pa.Array:
     return (values if isinstance(values, pa.Array) else pa.array(values)).cast(arrow_type)
 
 
-def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
-    """Each transaction's traces (which are the block's, one to one, is proven before: prove_traces)."""
+def _per_transaction(style: str, block_traces, tx_hashes: list[str], scope: Scope) -> dict:
+    """Each transaction's call tree (decoded, or plain) or parity traces (which are the block's, one to one,
+    is proven before: prove_traces); the keys of a plain answer that no declaration knows are counted."""
     if not isinstance(block_traces, list):
         raise BadField("traces", f"expected a list per block, got {type(block_traces).__name__}")
     if style == "parity":
@@ -245,10 +331,26 @@ def _per_transaction(style: str, block_traces, tx_hashes: list[str]) -> dict:
         return grouped
     per_tx = {}
     for tx_hash, item in zip(tx_hashes, block_traces, strict=True):
-        if not isinstance(item, dict):
+        if isinstance(item, TxTrace):
+            error, result = item.error, item.result
+        elif isinstance(item, dict):
+            scope.saw_unknown("trace", unknown_keys([item], TX_TRACE_KEYS))
+            _count_unknown_frame_keys(scope, item.get("result"))
+            error, result = item.get("error"), item.get("result")
+        else:
             raise BadField("traces", f"a trace is not an object: {str(item)[:80]!r}")
-        if item.get("error") is not None or item.get("result") is None:
-            raise BadField("result", f"tracing {tx_hash} failed: {item.get('error')}")
-        per_tx[tx_hash] = item["result"]
+        if error is not None or result is None:
+            raise BadField("result", f"tracing {tx_hash} failed: {error}")
+        per_tx[tx_hash] = result
     return per_tx
 
+
+def _count_unknown_frame_keys(scope: Scope, top: Any) -> None:
+    """The keys no declaration knows in a plain call tree, counted per frame that carries them."""
+    frames, pending = [], [top]
+    while pending:
+        frame = pending.pop()
+        if isinstance(frame, dict):
+            frames.append(frame)
+            pending += frame.get("calls") if isinstance(frame.get("calls"), list) else []
+    scope.saw_unknown("call_frame", unknown_keys(frames, CALL_FRAME_KEYS))

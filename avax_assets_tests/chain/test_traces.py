@@ -127,7 +127,7 @@ class OneBrokenTrace:  # a reader whose one block's trace has a bad frame two le
         return ({"hash": "0x" + "cd" * 32, "parentHash": "0x" + "ef" * 32, "timestamp": hex(1717199998)},
                 {"hash": "0x" + "01" * 32, "parentHash": "0x" + "ab" * 32, "timestamp": hex(1717200002)})
 
-    def receipts(self, headers):
+    def receipt_structs(self, headers):
         return [{"transactionHash": POSITION["transaction_hash"], "gasUsed": "0x5208"}]
 
 
@@ -155,16 +155,23 @@ MIXED_TREE = {  # upper-case hex, a big value, a revert with children, a creatio
 }
 
 
+def walked(*trees: dict) -> list[tuple]:
+    """Plain call trees walked the reference way, in the shape the column conversion reads."""
+    from avax_assets.chain.traces import _decoded, call_tracer_frames
+
+    return [_decoded(raw) for tree in trees for raw in call_tracer_frames(tree)]
+
+
 def test_the_frames_converted_by_column_are_those_converted_value_by_value():
-    from avax_assets.chain.traces import _rows, call_tracer_frames, frames_batch
+    from avax_assets.chain.traces import _rows, frame_columns, frames_batch
     from avax_assets.chain.extractors import to_batch
 
     scope = Scope(INTERNAL_TRANSACTIONS, DAY)
-    raw = call_tracer_frames(MIXED_TREE) + call_tracer_frames(OLD_GETH_TREE)
     positions = [tuple(POSITION.values())] * 5 + [(8, 1717200002, "0x" + "ef" * 32, "0x" + "01" * 32, 3)] * 2
-    by_column = frames_batch(scope, positions, raw)
+    columns = frame_columns(walked(MIXED_TREE, OLD_GETH_TREE), [], {}, positions)
+    by_column = frames_batch(scope, positions, columns)
     assert by_column is not None
-    by_value = to_batch(scope, _rows(scope, positions, raw))
+    by_value = to_batch(scope, _rows(scope, positions, columns))
     assert by_column.equals(by_value), (by_column.to_pylist(), by_value.to_pylist())
     rows = by_column.to_pylist()
     assert [(r["trace_address"], r["call_type"], r["reverted"], r["input_selector"], r["input_size"],
@@ -174,11 +181,58 @@ def test_the_frames_converted_by_column_are_those_converted_value_by_value():
     assert rows[0]["from_address"] == "0x" + "ab" * 20 and rows[0]["value"] == str(2**256 - 1)
 
 
+def traced_block(answer: list, monkeypatch) -> tuple[pa.RecordBatch, dict]:
+    """Block 7 of OneBrokenTrace extracted from `answer` (its debug_traceBlockByNumber result): the batch and
+    the keys counted as unknown."""
+    from avax_assets.chain import traces
+
+    monkeypatch.setattr(traces, "fetch_traces", lambda reader, blocks, method: ("debug", [answer]))
+    scope = Scope(INTERNAL_TRANSACTIONS, DAY)
+    proven = traces.extract_internal_transactions(OneBrokenTrace(), range(7, 8), scope)
+    return proven.batches[INTERNAL_TRANSACTIONS.name], scope.unknown
+
+
+def test_a_decoded_answer_gives_the_rows_of_a_plain_one_and_a_plain_one_counts_what_no_declaration_knows(
+        monkeypatch):
+    import msgspec
+
+    from avax_assets.chain.traces import TxTrace
+
+    tree = {**MIXED_TREE, "revertReason": "known, no column"}
+    answer = [{"txHash": POSITION["transaction_hash"], "result": tree}]
+    decoded = msgspec.json.decode(msgspec.json.encode(answer), type=list[TxTrace])
+    by_struct, none = traced_block(decoded, monkeypatch)
+    plain, _ = traced_block(answer, monkeypatch)
+    assert none == {} and by_struct.equals(plain) and by_struct.num_rows == 5
+    assert by_struct.column("gas_used")[0].as_py() == 0x5208  # the receipt's, on either way
+
+    unknown = {**tree, "calls": [{**frame, "precompile": True} for frame in tree["calls"]]}
+    with_unknown, counted = traced_block([{"txHash": POSITION["transaction_hash"], "result": unknown,
+                                           "tracerVersion": 2}], monkeypatch)
+    assert with_unknown.equals(plain)
+    assert counted == {"trace.tracerVersion": 1, "call_frame.precompile": 3}
+    with pytest.raises(msgspec.ValidationError):  # such an answer does not fit the shape: it comes back plain
+        msgspec.json.decode(msgspec.json.encode([{"result": unknown}]), type=list[TxTrace])
+
+
+def test_a_decoded_trace_is_of_the_transaction_it_names(monkeypatch):
+    import msgspec
+
+    from avax_assets.chain.traces import TxTrace
+
+    other = "0x" + "99" * 32
+    decoded = msgspec.json.decode(msgspec.json.encode([{"txHash": other, "result": OLD_GETH_TREE}]),
+                                  type=list[TxTrace])
+    with pytest.raises(Exception, match=f"txHash is {other}"):
+        traced_block(decoded, monkeypatch)
+
+
 @pytest.mark.parametrize("frame", [{"type": None}, {"type": "CALL", "to": "0x12"}, {"type": "CALL", "value": "0x"},
                                    {"type": "CALL", "gas": "0x1" + "0" * 16}, {"type": "CALL", "input": "0x123"},
                                    {"type": "CALL", "error": 7}])
 def test_a_frame_breaking_a_rule_is_left_to_the_value_by_value_conversion(frame):
-    from avax_assets.chain.traces import call_tracer_frames, frames_batch
+    from avax_assets.chain.traces import frame_columns, frames_batch
 
-    raw = call_tracer_frames({**OLD_GETH_TREE, "calls": [frame]})
-    assert frames_batch(Scope(INTERNAL_TRANSACTIONS, DAY), [tuple(POSITION.values())] * 2, raw) is None
+    positions = [tuple(POSITION.values())] * 2
+    columns = frame_columns(walked({**OLD_GETH_TREE, "calls": [frame]}), [], {}, positions)
+    assert frames_batch(Scope(INTERNAL_TRANSACTIONS, DAY), positions, columns) is None
