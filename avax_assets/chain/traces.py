@@ -191,7 +191,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
     positions, frames, tops = [], [], []  # of every frame, in order; the index of each transaction's first
     for header, block_traces, block_tx_hashes in zip(headers, traced, tx_hashes, strict=True):
         number = int(header["number"], 16)
-        where = f"block {number}"
+        timestamp, block_hash, where = int(header["timestamp"], 16), header["hash"].lower(), f"block {number}"
         try:
             per_tx = _per_transaction(style, block_traces, block_tx_hashes, scope)
             for index, tx_hash in enumerate(block_tx_hashes):
@@ -205,7 +205,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
                                                          else parity_frames(trace))]
                 if len(frames) > first:
                     tops.append(first)
-                position = (number, int(header["timestamp"], 16), header["hash"].lower(), tx_hash, index)
+                position = (number, timestamp, block_hash, tx_hash, index)
                 positions += [position] * (len(frames) - first)
         except BadField as bad:
             raise scope.error(bad, where) from None
