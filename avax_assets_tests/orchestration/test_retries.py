@@ -2,6 +2,8 @@
 a malformed payload (SourceDataError) fails the step once, for good. The faults come from the FAKE node
 proxy (support.FaultyNodeProxy): a real node cannot be made to fail on demand."""
 
+import signal
+
 import dagster as dg
 import pytest
 
@@ -81,5 +83,47 @@ def test_an_interrupted_step_is_not_retried_and_ends_the_run():
     # the run ended: the next step was interrupted where it started (not retried either), nothing succeeded
     assert events(result, dg.DagsterEventType.STEP_SUCCESS) == []
     assert [e.step_key for e in events(result, dg.DagsterEventType.STEP_START)][0] == "a_interrupted"
+    failure = events(result, dg.DagsterEventType.STEP_FAILURE)[0].step_failure_data.error.to_string()
+    assert "interrupted (Ctrl-C, SIGTERM or the run terminated): not retried" in failure
+
+
+def _interrupt_surfacing_as_an_import_error() -> None:
+    """As an extension module being imported turns the interrupt raised in it into an ImportError."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except BaseException as exc:  # noqa: BLE001 (what the import machinery does)
+        raise ImportError(f"{type(exc).__name__}: <EMPTY MESSAGE>") from None
+
+
+def _interrupt_swallowed() -> None:
+    """As a finalizer the collector runs drops the interrupt raised in it."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except BaseException:  # noqa: BLE001 (what a finalizer's caller does)
+        pass
+
+
+@pytest.mark.parametrize("body", [_interrupt_surfacing_as_an_import_error, _interrupt_swallowed],
+                         ids=["surfacing-as-an-import-error", "swallowed"])
+def test_a_step_a_stop_signal_reached_is_interrupted_whatever_its_code_made_of_it(body):
+    from dagster._utils.interrupts import _received_interrupt
+
+    from avax_assets.orchestration.factory import step
+
+    @dg.asset
+    def a_interrupted() -> None:
+        with step():
+            body()
+
+    job = dg.define_asset_job("interrupted", op_retry_policy=transient_retry(delay_s=0))
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = dg.Definitions(assets=[a_interrupted], jobs=[job]).resolve_job_def(
+            "interrupted").execute_in_process(raise_on_error=False)
+    finally:
+        _received_interrupt["received"] = False
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    assert not result.success
+    assert events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     failure = events(result, dg.DagsterEventType.STEP_FAILURE)[0].step_failure_data.error.to_string()
     assert "interrupted (Ctrl-C, SIGTERM or the run terminated): not retried" in failure
