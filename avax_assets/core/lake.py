@@ -20,12 +20,13 @@ import hashlib
 import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import fsspec
 import pyarrow as pa
@@ -36,6 +37,9 @@ from avax_assets.core.config import PREFLIGHT_S, HttpUrl, Settings, rule, settin
 from avax_assets.core.errors import NotStored, SettingError, SinkUnavailable
 from avax_assets.core.schema import Dataset
 from avax_assets.core.spool import READ_BATCH_ROWS, RowGroupProbe, parquet_batches, read_ahead, read_conformed
+
+if TYPE_CHECKING:
+    from s3fs import S3FileSystem
 
 PUBLISHED_MARKER = "_published.json"  # beside the object: the fingerprint of what Kafka holds of it
 UPLOAD_PART_BYTES = 8 * 2**20  # multipart upload parts, two in flight: memory does not grow with the object
@@ -100,6 +104,38 @@ class S3Settings:
 S3_ROOT = "s3://avax-assets"  # the root when an S3 endpoint is configured and no root is
 
 
+KEPT_FILESYSTEMS = 8  # S3 filesystems a process keeps (one per distinct S3Settings; the oldest goes first)
+_FILESYSTEMS: dict[tuple[int, S3Settings], S3FileSystem] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+
+
+def s3_filesystem(s3: S3Settings) -> S3FileSystem:
+    """This process's S3 filesystem for `s3`, made on first use and kept: a new one costs a botocore session
+    (0.1-0.3 CPU-s; an extract step made three: its sink check, its probe, its output), and one dropped is
+    closed by s3fs's finalizer in whichever thread the cycle collector runs. Keyed by process: a forked child
+    cannot share its parent's connections. Listings are not cached, since other processes write here."""
+    import s3fs
+
+    key = (os.getpid(), s3)
+    with _FILESYSTEMS_LOCK:
+        if (found := _FILESYSTEMS.get(key)) is not None:
+            return found
+        made = s3fs.S3FileSystem(
+            key=s3.access_key_id,
+            secret=s3.secret_access_key,
+            endpoint_url=s3.endpoint_url,
+            client_kwargs={"region_name": s3.region} if not s3.endpoint_url else {},
+            config_kwargs={"connect_timeout": s3.timeout_s, "read_timeout": s3.timeout_s,
+                           "retries": {"max_attempts": s3.max_attempts, "mode": "standard"}},
+            skip_instance_cache=True,
+            use_listings_cache=False,
+        )
+        _FILESYSTEMS[key] = made
+        while len(_FILESYSTEMS) > KEPT_FILESYSTEMS:
+            del _FILESYSTEMS[next(iter(_FILESYSTEMS))]
+        return made
+
+
 class LakeSettings(Settings):
     """Where partitions are stored: a local directory, or S3 (AWS, MinIO, SeaweedFS)."""
 
@@ -132,17 +168,7 @@ class Lake:
         self.is_s3 = self.root.startswith("s3://")
         self.s3 = s3 or S3Settings()
         if self.is_s3:
-            import s3fs
-
-            self.fs = s3fs.S3FileSystem(
-                key=self.s3.access_key_id,
-                secret=self.s3.secret_access_key,
-                endpoint_url=self.s3.endpoint_url,
-                client_kwargs={"region_name": self.s3.region} if not self.s3.endpoint_url else {},
-                config_kwargs={"connect_timeout": self.s3.timeout_s, "read_timeout": self.s3.timeout_s,
-                               "retries": {"max_attempts": self.s3.max_attempts, "mode": "standard"}},
-                skip_instance_cache=True,
-            )
+            self.fs = s3_filesystem(self.s3)
         else:
             self.root = str(Path(self.root).resolve())
             self.fs = fsspec.filesystem("file")

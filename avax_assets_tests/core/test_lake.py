@@ -1,11 +1,15 @@
 """The Parquet lake: exact paths, atomic writes, streaming reads — on local disk and on real S3."""
 
+import multiprocessing
+import tempfile
 import threading
+import uuid
 
 import pyarrow as pa
 import pytest
 
 from avax_assets.chain.datasets import BLOCKS, LOGS
+from avax_assets.core import lake as lake_module
 from avax_assets.core.errors import SettingError, SinkUnavailable
 from avax_assets.core.lake import Lake
 from avax_assets.core.lake import S3Settings
@@ -21,6 +25,12 @@ def sample_batch(n: int) -> pa.RecordBatch:
         "difficulty": "0", "transaction_count": 1, "base_fee_per_gas": str(2**200 + i),
     } for i in range(n)]
     return pa.RecordBatch.from_pylist(rows, schema=BLOCKS.arrow_schema)
+
+
+@pytest.fixture(autouse=True)
+def spools_in_the_tests_directory(tmp_path, monkeypatch):
+    """The spools `spool` writes without a directory land in the test's own, not in the machine's /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def spool(batches, partition="2024-06-01"):
@@ -84,6 +94,39 @@ def test_s3_lake_on_seaweedfs_with_credentials(stack):
     assert lake.stored(BLOCKS.lake_folder, "2024-06-02", candidate_of="run-b").promote().num_rows == 22
     assert lake.fs.ls("avax-lake-test/blocks/chain_id=43114/date=2024-06-02", refresh=True) == [
         "avax-lake-test/blocks/chain_id=43114/date=2024-06-02/blocks.parquet"]
+
+
+def test_a_process_keeps_one_s3_filesystem_per_settings_and_a_forked_child_makes_its_own():
+    settings = S3Settings("http://127.0.0.1:9", "key", "secret")
+    kept = Lake("s3://avax-lake-test", settings).fs
+    assert Lake("s3://avax-lake-other/prefix", settings).fs is kept
+    assert Lake("s3://avax-lake-test", S3Settings("http://127.0.0.1:9", "key", "other")).fs is not kept
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_own_filesystem_after_fork, (settings,)) is True
+    for n in range(lake_module.KEPT_FILESYSTEMS):  # bounded: the oldest goes first
+        Lake("s3://avax-lake-test", S3Settings("http://127.0.0.1:9", "key", f"secret-{n}"))
+    assert Lake("s3://avax-lake-test", settings).fs is not kept
+
+
+def _own_filesystem_after_fork(settings: S3Settings) -> bool:
+    import os
+    inherited = [fs for (pid, s3), fs in lake_module._FILESYSTEMS.items() if s3 == settings and pid != os.getpid()]
+    return len(inherited) == 1 and Lake("s3://avax-lake-test", settings).fs is not inherited[0]
+
+
+def test_an_object_another_process_stored_is_found_after_a_listing(stack):
+    creds = stack.s3.credentials()
+    settings = S3Settings(stack.s3.endpoint, creds["access_key_id"], creds["secret_access_key"])
+    lake = Lake(f"s3://avax-lake-{uuid.uuid4().hex[:8]}", settings)
+    lake.reach()
+    folder = f"{lake.bucket}/{BLOCKS.lake_folder}"
+    lake.put_atomic(spool([sample_batch(2)]).path, BLOCKS.lake_folder, "2024-06-03")
+    assert len(lake.fs.ls(folder)) == 1
+    other = lake_module.s3_filesystem(S3Settings(stack.s3.endpoint, creds["access_key_id"],
+                                                 creds["secret_access_key"], timeout_s=29.0))  # not `lake.fs`
+    other.put_file(str(spool([sample_batch(3)]).path), lake.partition_path(BLOCKS.lake_folder, "2024-06-04"))
+    assert lake.stored(BLOCKS.lake_folder, "2024-06-04").num_rows == 3
+    assert len(lake.fs.ls(folder)) == 2
 
 
 def test_a_wrong_secret_is_refused_naming_the_lake_and_the_credential_settings(stack):
