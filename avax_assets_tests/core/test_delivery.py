@@ -1,6 +1,7 @@
 """Delivery order and repeats, on the real local S3 server and broker: Kafka never holds a partition the
 lake does not, a repeat of unchanged content publishes nothing, and changed content is republished whole."""
 
+import tempfile
 import uuid
 
 import pytest
@@ -15,6 +16,11 @@ from avax_assets_tests.core.test_lake import sample_batch, spool
 from avax_assets_tests.support import kafka_messages_of_run
 
 PARTITION = "2024-05-20"  # a day no other test stores
+
+
+@pytest.fixture(autouse=True)
+def spools_in_the_tests_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 @pytest.fixture
@@ -68,10 +74,9 @@ class Failing:
 def test_a_publish_that_fails_half_way_is_not_recorded_so_the_next_run_publishes_whole(fresh_lake, publisher,
                                                                                        pipeline_env, monkeypatch):
     spooled = spool([sample_batch(3)], PARTITION)
-    monkeypatch.setattr(type(spooled), "iter_batches", lambda self, *a: Failing())
-    with pytest.raises(RuntimeError, match="could not be read"):
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="could not be read"):
+        patched.setattr(type(spooled), "iter_batches", lambda self, *a: Failing())
         deliver(fresh_lake, publisher, spooled, run_id())
-    monkeypatch.undo()
     # the lake has the object, Kafka's record has not
     assert fresh_lake.published(BLOCKS.lake_folder, PARTITION) is None
     again = run_id()
