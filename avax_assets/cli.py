@@ -373,13 +373,14 @@ def live(service: str, ready_file: str | None, recreate: bool = False, chain: st
             return live_topics(resources, chains, recreate)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))
-        from avax_assets.core.processes import bound_the_allocators
+        from avax_assets.core.processes import bound_the_allocators, collecting_less_often
 
         bound_the_allocators()  # a service runs for days: what it frees goes back, as in a run's steps
-        if service == "follow":
-            live_services.follow_chains(resources, stop, chains)
-        else:
-            live_services.consume(resources, stop, chains)
+        with collecting_less_often():  # as in a run's steps
+            if service == "follow":
+                live_services.follow_chains(resources, stop, chains)
+            else:
+                live_services.consume(resources, stop, chains)
         return 0
     except AvaxError as exc:
         from avax_assets.orchestration.configured import no_local_stack_hint

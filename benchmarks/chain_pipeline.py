@@ -55,6 +55,7 @@ from avax_assets.core.kafka import KafkaPublisher, encode_batch  # noqa: E402
 from avax_assets.core.lake import Lake  # noqa: E402
 from avax_assets.chain.settings import RPC, RpcSettings  # noqa: E402
 from avax_assets.core.lake import S3Settings  # noqa: E402
+from avax_assets.core.processes import collecting_less_often  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.devchain.generator import DevchainSpec  # noqa: E402
 from avax_assets_dev.local.services import LocalStack, run_stopping_what_it_starts  # noqa: E402
@@ -103,8 +104,9 @@ class Bench:
 
     def step_spools(self, extractions=CHAIN_DATASETS, blocks: BlockRange | None = None) -> dict:
         """The datasets' partition extracted into their Parquet spools in one step, as the Dagster step that
-        extracts them does (blocks, transactions and logs: one pass of full blocks and receipts)."""
-        with JsonRpcClient(self.settings) as client:
+        extracts them does (blocks, transactions and logs: one pass of full blocks and receipts; the step's
+        collector setting)."""
+        with JsonRpcClient(self.settings) as client, collecting_less_often():
             work = chunk_extractor(tuple(extractions), self.day, ChainReader(client))
             chunks = in_chunks(work, "bench", self.day, blocks or self.blocks, self.args.chunk_blocks)
             return spool_together([e.dataset for e in extractions], self.day, chunks)

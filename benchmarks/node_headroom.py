@@ -40,6 +40,7 @@ from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.chain.settings import RpcSettings  # noqa: E402
 from avax_assets.core.days import BlockRange  # noqa: E402
+from avax_assets.core.processes import collecting_less_often  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.local.services import FixtureServer  # noqa: E402
 from avax_assets_dev.local.synthetic_chain import ChainSpec, SyntheticChain  # noqa: E402
@@ -124,8 +125,9 @@ def bytes_fetch(url: str, blocks: BlockRange, settings: RpcSettings) -> int:
 
 
 def ours_extract(url: str, day: str, blocks: BlockRange, settings: RpcSettings) -> dict[str, int]:
-    """The Dagster step's extraction of blocks, transactions and logs into their spools (then discarded)."""
-    with JsonRpcClient(settings.model_copy(update={"url": url})) as client:
+    """The Dagster step's extraction of blocks, transactions and logs into their spools (then discarded), with
+    the step's collector setting."""
+    with JsonRpcClient(settings.model_copy(update={"url": url})) as client, collecting_less_often():
         work = chunk_extractor(STEP, day, ChainReader(client))
         spools = spool_together([e.dataset for e in STEP], day,
                                 in_chunks(work, "bench", day, blocks, settings.chunk_blocks))

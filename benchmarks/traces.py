@@ -43,6 +43,7 @@ from avax_assets.chain.reader import ChainReader  # noqa: E402
 from avax_assets.chain.rpc import JsonRpcClient  # noqa: E402
 from avax_assets.chain.settings import RpcSettings  # noqa: E402
 from avax_assets.core.days import BlockRange  # noqa: E402
+from avax_assets.core.processes import collecting_less_often  # noqa: E402
 from avax_assets.core.spool import spool_together  # noqa: E402
 from avax_assets_dev.local.synthetic_chain import ChainSpec  # noqa: E402
 
@@ -51,8 +52,9 @@ TRACES = tuple(e for e in EXTRACTIONS if e.dataset is INTERNAL_TRANSACTIONS)
 
 
 def ours(url: str, day: str, blocks: BlockRange, settings: RpcSettings) -> int:
-    """The step's extraction of the internal transactions into their spool (then discarded); its rows."""
-    with JsonRpcClient(settings.model_copy(update={"url": url})) as client:
+    """The step's extraction of the internal transactions into their spool (then discarded), with the step's
+    collector setting; its rows."""
+    with JsonRpcClient(settings.model_copy(update={"url": url})) as client, collecting_less_often():
         work = chunk_extractor(TRACES, day, ChainReader(client))
         spools = spool_together([INTERNAL_TRANSACTIONS], day, in_chunks(work, "bench", day, blocks,
                                                                           settings.chunk_blocks))

@@ -31,7 +31,8 @@ from avax_assets.core.clickhouse import BeforeSwap, ClickHouseWarehouse
 from avax_assets.core.days import partition_day
 from avax_assets.core.errors import AuditFailed, PermanentError
 from avax_assets.core.lake import LakePartition
-from avax_assets.core.processes import bound_the_allocators, end_with_parent, hand_back_freed_memory
+from avax_assets.core.processes import (bound_the_allocators, collecting_less_often, end_with_parent,
+                                        hand_back_freed_memory)
 from avax_assets.core.schema import Dataset, View
 from avax_assets.core.spool import SpooledPartition, spool_together, sweep_stale_spools
 from avax_assets.orchestration import pools
@@ -290,7 +291,7 @@ def step() -> Iterator[None]:
         bound_the_allocators()
     end_with_parent()
     try:
-        with interrupts_not_retried():
+        with interrupts_not_retried(), collecting_less_often():
             yield
     except PermanentError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc

@@ -41,3 +41,31 @@ def test_a_stop_signal_in_the_last_moment_is_noted_on_leaving():
 def test_nothing_is_noted_outside():
     stops = StopSignals()
     assert stops.received(wait_s=0.1) == [] and stops.signal is None
+
+
+def test_the_collector_runs_less_often_inside_and_as_before_after_even_on_failure():
+    import gc
+
+    import pytest
+
+    from avax_assets.core.processes import YOUNG_COLLECTION_EVERY, collecting_less_often
+
+    before = gc.get_threshold()
+    with collecting_less_often():
+        assert gc.get_threshold() == (YOUNG_COLLECTION_EVERY, *before[1:])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), collecting_less_often():
+        raise RuntimeError("the step failed")
+    assert gc.get_threshold() == before
+
+
+def test_every_asset_body_runs_with_the_collector_run_less_often():
+    import gc
+
+    from avax_assets.core.processes import YOUNG_COLLECTION_EVERY
+    from avax_assets.orchestration.factory import step
+
+    before = gc.get_threshold()
+    with step():
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY
+    assert gc.get_threshold() == before
