@@ -124,40 +124,84 @@ def repeated(hashes: np.ndarray) -> np.ndarray:
     return np.unique(hashes[1:][same])
 
 
-class PartitionKeys:
-    """A partition's natural keys as 64-bit hashes (8 bytes a row: a mainnet day's 8M logs take 64 MB), and
-    its block span. `prove` fails the partition on a key seen twice (a hash seen twice is confirmed on the
-    exact keys, read back from the spool) and, for a dataset of one row per block, on a gap."""
+KEY_BUCKETS = 64  # files a partition's key hashes are spread over by their top bits, proven one at a time
+KEYS_HELD = 1 << 20  # key hashes held in memory (8 MB) before they go to those files
 
-    def __init__(self, dataset: Dataset, partition: str) -> None:
-        self.dataset, self.partition = dataset, partition
+
+class PartitionKeys:
+    """A partition's natural keys as 64-bit hashes (8 bytes a row), and its block span. `prove` fails the
+    partition on a key seen twice (a hash seen twice is confirmed on the exact keys, read back from the spool)
+    and, for a dataset of one row per block, on a gap.
+
+    Beyond KEYS_HELD, the hashes go to KEY_BUCKETS files beside the spool (`<spool>.keysNN`), each taking
+    those of its top bits, and are proven one file at a time: memory holds 8 MB of them and a 64th of the
+    partition's (a mainnet day's 8M logs: 64 MB on disk, 1 MB a file). Held whole, the day's hashes of
+    blocks, transactions and logs (84 MB, twice that while concatenated) made its peak memory grow with it."""
+
+    def __init__(self, dataset: Dataset, partition: str, spill: Path) -> None:
+        self.dataset, self.partition, self.spill = dataset, partition, spill
         self.key = list(dataset.key_in_chain)  # a spool holds one chain
         self.per_block = dataset.block_column is not None and dataset.key_in_chain == (dataset.block_column,)
-        self.hashes: list[np.ndarray] = []
+        self.held: list[np.ndarray] = []
+        self.held_rows = self.rows = 0
+        self.spilled = False
         self.span: tuple[int, int] | None = None
 
     def add(self, batch: pa.RecordBatch) -> None:
         keys = pl.from_arrow(batch.select(self.key))
-        self.hashes.append(_key_hashes(keys).to_numpy())
+        self.held.append(_key_hashes(keys).to_numpy())
+        self.held_rows += batch.num_rows
+        self.rows += batch.num_rows
+        if self.held_rows >= KEYS_HELD:
+            self._spill_held()
         if self.per_block:
             blocks = keys[self.dataset.block_column]
             low, high = int(blocks.min()), int(blocks.max())
             self.span = (low, high) if self.span is None else (min(self.span[0], low), max(self.span[1], high))
 
     def prove(self, path: Path) -> None:
-        if not self.hashes:
+        if not self.rows:
             return
-        hashes, self.hashes = np.concatenate(self.hashes), []  # the chunks' arrays freed before the sort
-        rows, twice = len(hashes), repeated(hashes)
-        del hashes
+        try:
+            twice = self._repeated()
+        finally:
+            self.discard()
         if len(twice):
             self._confirm_duplicates(path, pl.Series(twice))
         if self.per_block:
             first, last = self.span
-            missing = (last - first + 1) - rows
+            missing = (last - first + 1) - self.rows
             if missing:
                 raise PartitionCheckFailed(self.dataset.name, self.partition, "contiguous_blocks",
-                                           f"blocks {first}..{last} hold {rows} rows, {missing} missing")
+                                           f"blocks {first}..{last} hold {self.rows} rows, {missing} missing")
+
+    def discard(self) -> None:
+        """Remove the files of hashes (after `prove`, or with the spool)."""
+        self.held, self.held_rows = [], 0
+        if self.spilled:
+            for bucket in range(KEY_BUCKETS):
+                self._bucket(bucket).unlink(missing_ok=True)
+
+    def _repeated(self) -> np.ndarray:
+        if not self.spilled:
+            return repeated(np.concatenate(self.held))
+        self._spill_held()
+        found = [repeated(np.fromfile(path, dtype=np.uint64)) for path in map(self._bucket, range(KEY_BUCKETS))
+                 if path.exists()]
+        return np.concatenate(found)
+
+    def _spill_held(self) -> None:
+        hashes = np.concatenate(self.held) if self.held else np.array([], dtype=np.uint64)
+        self.held, self.held_rows, self.spilled = [], 0, True
+        hashes.sort()
+        edges = np.arange(1, KEY_BUCKETS, dtype=np.uint64) * np.uint64(2**64 // KEY_BUCKETS)
+        for bucket, part in enumerate(np.split(hashes, np.searchsorted(hashes, edges))):
+            if len(part):
+                with open(self._bucket(bucket), "ab") as file:
+                    part.tofile(file)
+
+    def _bucket(self, bucket: int) -> Path:
+        return self.spill.with_name(f"{self.spill.name}.keys{bucket:02d}")
 
     def _confirm_duplicates(self, path: Path, twice: pl.Series) -> None:
         schema = pa.schema([self.dataset.arrow_schema.field(k) for k in self.key])
@@ -188,7 +232,7 @@ class PartitionSpool:
                                         dir=directory)
             os.close(fd)
             self.result = SpooledPartition(dataset, partition, Path(name))
-            self.keys = PartitionKeys(dataset, partition)
+            self.keys = PartitionKeys(dataset, partition, spill=Path(name))
             self._writer = pq.ParquetWriter(name, dataset.arrow_schema, **PARQUET_OPTIONS)
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -196,14 +240,14 @@ class PartitionSpool:
             batch = self.dataset.stamped(batch)
             with self._disk():
                 self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-            self.keys.add(batch)
+                self.keys.add(batch)
             self.result.rows += batch.num_rows
 
     def finish(self) -> SpooledPartition:
         """The complete spool, once its keys are proven (PartitionKeys)."""
         with self._disk():
             self._writer.close()
-        self.keys.prove(self.result.path)
+            self.keys.prove(self.result.path)
         return self.result
 
     @contextmanager
@@ -227,6 +271,7 @@ class PartitionSpool:
         if self._writer.is_open:
             self._writer.close()
         if exc_type is not None:
+            self.keys.discard()
             self.result.discard()
 
 
@@ -254,7 +299,7 @@ def spool_together(datasets: Iterable[Dataset], partition: str, chunks: Iterable
 def sweep_stale_spools(directory: str) -> list[Path]:
     """Remove spools whose process is gone (a killed extraction's debris); returns what was removed."""
     removed = []
-    for path in Path(directory).glob(f"*{PID_END}*{SUFFIX}"):
+    for path in Path(directory).glob(f"*{PID_END}*{SUFFIX}*"):  # the spools and their key files
         pid = path.name.split(PID_END)[0].rsplit("-", 1)[-1]
         if pid.isdigit() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)

@@ -28,8 +28,10 @@ def test_spools_of_a_process_that_is_gone_are_swept_and_live_ones_kept(tmp_path)
         live.write(pa.RecordBatch.from_pylist([], schema=BLOCKS.arrow_schema))
     orphan = tmp_path / f"blocks-2024-06-02-{dead_pid()}-p-abc.parquet"
     orphan.write_bytes(b"half a spool")
-    assert sweep_stale_spools(str(tmp_path)) == [orphan]
-    assert not orphan.exists() and live.result.path.exists()
+    its_keys = orphan.with_name(f"{orphan.name}.keys07")  # the key hashes it had spilled (PartitionKeys)
+    its_keys.write_bytes(b"\0" * 8)
+    assert sorted(sweep_stale_spools(str(tmp_path))) == [orphan, its_keys]
+    assert not orphan.exists() and not its_keys.exists() and live.result.path.exists()
     assert str(os.getpid()) in live.result.path.name
 
 

@@ -56,9 +56,30 @@ def test_a_gap_in_a_days_blocks_fails_it_before_the_lake(tmp_path):
     with pytest.raises(PartitionCheckFailed, match="check contiguous_blocks failed before anything was stored: "
                                                    "blocks 10..13 hold 3 rows, 1 missing"):
         spool_together([BLOCKS], DAY, [{"blocks": batch_of(BLOCKS, rows)}], directory=str(tmp_path))
-    keys = PartitionKeys(BLOCKS, DAY)
+    keys = PartitionKeys(BLOCKS, DAY, spill=tmp_path / "spool.parquet")
     keys.add(batch_of(BLOCKS, rows[:2]))
     keys.prove(tmp_path / "unused.parquet")  # 10, 11: contiguous, unique
+
+
+def test_keys_beyond_what_memory_holds_are_proven_from_their_files_and_the_files_removed(tmp_path, monkeypatch):
+    from avax_assets.core import spool
+
+    monkeypatch.setattr(spool, "KEYS_HELD", 4)
+    chunks = [{"logs": batch_of(LOGS, log_rows([(b, i) for i in range(3)]))} for b in range(1, 40)]
+    spooled = spool_together([LOGS], DAY, chunks, directory=str(tmp_path))
+    assert spooled["logs"].rows == 117
+    assert [p.name for p in tmp_path.iterdir()] == [spooled["logs"].path.name]  # no key files left
+    spooled["logs"].discard()
+    twice = [*chunks, {"logs": batch_of(LOGS, log_rows([(7, 2)]))}]  # block 7's last log again, 3 files later
+    with pytest.raises(PartitionCheckFailed, match=r"key \(block_number, log_index\) = \(7, 2\) appears 2 times"):
+        spool_together([LOGS], DAY, twice, directory=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    rows = [{"block_number": n, "block_timestamp": 1717286400, "block_hash": h(n), "parent_hash": h(n - 1),
+             "gas_limit": 1, "gas_used": 1, "transaction_count": 0} for n in (*range(10, 20), *range(21, 30))]
+    with pytest.raises(PartitionCheckFailed, match="blocks 10..29 hold 19 rows, 1 missing"):
+        spool_together([BLOCKS], DAY, [{"blocks": batch_of(BLOCKS, rows[i:i + 2])} for i in range(0, 19, 2)],
+                       directory=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_repeated_finds_each_value_seen_more_than_once_once():
