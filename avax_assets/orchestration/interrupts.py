@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import dagster as dg
 from dagster._utils.interrupts import _received_interrupt as _held_interrupt  # the interrupt Dagster holds
 
-STOPS = (signal.SIGINT, signal.SIGTERM)  # Dagster handles SIGTERM as SIGINT
+from avax_assets.core.processes import StopSignals
 
 
 @contextmanager
@@ -54,7 +54,7 @@ def stops_noted() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield arrived
         return
-    previous = {signum: signal.getsignal(signum) for signum in STOPS}
+    previous = {signum: signal.getsignal(signum) for signum in StopSignals.STOPS}  # Dagster: SIGTERM as SIGINT
 
     def noting(signum, frame) -> None:
         arrived.append(signum)
