@@ -12,6 +12,7 @@ reference way (`call_tracer_frames`, `_frame_row`), which names a bad value.
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -30,6 +31,10 @@ from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
 from avax_assets.chain.settings import TraceMethod
 
 DISABLED_HINTS = ("does not exist", "not available", "not supported", "disabled", "method not found")
+CALL_DEPTH_LIMIT = 1024  # the EVM's: below a transaction's top frame, calls nest at most this deep
+# Decoding JSON recurses twice per frame (the frame, its `calls`), counted against Python's recursion limit
+# (1,000 by default): without room for it, a tree over ~490 frames deep failed the partition
+DECODING_ROOM = 1000 + 2 * (CALL_DEPTH_LIMIT + 1) + 100
 
 
 class CallFrame(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -66,6 +71,8 @@ def _is_unsupported(error: RpcError) -> bool:
 
 def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tuple[str, list]:
     """(style, per-block trace results); refuses clearly when the node does not trace."""
+    if sys.getrecursionlimit() < DECODING_ROOM:
+        sys.setrecursionlimit(DECODING_ROOM)  # only raised: it is the process's
     client = reader.trace_client
     tried = []
     method = TraceMethod(method)
@@ -130,17 +137,21 @@ def _frame_row(position: dict, path: tuple[int, ...], reverted: bool, call_type,
         raise BadField(bad.field, f"{bad.detail} (call frame [{_path(path)}])") from None
 
 
-def call_tracer_frames(frame: dict, path: tuple[int, ...] = (), failed: bool = False) -> list[RawFrame]:
-    """A transaction's call tree, depth first. A frame without addresses (old geth's JS callTracer emits bare
-    {"type": "SELFDESTRUCT"} frames) is kept with null addresses."""
-    if not isinstance(frame, dict):
-        raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
-    failed = failed or frame.get("error") is not None
-    frames = [RawFrame(path, failed, frame.get("type"), frame.get("from"), frame.get("to"), frame.get("value"),
-                       frame.get("gas"), frame.get("gasUsed"), frame.get("input"), frame.get("output"),
-                       frame.get("error"))]
-    for index, child in enumerate(frame.get("calls") or []):
-        frames += call_tracer_frames(child, (*path, index), failed)
+def call_tracer_frames(top: dict) -> list[RawFrame]:
+    """A transaction's call tree, depth first (a loop: a tree may be CALL_DEPTH_LIMIT frames deep). A frame
+    without addresses (old geth's JS callTracer emits bare {"type": "SELFDESTRUCT"} frames) is kept with null
+    addresses."""
+    frames, pending = [], [((), False, top)]
+    while pending:
+        path, failed, frame = pending.pop()
+        if not isinstance(frame, dict):
+            raise BadField("calls", f"a call frame is not an object: {str(frame)[:80]!r} (call frame [{_path(path)}])")
+        failed = failed or frame.get("error") is not None
+        frames.append(RawFrame(path, failed, frame.get("type"), frame.get("from"), frame.get("to"),
+                               frame.get("value"), frame.get("gas"), frame.get("gasUsed"), frame.get("input"),
+                               frame.get("output"), frame.get("error")))
+        calls = frame.get("calls") or []
+        pending += [((*path, index), failed, child) for index, child in reversed(list(enumerate(calls)))]
     return frames
 
 
@@ -199,7 +210,7 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
                 first = len(frames)
                 trace = per_tx[tx_hash]
                 if isinstance(trace, CallFrame):
-                    _walk(trace, (), False, frames)
+                    _walk(trace, frames)
                 else:
                     frames += [_decoded(raw) for raw in (call_tracer_frames(trace) if style == "debug"
                                                          else parity_frames(trace))]
@@ -216,12 +227,16 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
     return Proven({scope.dataset.name: batch}, view)
 
 
-def _walk(frame: CallFrame, path: tuple[int, ...], failed: bool, frames: list[tuple]) -> None:
-    """A decoded call tree as (path, reverted, frame), depth first (as `call_tracer_frames` walks a plain one)."""
-    failed = failed or frame.error is not None
-    frames.append((path, failed, frame))
-    for index, child in enumerate(frame.calls or ()):
-        _walk(child, (*path, index), failed, frames)
+def _walk(top: CallFrame, frames: list[tuple]) -> None:
+    """A decoded call tree as (path, reverted, frame), depth first (as `call_tracer_frames` walks a plain one);
+    a loop, not recursion: a tree may be CALL_DEPTH_LIMIT frames deep."""
+    pending = [((), False, top)]
+    while pending:
+        path, failed, frame = pending.pop()
+        failed = failed or frame.error is not None
+        frames.append((path, failed, frame))
+        if frame.calls:
+            pending += [((*path, index), failed, child) for index, child in reversed(list(enumerate(frame.calls)))]
 
 
 def _decoded(raw: RawFrame) -> tuple:

@@ -236,3 +236,47 @@ def test_a_frame_breaking_a_rule_is_left_to_the_value_by_value_conversion(frame)
     positions = [tuple(POSITION.values())] * 2
     columns = frame_columns(walked({**OLD_GETH_TREE, "calls": [frame]}), [], {}, positions)
     assert frames_batch(Scope(INTERNAL_TRANSACTIONS, DAY), positions, columns) is None
+
+
+def deepest_tree(unknown_key: str = "") -> bytes:
+    """A call tree as deep as the EVM allows, one call per frame, as the node's text (encoding a tree this deep
+    recurses as deep as decoding it); `unknown_key` (`"key":value`) in its deepest frame."""
+    from avax_assets.chain.traces import CALL_DEPTH_LIMIT
+
+    frame = '{"type":"CALL","from":"0x%s","to":"0x%s","gas":"0x10","gasUsed":"0x1","input":"0x"' % ("11" * 20,
+                                                                                                 "22" * 20)
+    tree = frame + (f",{unknown_key}" if unknown_key else "") + "}"
+    for _ in range(CALL_DEPTH_LIMIT):
+        tree = f'{frame},"calls":[{tree}]}}'
+    return tree.encode()
+
+
+@pytest.mark.parametrize("unknown_key", ["", '"precompile":true'])
+def test_a_call_tree_as_deep_as_the_evm_allows_is_decoded_and_flattened(unknown_key, monkeypatch):
+    import json
+    import sys
+
+    import httpx
+
+    from avax_assets.chain.traces import CALL_DEPTH_LIMIT, fetch_traces
+
+    tree = deepest_tree(unknown_key)
+
+    def node(request: httpx.Request) -> httpx.Response:
+        replies = [b'{"jsonrpc":"2.0","id":%d,"result":[{"txHash":"%s","result":%s}]}'
+                   % (call["id"], POSITION["transaction_hash"].encode(), tree) for call in json.loads(request.content)]
+        return httpx.Response(200, content=b"[" + b",".join(replies) + b"]")
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default, whatever ran before in this process
+    try:  # three blocks, one a request, decoded in the client's threads
+        with JsonRpcClient(RpcSettings(url="http://node.test", concurrency=2),
+                           transport=httpx.MockTransport(node)) as client:
+            style, traced = fetch_traces(ChainReader(client), range(7, 10), "debug")
+        batch, unknown = traced_block(traced[0], monkeypatch)
+    finally:
+        sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
+    assert style == "debug" and len(traced) == 3
+    assert batch.column("depth").to_pylist() == list(range(CALL_DEPTH_LIMIT + 1))
+    assert batch.column("trace_address")[-1].as_py() == ".".join(["0"] * CALL_DEPTH_LIMIT)
+    assert unknown == ({"call_frame.precompile": 1} if unknown_key else {})
