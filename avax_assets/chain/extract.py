@@ -24,7 +24,7 @@ from avax_assets.chain.extractors import (Extractor, Scope, extract_blocks, extr
 from avax_assets.chain.proof import HashChain, Proven
 from avax_assets.chain.traces import extract_internal_transactions
 from avax_assets.core.days import BlockRange, day_bounds
-from avax_assets.core.errors import NullResult, ProviderInconsistency
+from avax_assets.core.errors import NullResult, ProviderInconsistency, RefetchChunk
 from avax_assets.core.http import jittered_backoff, redact_url
 from avax_assets.core.schema import Dataset
 from avax_assets.core.spool import PROGRESS_EVERY
@@ -89,7 +89,7 @@ class Refetch:
                 if check is not None:
                     check(result)
                 return result
-            except ProviderInconsistency as exc:
+            except RefetchChunk as exc:
                 problem = exc
             except NullResult as exc:  # a block of a finished day (or its receipts) answered null: a lagging backend
                 problem = ProviderInconsistency(self.label, self.partition, chunk.start, f"{exc}, for a block of "

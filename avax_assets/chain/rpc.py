@@ -68,10 +68,11 @@ log = logging.getLogger(__name__)
 
 
 # Error objects a load-balanced provider answers for a passing cause: its rate limit (EIP-1474 -32005, or said
-# in words), or a backend that has not seen the block yet ("header not found", "unknown block")
+# in words), a backend that has not seen the block yet ("header not found", "unknown block"), or a call the
+# node stopped at its time limit ("execution timeout", "context deadline exceeded")
 BUSY_CODES = frozenset({-32005})
 BUSY_WORDS = re.compile(r"rate limit|limit exceeded|too many requests|header not found|unknown block|"
-                        r"try again later", re.IGNORECASE)
+                        r"try again later|execution timeout|deadline exceeded", re.IGNORECASE)
 
 
 class NotJson(MalformedResponse):

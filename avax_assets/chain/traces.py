@@ -12,6 +12,7 @@ reference way (`call_tracer_frames`, `_frame_row`), which names a bad value.
 
 from __future__ import annotations
 
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -27,10 +28,12 @@ from avax_assets.chain.proof import (Proven, prove_blocks, prove_receipts, prove
 from avax_assets.chain.reader import ChainReader
 from avax_assets.chain.rows import Receipt, unknown_keys
 from avax_assets.chain.rpc import METHOD_NOT_FOUND, Call
-from avax_assets.core.errors import BadField, RpcError, TracingUnavailable
+from avax_assets.core.errors import BadField, RpcError, TraceTimedOut, TracingUnavailable
 from avax_assets.chain.settings import TraceMethod
 
 DISABLED_HINTS = ("does not exist", "not available", "not supported", "disabled", "method not found")
+# a transaction's trace error when the node stopped at its time limit (geth, coreth: "execution timeout")
+TIMED_OUT = re.compile(r"execution timeout|timed? ?out|deadline exceeded", re.IGNORECASE)
 CALL_DEPTH_LIMIT = 1024  # the EVM's: below a transaction's top frame, calls nest at most this deep
 # Decoding JSON recurses twice per frame (the frame, its `calls`), counted against Python's recursion limit
 # (1,000 by default): without room for it, a tree over ~490 frames deep failed the partition
@@ -74,10 +77,12 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
     if sys.getrecursionlimit() < DECODING_ROOM:
         sys.setrecursionlimit(DECODING_ROOM)  # only raised: it is the process's
     client = reader.trace_client
+    timeout_s = client.settings.trace_timeout_s
+    tracer = {"tracer": "callTracer", **({"timeout": f"{timeout_s:g}s"} if timeout_s else {})}
     tried = []
     method = TraceMethod(method)
     for style in (("debug", "parity") if method is TraceMethod.auto else (method.value,)):
-        call = ("debug_traceBlockByNumber", lambda n: [hex(n), {"tracer": "callTracer"}]) if style == "debug" \
+        call = ("debug_traceBlockByNumber", lambda n: [hex(n), tracer]) if style == "debug" \
             else ("trace_block", lambda n: [hex(n)])
         try:
             return style, client.batch([Call(call[0], call[1](n)) for n in blocks],
@@ -197,6 +202,8 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
         receipts = reader.receipt_structs(headers)
         prove_receipts(scope, view, transactions_frame(view, headers), receipts)
         style, traced = tracing.result()
+    if style == "debug":
+        _none_timed_out(scope, blocks, traced, reader)
     tx_hashes = [[h.lower() for h in header["transactions"]] for header in headers]
     prove_traces(scope, view, style, traced, tx_hashes)
     positions, frames, tops = [], [], []  # of every frame, in order; the index of each transaction's first
@@ -225,6 +232,21 @@ def extract_internal_transactions(reader: ChainReader, blocks: range, scope: Sco
     if batch is None:  # a value breaks a rule: frame by frame, the error names it
         batch = to_batch(scope, _rows(scope, positions, columns))
     return Proven({scope.dataset.name: batch}, view)
+
+
+def _none_timed_out(scope: Scope, blocks: range, traced: list, reader: ChainReader) -> None:
+    """A transaction the node stopped tracing at its time limit fails the chunk for another fetch (TraceTimedOut,
+    a passing cause), not the partition for good as another tracing error does."""
+    for number, block_traces in zip(blocks, traced, strict=True):
+        for item in block_traces if isinstance(block_traces, list) else ():
+            error = item.error if isinstance(item, TxTrace) else item.get("error") if isinstance(item, dict) else None
+            if error is not None and TIMED_OUT.search(str(error)):
+                settings = reader.trace_client.settings
+                limit = f"{settings.trace_timeout_s:g} s" if settings.trace_timeout_s else "the node's own"
+                raise TraceTimedOut(scope.dataset.name, scope.partition, number, (
+                    f"the node stopped tracing a transaction at its time limit ({str(error)[:80]!r}): raise it with "
+                    f"{settings.variable('trace_timeout_s')} (now {limit}), or lower the node's load with "
+                    f"{settings.variable('trace_batch_size')} and {settings.variable('concurrency')}"))
 
 
 def _walk(top: CallFrame, frames: list[tuple]) -> None:

@@ -51,11 +51,9 @@ class SinkUnavailable(TransientError):
     """A sink the run writes (Kafka, the S3 lake, ClickHouse) did not answer; the message names its setting."""
 
 
-class ProviderInconsistency(TransientError):
-    """The source's answers for a chunk contradict each other or the chain (a receipt of another block, two
-    hashes for one height, a block missing from a lagging backend). Under Snowman an accepted block never
-    changes, so this is a provider's fault, never data: the chunk is fetched again, a bounded number of
-    times, and then `for_good` fails the partition."""
+class RefetchChunk(TransientError):
+    """A chunk's answers that fetching the chunk again may mend: it is fetched again, a bounded number of times
+    (chain/extract.py Refetch), and then `for_good` fails the partition."""
 
     def __init__(self, dataset: str, partition: str, block: int, detail: str) -> None:
         super().__init__(f"dataset '{dataset}' partition {partition}: block {block}: {detail}")
@@ -64,9 +62,29 @@ class ProviderInconsistency(TransientError):
         self.block = block
         self.detail = detail
 
+    def _after(self, fetches: int, source: str) -> str:
+        return f"{self} (in each of {fetches} fetches from {source}; nothing of the partition was stored)"
+
+    def for_good(self, fetches: int, source: str) -> AvaxError:
+        raise NotImplementedError
+
+
+class ProviderInconsistency(RefetchChunk):
+    """The source's answers for a chunk contradict each other or the chain (a receipt of another block, two
+    hashes for one height, a block missing from a lagging backend). Under Snowman an accepted block never
+    changes, so this is a provider's fault, never data."""
+
     def for_good(self, fetches: int, source: str) -> InconsistentSource:
-        return InconsistentSource(f"{self} (in each of {fetches} fetches from {source}; nothing of the partition "
-                                  "was stored)")
+        return InconsistentSource(self._after(fetches, source))
+
+
+class TraceTimedOut(RefetchChunk):
+    """The node stopped tracing a transaction at its time limit per transaction (a dense block, a loaded node).
+    After the chunk's fetches, still a passing cause: SourceUnavailable, which names the setting that raises
+    the limit."""
+
+    def for_good(self, fetches: int, source: str) -> SourceUnavailable:
+        return SourceUnavailable(self._after(fetches, source))
 
 
 # --- permanent ----------------------------------------------------------------------------------

@@ -99,7 +99,9 @@ def test_json_rpc_error_object_names_method_and_code():
 
 @pytest.mark.parametrize("error", [{"code": -32005, "message": "request rate exceeded"},
                                    {"code": -32000, "message": "header not found"},
-                                   {"code": -32603, "message": "Too Many Requests"}])
+                                   {"code": -32603, "message": "Too Many Requests"},
+                                   {"code": -32000, "message": "execution timeout"},
+                                   {"code": -32000, "message": "context deadline exceeded"}])
 def test_a_busy_or_lagging_backends_error_object_is_asked_again(error):
     attempts = []
 

@@ -280,3 +280,68 @@ def test_a_call_tree_as_deep_as_the_evm_allows_is_decoded_and_flattened(unknown_
     assert batch.column("depth").to_pylist() == list(range(CALL_DEPTH_LIMIT + 1))
     assert batch.column("trace_address")[-1].as_py() == ".".join(["0"] * CALL_DEPTH_LIMIT)
     assert unknown == ({"call_frame.precompile": 1} if unknown_key else {})
+
+
+class TracingReader(OneBrokenTrace):  # its trace node's settings name what to change
+    def __init__(self, settings: RpcSettings) -> None:
+        self.trace_client = type("Client", (), {"settings": settings})()
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_a_transaction_the_node_stopped_tracing_is_traced_again_and_then_named_with_its_setting(decoded, monkeypatch):
+    import msgspec
+
+    from avax_assets.chain import traces
+    from avax_assets.chain.extract import Refetch
+    from avax_assets.core.errors import SourceDataError, SourceUnavailable
+
+    def answer(**trace) -> list:
+        plain = [{"txHash": POSITION["transaction_hash"], **trace}]
+        return msgspec.json.decode(msgspec.json.encode(plain), type=list[traces.TxTrace]) if decoded else plain
+
+    def extracted(answers: list, refetch: Refetch) -> pa.RecordBatch:
+        monkeypatch.setattr(traces, "fetch_traces", lambda reader, blocks, method: ("debug", [answers.pop(0)]))
+        reader = TracingReader(RpcSettings(url="http://node.test", trace_timeout_s=20))
+        scope = Scope(INTERNAL_TRANSACTIONS, DAY)
+        proven = refetch.proven(lambda chunk: traces.extract_internal_transactions(reader, chunk, scope), range(7, 8))
+        return proven.batches[INTERNAL_TRANSACTIONS.name]
+
+    timed_out, traced = answer(error="execution timeout"), answer(result=OLD_GETH_TREE)
+    once = Refetch("internal_transactions", DAY, sleep=lambda s: None)
+    assert extracted([timed_out, traced], once).num_rows == 2 and once.count == 1
+
+    always = Refetch("internal_transactions", DAY, sleep=lambda s: None)
+    with pytest.raises(SourceUnavailable) as lasting:
+        extracted([timed_out] * 3, always)
+    assert always.count == 2
+    assert str(lasting.value).startswith(f"dataset 'internal_transactions' partition {DAY}: block 7: the node stopped "
+                                         "tracing a transaction at its time limit ('execution timeout'): raise it "
+                                         "with AVAX_RPC_TRACE_TIMEOUT_S (now 20 s)")
+    assert "in each of 3 fetches" in str(lasting.value)
+
+    other = Refetch("internal_transactions", DAY, sleep=lambda s: None)
+    with pytest.raises(SourceDataError, match="tracing .* failed: insufficient funds"):  # not a passing cause
+        extracted([answer(error="insufficient funds")], other)
+    assert other.count == 0
+
+
+@pytest.mark.parametrize("timeout_s, tracer", [(None, {"tracer": "callTracer"}),
+                                               (90.0, {"tracer": "callTracer", "timeout": "90s"})])
+def test_the_trace_timeout_setting_is_the_tracers_timeout(timeout_s, tracer):
+    import json
+
+    import httpx
+
+    from avax_assets.chain.traces import fetch_traces
+
+    asked = []
+
+    def node(request: httpx.Request) -> httpx.Response:
+        calls = json.loads(request.content)
+        asked.extend(call["params"] for call in calls)
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"], "result": []} for call in calls])
+
+    settings = RpcSettings(url="http://node.test", trace_timeout_s=timeout_s)
+    with JsonRpcClient(settings, transport=httpx.MockTransport(node)) as client:
+        fetch_traces(ChainReader(client), range(7, 9), "debug")
+    assert asked == [["0x7", tracer], ["0x8", tracer]]
