@@ -174,16 +174,16 @@ _PARITY_TYPES = {"create": "CREATE", "suicide": "SELFDESTRUCT", "selfdestruct": 
 
 def parity_frames(traces: list[dict]) -> list[RawFrame]:
     """Parity traces of one transaction, depth first; an error on a frame fails its whole subtree."""
-    failed_paths: set[tuple[int, ...]] = set()
+    failed_at: dict[tuple[int, ...], bool] = {}  # each path seen: whether it or an ancestor failed
     frames = []
     for trace in traces:
         kind, action, result = f.required(trace, "type"), f.required(trace, "action"), trace.get("result") or {}
         if kind == "reward":
             continue
         path = tuple(f.required(trace, "traceAddress"))
-        if trace.get("error") is not None:
-            failed_paths.add(path)
-        failed = any(path[:i] in failed_paths for i in range(len(path) + 1))
+        # the nearest ancestor seen (the parent: parents come first), not every prefix: a tree may be 1,024 deep
+        ancestor = next((failed_at[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in failed_at), False)
+        failed = failed_at[path] = trace.get("error") is not None or ancestor
         call_type = action.get("callType") or _PARITY_TYPES.get(kind, kind)
         to = action.get("to") or result.get("address") or action.get("refundAddress")
         frames.append(RawFrame(path, failed, call_type, action.get("from") or action.get("address"), to,

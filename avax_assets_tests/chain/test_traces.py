@@ -345,3 +345,18 @@ def test_the_trace_timeout_setting_is_the_tracers_timeout(timeout_s, tracer):
     with JsonRpcClient(settings, transport=httpx.MockTransport(node)) as client:
         fetch_traces(ChainReader(client), range(7, 9), "debug")
     assert asked == [["0x7", tracer], ["0x8", tracer]]
+
+
+def test_parity_traces_as_deep_as_the_evm_allows_push_a_revert_down_the_tree():
+    from avax_assets.chain.traces import CALL_DEPTH_LIMIT, parity_frames
+
+    def trace(path: list[int], **more) -> dict:
+        return {"type": "call", "traceAddress": path, "action": {"callType": "call", "from": "0x" + "11" * 20,
+                                                                  "to": "0x" + "22" * 20}, **more}
+
+    chain = [trace([0] * depth, **({"error": "Reverted"} if depth == 2 else {}))
+             for depth in range(CALL_DEPTH_LIMIT + 1)]
+    beside = trace([1])  # a sibling of the failed frame's parent, after the failed subtree
+    frames = parity_frames(chain + [beside])
+    assert [frame.reverted for frame in frames] == [False, False] + [True] * (CALL_DEPTH_LIMIT - 1) + [False]
+    assert len(frames[CALL_DEPTH_LIMIT].path) == CALL_DEPTH_LIMIT
