@@ -51,7 +51,7 @@ from node_headroom import (HOME, NODE_PORT, RESULTS, Node, add_rpc_arguments, cp
 
 # the figures of the other scale benchmarks (backfill.py, traces.py) in results/scale.json, kept as they are;
 # the rest is this benchmark's, written again whole (a key is there only when this run measured it)
-OTHERS = ("backfill", "backfill_days_per_hour", "traces", "traces_vs_raw_fast_node",
+OTHERS = ("backfill", "backfill_days_per_hour", "traces", "traces_vs_raw_fast_node", "synthetic_node_readers",
           "backfill_30_days", "backfill_30_days_attempt")  # the last two: recorded by hand from the run storage
 
 from avax_assets_dev.local.services import Kafka, LocalStack  # noqa: E402
