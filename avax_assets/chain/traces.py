@@ -34,6 +34,7 @@ from avax_assets.chain.settings import TraceMethod
 DISABLED_HINTS = ("does not exist", "not available", "not supported", "disabled", "method not found")
 # a transaction's trace error when the node stopped at its time limit (geth, coreth: "execution timeout")
 TIMED_OUT = re.compile(r"execution timeout|timed? ?out|deadline exceeded", re.IGNORECASE)
+GENESIS = 0  # holds no transactions, and nodes refuse to trace it ("genesis is not traceable")
 CALL_DEPTH_LIMIT = 1024  # the EVM's: below a transaction's top frame, calls nest at most this deep
 # Decoding JSON recurses twice per frame (the frame, its `calls`), counted against Python's recursion limit
 # (1,000 by default): without room for it, a tree over ~490 frames deep failed the partition
@@ -85,9 +86,10 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
         call = ("debug_traceBlockByNumber", lambda n: [hex(n), tracer]) if style == "debug" \
             else ("trace_block", lambda n: [hex(n)])
         try:
-            return style, client.batch([Call(call[0], call[1](n)) for n in blocks],
-                                       batch_size=client.settings.trace_batch_size,
-                                       shape=list[TxTrace] if style == "debug" else None)
+            traced = client.batch([Call(call[0], call[1](n)) for n in blocks if n != GENESIS],
+                                  batch_size=client.settings.trace_batch_size,
+                                  shape=list[TxTrace] if style == "debug" else None)
+            return style, [[]] * (GENESIS in blocks) + traced
         except RpcError as exc:
             if not _is_unsupported(exc):
                 raise

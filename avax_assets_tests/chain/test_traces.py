@@ -360,3 +360,24 @@ def test_parity_traces_as_deep_as_the_evm_allows_push_a_revert_down_the_tree():
     frames = parity_frames(chain + [beside])
     assert [frame.reverted for frame in frames] == [False, False] + [True] * (CALL_DEPTH_LIMIT - 1) + [False]
     assert len(frames[CALL_DEPTH_LIMIT].path) == CALL_DEPTH_LIMIT
+
+
+def test_the_genesis_block_is_not_asked_for_traces():
+    import json
+
+    import httpx
+
+    from avax_assets.chain.traces import fetch_traces
+
+    asked = []
+
+    def node(request: httpx.Request) -> httpx.Response:  # as geth and coreth answer for block 0
+        calls = json.loads(request.content)
+        asked.extend(int(call["params"][0], 16) for call in calls)
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": call["id"], **(
+            {"error": {"code": -32000, "message": "genesis is not traceable"}} if call["params"][0] == "0x0"
+            else {"result": []})} for call in calls])
+
+    with JsonRpcClient(RpcSettings(url="http://node.test"), transport=httpx.MockTransport(node)) as client:
+        assert fetch_traces(ChainReader(client), range(0, 3), "debug") == ("debug", [[], [], []])
+    assert sorted(asked) == [1, 2]
