@@ -118,7 +118,7 @@ class RpcSettings(Settings):
                                     "traces take the node seconds).", gt=0, le=100)
     trace_timeout_s: Optional[float] = setting(None, "AVAX_RPC_TRACE_TIMEOUT_S", "Seconds the node may trace one "
                                                "transaction (the callTracer's `timeout`; geth's and coreth's own: "
-                                               "5 s); unset: the node's own.", gt=0, le=3600)
+                                               "5 s); unset: the node's own.", ge=1, le=3600)
     timeout_s: float = setting(30.0, "AVAX_RPC_TIMEOUT_S", "Seconds per connect or read.", gt=0, le=600)
     deadline_s: float = setting(60.0, "AVAX_RPC_DEADLINE_S", "Seconds for a whole answer.", gt=0, le=3600)
     max_attempts: int = setting(5, "AVAX_RPC_MAX_ATTEMPTS", "Tries per request (transient failures only).", gt=0, le=20)
