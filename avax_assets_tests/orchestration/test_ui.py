@@ -4,6 +4,7 @@ Chromium. The run launched from the UI is queued, dequeued by the daemon and exe
 process against the real local services; screenshots land in artifacts/ui/."""
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -133,8 +134,9 @@ def test_partition_materialized_from_the_ui(page, dagster_ui, devchain):
     materialize = page.get_by_role("button", name="Materialize…")
     materialize.wait_for()
     materialize.click()
-    dialog = page.get_by_role("dialog")
-    partitions = dialog.locator("input").first
+    # the launch dialog, not the newsletter form (a dialog too, its checkbox first) if that shows meanwhile
+    dialog = page.get_by_role("dialog").filter(has=page.get_by_role("button", name=re.compile("^Launch")))
+    partitions = dialog.locator("input:visible").first
     partitions.wait_for()
     # the local partitions end at the devchain's last day (AVAX_CHAIN_END_DATE): all of them are offered; a
     # dialog that still limits itself to the last 90 days shows them all on request
