@@ -151,29 +151,17 @@ class Bench:
 
     def cryo(self, python: Path) -> None:
         out = Path(tempfile.mkdtemp(prefix="cryo-"))
-        script = ("import cryo, sys; cryo.freeze(['blocks', 'transactions', 'logs'], blocks=[sys.argv[1]], "
-                  "rpc=sys.argv[2], output_dir=sys.argv[3], max_concurrent_requests=int(sys.argv[4]), "
-                  "chunk_size=int(sys.argv[5]), no_verbose=True)")
         try:
-            subprocess.run([str(python), "-c", script, f"{self.blocks.first}:{self.blocks.last + 1}",
-                            self.stack.anvil.url, str(out), str(self.args.concurrency), str(self.args.chunk_blocks)],
-                           check=True, capture_output=True)
+            freeze_with_cryo(python, self.stack.anvil.url, self.blocks, out, self.args.concurrency,
+                             self.args.chunk_blocks)
         finally:
             shutil.rmtree(out, ignore_errors=True)
 
     def ethereum_etl(self, etl: Path) -> None:
         out = Path(tempfile.mkdtemp(prefix="etl-"))
-        common = ["--provider-uri", self.stack.anvil.url, "--batch-size", str(self.args.batch_size),
-                  "--max-workers", str(self.args.concurrency)]
-        span = ["--start-block", str(self.blocks.first), "--end-block", str(self.blocks.last)]
         try:
-            run = lambda *argv: subprocess.run([str(etl), *argv], check=True, capture_output=True)  # noqa: E731
-            run("export_blocks_and_transactions", *span, *common, "--blocks-output", str(out / "blocks.csv"),
-                "--transactions-output", str(out / "txs.csv"))
-            run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output",
-                str(out / "hashes.txt"))
-            run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
-                "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
+            export_with_ethereum_etl(etl, self.stack.anvil.url, self.blocks, out, self.args.batch_size,
+                                     self.args.concurrency)
         finally:
             shutil.rmtree(out, ignore_errors=True)
 
@@ -233,6 +221,40 @@ def ratio(seconds: dict[str, list[float]], ours: str, theirs: str) -> float | No
     if not seconds.get(theirs):
         return None
     return round(statistics.median(seconds[ours]) / statistics.median(seconds[theirs]), 3)
+
+
+# --- the other tools, each in its side venv -----------------------------------------------------
+
+CRYO_SCRIPT = ("import cryo, sys; cryo.freeze(['blocks', 'transactions', 'logs'], blocks=[sys.argv[1]], "
+               "rpc=sys.argv[2], output_dir=sys.argv[3], max_concurrent_requests=int(sys.argv[4]), "
+               "chunk_size=int(sys.argv[5]), no_verbose=True)")
+
+
+def freeze_with_cryo(python: Path, url: str, blocks: BlockRange, out: Path, concurrency: int,
+                     chunk_blocks: int) -> None:
+    """cryo's blocks, transactions and logs of `blocks` from the node at `url`, as Parquet files in `out`."""
+    subprocess.run([str(python), "-c", CRYO_SCRIPT, f"{blocks.first}:{blocks.last + 1}", url, str(out),
+                    str(concurrency), str(chunk_blocks)], check=True, capture_output=True)
+
+
+def export_with_ethereum_etl(etl: Path, url: str, blocks: BlockRange, out: Path, batch_size: int, concurrency: int,
+                             traces: bool = False) -> None:
+    """ethereum-etl's blocks.csv, txs.csv, receipts.csv and logs.json of `blocks` in `out`; with `traces`, its geth
+    traces too (geth_traces.json, flattened into traces.csv)."""
+    common = ["--provider-uri", url, "--batch-size", str(batch_size), "--max-workers", str(concurrency)]
+    span = ["--start-block", str(blocks.first), "--end-block", str(blocks.last)]
+
+    def run(*argv: str) -> None:
+        subprocess.run([str(etl), *argv], check=True, capture_output=True)
+
+    run("export_blocks_and_transactions", *span, *common, "--blocks-output", str(out / "blocks.csv"),
+        "--transactions-output", str(out / "txs.csv"))
+    run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output", str(out / "hashes.txt"))
+    run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
+        "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
+    if traces:
+        run("export_geth_traces", *span, *common, "--output", str(out / "geth_traces.json"))
+        run("extract_geth_traces", "--input", str(out / "geth_traces.json"), "--output", str(out / "traces.csv"))
 
 
 # --- side venvs ---------------------------------------------------------------------------------

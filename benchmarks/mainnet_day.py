@@ -266,20 +266,15 @@ def cryo_python() -> tuple[Path | None, str]:
     return side_venv("cryo", sys.executable, "cryo==0.3.2", "python")
 
 
-CRYO_SCRIPT = ("import cryo, sys; cryo.freeze(['blocks', 'transactions', 'logs'], blocks=[sys.argv[1]], "
-               "rpc=sys.argv[2], output_dir=sys.argv[3], max_concurrent_requests=int(sys.argv[4]), "
-               "chunk_size=int(sys.argv[5]), no_verbose=True)")
-
-
 def run_cryo(python: Path, node: Node, settings, count: bool = False) -> dict[str, int] | None:
     """cryo over the node's day (its rows per dataset when `count`)."""
     import polars as pl
+    from chain_pipeline import freeze_with_cryo
 
     blocks = day_blocks(node.spec)
     out = Path(tempfile.mkdtemp(prefix="cryo-", dir=HOME))
     try:
-        subprocess.run([str(python), "-c", CRYO_SCRIPT, f"{blocks.first}:{blocks.last + 1}", node.url, str(out),
-                        str(settings.concurrency), str(settings.chunk_blocks)], check=True, capture_output=True)
+        freeze_with_cryo(python, node.url, blocks, out, settings.concurrency, settings.chunk_blocks)
         if not count:
             return None
         return {name: pl.scan_parquet(str(out / f"*__{name}__*.parquet")).select(pl.len()).collect().item()

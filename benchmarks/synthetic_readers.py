@@ -21,7 +21,6 @@ import csv
 import datetime as dt
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,8 +31,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import polars as pl  # noqa: E402
 
-from chain_pipeline import python_310, side_venv  # noqa: E402
-from mainnet_day import CRYO_SCRIPT, cryo_python  # noqa: E402
+from chain_pipeline import export_with_ethereum_etl, freeze_with_cryo, python_310, side_venv  # noqa: E402
+from mainnet_day import cryo_python  # noqa: E402
 from node_headroom import HOME, Node, day_blocks, merge_results  # noqa: E402
 
 from avax_assets.chain.datasets import BLOCKS, INTERNAL_TRANSACTIONS, LOGS, TRANSACTIONS  # noqa: E402
@@ -82,13 +81,14 @@ def ours(url: str, day: str, settings: RpcSettings, blocks) -> dict:
 
 
 def cryo(python: Path, url: str, blocks, settings: RpcSettings, out: Path) -> dict:
-    subprocess.run([str(python), "-c", CRYO_SCRIPT, f"{blocks.first}:{blocks.last + 1}", url, str(out),
-                    str(settings.concurrency), str(settings.chunk_blocks)], check=True, capture_output=True)
+    freeze_with_cryo(python, url, blocks, out, settings.concurrency, settings.chunk_blocks)
 
     def read(name: str) -> pl.DataFrame:
         return pl.read_parquet(str(out / f"*__{name}__*.parquet"))
 
-    hexed = lambda column: [f"0x{v.hex()}" for v in column]  # noqa: E731 - cryo keeps hashes as bytes
+    def hexed(column) -> list[str]:  # cryo keeps hashes as bytes
+        return [f"0x{v.hex()}" for v in column]
+
     txs, logs = read("transactions"), read("logs")
     return {"blocks": {"hash": hexed(read("blocks")["block_hash"])},
             "transactions": {"hash": hexed(txs["transaction_hash"]), "value": txs["value_string"].to_list()},
@@ -97,20 +97,7 @@ def cryo(python: Path, url: str, blocks, settings: RpcSettings, out: Path) -> di
 
 
 def ethereum_etl(etl: Path, url: str, blocks, settings: RpcSettings, out: Path) -> dict:
-    common = ["--provider-uri", url, "--batch-size", str(settings.batch_size), "--max-workers",
-              str(settings.concurrency)]
-    span = ["--start-block", str(blocks.first), "--end-block", str(blocks.last)]
-
-    def run(*argv: str) -> None:
-        subprocess.run([str(etl), *argv], check=True, capture_output=True)
-
-    run("export_blocks_and_transactions", *span, *common, "--blocks-output", str(out / "blocks.csv"),
-        "--transactions-output", str(out / "txs.csv"))
-    run("extract_csv_column", "--input", str(out / "txs.csv"), "--column", "hash", "--output", str(out / "hashes.txt"))
-    run("export_receipts_and_logs", "--transaction-hashes", str(out / "hashes.txt"), *common,
-        "--receipts-output", str(out / "receipts.csv"), "--logs-output", str(out / "logs.json"))
-    run("export_geth_traces", *span, *common, "--output", str(out / "geth_traces.json"))
-    run("extract_geth_traces", "--input", str(out / "geth_traces.json"), "--output", str(out / "traces.csv"))
+    export_with_ethereum_etl(etl, url, blocks, out, settings.batch_size, settings.concurrency, traces=True)
 
     def table(name: str) -> list[dict]:
         with open(out / name, newline="") as rows:
@@ -147,27 +134,28 @@ def main() -> None:
     node.start()
     settings = RpcSettings(url=node.url)
     blocks, day = day_blocks(node.spec), node.spec.start.isoformat()
-    tools = {"cryo": cryo_python(), "ethereum-etl": side_venv("etl", python_310(), "ethereum-etl==2.4.2 setuptools<81",
-                                                              "ethereumetl")}
-    readers = {"cryo": cryo, "ethereum-etl": ethereum_etl}
+    # each tool: its side venv's executable (or None, and why) and how its rows are read
+    tools = {"cryo": (*cryo_python(), cryo),
+             "ethereum-etl": (*side_venv("etl", python_310(), "ethereum-etl==2.4.2 setuptools<81", "ethereumetl"),
+                              ethereum_etl)}
     results: dict = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "scale": args.scale,
                      "blocks": blocks.count}
     try:
         mine = compared(ours(node.url, day, settings, blocks))
         results["ours"] = {name: len(figures["keys"]) for name, figures in mine.items()}
-        for name, (tool, state) in tools.items():
+        for name, (tool, state, read) in tools.items():
             if tool is None:
                 results[name] = {"side_venv": state}
                 continue
             out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=HOME))
             try:
-                results[name] = {"side_venv": state, **against(mine, compared(readers[name](tool, node.url, blocks,
-                                                                                           settings, out)))}
+                results[name] = {"side_venv": state,
+                                 **against(mine, compared(read(tool, node.url, blocks, settings, out)))}
             finally:
                 shutil.rmtree(out, ignore_errors=True)
     finally:
         node.stop()
-    checked = [figures for name in tools for key, figures in results[name].items() if isinstance(figures, dict)]
+    checked = [figures for name in tools for figures in results[name].values() if isinstance(figures, dict)]
     results["agree"] = bool(checked) and all(all(v for k, v in f.items() if k.startswith("same")) for f in checked)
     merge_results({"synthetic_node_readers": results})
     print(json.dumps(results, indent=1))

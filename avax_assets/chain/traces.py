@@ -89,7 +89,7 @@ def fetch_traces(reader: ChainReader, blocks: range, method: TraceMethod) -> tup
             traced = client.batch([Call(call[0], call[1](n)) for n in blocks if n != GENESIS],
                                   batch_size=client.settings.trace_batch_size,
                                   shape=list[TxTrace] if style == "debug" else None)
-            return style, [[]] * (GENESIS in blocks) + traced
+            return style, ([[]] if GENESIS in blocks else []) + traced
         except RpcError as exc:
             if not _is_unsupported(exc):
                 raise
