@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -204,6 +205,14 @@ EMBEDDED_TABLE_SETTINGS = "vertical_merge_algorithm_min_rows_to_activate = 1, " 
                           "vertical_merge_algorithm_min_columns_to_activate = 1"
 
 STAGING = "__staging_"
+# The embedded engine merges only while a process has it open, so a load's parts left unmerged are merged in
+# whichever later load opens it, beside that load's own work: after a mainnet day's logs, every later step
+# carried 100-170 MB more than at a tenth of the day (benchmarks/README.md). A load waits for its table's
+# merges, up to this long, then carries on (what is left merges later, as before).
+MERGES_SETTLE_S = 300.0
+MERGES_POLL_S = 0.25
+MERGES_QUIET_POLLS = 4  # no merge of the table this many polls in a row: the engine found nothing more to merge
+MERGES_FEW_PARTS = 16  # a load that brings at most this many parts is not waited for
 # Called with the staging table of a load before it is swapped in; raises to refuse it.
 BeforeSwap = Callable[[str], None]
 # A staging table lives for one load (seconds to minutes): one this old was left by a killed load.
@@ -382,7 +391,8 @@ class ClickHouseWarehouse:
     def _replace(self, dataset: Dataset, day: dt.date, insert, before_swap: BeforeSwap | None) -> int:
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
-        staging = self.qualified(f"{dataset.table}{STAGING}{_chain_part(dataset)}{day:%Y%m%d}")
+        staging_name = f"{dataset.table}{STAGING}{_chain_part(dataset)}{day:%Y%m%d}"
+        staging = self.qualified(staging_name)
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
         # the target's columns, partition and order, but a plain MergeTree: every inserted row stays for the audits
         self.client.command(f"CREATE TABLE {staging} AS {target} ENGINE = MergeTree "
@@ -397,12 +407,16 @@ class ClickHouseWarehouse:
             staged = self._staged_rows(dataset, staging, day)
             if before_swap:
                 before_swap(staging)
+            embedded = isinstance(self.client, EmbeddedClient)
+            many_parts = embedded and staged and self._active_parts(staging_name) > MERGES_FEW_PARTS
             if staged:
                 self.client.command(f"ALTER TABLE {target} REPLACE PARTITION {dataset.partition_value} FROM "
                                     f"{staging}", parameters=dataset.partition_parameters(day))
             else:
                 self.client.command(f"ALTER TABLE {target} DROP PARTITION {dataset.partition_value}",
                                     parameters=dataset.partition_parameters(day))
+            if many_parts:
+                self._merges_settled(dataset.table)
         finally:
             self.client.command(f"DROP TABLE IF EXISTS {staging}")
             if isinstance(self.client, EmbeddedClient):
@@ -427,6 +441,25 @@ class ClickHouseWarehouse:
     def partition_rows(self, dataset: Dataset, day: dt.date) -> int:
         self.ensure_table(dataset)
         return self._count(self.qualified(dataset.table), dataset.partition_filter, dataset.partition_parameters(day))
+
+    def _merges_settled(self, table: str) -> bool:
+        """Whether the engine stopped merging `table` within MERGES_SETTLE_S (see there)."""
+        deadline, quiet = time.monotonic() + MERGES_SETTLE_S, 0
+        while quiet < MERGES_QUIET_POLLS:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(MERGES_POLL_S)
+            quiet = 0 if self._count("system.merges", *self._of_table(table)) else quiet + 1
+        return True
+
+    def _active_parts(self, table: str) -> int:
+        where, parameters = self._of_table(table)
+        return self._count("system.parts", f"active AND {where}", parameters)
+
+    def _of_table(self, table: str) -> tuple[str, dict]:
+        """The filter of a system table's rows about `table` of this database."""
+        return ("database = {database:String} AND table = {table:String}",
+                {"database": self.database, "table": table})
 
     def _staged_rows(self, dataset: Dataset, staging: str, day: dt.date) -> int:
         """The staged row count, in the same scan as the check that every row belongs to the day."""
