@@ -389,6 +389,12 @@ class ClickHouseWarehouse:
         return self._replace(dataset, day, insert, before_swap)
 
     def _replace(self, dataset: Dataset, day: dt.date, insert, before_swap: BeforeSwap | None) -> int:
+        # the embedded engine opened once for the whole load, not once a statement: every open and close of
+        # chDB costs, and on a busy machine one in many hundreds has hung (seen twice, in the ICM test)
+        with self.session():
+            return self._replace_held(dataset, day, insert, before_swap)
+
+    def _replace_held(self, dataset: Dataset, day: dt.date, insert, before_swap: BeforeSwap | None) -> int:
         self.ensure_table(dataset)
         target = self.qualified(dataset.table)
         staging_name = f"{dataset.table}{STAGING}{_chain_part(dataset)}{day:%Y%m%d}"
