@@ -399,13 +399,14 @@ class ClickHouseWarehouse:
         target = self.qualified(dataset.table)
         staging_name = f"{dataset.table}{STAGING}{_chain_part(dataset)}{day:%Y%m%d}"
         staging = self.qualified(staging_name)
+        embedded = isinstance(self.client, EmbeddedClient)
         self.client.command(f"DROP TABLE IF EXISTS {staging}")
         # the target's columns, partition and order, but a plain MergeTree: every inserted row stays for the audits
         self.client.command(f"CREATE TABLE {staging} AS {target} ENGINE = MergeTree "
                             f"PARTITION BY {dataset.partition_by} "
                             f"ORDER BY ({', '.join(checked_identifier(k) for k in dataset.key)})")
         try:
-            if isinstance(self.client, EmbeddedClient):
+            if embedded:
                 # its parts move whole into the target: merging them here is wasted, and in this process
                 # (measured: 10× the rows peaked ~70 MB lower, benchmarks/chain_pipeline.py memory probe)
                 self.client.command(f"SYSTEM STOP MERGES {staging}")
@@ -413,7 +414,6 @@ class ClickHouseWarehouse:
             staged = self._staged_rows(dataset, staging, day)
             if before_swap:
                 before_swap(staging)
-            embedded = isinstance(self.client, EmbeddedClient)
             many_parts = embedded and staged and self._active_parts(staging_name) > MERGES_FEW_PARTS
             if staged:
                 self.client.command(f"ALTER TABLE {target} REPLACE PARTITION {dataset.partition_value} FROM "
@@ -422,10 +422,10 @@ class ClickHouseWarehouse:
                 self.client.command(f"ALTER TABLE {target} DROP PARTITION {dataset.partition_value}",
                                     parameters=dataset.partition_parameters(day))
             if many_parts:
-                self._merges_settled(dataset.table)
+                self._wait_for_merges(dataset.table)
         finally:
             self.client.command(f"DROP TABLE IF EXISTS {staging}")
-            if isinstance(self.client, EmbeddedClient):
+            if embedded:
                 # the engine's allocator keeps what a load freed (measured: 150-250 MB a load, and growing
                 # from load to load); handing it back takes ~10 ms of CPU
                 self.client.command("SYSTEM JEMALLOC PURGE")
@@ -448,15 +448,12 @@ class ClickHouseWarehouse:
         self.ensure_table(dataset)
         return self._count(self.qualified(dataset.table), dataset.partition_filter, dataset.partition_parameters(day))
 
-    def _merges_settled(self, table: str) -> bool:
-        """Whether the engine stopped merging `table` within MERGES_SETTLE_S (see there)."""
+    def _wait_for_merges(self, table: str) -> None:
+        """Until the engine has stopped merging `table`, at most MERGES_SETTLE_S (see there)."""
         deadline, quiet = time.monotonic() + MERGES_SETTLE_S, 0
-        while quiet < MERGES_QUIET_POLLS:
-            if time.monotonic() > deadline:
-                return False
+        while quiet < MERGES_QUIET_POLLS and time.monotonic() < deadline:
             time.sleep(MERGES_POLL_S)
             quiet = 0 if self._count("system.merges", *self._of_table(table)) else quiet + 1
-        return True
 
     def _active_parts(self, table: str) -> int:
         where, parameters = self._of_table(table)

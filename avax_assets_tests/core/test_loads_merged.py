@@ -28,7 +28,7 @@ def test_a_load_of_many_parts_leaves_its_table_merged(chdb_path):
 
 def test_a_load_of_few_parts_is_not_waited_for(chdb_path, monkeypatch):
     waited = []
-    monkeypatch.setattr(ClickHouseWarehouse, "_merges_settled", lambda self, table: waited.append(table))
+    monkeypatch.setattr(ClickHouseWarehouse, "_wait_for_merges", lambda self, table: waited.append(table))
     loaded_parts(chdb_path, "few_parts_load", clickhouse.MERGES_FEW_PARTS)
     assert waited == []
     loaded_parts(chdb_path, "few_parts_load", clickhouse.MERGES_FEW_PARTS + 1)
